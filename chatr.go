@@ -1,0 +1,69 @@
+// Package chatr holds Chatr's domain: users, chats, messages and sessions, the
+// Store contract every storage backend honours, and the application error codes
+// that the HTTP API and the hub's acks map to their own vocabularies.
+//
+// It imports nothing of the project and no third-party package: the hub, the
+// chat logic, the storage backends and the HTTP layer all depend on it, never
+// the other way round.
+package chatr
+
+import "time"
+
+// User is a person who signed in once. ID is prefixed by the provider that
+// vouched for it ("github:583231", "aad:<oid>", "guest:<random>") and never
+// changes; Name is the display name the provider gave.
+type User struct {
+	ID       string    `json:"userId"`
+	Name     string    `json:"userName"`
+	Provider string    `json:"userProvider"`
+	Idle     bool      `json:"idle"`
+	LastSeen time.Time `json:"lastSeen"`
+	Created  time.Time `json:"created"`
+}
+
+// Chat is a group chat or a private chat between two users. Private chats
+// have IDs of the form "private_<lo>_<hi>" (see PrivateChatID) and exactly
+// two members; group chats are public and have an owner.
+type Chat struct {
+	ID      string    `json:"id"`
+	Name    string    `json:"name"`
+	Owner   string    `json:"owner"`
+	Private bool      `json:"private"`
+	Created time.Time `json:"created"`
+}
+
+// Member is one user's membership of a chat.
+type Member struct {
+	UserID   string    `json:"userId"`
+	UserName string    `json:"userName"`
+	Joined   time.Time `json:"joined"`
+}
+
+// Message is one chat message as stored. ID increases strictly within a chat
+// (1, 2, 3, ...) in the order the store accepted the messages.
+type Message struct {
+	ChatID       string    `json:"chatId"`
+	ID           int64     `json:"id"`
+	FromUserID   string    `json:"fromUserId"`
+	FromUserName string    `json:"fromUserName"`
+	Text         string    `json:"message"`
+	Time         time.Time `json:"time"`
+}
+
+// Session is a signed-in browser. Only the hash of the secret token that the
+// cookie carries is stored, so a leaked database does not leak sessions.
+type Session struct {
+	TokenHash string
+	UserID    string
+	Created   time.Time
+	Expires   time.Time
+}
+
+// PrivateChatID returns the id of the private chat between two users: the
+// same whichever of the two starts it.
+func PrivateChatID(a, b string) string {
+	if b < a {
+		a, b = b, a
+	}
+	return "private_" + a + "_" + b
+}

@@ -1,0 +1,102 @@
+package chatr
+
+import (
+	"context"
+	"time"
+)
+
+// Store keeps Chatr's state. Every implementation (sqlite, postgres) passes
+// the conformance suite in package storetest, which is the executable form
+// of the contract written here.
+//
+// General rules: methods are safe for concurrent use; a method that returns
+// nil has made its change durable (it survives a crash of the process right
+// after); "not found" is an *Error with code ENOTFOUND, "exists already" one
+// with ECONFLICT, bad arguments EINVALID. Times are stored with at least
+// millisecond precision and returned in UTC.
+type Store interface {
+	// UpsertUser creates the user or updates its Name and Provider (Idle and
+	// LastSeen are kept for an existing user). Created is set on first insert.
+	UpsertUser(ctx context.Context, u User) error
+	// GetUser returns the user, or ENOTFOUND.
+	GetUser(ctx context.Context, id string) (User, error)
+	// ListUsers returns every user, ordered by ID.
+	ListUsers(ctx context.Context) ([]User, error)
+	// SetIdle records the user's idle flag and last-seen time. ENOTFOUND for
+	// an unknown user.
+	SetIdle(ctx context.Context, userID string, idle bool, at time.Time) error
+
+	// CreateSession stores a new session. ECONFLICT if the hash exists.
+	CreateSession(ctx context.Context, s Session) error
+	// GetSession returns the session with that token hash if it has not
+	// expired at now; ENOTFOUND otherwise.
+	GetSession(ctx context.Context, tokenHash string, now time.Time) (Session, error)
+	// ExtendSession moves a live session's expiry to expires (sliding renewal).
+	// ENOTFOUND if there is no such session.
+	ExtendSession(ctx context.Context, tokenHash string, expires time.Time) error
+	// DeleteSession removes the session; deleting a missing session is not an error.
+	DeleteSession(ctx context.Context, tokenHash string) error
+	// DeleteUserSessions removes every session of the user (sign out everywhere).
+	DeleteUserSessions(ctx context.Context, userID string) error
+	// DeleteExpiredSessions removes sessions expired at now and returns how many.
+	DeleteExpiredSessions(ctx context.Context, now time.Time) (int, error)
+
+	// CreateChat stores a new chat and never overwrites one: ECONFLICT if the
+	// ID exists. EINVALID for an empty ID or name.
+	CreateChat(ctx context.Context, c Chat) error
+	// GetChat returns the chat, or ENOTFOUND.
+	GetChat(ctx context.Context, id string) (Chat, error)
+	// ListGroupChats returns every non-private chat, ordered by creation time then ID.
+	ListGroupChats(ctx context.Context) ([]Chat, error)
+	// ListUserChats returns every chat (group or private) the user is a member
+	// of, ordered by creation time then ID.
+	ListUserChats(ctx context.Context, userID string) ([]Chat, error)
+	// DeleteChat removes the chat with its members, messages and read markers.
+	// ENOTFOUND if it does not exist.
+	DeleteChat(ctx context.Context, id string) error
+
+	// AddMember makes the user a member of the chat; adding an existing member
+	// succeeds and changes nothing. ENOTFOUND if the chat does not exist.
+	AddMember(ctx context.Context, chatID string, m Member) error
+	// RemoveMember removes the membership; removing a non-member is not an error.
+	RemoveMember(ctx context.Context, chatID, userID string) error
+	// ListMembers returns the chat's members ordered by join time then user ID.
+	// ENOTFOUND if the chat does not exist.
+	ListMembers(ctx context.Context, chatID string) ([]Member, error)
+	// IsMember reports whether the user is a member of the chat (false for a
+	// missing chat).
+	IsMember(ctx context.Context, chatID, userID string) (bool, error)
+
+	// AddMessage stores m in chat m.ChatID, assigns it the next ID of that
+	// chat and returns the stored message. When it returns nil the message is
+	// durable. Concurrent calls may be committed together (group commit), but
+	// each message's ID is greater than that of every message of the same
+	// chat whose AddMessage returned before this call began. ENOTFOUND if
+	// the chat does not exist.
+	AddMessage(ctx context.Context, m Message) (Message, error)
+	// ListMessages returns messages of the chat in ascending ID order: those
+	// with After < ID < Before (a zero bound is no bound), at most Limit of
+	// them; with Before set (or no bound at all) the newest that qualify,
+	// with only After set the oldest that qualify. Limit <= 0 means 50.
+	ListMessages(ctx context.Context, chatID string, q MessageQuery) ([]Message, error)
+
+	// MarkRead records that the user has read the chat up to messageID. The
+	// marker only moves forward: a lower id than the stored one is ignored.
+	MarkRead(ctx context.Context, userID, chatID string, messageID int64) error
+	// UnreadCounts returns, for every chat the user is a member of, how many
+	// messages have an ID above the user's read marker and were not sent by
+	// the user. Chats with no unread messages may be left out.
+	UnreadCounts(ctx context.Context, userID string) (map[string]int, error)
+
+	// Ping checks that the store can serve requests (for /readyz).
+	Ping(ctx context.Context) error
+	// Close flushes pending writes and releases the store.
+	Close() error
+}
+
+// MessageQuery selects a page of a chat's history; see Store.ListMessages.
+type MessageQuery struct {
+	Before int64
+	After  int64
+	Limit  int
+}
