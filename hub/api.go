@@ -73,8 +73,8 @@ type Event struct {
 
 // Payload is data the hub delivers to clients.
 type Payload struct {
-	DataType string // "json", "text" or "binary"; "" means json
-	Data     []byte // raw JSON value for json, the text for text, raw bytes for binary
+	DataType string `json:"t,omitempty"` // "json", "text" or "binary"; "" means json
+	Data     []byte `json:"d"`           // raw JSON value for json, the text for text, raw bytes for binary
 }
 
 // GroupMessage is a client's sendToGroup on its way through the hub. Publish
@@ -150,9 +150,13 @@ type Stats struct {
 // from the server (SendToAll, SendToUser, SendToConnection) or from a group
 // (SendToGroup: the frame carries "group" and, when set, "fromUserId").
 type Message struct {
-	FromUserID string // for group messages: the sender, "" for announcements
+	// AsServer makes SendToGroup deliver a {"from":"server"} frame (no
+	// group field) to the group's connections, for application events that
+	// only the group should see (typing indicators, say).
+	AsServer   bool   `json:"s,omitempty"`
+	FromUserID string `json:"f,omitempty"` // for group messages: the sender, "" for announcements
 	Payload
-	ExcludeConn string // a connection that must not receive it (noEcho)
+	ExcludeConn string `json:"x,omitempty"` // a connection that must not receive it (noEcho)
 }
 
 // Server-side calls. Each goes through the Broker, so in a cluster it reaches
