@@ -1,0 +1,180 @@
+// Package chat is Chatr's application: the events and server messages of the
+// original Chatr, presence and idle, and the policy that decides who may
+// join, read and write which chat. It plugs into the hub through
+// hub.Application and keeps its state in a chatr.Store.
+//
+// It knows nothing of HTTP, sockets or SQL: identity arrives with each
+// connection (the hub checked the token the server signed for a session), and
+// every change is written to the store before it is announced.
+package chat
+
+import (
+	"context"
+	"encoding/json"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/chatr/chatr"
+	"github.com/chatr/chatr/hub"
+)
+
+// Defaults for Limits.
+const (
+	DefaultMaxMessageBytes    = 4096 // bytes of one chat message's text
+	DefaultMaxChatNameLength  = 64   // characters of a chat name
+	DefaultMessagesPerSecond  = 10   // sustained chat messages per user
+	DefaultMessageBurst       = 30   // messages a user may send at once
+	DefaultConnectionsPerUser = 32   // live connections of one user on one node
+	DefaultIdleTimeout        = 60 * time.Second
+	typingInterval            = 2 * time.Second // at most one typing event per user and chat
+)
+
+// Limits bound what a client controls. Zero values mean the defaults.
+type Limits struct {
+	MaxMessageBytes    int
+	MaxChatNameLength  int
+	MessagesPerSecond  float64
+	MessageBurst       int
+	ConnectionsPerUser int
+}
+
+// Hub is the part of *hub.Hub the chat logic calls.
+type Hub interface {
+	SendToAll(ctx context.Context, m hub.Message) error
+	SendToGroup(ctx context.Context, group string, m hub.Message) error
+	SendToUser(ctx context.Context, userID string, m hub.Message) error
+	SendToConnection(ctx context.Context, connID string, m hub.Message) error
+	AddUserToGroup(ctx context.Context, userID, group string) error
+	RemoveUserFromGroup(ctx context.Context, userID, group string) error
+	RemoveGroup(ctx context.Context, group string) error
+}
+
+// Presence tracks which users have live connections. Implementations for
+// one node (LocalPresence) and for a cluster satisfy the same contract.
+type Presence interface {
+	// Add records a live connection of the user and reports whether it is
+	// the user's only one (the user has just come online).
+	Add(ctx context.Context, userID, connID string) (first bool, err error)
+	// Remove forgets a connection and reports whether the user has no live
+	// connection left (the user has just gone offline). Removing an unknown
+	// connection reports false.
+	Remove(ctx context.Context, userID, connID string) (last bool, err error)
+	// Online returns the ids of users with at least one live connection.
+	Online(ctx context.Context) ([]string, error)
+	// Count returns the number of live connections of the user.
+	Count(ctx context.Context, userID string) (int, error)
+}
+
+// Config configures the application. Store is required.
+type Config struct {
+	Store    chatr.Store
+	Presence Presence // default a LocalPresence
+	Limits   Limits
+	Logger   *slog.Logger
+	Now      func() time.Time
+}
+
+// App is the chat application. Create it with New, then Attach the hub it
+// serves before the hub accepts connections.
+type App struct {
+	store    chatr.Store
+	presence Presence
+	limits   Limits
+	log      *slog.Logger
+	now      func() time.Time
+	hub      Hub
+
+	rate   *rateLimiter
+	mu     sync.Mutex
+	typing map[string]time.Time // userID+"\x00"+chatID -> last typing event sent
+}
+
+var _ hub.Application = (*App)(nil)
+
+// New returns the application on cfg.Store.
+func New(cfg Config) *App {
+	l := cfg.Limits
+	if l.MaxMessageBytes <= 0 {
+		l.MaxMessageBytes = DefaultMaxMessageBytes
+	}
+	if l.MaxChatNameLength <= 0 {
+		l.MaxChatNameLength = DefaultMaxChatNameLength
+	}
+	if l.MessagesPerSecond <= 0 {
+		l.MessagesPerSecond = DefaultMessagesPerSecond
+	}
+	if l.MessageBurst <= 0 {
+		l.MessageBurst = DefaultMessageBurst
+	}
+	if l.ConnectionsPerUser <= 0 {
+		l.ConnectionsPerUser = DefaultConnectionsPerUser
+	}
+	if cfg.Presence == nil {
+		cfg.Presence = NewLocalPresence()
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	return &App{
+		store: cfg.Store, presence: cfg.Presence, limits: l, log: cfg.Logger, now: cfg.Now,
+		rate:   newRateLimiter(l.MessagesPerSecond, l.MessageBurst),
+		typing: make(map[string]time.Time),
+	}
+}
+
+// Attach sets the hub the application sends through.
+func (a *App) Attach(h Hub) { a.hub = h }
+
+// Limits returns the limits in force (defaults filled in).
+func (a *App) Limits() Limits { return a.limits }
+
+// Online returns the users online now, for GET /api/users.
+func (a *App) Online(ctx context.Context) ([]chatr.User, error) {
+	ids, err := a.presence.Online(ctx)
+	if err != nil {
+		return nil, err
+	}
+	users := make([]chatr.User, 0, len(ids))
+	for _, id := range ids {
+		u, err := a.store.GetUser(ctx, id)
+		if chatr.ErrorCode(err) == chatr.ENOTFOUND {
+			continue
+		} else if err != nil {
+			return nil, err
+		}
+		users = append(users, u)
+	}
+	return users, nil
+}
+
+// serverEvent encodes the original's server message {chatEvent, data} with
+// data a string: JSON-encoded when payload is not a string already.
+func serverEvent(name string, payload any) hub.Message {
+	var data string
+	switch p := payload.(type) {
+	case string:
+		data = p
+	default:
+		b, err := json.Marshal(p)
+		if err != nil {
+			panic(err) // payloads are the package's own structs
+		}
+		data = string(b)
+	}
+	b, _ := json.Marshal(struct {
+		ChatEvent string `json:"chatEvent"`
+		Data      string `json:"data"`
+	}{name, data})
+	return hub.Message{Payload: hub.Payload{DataType: "json", Data: b}}
+}
+
+// announcement is a text message to a chat's group, as the original sends
+// ("💬 Alice has joined the chat"). The original client renders it as HTML,
+// so every user-written part must be escaped by the caller.
+func announcement(text string) hub.Message {
+	return hub.Message{Payload: hub.Payload{DataType: "text", Data: []byte(text)}}
+}

@@ -1,0 +1,381 @@
+package chat
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/json"
+	"fmt"
+	"regexp"
+	"strings"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/chatr/chatr"
+	"github.com/chatr/chatr/hub"
+)
+
+// Event dispatches a user event by name. Each handler takes the caller's
+// identity from conn, never from the event's data.
+func (a *App) Event(ctx context.Context, conn *hub.ConnInfo, ev *hub.Event) (*hub.Payload, error) {
+	var err error
+	switch ev.Name {
+	case "userConnected":
+		// The original client announces itself; the server knows already.
+	case "createChat":
+		err = a.createChat(ctx, conn, ev)
+	case "joinChat":
+		err = a.joinChat(ctx, conn, ev)
+	case "leaveChat":
+		err = a.leaveChat(ctx, conn, ev)
+	case "deleteChat":
+		err = a.deleteChat(ctx, conn, ev)
+	case "createPrivateChat":
+		err = a.createPrivateChat(ctx, conn, ev)
+	case "userEnterIdle":
+		err = a.setIdle(ctx, conn, true)
+	case "userExitIdle":
+		err = a.setIdle(ctx, conn, false)
+	case "typing":
+		err = a.typingEvent(ctx, conn, ev)
+	case "markRead":
+		err = a.markRead(ctx, conn, ev)
+	default:
+		err = chatr.Errorf(chatr.EINVALID, "unknown event %q", truncate(ev.Name, 64))
+	}
+	return nil, ackError(err)
+}
+
+// chatIDPattern is what a client-chosen chat id may look like (UUIDs and
+// similar); "private_" ids are the server's own.
+var chatIDPattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$`)
+
+// chatView is a chat as the original's chatCreated event and /api/chats
+// show it.
+type chatView struct {
+	ID      string                `json:"id"`
+	Name    string                `json:"name"`
+	Owner   string                `json:"owner"`
+	Members map[string]memberView `json:"members"`
+	Private bool                  `json:"private,omitempty"`
+}
+
+type memberView struct {
+	UserID   string `json:"userId"`
+	UserName string `json:"userName"`
+}
+
+func (a *App) createChat(ctx context.Context, conn *hub.ConnInfo, ev *hub.Event) error {
+	var in struct {
+		Name string `json:"name"`
+		ID   string `json:"id"`
+	}
+	if err := decodeObject(ev, &in); err != nil {
+		return err
+	}
+	name, err := a.cleanChatName(in.Name)
+	if err != nil {
+		return err
+	}
+	id := in.ID
+	if id == "" {
+		id = newUUID()
+	} else if !chatIDPattern.MatchString(id) || strings.HasPrefix(id, "private_") {
+		return chatr.Errorf(chatr.EINVALID, "chat id must be 1-64 letters, digits, - or _")
+	}
+	c := chatr.Chat{ID: id, Name: name, Owner: conn.UserID, Created: a.now().UTC()}
+	if err := a.store.CreateChat(ctx, c); err != nil {
+		if chatr.ErrorCode(err) == chatr.ECONFLICT {
+			return chatr.Errorf(chatr.ECONFLICT, "a chat with this id exists already")
+		}
+		return err
+	}
+	return a.hub.SendToAll(ctx, serverEvent("chatCreated", chatView{ID: c.ID, Name: c.Name, Owner: c.Owner, Members: map[string]memberView{}}))
+}
+
+// cleanChatName trims a chat name and checks its length and characters.
+func (a *App) cleanChatName(name string) (string, error) {
+	name = strings.TrimSpace(name)
+	switch {
+	case name == "":
+		return "", chatr.Errorf(chatr.EINVALID, "chat name must not be empty")
+	case !utf8.ValidString(name):
+		return "", chatr.Errorf(chatr.EINVALID, "chat name must be valid UTF-8")
+	case utf8.RuneCountInString(name) > a.limits.MaxChatNameLength:
+		return "", chatr.Errorf(chatr.EINVALID, "chat name must be at most %d characters", a.limits.MaxChatNameLength)
+	}
+	for _, r := range name {
+		if unicode.IsControl(r) {
+			return "", chatr.Errorf(chatr.EINVALID, "chat name must not contain control characters")
+		}
+	}
+	return name, nil
+}
+
+func (a *App) joinChat(ctx context.Context, conn *hub.ConnInfo, ev *hub.Event) error {
+	chatID, err := decodeChatID(ev)
+	if err != nil {
+		return err
+	}
+	c, err := a.store.GetChat(ctx, chatID)
+	if err != nil {
+		return err
+	}
+	member, err := a.store.IsMember(ctx, chatID, conn.UserID)
+	if err != nil {
+		return err
+	}
+	if c.Private && !member {
+		// Private chats are joined by createPrivateChat only; do not reveal them.
+		return chatr.Errorf(chatr.ENOTFOUND, "no such chat")
+	}
+	u, err := a.store.GetUser(ctx, conn.UserID)
+	if err != nil {
+		return err
+	}
+	if !member {
+		if err := a.store.AddMember(ctx, chatID, chatr.Member{UserID: u.ID, UserName: u.Name, Joined: a.now().UTC()}); err != nil {
+			return err
+		}
+	}
+	if err := a.hub.AddUserToGroup(ctx, u.ID, chatID); err != nil {
+		return err
+	}
+	if member {
+		return nil
+	}
+	if err := a.hub.SendToAll(ctx, serverEvent("memberJoined", memberEvent{chatID, u.ID, u.Name})); err != nil {
+		return err
+	}
+	return a.hub.SendToGroup(ctx, chatID, announcement("💬 "+escape(u.Name)+" has joined the chat"))
+}
+
+// memberEvent is the payload of memberJoined and memberLeft.
+type memberEvent struct {
+	ChatID   string `json:"chatId"`
+	UserID   string `json:"userId"`
+	UserName string `json:"userName"`
+}
+
+func (a *App) leaveChat(ctx context.Context, conn *hub.ConnInfo, ev *hub.Event) error {
+	chatID, err := decodeChatID(ev)
+	if err != nil {
+		var in struct {
+			ChatID string `json:"chatId"`
+		}
+		if decodeObject(ev, &in) != nil || in.ChatID == "" {
+			return chatr.Errorf(chatr.EINVALID, `leaveChat takes "<chatId>" or {"chatId": "..."}`)
+		}
+		chatID = in.ChatID
+	}
+	member, err := a.store.IsMember(ctx, chatID, conn.UserID)
+	if err != nil {
+		return err
+	}
+	if !member {
+		return chatr.Errorf(chatr.ENOTFOUND, "you are not a member of this chat")
+	}
+	u, err := a.store.GetUser(ctx, conn.UserID)
+	if err != nil {
+		return err
+	}
+	if err := a.store.RemoveMember(ctx, chatID, u.ID); err != nil {
+		return err
+	}
+	if err := a.hub.RemoveUserFromGroup(ctx, u.ID, chatID); err != nil {
+		return err
+	}
+	if err := a.hub.SendToAll(ctx, serverEvent("memberLeft", memberEvent{chatID, u.ID, u.Name})); err != nil {
+		return err
+	}
+	return a.hub.SendToGroup(ctx, chatID, announcement("💨 "+escape(u.Name)+" has left the chat"))
+}
+
+func (a *App) deleteChat(ctx context.Context, conn *hub.ConnInfo, ev *hub.Event) error {
+	chatID, err := decodeChatID(ev)
+	if err != nil {
+		return err
+	}
+	c, err := a.store.GetChat(ctx, chatID)
+	if err != nil {
+		return err
+	}
+	if c.Private {
+		if ok, _ := a.store.IsMember(ctx, chatID, conn.UserID); !ok {
+			return chatr.Errorf(chatr.ENOTFOUND, "no such chat")
+		}
+		return chatr.Errorf(chatr.EFORBIDDEN, "private chats cannot be deleted")
+	}
+	if c.Owner != conn.UserID {
+		return chatr.Errorf(chatr.EFORBIDDEN, "only the chat's owner can delete it")
+	}
+	if err := a.store.DeleteChat(ctx, chatID); err != nil {
+		return err
+	}
+	if err := a.hub.RemoveGroup(ctx, chatID); err != nil {
+		return err
+	}
+	return a.hub.SendToAll(ctx, serverEvent("chatDeleted", chatID))
+}
+
+// privateChat is the payload of joinPrivateChat.
+type privateChat struct {
+	ID        string `json:"id"`
+	Name      string `json:"name"`
+	GrabFocus bool   `json:"grabFocus"`
+}
+
+func (a *App) createPrivateChat(ctx context.Context, conn *hub.ConnInfo, ev *hub.Event) error {
+	var in struct {
+		TargetUserID string `json:"targetUserId"`
+	}
+	if err := decodeObject(ev, &in); err != nil {
+		return err
+	}
+	if in.TargetUserID == "" || in.TargetUserID == conn.UserID {
+		return chatr.Errorf(chatr.EINVALID, "targetUserId must name another user")
+	}
+	me, err := a.store.GetUser(ctx, conn.UserID)
+	if err != nil {
+		return err
+	}
+	target, err := a.store.GetUser(ctx, in.TargetUserID)
+	if err != nil {
+		return err
+	}
+	id := chatr.PrivateChatID(me.ID, target.ID)
+	now := a.now().UTC()
+	err = a.store.CreateChat(ctx, chatr.Chat{ID: id, Name: "private", Private: true, Created: now})
+	if err != nil && chatr.ErrorCode(err) != chatr.ECONFLICT {
+		return err
+	}
+	for _, u := range []chatr.User{target, me} {
+		if err := a.store.AddMember(ctx, id, chatr.Member{UserID: u.ID, UserName: u.Name, Joined: now}); err != nil {
+			return err
+		}
+		if err := a.hub.AddUserToGroup(ctx, u.ID, id); err != nil {
+			return err
+		}
+	}
+	if err := a.hub.SendToUser(ctx, target.ID, serverEvent("joinPrivateChat", privateChat{id, "Chat with " + me.Name, false})); err != nil {
+		return err
+	}
+	if err := a.hub.SendToUser(ctx, me.ID, serverEvent("joinPrivateChat", privateChat{id, "Chat with " + target.Name, true})); err != nil {
+		return err
+	}
+	return a.hub.SendToGroup(ctx, id, announcement("💬 "+escape(me.Name)+" wants to chat"))
+}
+
+func (a *App) setIdle(ctx context.Context, conn *hub.ConnInfo, idle bool) error {
+	if err := a.store.SetIdle(ctx, conn.UserID, idle, a.now()); err != nil {
+		return err
+	}
+	name := "userNotIdle"
+	if idle {
+		name = "userIsIdle"
+	}
+	return a.hub.SendToAll(ctx, serverEvent(name, conn.UserID))
+}
+
+func (a *App) typingEvent(ctx context.Context, conn *hub.ConnInfo, ev *hub.Event) error {
+	var in struct {
+		ChatID string `json:"chatId"`
+	}
+	if err := decodeObject(ev, &in); err != nil {
+		return err
+	}
+	member, err := a.store.IsMember(ctx, in.ChatID, conn.UserID)
+	if err != nil {
+		return err
+	}
+	if !member {
+		return chatr.Errorf(chatr.EFORBIDDEN, "you are not a member of this chat")
+	}
+	key := conn.UserID + "\x00" + in.ChatID
+	now := a.now()
+	a.mu.Lock()
+	if len(a.typing) > 10000 {
+		for k, t := range a.typing {
+			if now.Sub(t) > typingInterval {
+				delete(a.typing, k)
+			}
+		}
+	}
+	last, throttled := a.typing[key]
+	throttled = throttled && now.Sub(last) < typingInterval
+	if !throttled {
+		a.typing[key] = now
+	}
+	a.mu.Unlock()
+	if throttled {
+		return nil
+	}
+	u, err := a.store.GetUser(ctx, conn.UserID)
+	if err != nil {
+		return err
+	}
+	m := serverEvent("typing", memberEvent{in.ChatID, u.ID, u.Name})
+	m.AsServer, m.ExcludeConn = true, conn.ID
+	return a.hub.SendToGroup(ctx, in.ChatID, m)
+}
+
+func (a *App) markRead(ctx context.Context, conn *hub.ConnInfo, ev *hub.Event) error {
+	var in struct {
+		ChatID    string `json:"chatId"`
+		MessageID int64  `json:"messageId"`
+	}
+	if err := decodeObject(ev, &in); err != nil {
+		return err
+	}
+	if in.MessageID < 0 {
+		return chatr.Errorf(chatr.EINVALID, "messageId must not be negative")
+	}
+	member, err := a.store.IsMember(ctx, in.ChatID, conn.UserID)
+	if err != nil {
+		return err
+	}
+	if !member {
+		return chatr.Errorf(chatr.ENOTFOUND, "you are not a member of this chat")
+	}
+	return a.store.MarkRead(ctx, conn.UserID, in.ChatID, in.MessageID)
+}
+
+// decodeObject decodes a JSON object event payload into v.
+func decodeObject(ev *hub.Event, v any) error {
+	if (ev.DataType != "" && ev.DataType != "json") || len(ev.Data) == 0 || ev.Data[0] != '{' {
+		return chatr.Errorf(chatr.EINVALID, "%s takes a JSON object", truncate(ev.Name, 64))
+	}
+	if err := json.Unmarshal(ev.Data, v); err != nil {
+		return chatr.Errorf(chatr.EINVALID, "%s: bad field types", truncate(ev.Name, 64))
+	}
+	return nil
+}
+
+// decodeChatID reads a chat id sent as text or as a JSON string.
+func decodeChatID(ev *hub.Event) (string, error) {
+	id := string(ev.Data)
+	if ev.DataType == "" || ev.DataType == "json" {
+		if err := json.Unmarshal(ev.Data, &id); err != nil {
+			return "", chatr.Errorf(chatr.EINVALID, "%s takes a chat id", ev.Name)
+		}
+	}
+	if id == "" || len(id) > 300 || !utf8.ValidString(id) {
+		return "", chatr.Errorf(chatr.EINVALID, "%s takes a chat id", ev.Name)
+	}
+	return id, nil
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n]
+}
+
+// newUUID returns a random (version 4) UUID.
+func newUUID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	b[6] = b[6]&0x0f | 0x40
+	b[8] = b[8]&0x3f | 0x80
+	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:])
+}

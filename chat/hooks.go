@@ -1,0 +1,200 @@
+package chat
+
+import (
+	"context"
+	"encoding/json"
+	"html"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/chatr/chatr"
+	"github.com/chatr/chatr/hub"
+)
+
+// userOnline is the payload of the userOnline server event.
+type userOnline struct {
+	UserID       string `json:"userId"`
+	UserName     string `json:"userName"`
+	UserProvider string `json:"userProvider"`
+	Idle         bool   `json:"idle"`
+}
+
+// Connect accepts connections of known users only, within the per-user
+// connection limit, and joins them to the groups of every chat they are a
+// member of.
+func (a *App) Connect(ctx context.Context, req *hub.ConnectRequest) error {
+	userID := req.Conn.UserID
+	if userID == "" {
+		return &hub.AckError{Name: "Unauthorized", Message: "anonymous connections are not allowed"}
+	}
+	if _, err := a.store.GetUser(ctx, userID); err != nil {
+		if chatr.ErrorCode(err) == chatr.ENOTFOUND {
+			return &hub.AckError{Name: "Unauthorized", Message: "unknown user"}
+		}
+		return err
+	}
+	if n, err := a.presence.Count(ctx, userID); err != nil {
+		return err
+	} else if n >= a.limits.ConnectionsPerUser {
+		return &hub.AckError{Name: "Forbidden", Message: "too many connections for this user"}
+	}
+	chats, err := a.store.ListUserChats(ctx, userID)
+	if err != nil {
+		return err
+	}
+	// Group membership is the store's to decide, never the token's.
+	req.Groups = req.Groups[:0]
+	for _, c := range chats {
+		req.Groups = append(req.Groups, c.ID)
+	}
+	return nil
+}
+
+// Connected counts the connection for presence, tells everyone when the
+// user has just come online, and always tells the new connection itself.
+func (a *App) Connected(ctx context.Context, conn *hub.ConnInfo) {
+	u, err := a.store.GetUser(ctx, conn.UserID)
+	if err != nil {
+		a.log.Error("connected: load user", "user", conn.UserID, "err", err)
+		return
+	}
+	first, err := a.presence.Add(ctx, conn.UserID, conn.ID)
+	if err != nil {
+		a.log.Error("connected: presence", "user", conn.UserID, "err", err)
+	}
+	if first && u.Idle {
+		if err := a.store.SetIdle(ctx, u.ID, false, a.now()); err != nil {
+			a.log.Error("connected: clear idle", "user", u.ID, "err", err)
+		}
+		u.Idle = false
+	}
+	msg := serverEvent("userOnline", userOnline{u.ID, u.Name, u.Provider, u.Idle})
+	if first {
+		err = a.hub.SendToAll(ctx, msg)
+	} else {
+		err = a.hub.SendToConnection(ctx, conn.ID, msg)
+	}
+	if err != nil {
+		a.log.Error("connected: announce", "user", u.ID, "err", err)
+	}
+}
+
+// Disconnected tells everyone when the user's last connection is gone.
+func (a *App) Disconnected(ctx context.Context, conn *hub.ConnInfo, reason string) {
+	last, err := a.presence.Remove(ctx, conn.UserID, conn.ID)
+	if err != nil {
+		a.log.Error("disconnected: presence", "user", conn.UserID, "err", err)
+		return
+	}
+	if !last {
+		return
+	}
+	if u, err := a.store.GetUser(ctx, conn.UserID); err == nil {
+		if err := a.store.SetIdle(ctx, u.ID, u.Idle, a.now()); err != nil {
+			a.log.Error("disconnected: last seen", "user", u.ID, "err", err)
+		}
+	}
+	if err := a.hub.SendToAll(ctx, serverEvent("userOffline", conn.UserID)); err != nil {
+		a.log.Error("disconnected: announce", "user", conn.UserID, "err", err)
+	}
+}
+
+// Join lets a connection join the group of a chat its user is a member of;
+// chats are joined with the joinChat event, which records the membership.
+func (a *App) Join(ctx context.Context, conn *hub.ConnInfo, group string) error {
+	ok, err := a.store.IsMember(ctx, group, conn.UserID)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return &hub.AckError{Name: "Forbidden", Message: "join the chat with the joinChat event first"}
+	}
+	return nil
+}
+
+// chatMessage is a chat message as clients send it and as members receive it.
+type chatMessage struct {
+	Message      string `json:"message"`
+	FromUserID   string `json:"fromUserId"`
+	FromUserName string `json:"fromUserName"`
+	ID           int64  `json:"id,omitempty"`
+	Time         string `json:"time,omitempty"`
+}
+
+// Publish validates a chat message, stamps its sender, stores it and
+// rewrites it with its id and time. Only members may write to a chat.
+func (a *App) Publish(ctx context.Context, conn *hub.ConnInfo, msg *hub.GroupMessage) error {
+	ok, err := a.store.IsMember(ctx, msg.Group, conn.UserID)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return &hub.AckError{Name: "Forbidden", Message: "you are not a member of this chat"}
+	}
+	if msg.DataType != "" && msg.DataType != "json" {
+		return &hub.AckError{Name: "BadRequest", Message: `chat messages are JSON: {"message": "..."}`}
+	}
+	var in chatMessage
+	if err := json.Unmarshal(msg.Data, &in); err != nil {
+		return &hub.AckError{Name: "BadRequest", Message: `chat messages are JSON: {"message": "..."}`}
+	}
+	text := strings.TrimSpace(in.Message)
+	switch {
+	case text == "":
+		return &hub.AckError{Name: "BadRequest", Message: "message must not be empty"}
+	case len(text) > a.limits.MaxMessageBytes:
+		return &hub.AckError{Name: "BadRequest", Message: "message too long"}
+	case !utf8.ValidString(text):
+		return &hub.AckError{Name: "BadRequest", Message: "message must be valid UTF-8"}
+	}
+	if !a.rate.allow(conn.UserID, a.now()) {
+		return &hub.AckError{Name: "TooManyRequests", Message: "slow down: too many messages"}
+	}
+	u, err := a.store.GetUser(ctx, conn.UserID)
+	if err != nil {
+		return err
+	}
+	stored, err := a.store.AddMessage(ctx, chatr.Message{
+		ChatID: msg.Group, FromUserID: u.ID, FromUserName: u.Name, Text: text, Time: a.now().UTC(),
+	})
+	if err != nil {
+		return ackError(err)
+	}
+	out, err := json.Marshal(messageJSON(stored))
+	if err != nil {
+		return err
+	}
+	msg.DataType, msg.Data = "json", out
+	return nil
+}
+
+// messageJSON is the wire form of a stored message.
+func messageJSON(m chatr.Message) chatMessage {
+	return chatMessage{
+		Message: m.Text, FromUserID: m.FromUserID, FromUserName: m.FromUserName,
+		ID: m.ID, Time: m.Time.UTC().Format("2006-01-02T15:04:05.000Z07:00"),
+	}
+}
+
+// ackError maps an application error to the ack error the client sees.
+func ackError(err error) error {
+	if err == nil {
+		return nil
+	}
+	name := map[string]string{
+		chatr.ECONFLICT:  "Duplicate",
+		chatr.EFORBIDDEN: "Forbidden",
+		chatr.EINVALID:   "BadRequest",
+		chatr.ELIMIT:     "TooManyRequests",
+		chatr.ENOTFOUND:  "NotFound",
+		chatr.EUNAUTH:    "Unauthorized",
+	}[chatr.ErrorCode(err)]
+	if name == "" {
+		return err // internal: the hub logs it and acks InternalServerError
+	}
+	return &hub.AckError{Name: name, Message: chatr.ErrorMessage(err)}
+}
+
+// escape makes user-written text safe inside an announcement, which the
+// original client renders as HTML.
+func escape(s string) string { return html.EscapeString(s) }

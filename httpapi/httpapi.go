@@ -1,0 +1,236 @@
+// Package httpapi serves Chatr over HTTP: the REST API under /api, the
+// Static Web Apps style sign-in endpoints under /.auth, health and metrics,
+// the hub's WebSocket endpoint and the browser app.
+//
+// It maps application errors to HTTP statuses in one place (Error) and
+// takes the caller's identity only from the session cookie.
+package httpapi
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/chatr/chatr"
+	"github.com/chatr/chatr/auth"
+	"github.com/chatr/chatr/chat"
+)
+
+// Defaults for Config.
+const (
+	DefaultTokenTTL = time.Hour // lifetime of a hub access token (checked at connect only)
+	maxBodyBytes    = 64 << 10  // request bodies the API reads
+)
+
+// Provider is a sign-in provider as the sign-in page lists it.
+type Provider struct {
+	Name  string `json:"name"`
+	Label string `json:"label"`
+}
+
+// Config wires the HTTP layer. Store, Auth, App, Hub and HubKey are required.
+type Config struct {
+	Store   chatr.Store
+	Auth    *auth.Service
+	App     *chat.App
+	Hub     http.Handler // serves /client/hubs/{hub}
+	HubKey  []byte       // signs access tokens for the hub
+	HubName string       // default "chat"
+
+	// CloseUserConnections closes a user's sockets on sign-out.
+	CloseUserConnections func(ctx context.Context, userID, reason string) error
+
+	Providers    []Provider   // external sign-in providers, in display order
+	ProviderAuth http.Handler // serves /.auth/login/{provider} and its callback; nil = none
+	NoGuests     bool         // turn guest sign-in off
+
+	Static      http.Handler // the browser app, served at /
+	Metrics     http.Handler // served at /metrics; nil = none
+	IdleTimeout time.Duration
+	TokenTTL    time.Duration
+	// TrustProxy honours X-Forwarded-Proto and X-Forwarded-Host.
+	TrustProxy bool
+	// AllowedOrigins are extra origins (scheme://host[:port]) allowed to sign
+	// in and open sockets besides the server's own.
+	AllowedOrigins []string
+	Logger         *slog.Logger
+}
+
+// Handler is Chatr's HTTP handler.
+type Handler struct {
+	cfg Config
+	mux *http.ServeMux
+	log *slog.Logger
+}
+
+// New returns the handler with every route.
+func New(cfg Config) *Handler {
+	if cfg.HubName == "" {
+		cfg.HubName = "chat"
+	}
+	if cfg.TokenTTL <= 0 {
+		cfg.TokenTTL = DefaultTokenTTL
+	}
+	if cfg.IdleTimeout <= 0 {
+		cfg.IdleTimeout = chat.DefaultIdleTimeout
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	h := &Handler{cfg: cfg, mux: http.NewServeMux(), log: cfg.Logger}
+	m := h.mux
+	m.HandleFunc("GET /.auth/me", h.me)
+	m.HandleFunc("GET /.auth/providers", h.providers)
+	m.HandleFunc("POST /.auth/login/guest", h.guestLogin)
+	m.HandleFunc("GET /.auth/logout", h.logout)
+	m.HandleFunc("POST /.auth/logout", h.logout)
+	if cfg.ProviderAuth != nil {
+		m.Handle("GET /.auth/login/{provider}", cfg.ProviderAuth)
+		m.Handle("GET /.auth/login/{provider}/callback", cfg.ProviderAuth)
+		m.Handle("POST /.auth/login/{provider}/callback", cfg.ProviderAuth)
+	}
+	m.HandleFunc("/.auth/", func(w http.ResponseWriter, r *http.Request) {
+		h.Error(w, r, chatr.Errorf(chatr.ENOTFOUND, "no such sign-in endpoint"))
+	})
+
+	m.HandleFunc("GET /api/getToken", h.authed(h.getToken))
+	m.HandleFunc("GET /api/users", h.authed(h.users))
+	m.HandleFunc("GET /api/chats", h.authed(h.chats))
+	m.HandleFunc("GET /api/chats/{id}/messages", h.authed(h.messages))
+	m.HandleFunc("GET /api/config", h.authed(h.config))
+	m.HandleFunc("/api/", h.authed(func(w http.ResponseWriter, r *http.Request, _ chatr.User) {
+		h.Error(w, r, chatr.Errorf(chatr.ENOTFOUND, "no such API endpoint"))
+	}))
+
+	m.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	})
+	m.HandleFunc("GET /readyz", h.readyz)
+	if cfg.Metrics != nil {
+		m.Handle("GET /metrics", cfg.Metrics)
+	}
+	m.Handle("GET /client/hubs/{hub}", cfg.Hub)
+	if cfg.Static != nil {
+		m.Handle("GET /", cfg.Static)
+	}
+	return h
+}
+
+// ServeHTTP adds the security headers to every response and routes.
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	hd := w.Header()
+	hd.Set("Content-Security-Policy", ContentSecurityPolicy)
+	hd.Set("X-Content-Type-Options", "nosniff")
+	hd.Set("X-Frame-Options", "DENY")
+	hd.Set("Referrer-Policy", "same-origin")
+	hd.Set("Cross-Origin-Opener-Policy", "same-origin")
+	if h.cfg.Auth.IsTLS(r) {
+		hd.Set("Strict-Transport-Security", "max-age=31536000")
+	}
+	h.mux.ServeHTTP(w, r)
+}
+
+// ContentSecurityPolicy allows only the server's own scripts, styles and
+// sockets: no inline script, no eval, no third-party origin.
+const ContentSecurityPolicy = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; " +
+	"connect-src 'self' ws: wss:; frame-ancestors 'none'; base-uri 'none'; form-action 'self'; object-src 'none'"
+
+// authed wraps a handler that needs a session; without one it answers 401.
+func (h *Handler) authed(next func(http.ResponseWriter, *http.Request, chatr.User)) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		u, _, err := h.cfg.Auth.Authenticate(w, r)
+		if err != nil {
+			h.Error(w, r, err)
+			return
+		}
+		next(w, r, u)
+	}
+}
+
+// Error writes err as {"error": code, "message": text} with the status of
+// its code; unexpected errors are logged and shown as "internal error".
+func (h *Handler) Error(w http.ResponseWriter, r *http.Request, err error) {
+	code := chatr.ErrorCode(err)
+	status, ok := statusOf[code]
+	if !ok {
+		status = http.StatusInternalServerError
+	}
+	if code == chatr.EINTERNAL {
+		h.log.Error("http request failed", "method", r.Method, "path", r.URL.Path, "err", err)
+	}
+	writeJSON(w, status, map[string]string{"error": code, "message": chatr.ErrorMessage(err)})
+}
+
+var statusOf = map[string]int{
+	chatr.ECONFLICT:  http.StatusConflict,
+	chatr.EFORBIDDEN: http.StatusForbidden,
+	chatr.EINVALID:   http.StatusBadRequest,
+	chatr.ELIMIT:     http.StatusTooManyRequests,
+	chatr.ENOTFOUND:  http.StatusNotFound,
+	chatr.EUNAUTH:    http.StatusUnauthorized,
+	chatr.EINTERNAL:  http.StatusInternalServerError,
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+// SameOrigin reports whether r's Origin header, if any, is the server's own
+// origin or an allowed one. Requests without Origin (non-browser clients,
+// same-origin GETs) pass.
+func (h *Handler) SameOrigin(r *http.Request) bool {
+	origin := r.Header.Get("Origin")
+	if origin == "" {
+		return true
+	}
+	u, err := url.Parse(origin)
+	if err != nil || u.Host == "" {
+		return false
+	}
+	if strings.EqualFold(u.Host, h.host(r)) {
+		return true
+	}
+	for _, o := range h.cfg.AllowedOrigins {
+		if strings.EqualFold(strings.TrimRight(o, "/"), origin) {
+			return true
+		}
+	}
+	return false
+}
+
+// host is the host the client addressed.
+func (h *Handler) host(r *http.Request) string {
+	if h.cfg.TrustProxy {
+		if fh := r.Header.Get("X-Forwarded-Host"); fh != "" {
+			return fh
+		}
+	}
+	return r.Host
+}
+
+// decodeBody reads a JSON body of at most maxBodyBytes into v.
+func decodeBody(w http.ResponseWriter, r *http.Request, v any) error {
+	r.Body = http.MaxBytesReader(w, r.Body, maxBodyBytes)
+	dec := json.NewDecoder(r.Body)
+	if err := dec.Decode(v); err != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			return chatr.Errorf(chatr.EINVALID, "request body too large")
+		}
+		return chatr.Errorf(chatr.EINVALID, "request body must be a JSON object")
+	}
+	return nil
+}
+
+// CheckOrigin is the hub's upgrade check: browsers may open sockets only from
+// the server's own (or an allowed) origin.
+func (h *Handler) CheckOrigin(r *http.Request) bool { return h.SameOrigin(r) }
+
