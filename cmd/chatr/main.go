@@ -1,0 +1,127 @@
+// Command chatr runs a Chatr node: the chat server, its WebSocket hub and the
+// browser app, on SQLite by default or PostgreSQL.
+//
+// Every flag has an environment fallback: --max-message-bytes is
+// CHATR_MAX_MESSAGE_BYTES, and so on. Run chatr --help for the list.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/chatr/chatr/chat"
+	"github.com/chatr/chatr/server"
+)
+
+func main() {
+	if err := run(os.Args[1:]); err != nil {
+		fmt.Fprintln(os.Stderr, "chatr:", err)
+		os.Exit(1)
+	}
+}
+
+func run(args []string) error {
+	fs := flag.NewFlagSet("chatr", flag.ContinueOnError)
+	fs.Usage = func() {
+		fmt.Fprintf(fs.Output(), "Usage: chatr [flags]\n\nRuns a Chatr node. Every flag can also be set by the environment variable shown.\n\n")
+		fs.VisitAll(func(f *flag.Flag) {
+			fmt.Fprintf(fs.Output(), "  --%s (%s)\n    \t%s", f.Name, envName(f.Name), f.Usage)
+			if f.DefValue != "" && f.DefValue != "false" && f.DefValue != "0" && f.DefValue != "0s" {
+				fmt.Fprintf(fs.Output(), " (default %s)", f.DefValue)
+			}
+			fmt.Fprintln(fs.Output())
+		})
+	}
+	var (
+		cfg       server.Config
+		logFormat string
+		logLevel  string
+		origins   string
+	)
+	fs.StringVar(&cfg.Addr, "addr", ":8080", "address to listen on")
+	fs.StringVar(&cfg.DB, "db", "chatr.db", "SQLite file, or a postgres:// URL")
+	fs.StringVar(&cfg.Secret, "secret", "", "secret that signs access tokens, 16+ characters; nodes of a cluster share it (default: generated and kept in --secret-file)")
+	fs.StringVar(&cfg.SecretFile, "secret-file", "", "where a generated secret is kept (default: the SQLite file + .secret, or chatr.secret)")
+	fs.StringVar(&logFormat, "log-format", "text", "log format: text or json")
+	fs.StringVar(&logLevel, "log-level", "info", "log level: debug, info, warn or error")
+	fs.DurationVar(&cfg.IdleTimeout, "idle-timeout", chat.DefaultIdleTimeout, "inactivity after which a user shows as idle")
+	fs.DurationVar(&cfg.RecoveryWindow, "recovery-window", 60*time.Second, "how long a dropped reliable connection can recover its session")
+	fs.DurationVar(&cfg.SessionTTL, "session-ttl", 30*24*time.Hour, "lifetime of an unused sign-in session (renewed on use)")
+	fs.IntVar(&cfg.Limits.MaxMessageBytes, "max-message-bytes", chat.DefaultMaxMessageBytes, "largest chat message, in bytes")
+	fs.IntVar(&cfg.Limits.MaxChatNameLength, "max-chat-name", chat.DefaultMaxChatNameLength, "longest chat name, in characters")
+	fs.Float64Var(&cfg.Limits.MessagesPerSecond, "messages-per-second", chat.DefaultMessagesPerSecond, "chat messages a user may send per second, sustained")
+	fs.IntVar(&cfg.Limits.MessageBurst, "message-burst", chat.DefaultMessageBurst, "chat messages a user may send at once")
+	fs.IntVar(&cfg.Limits.ConnectionsPerUser, "connections-per-user", chat.DefaultConnectionsPerUser, "live connections one user may hold on a node")
+	fs.BoolVar(&cfg.NoGuests, "no-guests", false, "turn guest sign-in off")
+	fs.BoolVar(&cfg.TrustProxy, "trust-proxy", false, "trust X-Forwarded-Proto and X-Forwarded-Host (only behind a proxy that sets them)")
+	fs.StringVar(&origins, "allowed-origins", "", "comma-separated extra origins allowed to sign in and connect (e.g. https://chat.example.com)")
+
+	// Environment fallbacks, applied before the command line so flags win.
+	var envErr error
+	fs.VisitAll(func(f *flag.Flag) {
+		if v, ok := os.LookupEnv(envName(f.Name)); ok && envErr == nil {
+			if err := f.Value.Set(v); err != nil {
+				envErr = fmt.Errorf("%s: %w", envName(f.Name), err)
+			}
+		}
+	})
+	if envErr != nil {
+		return envErr
+	}
+	if err := fs.Parse(args); err != nil {
+		if err == flag.ErrHelp {
+			return nil
+		}
+		return err
+	}
+	if origins != "" {
+		for _, o := range strings.Split(origins, ",") {
+			if o = strings.TrimSpace(o); o != "" {
+				cfg.AllowedOrigins = append(cfg.AllowedOrigins, o)
+			}
+		}
+	}
+	logger, err := newLogger(logFormat, logLevel)
+	if err != nil {
+		return err
+	}
+	cfg.Logger = logger
+	slog.SetDefault(logger)
+
+	srv, err := server.New(cfg)
+	if err != nil {
+		return err
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	return srv.Run(ctx)
+}
+
+// envName is the environment variable of a flag: --max-message-bytes is
+// CHATR_MAX_MESSAGE_BYTES.
+func envName(flagName string) string {
+	return "CHATR_" + strings.ToUpper(strings.ReplaceAll(flagName, "-", "_"))
+}
+
+func newLogger(format, level string) (*slog.Logger, error) {
+	var lvl slog.Level
+	if err := lvl.UnmarshalText([]byte(level)); err != nil {
+		return nil, fmt.Errorf("log level %q: use debug, info, warn or error", level)
+	}
+	opts := &slog.HandlerOptions{Level: lvl}
+	switch format {
+	case "text":
+		return slog.New(slog.NewTextHandler(os.Stderr, opts)), nil
+	case "json":
+		return slog.New(slog.NewJSONHandler(os.Stderr, opts)), nil
+	}
+	return nil, fmt.Errorf("log format %q: use text or json", format)
+}
+

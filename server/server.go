@@ -1,0 +1,295 @@
+// Package server assembles one Chatr node from a Config: the store, the hub,
+// the chat application, sign-in and the HTTP API. It is wiring only; main
+// parses flags into a Config, tests start a Server on port 0.
+package server
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/chatr/chatr"
+	"github.com/chatr/chatr/auth"
+	"github.com/chatr/chatr/chat"
+	"github.com/chatr/chatr/httpapi"
+	"github.com/chatr/chatr/hub"
+	"github.com/chatr/chatr/metrics"
+	"github.com/chatr/chatr/postgres"
+	"github.com/chatr/chatr/sqlite"
+	"github.com/chatr/chatr/web"
+)
+
+// Timeouts of the HTTP server and of shutdown.
+const (
+	readHeaderTimeout = 10 * time.Second  // slow-header (slowloris) clients are cut off
+	idleTimeout       = 120 * time.Second // keep-alive connections with no request
+	shutdownTimeout   = 10 * time.Second  // in-flight requests get this long at shutdown
+	sessionSweep      = time.Hour         // how often expired sessions are deleted
+)
+
+// Config is a node's configuration. Zero values mean the defaults.
+type Config struct {
+	Addr string // listen address, default ":8080"
+	// DB is a SQLite file path (default "chatr.db") or a postgres:// URL.
+	DB string
+	// Secret signs hub access tokens. Nodes of a cluster must share it.
+	// When empty, a random one is generated on first start and kept in
+	// SecretFile (default: the SQLite file's path + ".secret", or
+	// "chatr.secret" with PostgreSQL).
+	Secret     string
+	SecretFile string
+
+	Limits         chat.Limits
+	IdleTimeout    time.Duration // client idle detection, default 60 s
+	RecoveryWindow time.Duration // reliable sessions kept after a drop, default 60 s
+	SessionTTL     time.Duration // sign-in sessions, default 30 days
+	NoGuests       bool
+	TrustProxy     bool
+	AllowedOrigins []string
+	Logger         *slog.Logger
+}
+
+// Server is one running Chatr node.
+type Server struct {
+	cfg      Config
+	log      *slog.Logger
+	store    chatr.Store
+	hub      *hub.Hub
+	app      *chat.App
+	http     *http.Server
+	ln       net.Listener
+	handler  *httpapi.Handler
+	stopOnce sync.Once
+	stop     chan struct{}
+	done     chan struct{}
+	running  bool
+	mu       sync.Mutex
+}
+
+// New opens the store, builds the node and starts listening (so that Addr
+// is known), but serves nothing until Run.
+func New(cfg Config) (*Server, error) {
+	if cfg.Addr == "" {
+		cfg.Addr = ":8080"
+	}
+	if cfg.DB == "" {
+		cfg.DB = "chatr.db"
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	ctx := context.Background()
+	secret, err := loadSecret(cfg)
+	if err != nil {
+		return nil, err
+	}
+	store, err := openStore(ctx, cfg.DB)
+	if err != nil {
+		return nil, err
+	}
+	s := &Server{cfg: cfg, log: cfg.Logger, stop: make(chan struct{}), done: make(chan struct{})}
+	var h *hub.Hub
+	m := metrics.New(func() hub.Stats {
+		if h == nil {
+			return hub.Stats{}
+		}
+		return h.Stats()
+	})
+	s.store = m.Store(store)
+	s.app = chat.New(chat.Config{Store: s.store, Limits: cfg.Limits, Logger: cfg.Logger})
+	sessions := auth.New(auth.Config{Store: s.store, SessionTTL: cfg.SessionTTL, TrustProxy: cfg.TrustProxy})
+
+	// The handler's origin check is needed by the hub, and the hub by the
+	// handler: build the handler around a hub that is set just below.
+	hubHandler := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { h.ServeHTTP(w, r) })
+	s.handler = httpapi.New(httpapi.Config{
+		Store: s.store, Auth: sessions, App: s.app, Hub: hubHandler, HubKey: derive(secret, "hub access token"), HubName: "chat",
+		CloseUserConnections: func(ctx context.Context, userID, reason string) error {
+			return h.CloseUserConnections(ctx, userID, reason)
+		},
+		NoGuests: cfg.NoGuests, Static: web.Handler(), Metrics: m.Handler(),
+		IdleTimeout: cfg.IdleTimeout, TrustProxy: cfg.TrustProxy, AllowedOrigins: cfg.AllowedOrigins, Logger: cfg.Logger,
+	})
+	h, err = hub.New(hub.Config{
+		Key: derive(secret, "hub access token"), Hub: "chat", App: s.app, Logger: cfg.Logger,
+		CheckOrigin: s.handler.CheckOrigin, ObserveFanout: m.ObserveFanout, RecoveryWindow: cfg.RecoveryWindow,
+	})
+	if err != nil {
+		store.Close()
+		return nil, err
+	}
+	s.hub = h
+	s.app.Attach(h)
+
+	ln, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		store.Close()
+		return nil, err
+	}
+	s.ln = ln
+	s.http = &http.Server{
+		Handler:           s.handler,
+		ReadHeaderTimeout: readHeaderTimeout,
+		IdleTimeout:       idleTimeout,
+		MaxHeaderBytes:    32 << 10,
+		ErrorLog:          slog.NewLogLogger(cfg.Logger.Handler(), slog.LevelWarn),
+	}
+	return s, nil
+}
+
+// Addr is the address the server listens on ("127.0.0.1:41234").
+func (s *Server) Addr() string { return s.ln.Addr().String() }
+
+// Run serves until ctx is done or Close is called, then shuts down
+// gracefully: sockets are closed with 1001, in-flight requests finish, the
+// store is flushed and closed.
+func (s *Server) Run(ctx context.Context) error {
+	s.mu.Lock()
+	s.running = true
+	s.mu.Unlock()
+	defer close(s.done)
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- s.http.Serve(s.ln) }()
+	go s.sweepSessions()
+	s.log.Info("chatr listening", "addr", s.Addr(), "db", redactDB(s.cfg.DB))
+
+	var err error
+	select {
+	case <-ctx.Done():
+	case <-s.stop:
+	case err = <-serveErr:
+	}
+	s.stopOnce.Do(func() { close(s.stop) })
+	sctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
+	defer cancel()
+	if herr := s.hub.Close(sctx); herr != nil {
+		s.log.Warn("hub shutdown", "err", herr)
+	}
+	if serr := s.http.Shutdown(sctx); serr != nil {
+		s.log.Warn("http shutdown", "err", serr)
+	}
+	if cerr := s.store.Close(); cerr != nil && err == nil {
+		err = cerr
+	}
+	s.log.Info("chatr stopped")
+	if errors.Is(err, http.ErrServerClosed) {
+		err = nil
+	}
+	return err
+}
+
+// Close stops a running server and waits for its shutdown; on a server that
+// never ran it releases the listener and the store.
+func (s *Server) Close() error {
+	s.mu.Lock()
+	running := s.running
+	s.mu.Unlock()
+	s.stopOnce.Do(func() { close(s.stop) })
+	if running {
+		<-s.done
+		return nil
+	}
+	s.ln.Close()
+	return s.store.Close()
+}
+
+func (s *Server) sweepSessions() {
+	t := time.NewTicker(sessionSweep)
+	defer t.Stop()
+	for {
+		select {
+		case <-s.stop:
+			return
+		case <-t.C:
+			if n, err := s.store.DeleteExpiredSessions(context.Background(), time.Now()); err != nil {
+				s.log.Warn("session sweep", "err", err)
+			} else if n > 0 {
+				s.log.Info("expired sessions deleted", "count", n)
+			}
+		}
+	}
+}
+
+func openStore(ctx context.Context, db string) (chatr.Store, error) {
+	if strings.HasPrefix(db, "postgres://") || strings.HasPrefix(db, "postgresql://") {
+		st, err := postgres.Open(ctx, db)
+		if err != nil {
+			return nil, fmt.Errorf("open postgres: %w", err)
+		}
+		return st, nil
+	}
+	st, err := sqlite.Open(ctx, db)
+	if err != nil {
+		return nil, fmt.Errorf("open sqlite %s: %w", db, err)
+	}
+	return st, nil
+}
+
+// loadSecret returns the configured secret, or the one kept in the secret
+// file, creating it (mode 0600) on first start.
+func loadSecret(cfg Config) ([]byte, error) {
+	if cfg.Secret != "" {
+		if len(cfg.Secret) < 16 {
+			return nil, errors.New("secret must be at least 16 characters")
+		}
+		return []byte(cfg.Secret), nil
+	}
+	path := cfg.SecretFile
+	if path == "" {
+		path = "chatr.secret"
+		if !strings.Contains(cfg.DB, "://") {
+			path = cfg.DB + ".secret"
+		}
+	}
+	if b, err := os.ReadFile(path); err == nil {
+		if s := strings.TrimSpace(string(b)); len(s) >= 16 {
+			return []byte(s), nil
+		}
+		return nil, fmt.Errorf("secret file %s holds less than 16 characters", path)
+	} else if !errors.Is(err, os.ErrNotExist) {
+		return nil, err
+	}
+	b := make([]byte, 32)
+	if _, err := rand.Read(b); err != nil {
+		return nil, err
+	}
+	secret := hex.EncodeToString(b)
+	if dir := filepath.Dir(path); dir != "." {
+		if err := os.MkdirAll(dir, 0o700); err != nil {
+			return nil, err
+		}
+	}
+	if err := os.WriteFile(path, []byte(secret+"\n"), 0o600); err != nil {
+		return nil, fmt.Errorf("keep generated secret: %w", err)
+	}
+	return []byte(secret), nil
+}
+
+// derive gives each use of the secret a key of its own.
+func derive(secret []byte, purpose string) []byte {
+	m := hmac.New(sha256.New, secret)
+	m.Write([]byte(purpose))
+	return m.Sum(nil)
+}
+
+// redactDB hides a password in a database URL for logs.
+func redactDB(db string) string {
+	if i := strings.Index(db, "://"); i >= 0 {
+		if at := strings.LastIndex(db, "@"); at > i {
+			return db[:i+3] + "***" + db[at:]
+		}
+	}
+	return db
+}
