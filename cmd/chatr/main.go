@@ -124,4 +124,3 @@ func newLogger(format, level string) (*slog.Logger, error) {
 	}
 	return nil, fmt.Errorf("log format %q: use text or json", format)
 }
-
