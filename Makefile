@@ -1,0 +1,49 @@
+# Chatr's everyday commands. `make help` lists them.
+SHELL := /bin/bash
+GO    ?= go
+PKGS  := ./...
+NPM_DIRS := web hub/sdktest
+STATICCHECK := honnef.co/go/tools/cmd/staticcheck@2025.1.1
+
+.DEFAULT_GOAL := help
+
+.PHONY: help
+help: ## List the targets
+	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2}'
+
+# npm packages come from the committed lockfiles; installed only when missing or stale.
+%/node_modules/.package-lock.json: %/package-lock.json
+	cd $* && npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+.PHONY: deps
+deps: $(addsuffix /node_modules/.package-lock.json,$(NPM_DIRS)) ## Install the npm packages (Vue, Bulma, the Web PubSub SDK for tests)
+
+.PHONY: run
+run: deps ## Serve Chatr on http://localhost:8080 (SQLite file chatr.db, guest sign-in)
+	$(GO) run ./cmd/chatr
+
+.PHONY: build
+build: deps ## Build the chatr and chatr-bench binaries into bin/
+	CGO_ENABLED=0 $(GO) build -trimpath -o bin/ ./cmd/...
+
+.PHONY: test
+test: deps ## Run every test (PostgreSQL, Redis and Chromium tests skip locally when absent, fail under CI=true)
+	$(GO) vet $(PKGS)
+	$(GO) test -count=1 -timeout 40m $(PKGS)
+
+.PHONY: lint
+lint: deps ## gofmt, go vet and staticcheck
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	$(GO) vet $(PKGS)
+	$(GO) run $(STATICCHECK) $(PKGS)
+
+.PHONY: bench
+bench: deps ## Go micro-benchmarks of the hub and the stores
+	$(GO) test -run '^$$' -bench . -benchmem -benchtime 1s ./hub/ ./sqlite/ ./postgres/
+
+.PHONY: clean
+clean: ## Remove build output, test artifacts and npm packages
+	rm -rf bin $(addsuffix /node_modules,$(NPM_DIRS)) web/testdata/screenshots
+
+-include web/web.mk
