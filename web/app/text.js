@@ -1,0 +1,74 @@
+// Text helpers: every piece of user-written text becomes Vue text nodes or
+// <a> elements built here, never HTML.
+import { h } from '/vendor/vue.esm-browser.prod.js';
+
+const URL_RE = /\bhttps?:\/\/[^\s<>"']+/gi;
+const TRAILING = /[.,;:!?)\]}'"]+$/;
+
+// linkify splits text into strings and safe links (http and https only).
+export function linkify(text) {
+  const out = [];
+  let last = 0;
+  for (const m of text.matchAll(URL_RE)) {
+    let url = m[0];
+    const trail = url.match(TRAILING);
+    // Keep a closing parenthesis that belongs to the URL, e.g. wiki links.
+    if (trail && !(trail[0].startsWith(')') && url.includes('('))) url = url.slice(0, -trail[0].length);
+    let parsed;
+    try { parsed = new URL(url); } catch { continue; }
+    if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') continue;
+    if (m.index > last) out.push(text.slice(last, m.index));
+    out.push(h('a', { href: parsed.href, target: '_blank', rel: 'noopener noreferrer nofollow' }, url));
+    last = m.index + url.length;
+  }
+  if (last < text.length) out.push(text.slice(last));
+  return out;
+}
+
+function escapeRe(s) {
+  return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+}
+
+// mentions reports whether text names userName as a word ("@Alice" or "Alice").
+export function mentions(text, userName) {
+  if (!userName) return false;
+  const re = new RegExp(`(^|[^\\p{L}\\p{N}_])@?${escapeRe(userName)}($|[^\\p{L}\\p{N}_])`, 'iu');
+  return re.test(text);
+}
+
+const timeFmt = new Intl.DateTimeFormat(undefined, { hour: '2-digit', minute: '2-digit' });
+const dayFmt = new Intl.DateTimeFormat(undefined, { weekday: 'long', day: 'numeric', month: 'long', year: 'numeric' });
+const fullFmt = new Intl.DateTimeFormat(undefined, { dateStyle: 'medium', timeStyle: 'medium' });
+
+export function shortTime(iso) {
+  const d = new Date(iso);
+  return isNaN(d) ? '' : timeFmt.format(d);
+}
+
+export function fullTime(iso) {
+  const d = new Date(iso);
+  return isNaN(d) ? '' : fullFmt.format(d);
+}
+
+export function dayLabel(iso) {
+  const d = new Date(iso);
+  if (isNaN(d)) return '';
+  const today = new Date();
+  const yesterday = new Date(today.getTime() - 86400000);
+  if (d.toDateString() === today.toDateString()) return 'Today';
+  if (d.toDateString() === yesterday.toDateString()) return 'Yesterday';
+  return dayFmt.format(d);
+}
+
+export function initials(name) {
+  const parts = String(name || '?').trim().split(/\s+/).filter(Boolean);
+  const s = parts.length > 1 ? parts[0][0] + parts[1][0] : (parts[0] || '?').slice(0, 2);
+  return s.toUpperCase();
+}
+
+// hue picks a stable avatar colour for a user id.
+export function hue(id) {
+  let x = 0;
+  for (const c of String(id)) x = (x * 31 + c.codePointAt(0)) >>> 0;
+  return x % 360;
+}
