@@ -1,0 +1,473 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/chatr/chatr"
+)
+
+// --- users
+
+// UpsertUser creates the user or updates its name and provider.
+func (db *DB) UpsertUser(ctx context.Context, u chatr.User) error {
+	if u.ID == "" {
+		return chatr.Errorf(chatr.EINVALID, "user id is empty")
+	}
+	_, err := db.write.ExecContext(ctx, `
+		INSERT INTO users (id, name, provider, idle, last_seen, created) VALUES (?, ?, ?, ?, ?, ?)
+		ON CONFLICT (id) DO UPDATE SET name = excluded.name, provider = excluded.provider`,
+		u.ID, u.Name, u.Provider, boolInt(u.Idle), stamp(u.LastSeen), stamp(orNow(u.Created)))
+	if err != nil {
+		return fmt.Errorf("sqlite: upsert user: %w", err)
+	}
+	return nil
+}
+
+const userColumns = `id, name, provider, idle, last_seen, created`
+
+func scanUser(row interface{ Scan(...any) error }) (chatr.User, error) {
+	var (
+		u                 chatr.User
+		idle              int
+		lastSeen, created int64
+	)
+	err := row.Scan(&u.ID, &u.Name, &u.Provider, &idle, &lastSeen, &created)
+	u.Idle, u.LastSeen, u.Created = idle != 0, unstamp(lastSeen), unstamp(created)
+	return u, err
+}
+
+// GetUser returns the user, or ENOTFOUND.
+func (db *DB) GetUser(ctx context.Context, id string) (chatr.User, error) {
+	u, err := scanUser(db.read.QueryRowContext(ctx, `SELECT `+userColumns+` FROM users WHERE id = ?`, id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return chatr.User{}, chatr.Errorf(chatr.ENOTFOUND, "no user %q", id)
+	}
+	if err != nil {
+		return chatr.User{}, fmt.Errorf("sqlite: get user: %w", err)
+	}
+	return u, nil
+}
+
+// ListUsers returns every user ordered by ID.
+func (db *DB) ListUsers(ctx context.Context) ([]chatr.User, error) {
+	rows, err := db.read.QueryContext(ctx, `SELECT `+userColumns+` FROM users ORDER BY id`)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: list users: %w", err)
+	}
+	defer rows.Close()
+	users := []chatr.User{}
+	for rows.Next() {
+		u, err := scanUser(rows)
+		if err != nil {
+			return nil, fmt.Errorf("sqlite: list users: %w", err)
+		}
+		users = append(users, u)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("sqlite: list users: %w", err)
+	}
+	return users, nil
+}
+
+// SetIdle records the user's idle flag and last-seen time.
+func (db *DB) SetIdle(ctx context.Context, userID string, idle bool, at time.Time) error {
+	res, err := db.write.ExecContext(ctx, `UPDATE users SET idle = ?, last_seen = ? WHERE id = ?`, boolInt(idle), stamp(at), userID)
+	if err != nil {
+		return fmt.Errorf("sqlite: set idle: %w", err)
+	}
+	if n, err := res.RowsAffected(); err != nil {
+		return fmt.Errorf("sqlite: set idle: %w", err)
+	} else if n == 0 {
+		return chatr.Errorf(chatr.ENOTFOUND, "no user %q", userID)
+	}
+	return nil
+}
+
+// --- sessions
+
+// CreateSession stores a new session, ECONFLICT if the hash exists.
+func (db *DB) CreateSession(ctx context.Context, s chatr.Session) error {
+	if s.TokenHash == "" {
+		return chatr.Errorf(chatr.EINVALID, "session token hash is empty")
+	}
+	res, err := db.write.ExecContext(ctx, `
+		INSERT INTO sessions (token_hash, user_id, created, expires) VALUES (?, ?, ?, ?)
+		ON CONFLICT (token_hash) DO NOTHING`,
+		s.TokenHash, s.UserID, stamp(orNow(s.Created)), stamp(s.Expires))
+	if err != nil {
+		return fmt.Errorf("sqlite: create session: %w", err)
+	}
+	if n, err := res.RowsAffected(); err != nil {
+		return fmt.Errorf("sqlite: create session: %w", err)
+	} else if n == 0 {
+		return chatr.Errorf(chatr.ECONFLICT, "session exists")
+	}
+	return nil
+}
+
+// GetSession returns the session if it is live at now (now < Expires).
+func (db *DB) GetSession(ctx context.Context, tokenHash string, now time.Time) (chatr.Session, error) {
+	var (
+		s                chatr.Session
+		created, expires int64
+	)
+	err := db.read.QueryRowContext(ctx, `
+		SELECT token_hash, user_id, created, expires FROM sessions WHERE token_hash = ? AND expires > ?`,
+		tokenHash, stamp(now)).Scan(&s.TokenHash, &s.UserID, &created, &expires)
+	if errors.Is(err, sql.ErrNoRows) {
+		return chatr.Session{}, chatr.Errorf(chatr.ENOTFOUND, "no session")
+	}
+	if err != nil {
+		return chatr.Session{}, fmt.Errorf("sqlite: get session: %w", err)
+	}
+	s.Created, s.Expires = unstamp(created), unstamp(expires)
+	return s, nil
+}
+
+// ExtendSession moves the session's expiry.
+func (db *DB) ExtendSession(ctx context.Context, tokenHash string, expires time.Time) error {
+	res, err := db.write.ExecContext(ctx, `UPDATE sessions SET expires = ? WHERE token_hash = ?`, stamp(expires), tokenHash)
+	if err != nil {
+		return fmt.Errorf("sqlite: extend session: %w", err)
+	}
+	if n, err := res.RowsAffected(); err != nil {
+		return fmt.Errorf("sqlite: extend session: %w", err)
+	} else if n == 0 {
+		return chatr.Errorf(chatr.ENOTFOUND, "no session")
+	}
+	return nil
+}
+
+// DeleteSession removes the session if it exists.
+func (db *DB) DeleteSession(ctx context.Context, tokenHash string) error {
+	if _, err := db.write.ExecContext(ctx, `DELETE FROM sessions WHERE token_hash = ?`, tokenHash); err != nil {
+		return fmt.Errorf("sqlite: delete session: %w", err)
+	}
+	return nil
+}
+
+// DeleteUserSessions removes every session of the user.
+func (db *DB) DeleteUserSessions(ctx context.Context, userID string) error {
+	if _, err := db.write.ExecContext(ctx, `DELETE FROM sessions WHERE user_id = ?`, userID); err != nil {
+		return fmt.Errorf("sqlite: delete user sessions: %w", err)
+	}
+	return nil
+}
+
+// DeleteExpiredSessions removes the sessions expired at now (Expires <= now).
+func (db *DB) DeleteExpiredSessions(ctx context.Context, now time.Time) (int, error) {
+	res, err := db.write.ExecContext(ctx, `DELETE FROM sessions WHERE expires <= ?`, stamp(now))
+	if err != nil {
+		return 0, fmt.Errorf("sqlite: delete expired sessions: %w", err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return 0, fmt.Errorf("sqlite: delete expired sessions: %w", err)
+	}
+	return int(n), nil
+}
+
+// --- chats
+
+// CreateChat stores a new chat; it never overwrites one.
+func (db *DB) CreateChat(ctx context.Context, c chatr.Chat) error {
+	if c.ID == "" || c.Name == "" {
+		return chatr.Errorf(chatr.EINVALID, "chat id and name must not be empty")
+	}
+	res, err := db.write.ExecContext(ctx, `
+		INSERT INTO chats (id, name, owner, private, created) VALUES (?, ?, ?, ?, ?)
+		ON CONFLICT (id) DO NOTHING`,
+		c.ID, c.Name, c.Owner, boolInt(c.Private), stamp(orNow(c.Created)))
+	if err != nil {
+		return fmt.Errorf("sqlite: create chat: %w", err)
+	}
+	if n, err := res.RowsAffected(); err != nil {
+		return fmt.Errorf("sqlite: create chat: %w", err)
+	} else if n == 0 {
+		return chatr.Errorf(chatr.ECONFLICT, "chat %q exists", c.ID)
+	}
+	return nil
+}
+
+const chatColumns = `c.id, c.name, c.owner, c.private, c.created`
+
+func scanChat(row interface{ Scan(...any) error }) (chatr.Chat, error) {
+	var (
+		c       chatr.Chat
+		private int
+		created int64
+	)
+	err := row.Scan(&c.ID, &c.Name, &c.Owner, &private, &created)
+	c.Private, c.Created = private != 0, unstamp(created)
+	return c, err
+}
+
+// GetChat returns the chat, or ENOTFOUND.
+func (db *DB) GetChat(ctx context.Context, id string) (chatr.Chat, error) {
+	c, err := scanChat(db.read.QueryRowContext(ctx, `SELECT `+chatColumns+` FROM chats c WHERE c.id = ?`, id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return chatr.Chat{}, chatr.Errorf(chatr.ENOTFOUND, "no chat %q", id)
+	}
+	if err != nil {
+		return chatr.Chat{}, fmt.Errorf("sqlite: get chat: %w", err)
+	}
+	return c, nil
+}
+
+func (db *DB) listChats(ctx context.Context, query string, args ...any) ([]chatr.Chat, error) {
+	rows, err := db.read.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	chats := []chatr.Chat{}
+	for rows.Next() {
+		c, err := scanChat(rows)
+		if err != nil {
+			return nil, err
+		}
+		chats = append(chats, c)
+	}
+	return chats, rows.Err()
+}
+
+// ListGroupChats returns the non-private chats by creation time then ID.
+func (db *DB) ListGroupChats(ctx context.Context) ([]chatr.Chat, error) {
+	chats, err := db.listChats(ctx, `SELECT `+chatColumns+` FROM chats c WHERE c.private = 0 ORDER BY c.created, c.id`)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: list group chats: %w", err)
+	}
+	return chats, nil
+}
+
+// ListUserChats returns the user's chats by creation time then ID.
+func (db *DB) ListUserChats(ctx context.Context, userID string) ([]chatr.Chat, error) {
+	chats, err := db.listChats(ctx, `
+		SELECT `+chatColumns+` FROM chats c JOIN members m ON m.chat_id = c.id
+		WHERE m.user_id = ? ORDER BY c.created, c.id`, userID)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: list user chats: %w", err)
+	}
+	return chats, nil
+}
+
+// DeleteChat removes the chat; foreign keys cascade to its members,
+// messages and read markers.
+func (db *DB) DeleteChat(ctx context.Context, id string) error {
+	res, err := db.write.ExecContext(ctx, `DELETE FROM chats WHERE id = ?`, id)
+	if err != nil {
+		return fmt.Errorf("sqlite: delete chat: %w", err)
+	}
+	if n, err := res.RowsAffected(); err != nil {
+		return fmt.Errorf("sqlite: delete chat: %w", err)
+	} else if n == 0 {
+		return chatr.Errorf(chatr.ENOTFOUND, "no chat %q", id)
+	}
+	return nil
+}
+
+// chatExists tells a missing chat from a no-op write.
+func (db *DB) chatExists(ctx context.Context, id string) (bool, error) {
+	var one int
+	err := db.read.QueryRowContext(ctx, `SELECT 1 FROM chats WHERE id = ?`, id).Scan(&one)
+	if errors.Is(err, sql.ErrNoRows) {
+		return false, nil
+	}
+	return err == nil, err
+}
+
+// --- members
+
+// AddMember adds the membership unless it exists.
+func (db *DB) AddMember(ctx context.Context, chatID string, m chatr.Member) error {
+	if m.UserID == "" {
+		return chatr.Errorf(chatr.EINVALID, "member user id is empty")
+	}
+	res, err := db.write.ExecContext(ctx, `
+		INSERT INTO members (chat_id, user_id, user_name, joined)
+		SELECT id, ?, ?, ? FROM chats WHERE id = ?
+		ON CONFLICT (chat_id, user_id) DO NOTHING`,
+		m.UserID, m.UserName, stamp(orNow(m.Joined)), chatID)
+	if err != nil {
+		return fmt.Errorf("sqlite: add member: %w", err)
+	}
+	return db.notFoundIfNoChat(ctx, res, chatID, "add member")
+}
+
+// notFoundIfNoChat returns ENOTFOUND when a write that changed no row did
+// so because the chat does not exist.
+func (db *DB) notFoundIfNoChat(ctx context.Context, res sql.Result, chatID, op string) error {
+	n, err := res.RowsAffected()
+	if err != nil {
+		return fmt.Errorf("sqlite: %s: %w", op, err)
+	}
+	if n > 0 {
+		return nil
+	}
+	exists, err := db.chatExists(ctx, chatID)
+	if err != nil {
+		return fmt.Errorf("sqlite: %s: %w", op, err)
+	}
+	if !exists {
+		return chatr.Errorf(chatr.ENOTFOUND, "no chat %q", chatID)
+	}
+	return nil
+}
+
+// RemoveMember removes the membership if it exists.
+func (db *DB) RemoveMember(ctx context.Context, chatID, userID string) error {
+	if _, err := db.write.ExecContext(ctx, `DELETE FROM members WHERE chat_id = ? AND user_id = ?`, chatID, userID); err != nil {
+		return fmt.Errorf("sqlite: remove member: %w", err)
+	}
+	return nil
+}
+
+// ListMembers returns the members by join time then user ID.
+func (db *DB) ListMembers(ctx context.Context, chatID string) ([]chatr.Member, error) {
+	rows, err := db.read.QueryContext(ctx, `
+		SELECT user_id, user_name, joined FROM members WHERE chat_id = ? ORDER BY joined, user_id`, chatID)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: list members: %w", err)
+	}
+	defer rows.Close()
+	members := []chatr.Member{}
+	for rows.Next() {
+		var (
+			m      chatr.Member
+			joined int64
+		)
+		if err := rows.Scan(&m.UserID, &m.UserName, &joined); err != nil {
+			return nil, fmt.Errorf("sqlite: list members: %w", err)
+		}
+		m.Joined = unstamp(joined)
+		members = append(members, m)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("sqlite: list members: %w", err)
+	}
+	if len(members) == 0 {
+		if exists, err := db.chatExists(ctx, chatID); err != nil {
+			return nil, fmt.Errorf("sqlite: list members: %w", err)
+		} else if !exists {
+			return nil, chatr.Errorf(chatr.ENOTFOUND, "no chat %q", chatID)
+		}
+	}
+	return members, nil
+}
+
+// IsMember reports whether the user is a member of the chat.
+func (db *DB) IsMember(ctx context.Context, chatID, userID string) (bool, error) {
+	var one int
+	err := db.read.QueryRowContext(ctx, `SELECT 1 FROM members WHERE chat_id = ? AND user_id = ?`, chatID, userID).Scan(&one)
+	if errors.Is(err, sql.ErrNoRows) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("sqlite: is member: %w", err)
+	}
+	return true, nil
+}
+
+// --- history and read markers
+
+// ListMessages returns a page of the chat's history in ascending ID order.
+// A missing chat is ENOTFOUND.
+func (db *DB) ListMessages(ctx context.Context, chatID string, q chatr.MessageQuery) ([]chatr.Message, error) {
+	limit := q.Limit
+	if limit <= 0 {
+		limit = 50
+	}
+	before := q.Before
+	if before <= 0 {
+		before = 1<<63 - 1
+	}
+	// With only After set the page starts at After; otherwise it ends at Before.
+	newest := q.Before > 0 || q.After <= 0
+	order := "ASC"
+	if newest {
+		order = "DESC"
+	}
+	rows, err := db.read.QueryContext(ctx, `
+		SELECT id, from_user_id, from_user_name, text, time FROM messages
+		WHERE chat_id = ? AND id > ? AND id < ? ORDER BY id `+order+` LIMIT ?`,
+		chatID, max(q.After, 0), before, limit)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: list messages: %w", err)
+	}
+	defer rows.Close()
+	msgs := []chatr.Message{}
+	for rows.Next() {
+		m := chatr.Message{ChatID: chatID}
+		var at int64
+		if err := rows.Scan(&m.ID, &m.FromUserID, &m.FromUserName, &m.Text, &at); err != nil {
+			return nil, fmt.Errorf("sqlite: list messages: %w", err)
+		}
+		m.Time = unstamp(at)
+		msgs = append(msgs, m)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("sqlite: list messages: %w", err)
+	}
+	if newest {
+		for i, j := 0, len(msgs)-1; i < j; i, j = i+1, j-1 {
+			msgs[i], msgs[j] = msgs[j], msgs[i]
+		}
+	}
+	if len(msgs) == 0 {
+		if exists, err := db.chatExists(ctx, chatID); err != nil {
+			return nil, fmt.Errorf("sqlite: list messages: %w", err)
+		} else if !exists {
+			return nil, chatr.Errorf(chatr.ENOTFOUND, "no chat %q", chatID)
+		}
+	}
+	return msgs, nil
+}
+
+// MarkRead moves the user's read marker of the chat forward to messageID.
+// A missing chat is ENOTFOUND.
+func (db *DB) MarkRead(ctx context.Context, userID, chatID string, messageID int64) error {
+	res, err := db.write.ExecContext(ctx, `
+		INSERT INTO read_markers (user_id, chat_id, message_id)
+		SELECT ?, id, ? FROM chats WHERE id = ?
+		ON CONFLICT (user_id, chat_id) DO UPDATE SET message_id = excluded.message_id
+		WHERE excluded.message_id > read_markers.message_id`,
+		userID, messageID, chatID)
+	if err != nil {
+		return fmt.Errorf("sqlite: mark read: %w", err)
+	}
+	return db.notFoundIfNoChat(ctx, res, chatID, "mark read")
+}
+
+// UnreadCounts counts, per chat of the user, the messages of others above
+// the user's read marker. Chats with none are left out.
+func (db *DB) UnreadCounts(ctx context.Context, userID string) (map[string]int, error) {
+	rows, err := db.read.QueryContext(ctx, `
+		SELECT mb.chat_id, COUNT(*) FROM members mb
+		JOIN messages m ON m.chat_id = mb.chat_id
+		LEFT JOIN read_markers r ON r.user_id = mb.user_id AND r.chat_id = mb.chat_id
+		WHERE mb.user_id = ? AND m.id > COALESCE(r.message_id, 0) AND m.from_user_id <> mb.user_id
+		GROUP BY mb.chat_id`, userID)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: unread counts: %w", err)
+	}
+	defer rows.Close()
+	counts := map[string]int{}
+	for rows.Next() {
+		var (
+			chatID string
+			n      int
+		)
+		if err := rows.Scan(&chatID, &n); err != nil {
+			return nil, fmt.Errorf("sqlite: unread counts: %w", err)
+		}
+		counts[chatID] = n
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("sqlite: unread counts: %w", err)
+	}
+	return counts, nil
+}
