@@ -127,7 +127,7 @@ func (db *DB) insertMessages(batch []*addRequest) error {
 	next := make(map[string]int64, len(perChat))
 	for chatID, n := range perChat {
 		var last int64
-		err := tx.QueryRowContext(ctx, `UPDATE chats SET last_message_id = last_message_id + ? WHERE id = ? RETURNING last_message_id`, n, chatID).Scan(&last)
+		err := tx.StmtContext(ctx, db.raiseCounter).QueryRowContext(ctx, n, chatID).Scan(&last)
 		if errors.Is(err, sql.ErrNoRows) {
 			continue
 		}
@@ -137,11 +137,7 @@ func (db *DB) insertMessages(batch []*addRequest) error {
 		next[chatID] = last - n + 1
 	}
 
-	insert, err := tx.PrepareContext(ctx, `INSERT INTO messages (chat_id, id, from_user_id, from_user_name, text, time) VALUES (?, ?, ?, ?, ?, ?)`)
-	if err != nil {
-		return fmt.Errorf("sqlite: add message: %w", err)
-	}
-	defer insert.Close()
+	insert := tx.StmtContext(ctx, db.insertMessage)
 	for _, req := range batch {
 		m := &req.msg
 		id, found := next[m.ChatID]

@@ -51,6 +51,9 @@ type DB struct {
 	write *sql.DB // exactly one connection: SQLite has one writer anyway
 	read  *sql.DB
 
+	// The writer's statements, prepared once on the write connection.
+	raiseCounter, insertMessage *sql.Stmt
+
 	mu      sync.Mutex
 	wake    *sync.Cond // signalled when pending grows or the store closes
 	pending []*addRequest
@@ -106,6 +109,15 @@ func Open(ctx context.Context, path string) (*DB, error) {
 	}
 
 	db := &DB{write: write, read: read, done: make(chan struct{})}
+	db.raiseCounter, err = write.PrepareContext(ctx, `UPDATE chats SET last_message_id = last_message_id + ? WHERE id = ? RETURNING last_message_id`)
+	if err == nil {
+		db.insertMessage, err = write.PrepareContext(ctx, `INSERT INTO messages (chat_id, id, from_user_id, from_user_name, text, time) VALUES (?, ?, ?, ?, ?, ?)`)
+	}
+	if err != nil {
+		write.Close()
+		read.Close()
+		return nil, fmt.Errorf("sqlite: prepare: %w", err)
+	}
 	db.wake = sync.NewCond(&db.mu)
 	go db.writeMessages()
 	return db, nil
@@ -189,7 +201,7 @@ func (db *DB) Close() error {
 	db.wake.Broadcast()
 	db.mu.Unlock()
 	<-db.done
-	return errors.Join(db.read.Close(), db.write.Close())
+	return errors.Join(db.raiseCounter.Close(), db.insertMessage.Close(), db.read.Close(), db.write.Close())
 }
 
 // stamp and unstamp convert times to and from their stored form: integer
