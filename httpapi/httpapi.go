@@ -116,7 +116,14 @@ func New(cfg Config) *Handler {
 	}
 	m.Handle("GET /client/hubs/{hub}", cfg.Hub)
 	if cfg.Static != nil {
-		m.Handle("GET /", cfg.Static)
+		m.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+			if r.Method != http.MethodGet && r.Method != http.MethodHead {
+				w.Header().Set("Allow", "GET, HEAD")
+				h.Error(w, r, chatr.Errorf(chatr.EINVALID, "method not allowed"))
+				return
+			}
+			cfg.Static.ServeHTTP(w, r)
+		})
 	}
 	return h
 }

@@ -181,6 +181,7 @@ func TestChatLifecycle(t *testing.T) {
 		t.Errorf("alice unread = %d, want 4 (bob's messages)", chats.Unread["general-1"])
 	}
 	mustAck(t, ca, "markRead", map[string]any{"chatId": "general-1", "messageId": 5})
+	chats.Unread = nil
 	alice.do("GET", "/api/chats", nil, &chats)
 	if chats.Unread["general-1"] != 0 {
 		t.Errorf("after markRead unread = %d, want 0", chats.Unread["general-1"])
@@ -307,6 +308,7 @@ func TestPresenceAndIdle(t *testing.T) {
 	if d := bob.waitEvent(cb, "userOffline", nil); d != alice.ID {
 		t.Errorf("userOffline data %q", d)
 	}
+	users.Users = nil
 	bob.do("GET", "/api/users", nil, &users)
 	if _, ok := users.Users[alice.ID]; ok {
 		t.Errorf("/api/users still lists alice after she left")

@@ -68,6 +68,7 @@ type Conn struct {
 	mu       sync.Mutex
 	closeErr error
 	ackID    uint64
+	backlog  []Frame // frames passed over by WaitFor, still to be seen
 }
 
 // Dial opens a connection; a non-101 answer is returned as ws.StatusError.
@@ -143,9 +144,21 @@ func (c *Conn) NextAckID() uint64 {
 	return c.ackID
 }
 
-// Next returns the next frame, or an error when none comes within timeout or
-// the connection closed.
+// Next returns the next frame not yet seen, or an error when none comes
+// within timeout or the connection closed.
 func (c *Conn) Next(timeout time.Duration) (Frame, error) {
+	c.mu.Lock()
+	if len(c.backlog) > 0 {
+		f := c.backlog[0]
+		c.backlog = c.backlog[1:]
+		c.mu.Unlock()
+		return f, nil
+	}
+	c.mu.Unlock()
+	return c.read(timeout)
+}
+
+func (c *Conn) read(timeout time.Duration) (Frame, error) {
 	select {
 	case f, ok := <-c.frames:
 		if !ok {
@@ -157,22 +170,43 @@ func (c *Conn) Next(timeout time.Duration) (Frame, error) {
 	}
 }
 
-// WaitFor skips frames until one satisfies match.
+// WaitFor returns the first frame, seen or new, that satisfies match and
+// consumes it; frames it passes over stay for later calls (so an event that
+// arrives before the ack it caused is not lost to a test waiting for the ack).
 func (c *Conn) WaitFor(timeout time.Duration, match func(Frame) bool) (Frame, error) {
+	c.mu.Lock()
+	for i, f := range c.backlog {
+		if match(f) {
+			c.backlog = append(c.backlog[:i:i], c.backlog[i+1:]...)
+			c.mu.Unlock()
+			return f, nil
+		}
+	}
+	c.mu.Unlock()
 	deadline := time.Now().Add(timeout)
 	for {
 		left := time.Until(deadline)
 		if left <= 0 {
 			return Frame{}, errors.New("no matching frame within " + timeout.String())
 		}
-		f, err := c.Next(left)
+		f, err := c.read(left)
 		if err != nil {
 			return Frame{}, err
 		}
 		if match(f) {
 			return f, nil
 		}
+		c.mu.Lock()
+		c.backlog = append(c.backlog, f)
+		c.mu.Unlock()
 	}
+}
+
+// Skip forgets every frame seen so far but not consumed.
+func (c *Conn) Skip() {
+	c.mu.Lock()
+	c.backlog = nil
+	c.mu.Unlock()
 }
 
 // Ack waits for the ack of ackID.
@@ -204,6 +238,7 @@ func (c *Conn) Event(name string, data any) (Frame, error) {
 func (c *Conn) WaitClosed(timeout time.Duration) (ws.StatusCode, error) {
 	timer := time.NewTimer(timeout)
 	defer timer.Stop()
+	c.Skip()
 	for {
 		select {
 		case _, ok := <-c.frames:
