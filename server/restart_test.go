@@ -40,7 +40,8 @@ func freePort(t *testing.T) int {
 // startProcess runs the binary and waits until /readyz answers.
 func startProcess(t *testing.T, bin, db string, port int) *exec.Cmd {
 	t.Helper()
-	cmd := exec.Command(bin, "--addr", "127.0.0.1:"+strconv.Itoa(port), "--db", db, "--log-level", "warn")
+	cmd := exec.Command(bin, "--addr", "127.0.0.1:"+strconv.Itoa(port), "--db", db, "--log-level", "warn",
+		"--messages-per-second", "100000", "--message-burst", "100000")
 	cmd.Env = append(os.Environ(), "CHATR_SECRET="+testSecret)
 	cmd.Stderr = os.Stderr
 	if err := cmd.Start(); err != nil {
