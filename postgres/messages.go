@@ -1,0 +1,199 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/chatr/chatr"
+)
+
+// addRequest is one AddMessage call waiting for the writer.
+type addRequest struct {
+	msg  chatr.Message
+	err  error
+	done chan struct{} // closed when msg (with its ID) or err is final
+}
+
+// AddMessage hands m to the writer goroutine and waits until the transaction
+// that stored it has committed. If ctx ends first, AddMessage returns its
+// error; the message may still be stored.
+func (db *DB) AddMessage(ctx context.Context, m chatr.Message) (chatr.Message, error) {
+	if err := validText(m.ChatID, m.Text, m.FromUserID, m.FromUserName); err != nil {
+		return chatr.Message{}, err
+	}
+	if err := ctx.Err(); err != nil {
+		return chatr.Message{}, err
+	}
+	m.ID = 0
+	m.Time = normal(orNow(m.Time))
+	req := &addRequest{msg: m, done: make(chan struct{})}
+
+	db.mu.Lock()
+	if db.closed {
+		db.mu.Unlock()
+		return chatr.Message{}, ErrClosed
+	}
+	db.pending = append(db.pending, req)
+	if len(db.pending) == 1 {
+		db.wake.Signal()
+	}
+	db.mu.Unlock()
+
+	select {
+	case <-req.done:
+		return req.msg, req.err
+	case <-ctx.Done():
+		return chatr.Message{}, ctx.Err()
+	}
+}
+
+// validText rejects strings PostgreSQL cannot store in a text column (NUL,
+// invalid UTF-8) as bad input rather than letting them fail a whole batch.
+func validText(ss ...string) error {
+	for _, s := range ss {
+		if !utf8.ValidString(s) || strings.ContainsRune(s, 0) {
+			return chatr.Errorf(chatr.EINVALID, "text must be UTF-8 without NUL")
+		}
+	}
+	return nil
+}
+
+// writeMessages is the writer goroutine: it commits everything pending in
+// one transaction, answers the callers, and repeats until the store closes
+// with nothing pending.
+func (db *DB) writeMessages() {
+	defer close(db.done)
+	for {
+		db.mu.Lock()
+		for len(db.pending) == 0 && !db.closed {
+			db.wake.Wait()
+		}
+		if len(db.pending) == 0 { // closed and drained
+			db.mu.Unlock()
+			return
+		}
+		n := min(len(db.pending), maxBatch)
+		batch := make([]*addRequest, n)
+		copy(batch, db.pending)
+		rest := copy(db.pending, db.pending[n:])
+		clear(db.pending[rest:])
+		db.pending = db.pending[:rest]
+		db.mu.Unlock()
+
+		db.commitBatch(batch)
+	}
+}
+
+// commitBatch stores the batch in one transaction. Should that fail (a lost
+// connection, a deadlock with a DeleteChat), each message is retried in its
+// own transaction so that one bad message cannot fail the others.
+func (db *DB) commitBatch(batch []*addRequest) {
+	err := db.insertMessages(batch)
+	if err != nil && len(batch) > 1 {
+		for _, req := range batch {
+			db.commitBatch([]*addRequest{req})
+		}
+		return
+	}
+	for _, req := range batch {
+		if err != nil {
+			req.err = err
+		}
+		close(req.done)
+	}
+}
+
+// insertMessages raises each chat's counter once by the number of its
+// messages in the batch (in chat-ID order, the lock order every node
+// follows), numbers the messages in submission order and inserts them, all
+// in one pipelined round trip. Requests for a missing chat get ENOTFOUND.
+func (db *DB) insertMessages(batch []*addRequest) error {
+	ctx := context.Background() // a batch is never abandoned half-way
+	perChat := map[string]int64{}
+	for _, req := range batch {
+		req.msg.ID, req.err = 0, nil // a retry starts afresh
+		perChat[req.msg.ChatID]++
+	}
+	chatIDs := make([]string, 0, len(perChat))
+	for id := range perChat {
+		chatIDs = append(chatIDs, id)
+	}
+	sort.Strings(chatIDs)
+
+	// seq numbers each message within its chat in this batch, from 1; the
+	// server adds it to the counter's value before the batch.
+	n := len(batch)
+	var (
+		chat, from, name, text = make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+		seq                    = make([]int64, n)
+		at                     = make([]time.Time, n)
+		seen                   = map[string]int64{}
+	)
+	for i, req := range batch {
+		m := req.msg
+		seen[m.ChatID]++
+		chat[i], from[i], name[i], text[i], seq[i], at[i] = m.ChatID, m.FromUserID, m.FromUserName, m.Text, seen[m.ChatID], m.Time
+	}
+
+	tx, err := db.pool.Begin(ctx)
+	if err != nil {
+		return fmt.Errorf("postgres: add message: %w", err)
+	}
+	defer tx.Rollback(ctx)
+
+	b := &pgx.Batch{}
+	for _, id := range chatIDs {
+		b.Queue(`UPDATE chats SET last_message_id = last_message_id + $1 WHERE id = $2 RETURNING last_message_id`, perChat[id], id)
+	}
+	// The counters are already raised when this runs: the batch's IDs are
+	// last_message_id - count + seq.
+	b.Queue(`
+		INSERT INTO messages (chat_id, id, from_user_id, from_user_name, text, time)
+		SELECT m.chat_id, c.last_message_id - k.n + m.seq, m.from_user_id, m.from_user_name, m.text, m.time
+		FROM unnest($1::text[], $2::bigint[], $3::text[], $4::text[], $5::text[], $6::timestamptz[])
+			AS m (chat_id, seq, from_user_id, from_user_name, text, time)
+		JOIN (SELECT chat_id, count(*) AS n FROM unnest($1::text[]) AS u (chat_id) GROUP BY chat_id) k USING (chat_id)
+		JOIN chats c ON c.id = m.chat_id`,
+		chat, seq, from, name, text, at)
+	results := tx.SendBatch(ctx, b)
+	first := make(map[string]int64, len(chatIDs)) // the first new ID of each chat
+	for _, id := range chatIDs {
+		var last int64
+		err := results.QueryRow().Scan(&last)
+		if errors.Is(err, pgx.ErrNoRows) {
+			continue
+		}
+		if err != nil {
+			results.Close()
+			return fmt.Errorf("postgres: add message: %w", err)
+		}
+		first[id] = last - perChat[id] + 1
+	}
+	if _, err := results.Exec(); err != nil {
+		results.Close()
+		return fmt.Errorf("postgres: add message: %w", err)
+	}
+	if err := results.Close(); err != nil {
+		return fmt.Errorf("postgres: add message: %w", err)
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return fmt.Errorf("postgres: add message: %w", err)
+	}
+
+	for i, req := range batch {
+		base, found := first[req.msg.ChatID]
+		if !found {
+			req.err = chatr.Errorf(chatr.ENOTFOUND, "no chat %q", req.msg.ChatID)
+			continue
+		}
+		req.msg.ID = base + seq[i] - 1
+	}
+	return nil
+}

@@ -1,0 +1,174 @@
+// Package postgres implements chatr.Store on PostgreSQL (pgx, pgxpool), for
+// Chatr nodes that scale out and share one database. The schema lives in
+// embedded migrations applied in order at Open, under an advisory lock so
+// that nodes starting together migrate once.
+//
+// AddMessage uses group commit: one writer goroutine per node takes every
+// message submitted while its previous transaction was committing and
+// stores them in one transaction (a pipelined batch), answering each caller
+// after COMMIT. Message IDs come from a per-chat counter row raised in that
+// transaction; writers lock counter rows in chat-ID order, so the writers of
+// several nodes never deadlock each other. An acknowledged message is as
+// durable as the server's synchronous_commit setting makes a commit (on by
+// default: flushed to the WAL on disk).
+//
+// The package knows the domain types and the Store contract of package chatr
+// and nothing else: no HTTP, no hub, no chat policy, no other node.
+package postgres
+
+import (
+	"context"
+	"embed"
+	"errors"
+	"fmt"
+	"io/fs"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/chatr/chatr"
+)
+
+//go:embed migrations/*.sql
+var migrations embed.FS
+
+// maxBatch bounds one group-commit transaction.
+const maxBatch = 2048
+
+// DB is a chatr.Store on a PostgreSQL database.
+type DB struct {
+	pool *pgxpool.Pool
+
+	mu      sync.Mutex
+	wake    *sync.Cond // signalled when pending grows or the store closes
+	pending []*addRequest
+	closed  bool
+	done    chan struct{} // closed when the writer goroutine has exited
+}
+
+var _ chatr.Store = (*DB)(nil)
+
+// ErrClosed is returned by AddMessage on a closed store.
+var ErrClosed = errors.New("postgres: store is closed")
+
+// Open connects to the database at url (a postgres:// URL or a key=value
+// connection string; search_path may be set there), applies the migrations
+// it has not seen yet and starts the message writer.
+func Open(ctx context.Context, url string) (*DB, error) {
+	cfg, err := pgxpool.ParseConfig(url)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: parse url: %w", err)
+	}
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: connect: %w", err)
+	}
+	if err := migrate(ctx, pool); err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("postgres: migrate: %w", err)
+	}
+	db := &DB{pool: pool, done: make(chan struct{})}
+	db.wake = sync.NewCond(&db.mu)
+	go db.writeMessages()
+	return db, nil
+}
+
+// migrate applies, in one transaction, every embedded migration whose
+// number is above the recorded schema version. The advisory lock (per
+// schema) makes nodes that start together take turns.
+func migrate(ctx context.Context, pool *pgxpool.Pool) error {
+	names, err := fs.Glob(migrations, "migrations/*.sql")
+	if err != nil {
+		return err
+	}
+	type step struct {
+		version int
+		name    string
+	}
+	var steps []step
+	for _, name := range names {
+		base := strings.TrimPrefix(name, "migrations/")
+		n, err := strconv.Atoi(strings.SplitN(base, "_", 2)[0])
+		if err != nil {
+			return fmt.Errorf("migration %s has no number prefix", name)
+		}
+		steps = append(steps, step{n, name})
+	}
+	sort.Slice(steps, func(i, j int) bool { return steps[i].version < steps[j].version })
+
+	return pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtext('chatr.migrate.' || current_schema()))`); err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, `CREATE TABLE IF NOT EXISTS schema_version (version integer PRIMARY KEY, applied timestamptz NOT NULL DEFAULT now())`); err != nil {
+			return err
+		}
+		var current int
+		if err := tx.QueryRow(ctx, `SELECT COALESCE(MAX(version), 0) FROM schema_version`).Scan(&current); err != nil {
+			return err
+		}
+		for _, s := range steps {
+			if s.version <= current {
+				continue
+			}
+			body, err := migrations.ReadFile(s.name)
+			if err != nil {
+				return err
+			}
+			if _, err := tx.Exec(ctx, string(body)); err != nil {
+				return fmt.Errorf("%s: %w", s.name, err)
+			}
+			if _, err := tx.Exec(ctx, `INSERT INTO schema_version (version) VALUES ($1)`, s.version); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// Ping checks that the database answers.
+func (db *DB) Ping(ctx context.Context) error {
+	if err := db.pool.Ping(ctx); err != nil {
+		return fmt.Errorf("postgres: ping: %w", err)
+	}
+	return nil
+}
+
+// Close commits the messages already submitted, answers their callers, then
+// closes the pool. Calling Close again does nothing.
+func (db *DB) Close() error {
+	db.mu.Lock()
+	if db.closed {
+		db.mu.Unlock()
+		<-db.done
+		return nil
+	}
+	db.closed = true
+	db.wake.Broadcast()
+	db.mu.Unlock()
+	<-db.done
+	db.pool.Close()
+	return nil
+}
+
+// normal returns t as the database will return it: UTC, microseconds.
+func normal(t time.Time) time.Time { return t.Truncate(time.Microsecond).UTC() }
+
+// orNow returns t, or the current time when t is zero.
+func orNow(t time.Time) time.Time {
+	if t.IsZero() {
+		return time.Now()
+	}
+	return t
+}
+
+func utc(ts ...*time.Time) {
+	for _, t := range ts {
+		*t = t.UTC()
+	}
+}
