@@ -553,11 +553,24 @@ export async function sendMessage(chatId, text) {
   }
 }
 
+// sendTyping tells the chat that we are typing: at once, then at most every
+// TYPING_SEND_MS while the draft keeps changing (a trailing event makes sure
+// that typing which starts right after a throttled event is still shown).
+const typingTimers = {};
 export function sendTyping(chatId) {
   const now = Date.now();
-  if (!client || !client.connected || now - (lastTypingSent[chatId] || 0) < TYPING_SEND_MS) return;
-  lastTypingSent[chatId] = now;
-  client.sendEvent('typing', { chatId }).catch(() => {});
+  const since = now - (lastTypingSent[chatId] || 0);
+  const fire = () => {
+    const view = state.views[chatId];
+    if (!client || !client.connected || !view || !view.draft.trim()) return;
+    lastTypingSent[chatId] = Date.now();
+    client.sendEvent('typing', { chatId }).catch(() => {});
+  };
+  if (since >= TYPING_SEND_MS) {
+    fire();
+  } else if (!typingTimers[chatId]) {
+    typingTimers[chatId] = setTimeout(() => { delete typingTimers[chatId]; fire(); }, TYPING_SEND_MS - since);
+  }
 }
 
 export async function createChat(name) {

@@ -1,0 +1,618 @@
+package web_test
+
+// End-to-end tests of the browser client: the real server runs in process
+// on a free port with a temporary SQLite file, Debian's Chromium (through
+// chromedp) plays two users in separate browser contexts (separate cookie
+// jars), and the page runs under the server's Content-Security-Policy. The
+// tests save screenshots under testdata/screenshots/ (git-ignored);
+// `make screenshots` regenerates the set that TestScreenshots takes.
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/cdproto/cdp"
+	"github.com/chromedp/cdproto/emulation"
+	"github.com/chromedp/cdproto/input"
+	"github.com/chromedp/cdproto/page"
+	"github.com/chromedp/chromedp"
+
+	"github.com/chatr/chatr/server"
+)
+
+const testSecret = "chatr-browser-test-secret-0123456789"
+
+const screenshotDir = "testdata/screenshots"
+
+// watchScript runs before the page's own scripts (DevTools-injected scripts
+// are not subject to the CSP): it records CSP violations, uncaught errors
+// and any alert(), which an injected payload would call.
+const watchScript = `
+window.__csp = []; window.__errors = []; window.__alerts = 0;
+document.addEventListener('securitypolicyviolation', (e) => window.__csp.push(e.violatedDirective + ' ' + e.blockedURI));
+window.addEventListener('error', (e) => window.__errors.push(String(e.message)));
+window.addEventListener('unhandledrejection', (e) => window.__errors.push('unhandled: ' + String(e.reason && e.reason.message || e.reason)));
+window.alert = () => { window.__alerts++; };
+`
+
+// chromiumPath finds Chromium, or skips the test (fails it under CI=true).
+func chromiumPath(t *testing.T) string {
+	t.Helper()
+	for _, name := range []string{"chromium", "chromium-browser", "google-chrome", "/usr/bin/chromium"} {
+		if p, err := exec.LookPath(name); err == nil {
+			return p
+		}
+	}
+	msg := "Chromium not found: install Debian's chromium package (apt-get install chromium) to run the browser tests"
+	if os.Getenv("CI") == "true" {
+		t.Fatal(msg)
+	}
+	t.Skip(msg)
+	return ""
+}
+
+// testServer is one in-process Chatr server.
+type testServer struct {
+	srv    *server.Server
+	cancel context.CancelFunc
+	done   chan error
+	url    string
+}
+
+func startServer(t *testing.T, db, addr string, idle time.Duration) *testServer {
+	t.Helper()
+	var srv *server.Server
+	var err error
+	// A restarted server takes the address back; the old listener may need a moment.
+	for i := 0; i < 50; i++ {
+		srv, err = server.New(server.Config{
+			Addr: addr, DB: db, Secret: testSecret, IdleTimeout: idle,
+			Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+		})
+		if err == nil || !strings.Contains(err.Error(), "address already in use") {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if err != nil {
+		t.Fatalf("server.New: %v", err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	ts := &testServer{srv: srv, cancel: cancel, done: make(chan error, 1), url: "http://" + srv.Addr()}
+	go func() { ts.done <- srv.Run(ctx) }()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		res, err := http.Get(ts.url + "/.auth/me")
+		if err == nil {
+			res.Body.Close()
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("server did not come up: %v", err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Cleanup(ts.stop)
+	return ts
+}
+
+func (ts *testServer) stop() {
+	if ts.cancel == nil {
+		return
+	}
+	ts.cancel()
+	ts.srv.Close()
+	<-ts.done
+	ts.cancel = nil
+}
+
+// newBrowser starts one Chromium for the test.
+func newBrowser(t *testing.T) context.Context {
+	t.Helper()
+	path := chromiumPath(t)
+	opts := append(chromedp.DefaultExecAllocatorOptions[:],
+		chromedp.ExecPath(path),
+		chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true),
+		chromedp.Flag("no-first-run", true),
+		chromedp.Flag("disable-quic", true),
+		chromedp.Flag("no-sandbox", os.Geteuid() == 0),
+		chromedp.Flag("hide-scrollbars", true),
+		chromedp.WindowSize(1280, 800),
+	)
+	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
+	browserCtx, cancelBrowser := chromedp.NewContext(allocCtx)
+	t.Cleanup(func() { cancelBrowser(); cancelAlloc() })
+	if err := chromedp.Do(browserCtx); err != nil {
+		t.Fatalf("starting Chromium (%s): %v", path, err)
+	}
+	return browserCtx
+}
+
+// user is one person: a browser context of its own with one tab.
+type user struct {
+	t    *testing.T
+	name string
+	ctx  context.Context
+	base string
+}
+
+func newUser(t *testing.T, browser context.Context, base, name string) *user {
+	t.Helper()
+	ctx, cancel := chromedp.NewContext(browser, chromedp.WithNewBrowserContext())
+	t.Cleanup(cancel)
+	u := &user{t: t, name: name, ctx: ctx, base: base}
+	_, err := chromedp.Call(ctx, page.AddScriptToEvaluateOnNewDocument, page.AddScriptToEvaluateOnNewDocumentParams{Source: watchScript})
+	if err != nil {
+		t.Fatalf("%s: injecting the watch script: %v", name, err)
+	}
+	u.viewport(1280, 800)
+	return u
+}
+
+func (u *user) do(what string, actions ...chromedp.Action[chromedp.Void]) {
+	u.t.Helper()
+	ctx, cancel := context.WithTimeout(u.ctx, 20*time.Second)
+	defer cancel()
+	if err := chromedp.Do(ctx, actions...); err != nil {
+		u.t.Fatalf("%s: %s: %v", u.name, what, err)
+	}
+}
+
+// waitFor polls a JavaScript expression until it is truthy.
+func (u *user) waitFor(what, expr string) {
+	u.t.Helper()
+	u.waitForIn(what, expr, 15*time.Second)
+}
+
+func (u *user) waitForIn(what, expr string, d time.Duration) {
+	u.t.Helper()
+	deadline := time.Now().Add(d)
+	var err error
+	for {
+		ctx, cancel := context.WithTimeout(u.ctx, time.Until(deadline)+5*time.Second)
+		_, err = chromedp.Run(ctx, chromedp.Poll[chromedp.Void](expr,
+			chromedp.WithPollingInterval(100*time.Millisecond), chromedp.WithPollingTimeout(time.Until(deadline))))
+		cancel()
+		// A navigation (sign-out, reload) replaces the page under the poll: try again.
+		if err != nil && time.Now().Before(deadline) && (strings.Contains(err.Error(), "context") || strings.Contains(err.Error(), "navigat")) &&
+			!strings.Contains(err.Error(), "deadline") {
+			time.Sleep(100 * time.Millisecond)
+			continue
+		}
+		break
+	}
+	if err != nil {
+		u.t.Fatalf("%s: waiting until %s: %v\npage text:\n%s", u.name, what, err, u.text())
+	}
+}
+
+func eval[T any](u *user, expr string) T {
+	u.t.Helper()
+	ctx, cancel := context.WithTimeout(u.ctx, 10*time.Second)
+	defer cancel()
+	v, err := chromedp.Run(ctx, chromedp.Evaluate[T](expr))
+	if err != nil {
+		u.t.Fatalf("%s: evaluating %s: %v", u.name, expr, err)
+	}
+	return v
+}
+
+func (u *user) text() string {
+	ctx, cancel := context.WithTimeout(u.ctx, 5*time.Second)
+	defer cancel()
+	s, _ := chromedp.Run(ctx, chromedp.Evaluate[string](`document.body ? document.body.innerText : ''`))
+	return s
+}
+
+func (u *user) click(sel string) {
+	u.t.Helper()
+	u.do("click "+sel, chromedp.WaitVisible(chromedp.CSS(sel)), chromedp.Click(chromedp.CSS(sel)))
+}
+
+func (u *user) viewport(w, h int64) {
+	u.t.Helper()
+	opts := []chromedp.EmulateViewportOption{}
+	if w < 500 {
+		opts = append(opts, chromedp.EmulateMobile, chromedp.EmulateScale(2))
+	}
+	u.do("viewport", chromedp.EmulateViewport(w, h, opts...))
+}
+
+func (u *user) colorScheme(scheme string) {
+	u.t.Helper()
+	_, err := chromedp.Call(u.ctx, emulation.SetEmulatedMedia, emulation.SetEmulatedMediaParams{
+		Features: []*emulation.MediaFeature{{Name: "prefers-color-scheme", Value: scheme}},
+	})
+	if err != nil {
+		u.t.Fatalf("%s: color scheme: %v", u.name, err)
+	}
+}
+
+func (u *user) screenshot(name string) {
+	u.t.Helper()
+	if err := os.MkdirAll(screenshotDir, 0o755); err != nil {
+		u.t.Fatal(err)
+	}
+	// Let transitions and toasts settle.
+	time.Sleep(400 * time.Millisecond)
+	ctx, cancel := context.WithTimeout(u.ctx, 20*time.Second)
+	defer cancel()
+	buf, err := chromedp.Run(ctx, chromedp.CaptureScreenshot())
+	if err != nil {
+		u.t.Fatalf("%s: screenshot %s: %v", u.name, name, err)
+	}
+	p := filepath.Join(screenshotDir, name+".png")
+	if err := os.WriteFile(p, buf, 0o644); err != nil {
+		u.t.Fatal(err)
+	}
+	u.t.Logf("screenshot %s", p)
+}
+
+// signIn opens the app and signs in as a guest.
+func (u *user) signIn() {
+	u.t.Helper()
+	u.do("open the app", chromedp.Navigate(u.base+"/"))
+	u.waitFor("the sign-in form shows", `!!document.querySelector('#guest-name')`)
+	u.do("type the name", chromedp.SendKeys(chromedp.CSS("#guest-name"), u.name), chromedp.Click(chromedp.CSS("#guest-submit")))
+	u.waitReady()
+}
+
+func (u *user) waitReady() {
+	u.t.Helper()
+	u.waitFor("the main screen shows", `!!document.querySelector('#user-list') && !document.querySelector('#conn-banner')`)
+}
+
+// checkPage fails the test on CSP violations, uncaught errors or alerts.
+func (u *user) checkPage() {
+	u.t.Helper()
+	csp := eval[[]string](u, `window.__csp || []`)
+	errs := eval[[]string](u, `window.__errors || []`)
+	alerts := eval[int](u, `window.__alerts || 0`)
+	if len(csp) > 0 {
+		u.t.Errorf("%s: CSP violations: %q", u.name, csp)
+	}
+	if len(errs) > 0 {
+		u.t.Errorf("%s: page errors: %q", u.name, errs)
+	}
+	if alerts > 0 {
+		u.t.Errorf("%s: alert() was called %d times", u.name, alerts)
+	}
+}
+
+func js(s string) string {
+	return fmt.Sprintf("%q", s)
+}
+
+// Selectors and page expressions used by several tests.
+func userListed(name string) string {
+	return `[...document.querySelectorAll('#user-list .user-entry')].some((e) => e.querySelector('.user-name').textContent.replace(' (you)', '') === ` + js(name) + `)`
+}
+
+func chatListed(name string) string {
+	return `[...document.querySelectorAll('#chat-list .side-name')].some((e) => e.textContent === ` + js(name) + `)`
+}
+
+func clickChat(u *user, name string) {
+	u.t.Helper()
+	u.waitFor("chat "+name+" is listed", chatListed(name))
+	u.do("open chat "+name, chromedp.Evaluate[chromedp.Void](
+		`[...document.querySelectorAll('#chat-list .side-item')].find((e) => e.querySelector('.side-name').textContent === `+js(name)+`).setAttribute('data-test-target', '1')`),
+		chromedp.Click(chromedp.CSS(`#chat-list .side-item[data-test-target] .chat-entry`)),
+		chromedp.Evaluate[chromedp.Void](`document.querySelector('[data-test-target]').removeAttribute('data-test-target')`))
+	u.waitFor("chat "+name+" is in front", `(document.querySelector('.chat-tab.is-active .tab-name') || {}).textContent === `+js(name))
+}
+
+func createChat(u *user, name string) {
+	u.t.Helper()
+	u.click("#new-chat")
+	u.waitFor("the create dialog shows", `document.activeElement && document.activeElement.id === 'chat-name'`)
+	u.do("name the chat", chromedp.SendKeys(chromedp.CSS("#chat-name"), name+"\n"))
+	u.waitFor("the dialog closes", `!document.querySelector('.modal')`)
+	u.waitFor("chat "+name+" is in front", `(document.querySelector('.chat-tab.is-active .tab-name') || {}).textContent === `+js(name))
+}
+
+func send(u *user, text string) {
+	u.t.Helper()
+	u.waitFor("the composer is ready", `!!document.querySelector('#composer-input')`)
+	u.do("type a message", chromedp.SendKeys(chromedp.CSS("#composer-input"), text), pressEnter)
+	u.waitFor("the composer is empty", `document.querySelector('#composer-input').value === ''`)
+}
+
+// pressEnter sends the Enter key as a person's keyboard does: a keydown the
+// page can cancel (SendKeys' "\n" also sends a char event that inserts a
+// line break even when keydown was cancelled).
+var pressEnter = chromedp.Func(func(ctx context.Context, t *chromedp.Target) error {
+	for _, typ := range []input.DispatchKeyEventType{input.DispatchKeyEventTypeRawKeyDown, input.DispatchKeyEventTypeKeyUp} {
+		_, err := cdp.Call(ctx, t, input.DispatchKeyEvent, input.DispatchKeyEventParams{
+			Type: typ, Key: "Enter", Code: "Enter", WindowsVirtualKeyCode: 13, NativeVirtualKeyCode: 13,
+		})
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+})
+
+func hasMessage(text string) string {
+	return `[...document.querySelectorAll('.chat-view .msg .msg-text')].some((e) => e.textContent === ` + js(text) + `)`
+}
+
+// shownMessages lists the texts of the messages in the chat in front.
+func shownMessages(u *user) []string {
+	return eval[[]string](u, `[...document.querySelectorAll('.chat-view .msg .msg-text')].map((e) => e.textContent)`)
+}
+
+func TestBrowserChat(t *testing.T) {
+	browser := newBrowser(t)
+	dir := t.TempDir()
+	ts := startServer(t, filepath.Join(dir, "chatr.db"), "127.0.0.1:0", 0)
+
+	alice := newUser(t, browser, ts.url, "Alice")
+	bob := newUser(t, browser, ts.url, "Bob")
+	alice.signIn()
+	bob.signIn()
+
+	t.Log("step: user list")
+	{
+		alice.waitFor("Alice sees Bob", userListed("Bob"))
+		bob.waitFor("Bob sees Alice", userListed("Alice"))
+		alice.waitFor("Alice is highlighted as herself",
+			`(document.querySelector('#user-list .is-self .user-name') || {}).textContent === 'Alice (you)'`)
+		alice.waitFor("the list shows provider icons", `!!document.querySelector('#user-list .provider-guest')`)
+	}
+
+	t.Log("step: create and join a chat")
+	{
+		// Escape closes the dialog.
+		alice.click("#new-chat")
+		alice.waitFor("the dialog shows", `!!document.querySelector('.modal.is-active')`)
+		alice.do("press Escape", chromedp.KeyEvent("\u001b"))
+		alice.waitFor("Escape closes the dialog", `!document.querySelector('.modal')`)
+
+		createChat(alice, "Lobby")
+		bob.waitFor("Bob sees the new chat", chatListed("Lobby"))
+		clickChat(bob, "Lobby")
+	}
+
+	t.Log("step: messages both ways")
+	{
+		send(alice, "Hello Bob!")
+		bob.waitFor("Bob gets Alice's message", hasMessage("Hello Bob!"))
+		send(bob, "Hi Alice, see https://example.com/docs?x=1.")
+		alice.waitFor("Alice gets Bob's message", hasMessage("Hi Alice, see https://example.com/docs?x=1."))
+
+		// Own messages on the right, by user id; sender and time shown.
+		alice.waitFor("Alice's own message is marked mine",
+			`[...document.querySelectorAll('.msg.is-mine .msg-text')].some((e) => e.textContent === 'Hello Bob!')`)
+		alice.waitFor("Bob's message is marked theirs, with sender and time",
+			`[...document.querySelectorAll('.msg.is-theirs')].some((e) => e.querySelector('.msg-sender').textContent === 'Bob' && /\d/.test(e.querySelector('.msg-time').textContent))`)
+		// The link is clickable and safe.
+		href := eval[string](alice, `(document.querySelector('.msg.is-theirs .msg-text a') || {}).href || ''`)
+		rel := eval[string](alice, `(document.querySelector('.msg.is-theirs .msg-text a') || {}).rel || ''`)
+		if href != "https://example.com/docs?x=1" || !strings.Contains(rel, "noopener") {
+			t.Errorf("link: href %q rel %q, want https://example.com/docs?x=1 with noopener", href, rel)
+		}
+		// Join announcements appear as text.
+		alice.waitFor("Alice sees Bob's join announcement",
+			`[...document.querySelectorAll('.chat-view .note')].some((e) => e.textContent.includes('Bob'))`)
+	}
+
+	t.Log("step: markup renders as text")
+	{
+		payload := `<img src=x onerror=alert(1)> <b>bold</b>`
+		send(alice, payload)
+		bob.waitFor("Bob gets the payload as text", hasMessage(payload))
+		for _, u := range []*user{alice, bob} {
+			if n := eval[int](u, `document.querySelectorAll('.chat-view img, .chat-view .msg-text b').length`); n != 0 {
+				t.Errorf("%s: %d elements made from a message's markup", u.name, n)
+			}
+		}
+	}
+
+	t.Log("step: typing indicator")
+	{
+		alice.do("type without sending", chromedp.SendKeys(chromedp.CSS("#composer-input"), "writing"))
+		bob.waitFor("Bob sees Alice typing", `document.querySelector('.typing').textContent.includes('Alice is typing')`)
+		alice.do("clear the draft", chromedp.Evaluate[chromedp.Void](
+			`(() => { const e = document.querySelector('#composer-input'); e.value = ''; e.dispatchEvent(new Event('input')); })()`))
+	}
+
+	alice.screenshot("chat-light")
+
+	t.Log("step: private chat")
+	{
+		alice.do("click Bob in the user list", chromedp.Click(chromedp.CSS(`#user-list .user-entry:not(.is-self) .side-main`)))
+		alice.waitFor("Alice's private tab opens in front",
+			`(document.querySelector('.chat-tab.is-active') || {dataset: {}}).dataset.chatId?.startsWith('private_')`)
+		bob.waitFor("Bob gets a toast", `[...document.querySelectorAll('.toast')].some((e) => e.textContent.includes('private chat') || e.textContent.includes('talk'))`)
+		bob.waitFor("Bob gets a background tab",
+			`[...document.querySelectorAll('.chat-tab')].some((e) => e.dataset.chatId.startsWith('private_') && !e.classList.contains('is-active'))`)
+		bob.screenshot("private-toast-light")
+
+		send(alice, "Psst, private")
+		bob.waitFor("Bob's private tab counts one unread",
+			`[...document.querySelectorAll('.chat-tab')].some((e) => e.dataset.chatId.startsWith('private_') && (e.querySelector('.unread-badge') || {}).textContent === '1')`)
+		bob.waitFor("Bob's title shows the unread total", `document.title === '(1) Chatr'`)
+		bob.do("open the private tab", chromedp.Click(chromedp.CSS(`.chat-tab:not(.is-active) .tab-main`)))
+		bob.waitFor("Bob reads the private message", hasMessage("Psst, private"))
+		bob.waitFor("the unread count clears", `document.title === 'Chatr'`)
+		send(bob, "Private reply")
+		alice.waitFor("Alice gets the private reply", hasMessage("Private reply"))
+	}
+
+	t.Log("step: history after reload")
+	{
+		clickChat(bob, "Lobby")
+		bob.do("reload", chromedp.Reload())
+		bob.waitReady()
+		clickChat(bob, "Lobby")
+		bob.waitFor("Lobby history is back", hasMessage("Hello Bob!"))
+		got := shownMessages(bob)
+		want := []string{"Hello Bob!", "Hi Alice, see https://example.com/docs?x=1.", `<img src=x onerror=alert(1)> <b>bold</b>`}
+		if strings.Join(got, "\n") != strings.Join(want, "\n") {
+			t.Errorf("history after reload:\n got %q\nwant %q", got, want)
+		}
+	}
+
+	t.Log("step: delete a chat as owner")
+	{
+		createChat(bob, "Bob's corner")
+		alice.waitFor("Alice sees Bob's chat", chatListed("Bob's corner"))
+		if n := eval[int](alice, `[...document.querySelectorAll('#chat-list .side-item')].filter((e) => e.textContent.includes("Bob's corner") && e.querySelector('.delete-chat')).length`); n != 0 {
+			t.Errorf("Alice has a delete button on Bob's chat")
+		}
+		alice.do("mark Lobby", chromedp.Evaluate[chromedp.Void](
+			`[...document.querySelectorAll('#chat-list .side-item')].find((e) => e.textContent.includes('Lobby')).setAttribute('data-test-target', '1')`))
+		alice.click(`#chat-list .side-item[data-test-target] .delete-chat`)
+		alice.waitFor("the confirm dialog shows", `!!document.querySelector('#confirm-delete')`)
+		alice.screenshot("delete-confirm-light")
+		alice.click("#confirm-delete")
+		alice.waitFor("Lobby is gone for Alice", `!(`+chatListed("Lobby")+`) && ![...document.querySelectorAll('.chat-tab .tab-name')].some((e) => e.textContent === 'Lobby')`)
+		bob.waitFor("Lobby is gone for Bob", `!(`+chatListed("Lobby")+`) && ![...document.querySelectorAll('.chat-tab .tab-name')].some((e) => e.textContent === 'Lobby')`)
+	}
+
+	t.Log("step: sign out")
+	{
+		bob.click("#sign-out")
+		bob.waitFor("Bob is back at the sign-in page", `!!document.querySelector('#guest-name')`)
+		alice.waitFor("Bob leaves Alice's user list", `!(`+userListed("Bob")+`)`)
+	}
+
+	alice.checkPage()
+	bob.checkPage()
+}
+
+func TestBrowserIdle(t *testing.T) {
+	browser := newBrowser(t)
+	ts := startServer(t, filepath.Join(t.TempDir(), "chatr.db"), "127.0.0.1:0", 2*time.Second)
+	alice := newUser(t, browser, ts.url, "Alice")
+	bob := newUser(t, browser, ts.url, "Bob")
+	alice.signIn()
+	bob.signIn()
+	bob.waitFor("Bob sees Alice", userListed("Alice"))
+
+	idle := `!!document.querySelector('#user-list .user-entry.is-idle .idle-marker') && [...document.querySelectorAll('#user-list .user-entry.is-idle .user-name')].some((e) => e.textContent === 'Alice')`
+	bob.waitFor("Alice shows as away", idle)
+	bob.waitFor("Bob gets an away toast", `[...document.querySelectorAll('.toast')].some((e) => e.textContent.includes('Alice is away'))`)
+
+	alice.do("move the mouse", chromedp.MouseClickXY(600, 400))
+	bob.waitFor("Alice is back", `!(`+idle+`)`)
+	bob.waitFor("Bob gets a back toast", `[...document.querySelectorAll('.toast')].some((e) => e.textContent.includes('Alice is back'))`)
+	alice.checkPage()
+	bob.checkPage()
+}
+
+func TestBrowserServerRestart(t *testing.T) {
+	browser := newBrowser(t)
+	db := filepath.Join(t.TempDir(), "chatr.db")
+	ts := startServer(t, db, "127.0.0.1:0", 0)
+	addr := ts.srv.Addr()
+
+	alice := newUser(t, browser, ts.url, "Alice")
+	bob := newUser(t, browser, ts.url, "Bob")
+	alice.signIn()
+	bob.signIn()
+	createChat(alice, "Ops")
+	clickChat(bob, "Ops")
+
+	var want []string
+	for i := 1; i <= 3; i++ {
+		msg := fmt.Sprintf("before restart %d", i)
+		send(alice, msg)
+		want = append(want, msg)
+	}
+	bob.waitFor("Bob has the messages before the restart", hasMessage("before restart 3"))
+
+	ts.stop()
+	alice.waitFor("Alice sees the reconnecting banner", `!!document.querySelector('#conn-banner')`)
+	bob.waitFor("Bob sees the reconnecting banner", `!!document.querySelector('#conn-banner')`)
+	alice.screenshot("reconnecting-light")
+
+	startServer(t, db, addr, 0)
+	alice.waitForIn("Alice reconnects", `!document.querySelector('#conn-banner')`, 30*time.Second)
+	// Bob may still be reconnecting: these reach him live or from history.
+	for i := 1; i <= 3; i++ {
+		msg := fmt.Sprintf("after restart %d", i)
+		send(alice, msg)
+		want = append(want, msg)
+	}
+	bob.waitForIn("Bob reconnects", `!document.querySelector('#conn-banner')`, 30*time.Second)
+	send(bob, "Bob is back")
+	want = append(want, "Bob is back")
+
+	for _, u := range []*user{alice, bob} {
+		u.waitFor("every message arrived", hasMessage("Bob is back"))
+		time.Sleep(500 * time.Millisecond) // a doubled copy would show by now
+		got := shownMessages(u)
+		if strings.Join(got, "\n") != strings.Join(want, "\n") {
+			t.Errorf("%s after the restart:\n got %q\nwant %q", u.name, got, want)
+		}
+		ids := eval[int](u, `new Set([...document.querySelectorAll('.chat-view .msg')].map((e) => e.dataset.id)).size`)
+		if ids != len(want) {
+			t.Errorf("%s: %d distinct message ids shown, want %d", u.name, ids, len(want))
+		}
+	}
+	alice.checkPage()
+	bob.checkPage()
+}
+
+// TestScreenshots takes the reviewer's set: the sign-in page and a chat in
+// light and dark mode, at desktop size and at 375 px.
+func TestScreenshots(t *testing.T) {
+	browser := newBrowser(t)
+	ts := startServer(t, filepath.Join(t.TempDir(), "chatr.db"), "127.0.0.1:0", 0)
+	alice := newUser(t, browser, ts.url, "Alice")
+	bob := newUser(t, browser, ts.url, "Bob Builder")
+	carol := newUser(t, browser, ts.url, "Carol")
+
+	for _, scheme := range []string{"light", "dark"} {
+		alice.colorScheme(scheme)
+		alice.do("open the app", chromedp.Navigate(ts.url+"/"))
+		alice.waitFor("the sign-in form shows", `!!document.querySelector('#guest-name')`)
+		alice.screenshot("signin-" + scheme)
+	}
+	alice.colorScheme("light")
+	alice.signIn()
+	bob.signIn()
+	carol.signIn()
+	createChat(alice, "Coffee break")
+	createChat(alice, "Release planning")
+	clickChat(bob, "Release planning")
+	clickChat(carol, "Release planning")
+	send(alice, "Morning! Release notes draft: https://example.com/notes/1.2")
+	send(bob, "Looks good. I'll check the migration section after lunch.")
+	send(bob, "@Alice can you tag the build when CI is green?")
+	send(carol, "Heads-up: staging restarts at 14:00 <script>alert('x')</script>")
+	send(alice, "Will do 👍")
+	bob.do("type", chromedp.SendKeys(chromedp.CSS("#composer-input"), "one more thing"))
+	alice.waitFor("Alice sees Bob typing", `document.querySelector('.typing').textContent.includes('is typing')`)
+
+	for _, scheme := range []string{"light", "dark"} {
+		alice.colorScheme(scheme)
+		alice.viewport(1280, 800)
+		alice.screenshot("chat-desktop-" + scheme)
+		alice.viewport(375, 740)
+		alice.screenshot("chat-375-" + scheme)
+		alice.click(".topbar-burger")
+		alice.waitFor("the drawer opens", `!!document.querySelector('.sidebar.is-open')`)
+		alice.screenshot("sidebar-375-" + scheme)
+		alice.do("close the drawer", chromedp.KeyEvent("\u001b"))
+		alice.waitFor("the drawer closes", `!document.querySelector('.sidebar.is-open')`)
+	}
+	alice.colorScheme("light")
+	alice.viewport(1280, 800)
+	alice.checkPage()
+	bob.checkPage()
+	carol.checkPage()
+}
