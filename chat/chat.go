@@ -27,6 +27,7 @@ const (
 	DefaultMessageBurst       = 30   // messages a user may send at once
 	DefaultConnectionsPerUser = 32   // live connections of one user on one node
 	DefaultIdleTimeout        = 60 * time.Second
+	DefaultOfflineGrace       = 3 * time.Second // a user's last connection must stay gone this long before userOffline
 	typingInterval            = 2 * time.Second // at most one typing event per user and chat
 )
 
@@ -71,8 +72,12 @@ type Config struct {
 	Store    chatr.Store
 	Presence Presence // default a LocalPresence
 	Limits   Limits
-	Logger   *slog.Logger
-	Now      func() time.Time
+	// OfflineGrace delays userOffline after a user's last connection closes,
+	// so that a reload does not flash the user offline. Default
+	// DefaultOfflineGrace; negative announces at once.
+	OfflineGrace time.Duration
+	Logger       *slog.Logger
+	Now          func() time.Time
 }
 
 // App is the chat application. Create it with New, then Attach the hub it
@@ -84,6 +89,8 @@ type App struct {
 	log      *slog.Logger
 	now      func() time.Time
 	hub      Hub
+
+	offlineGrace time.Duration
 
 	rate   *rateLimiter
 	mu     sync.Mutex
@@ -119,7 +126,10 @@ func New(cfg Config) *App {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	return &App{
+	if cfg.OfflineGrace == 0 {
+		cfg.OfflineGrace = DefaultOfflineGrace
+	}
+	return &App{offlineGrace: cfg.OfflineGrace,
 		store: cfg.Store, presence: cfg.Presence, limits: l, log: cfg.Logger, now: cfg.Now,
 		rate:   newRateLimiter(l.MessagesPerSecond, l.MessageBurst),
 		typing: make(map[string]time.Time),

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"html"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	"github.com/chatr/chatr"
@@ -79,7 +80,9 @@ func (a *App) Connected(ctx context.Context, conn *hub.ConnInfo) {
 	}
 }
 
-// Disconnected tells everyone when the user's last connection is gone.
+// Disconnected tells everyone when the user's last connection is gone, after
+// a grace period: a reload or a quick reconnect must not flash the user
+// offline, so the announcement is made only if no connection came back.
 func (a *App) Disconnected(ctx context.Context, conn *hub.ConnInfo, reason string) {
 	last, err := a.presence.Remove(ctx, conn.UserID, conn.ID)
 	if err != nil {
@@ -89,13 +92,31 @@ func (a *App) Disconnected(ctx context.Context, conn *hub.ConnInfo, reason strin
 	if !last {
 		return
 	}
-	if u, err := a.store.GetUser(ctx, conn.UserID); err == nil {
+	if a.offlineGrace <= 0 {
+		a.announceOffline(conn.UserID)
+		return
+	}
+	time.AfterFunc(a.offlineGrace, func() { a.announceOffline(conn.UserID) })
+}
+
+// announceOffline records the user's last-seen time and broadcasts
+// userOffline, unless the user has a live connection again.
+func (a *App) announceOffline(userID string) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if n, err := a.presence.Count(ctx, userID); err != nil {
+		a.log.Error("offline: presence", "user", userID, "err", err)
+		return
+	} else if n > 0 {
+		return
+	}
+	if u, err := a.store.GetUser(ctx, userID); err == nil {
 		if err := a.store.SetIdle(ctx, u.ID, u.Idle, a.now()); err != nil {
-			a.log.Error("disconnected: last seen", "user", u.ID, "err", err)
+			a.log.Error("offline: last seen", "user", u.ID, "err", err)
 		}
 	}
-	if err := a.hub.SendToAll(ctx, serverEvent("userOffline", conn.UserID)); err != nil {
-		a.log.Error("disconnected: announce", "user", conn.UserID, "err", err)
+	if err := a.hub.SendToAll(ctx, serverEvent("userOffline", userID)); err != nil {
+		a.log.Error("offline: announce", "user", userID, "err", err)
 	}
 }
 

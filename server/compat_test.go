@@ -18,7 +18,9 @@ func TestOriginalClientFlow(t *testing.T) {
 	n := startNode(t, server.Config{})
 	alice, bob := n.guest("Alice"), n.guest("Bob")
 
-	var me struct{ ClientPrincipal struct{ UserID, UserDetails, IdentityProvider string } }
+	var me struct {
+		ClientPrincipal struct{ UserID, UserDetails, IdentityProvider string }
+	}
 	alice.do("GET", "/.auth/me", nil, &me)
 	var chats struct{ Chats map[string]any }
 	if st := alice.do("GET", "/api/chats", nil, &chats); st != 200 || chats.Chats == nil {

@@ -304,7 +304,17 @@ func TestPresenceAndIdle(t *testing.T) {
 		t.Errorf("userNotIdle data %q", d)
 	}
 
+	// A reload (last connection closes, a new one opens at once) does not
+	// flash alice offline.
 	a2.Close() // a clean close ends the reliable session at once
+	a3 := alice.connect(wsclient.JSON)
+	if _, err := cb.WaitFor(400*time.Millisecond, func(f wsclient.Frame) bool {
+		name, _, _ := f.ServerEvent()
+		return name == "userOffline"
+	}); err == nil {
+		t.Errorf("a reload flashed alice offline")
+	}
+	a3.Close()
 	if d := bob.waitEvent(cb, "userOffline", nil); d != alice.ID {
 		t.Errorf("userOffline data %q", d)
 	}

@@ -37,6 +37,9 @@ func startNode(t *testing.T, cfg server.Config) *node {
 	if cfg.Secret == "" {
 		cfg.Secret = testSecret
 	}
+	if cfg.OfflineGrace == 0 {
+		cfg.OfflineGrace = 100 * time.Millisecond
+	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}

@@ -53,6 +53,7 @@ type Config struct {
 
 	Limits         chat.Limits
 	IdleTimeout    time.Duration // client idle detection, default 60 s
+	OfflineGrace   time.Duration // delay before userOffline after a user's last connection, default 3 s
 	RecoveryWindow time.Duration // reliable sessions kept after a drop, default 60 s
 	SessionTTL     time.Duration // sign-in sessions, default 30 days
 	NoGuests       bool
@@ -108,7 +109,7 @@ func New(cfg Config) (*Server, error) {
 		return h.Stats()
 	})
 	s.store = m.Store(store)
-	s.app = chat.New(chat.Config{Store: s.store, Limits: cfg.Limits, Logger: cfg.Logger})
+	s.app = chat.New(chat.Config{Store: s.store, Limits: cfg.Limits, OfflineGrace: cfg.OfflineGrace, Logger: cfg.Logger})
 	sessions := auth.New(auth.Config{Store: s.store, SessionTTL: cfg.SessionTTL, TrustProxy: cfg.TrustProxy})
 
 	// The handler's origin check is needed by the hub, and the hub by the
