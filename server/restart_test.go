@@ -143,3 +143,25 @@ func TestAckedMessagesSurviveSIGKILL(t *testing.T) {
 	// The session survives too: the same cookie still works.
 	alice.connect(wsclient.JSON)
 }
+
+// TestGracefulShutdown: SIGTERM closes sockets with 1001 (going away, so
+// reliable clients recover elsewhere) and the process exits cleanly.
+func TestGracefulShutdown(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the real binary")
+	}
+	bin := buildChatr(t)
+	port := freePort(t)
+	proc := startProcess(t, bin, filepath.Join(t.TempDir(), "chatr.db"), port)
+	n := &node{t: t, base: fmt.Sprintf("http://127.0.0.1:%d", port)}
+	c := n.guest("Alice").connect(wsclient.JSON)
+	if err := proc.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	if code, err := c.WaitClosed(10 * time.Second); err != nil || code != 1001 {
+		t.Errorf("close on SIGTERM: %d (%v), want 1001", code, err)
+	}
+	if err := proc.Wait(); err != nil {
+		t.Errorf("exit after SIGTERM: %v, want status 0", err)
+	}
+}

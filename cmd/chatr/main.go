@@ -27,7 +27,17 @@ func main() {
 	}
 }
 
-func run(args []string) error {
+// options are the parsed command line: the node's Config and the logging
+// settings main applies itself.
+type options struct {
+	server    server.Config
+	logFormat string
+	logLevel  string
+	origins   string
+}
+
+// newFlagSet defines every flag; parse fills the returned options.
+func newFlagSet() (*flag.FlagSet, *options) {
 	fs := flag.NewFlagSet("chatr", flag.ContinueOnError)
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "Usage: chatr [flags]\n\nRuns a Chatr node. Every flag can also be set by the environment variable shown.\n\n")
@@ -39,19 +49,16 @@ func run(args []string) error {
 			fmt.Fprintln(fs.Output())
 		})
 	}
-	var (
-		cfg       server.Config
-		logFormat string
-		logLevel  string
-		origins   string
-	)
+	o := &options{}
+	cfg := &o.server
 	fs.StringVar(&cfg.Addr, "addr", ":8080", "address to listen on")
 	fs.StringVar(&cfg.DB, "db", "chatr.db", "SQLite file, or a postgres:// URL")
 	fs.StringVar(&cfg.Secret, "secret", "", "secret that signs access tokens, 16+ characters; nodes of a cluster share it (default: generated and kept in --secret-file)")
 	fs.StringVar(&cfg.SecretFile, "secret-file", "", "where a generated secret is kept (default: the SQLite file + .secret, or chatr.secret)")
-	fs.StringVar(&logFormat, "log-format", "text", "log format: text or json")
-	fs.StringVar(&logLevel, "log-level", "info", "log level: debug, info, warn or error")
+	fs.StringVar(&o.logFormat, "log-format", "text", "log format: text or json")
+	fs.StringVar(&o.logLevel, "log-level", "info", "log level: debug, info, warn or error")
 	fs.DurationVar(&cfg.IdleTimeout, "idle-timeout", chat.DefaultIdleTimeout, "inactivity after which a user shows as idle")
+	fs.DurationVar(&cfg.OfflineGrace, "offline-grace", chat.DefaultOfflineGrace, "how long a user's last connection must stay gone before they show as offline")
 	fs.DurationVar(&cfg.RecoveryWindow, "recovery-window", 60*time.Second, "how long a dropped reliable connection can recover its session")
 	fs.DurationVar(&cfg.SessionTTL, "session-ttl", 30*24*time.Hour, "lifetime of an unused sign-in session (renewed on use)")
 	fs.IntVar(&cfg.Limits.MaxMessageBytes, "max-message-bytes", chat.DefaultMaxMessageBytes, "largest chat message, in bytes")
@@ -61,9 +68,13 @@ func run(args []string) error {
 	fs.IntVar(&cfg.Limits.ConnectionsPerUser, "connections-per-user", chat.DefaultConnectionsPerUser, "live connections one user may hold on a node")
 	fs.BoolVar(&cfg.NoGuests, "no-guests", false, "turn guest sign-in off")
 	fs.BoolVar(&cfg.TrustProxy, "trust-proxy", false, "trust X-Forwarded-Proto and X-Forwarded-Host (only behind a proxy that sets them)")
-	fs.StringVar(&origins, "allowed-origins", "", "comma-separated extra origins allowed to sign in and connect (e.g. https://chat.example.com)")
+	fs.StringVar(&o.origins, "allowed-origins", "", "comma-separated extra origins allowed to sign in and connect (e.g. https://chat.example.com)")
+	return fs, o
+}
 
-	// Environment fallbacks, applied before the command line so flags win.
+// parse applies the CHATR_* environment fallbacks, then the command line,
+// so that flags win over the environment.
+func parse(fs *flag.FlagSet, args []string) error {
 	var envErr error
 	fs.VisitAll(func(f *flag.Flag) {
 		if v, ok := os.LookupEnv(envName(f.Name)); ok && envErr == nil {
@@ -75,20 +86,24 @@ func run(args []string) error {
 	if envErr != nil {
 		return envErr
 	}
-	if err := fs.Parse(args); err != nil {
+	return fs.Parse(args)
+}
+
+func run(args []string) error {
+	fs, o := newFlagSet()
+	if err := parse(fs, args); err != nil {
 		if err == flag.ErrHelp {
 			return nil
 		}
 		return err
 	}
-	if origins != "" {
-		for _, o := range strings.Split(origins, ",") {
-			if o = strings.TrimSpace(o); o != "" {
-				cfg.AllowedOrigins = append(cfg.AllowedOrigins, o)
-			}
+	cfg := o.server
+	for _, origin := range strings.Split(o.origins, ",") {
+		if origin = strings.TrimSpace(origin); origin != "" {
+			cfg.AllowedOrigins = append(cfg.AllowedOrigins, origin)
 		}
 	}
-	logger, err := newLogger(logFormat, logLevel)
+	logger, err := newLogger(o.logFormat, o.logLevel)
 	if err != nil {
 		return err
 	}
