@@ -17,6 +17,7 @@ import (
 
 	"github.com/chatr/chatr"
 	"github.com/chatr/chatr/hub"
+	"github.com/chatr/chatr/internal/ratelimit"
 )
 
 // Defaults for Limits.
@@ -92,7 +93,7 @@ type App struct {
 
 	offlineGrace time.Duration
 
-	rate   *rateLimiter
+	rate   *ratelimit.Limiter
 	mu     sync.Mutex
 	typing map[string]time.Time // userID+"\x00"+chatID -> last typing event sent
 }
@@ -131,7 +132,7 @@ func New(cfg Config) *App {
 	}
 	return &App{offlineGrace: cfg.OfflineGrace,
 		store: cfg.Store, presence: cfg.Presence, limits: l, log: cfg.Logger, now: cfg.Now,
-		rate:   newRateLimiter(l.MessagesPerSecond, l.MessageBurst),
+		rate:   ratelimit.New(l.MessagesPerSecond, l.MessageBurst),
 		typing: make(map[string]time.Time),
 	}
 }

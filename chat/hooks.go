@@ -168,7 +168,7 @@ func (a *App) Publish(ctx context.Context, conn *hub.ConnInfo, msg *hub.GroupMes
 	case !utf8.ValidString(text):
 		return &hub.AckError{Name: "BadRequest", Message: "message must be valid UTF-8"}
 	}
-	if !a.rate.allow(conn.UserID, a.now()) {
+	if !a.rate.Allow(conn.UserID, a.now()) {
 		return &hub.AckError{Name: "TooManyRequests", Message: "slow down: too many messages"}
 	}
 	u, err := a.store.GetUser(ctx, conn.UserID)

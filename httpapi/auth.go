@@ -77,6 +77,11 @@ func (h *Handler) guestLogin(w http.ResponseWriter, r *http.Request) {
 		h.Error(w, r, chatr.Errorf(chatr.EFORBIDDEN, "cross-origin sign-in refused"))
 		return
 	}
+	if !h.allowSignIn(r) {
+		w.Header().Set("Retry-After", "10")
+		h.Error(w, r, chatr.Errorf(chatr.ELIMIT, "too many sign-in attempts; try again shortly"))
+		return
+	}
 	var name, redirect string
 	isForm := false
 	ct, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))

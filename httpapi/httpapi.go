@@ -11,6 +11,7 @@ import (
 	"encoding/json"
 	"errors"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/url"
 	"strings"
@@ -19,12 +20,15 @@ import (
 	"github.com/chatr/chatr"
 	"github.com/chatr/chatr/auth"
 	"github.com/chatr/chatr/chat"
+	"github.com/chatr/chatr/internal/ratelimit"
 )
 
 // Defaults for Config.
 const (
-	DefaultTokenTTL = time.Hour // lifetime of a hub access token (checked at connect only)
-	maxBodyBytes    = 64 << 10  // request bodies the API reads
+	DefaultTokenTTL          = time.Hour // lifetime of a hub access token (checked at connect only)
+	DefaultRequestsPerSecond = 50        // HTTP requests per client IP, sustained (burst: 4 times as many)
+	DefaultSignInsPerMinute  = 20        // sign-in attempts per client IP
+	maxBodyBytes             = 64 << 10  // request bodies the API reads
 )
 
 // Provider is a sign-in provider as the sign-in page lists it.
@@ -55,6 +59,10 @@ type Config struct {
 	TokenTTL    time.Duration
 	// TrustProxy honours X-Forwarded-Proto and X-Forwarded-Host.
 	TrustProxy bool
+	// RequestsPerSecond and SignInsPerMinute limit each client IP; negative
+	// turns a limit off.
+	RequestsPerSecond float64
+	SignInsPerMinute  float64
 	// AllowedOrigins are extra origins (scheme://host[:port]) allowed to sign
 	// in and open sockets besides the server's own.
 	AllowedOrigins []string
@@ -63,9 +71,11 @@ type Config struct {
 
 // Handler is Chatr's HTTP handler.
 type Handler struct {
-	cfg Config
-	mux *http.ServeMux
-	log *slog.Logger
+	cfg      Config
+	mux      *http.ServeMux
+	log      *slog.Logger
+	requests *ratelimit.Limiter // per client IP; nil = unlimited
+	signIns  *ratelimit.Limiter // per client IP; nil = unlimited
 }
 
 // New returns the handler with every route.
@@ -83,6 +93,18 @@ func New(cfg Config) *Handler {
 		cfg.Logger = slog.Default()
 	}
 	h := &Handler{cfg: cfg, mux: http.NewServeMux(), log: cfg.Logger}
+	if cfg.RequestsPerSecond == 0 {
+		cfg.RequestsPerSecond = DefaultRequestsPerSecond
+	}
+	if cfg.SignInsPerMinute == 0 {
+		cfg.SignInsPerMinute = DefaultSignInsPerMinute
+	}
+	if cfg.RequestsPerSecond > 0 {
+		h.requests = ratelimit.New(cfg.RequestsPerSecond, int(4*cfg.RequestsPerSecond))
+	}
+	if cfg.SignInsPerMinute > 0 {
+		h.signIns = ratelimit.New(cfg.SignInsPerMinute/60, int(cfg.SignInsPerMinute))
+	}
 	m := h.mux
 	m.HandleFunc("GET /.auth/me", h.me)
 	m.HandleFunc("GET /.auth/providers", h.providers)
@@ -139,7 +161,35 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if h.cfg.Auth.IsTLS(r) {
 		hd.Set("Strict-Transport-Security", "max-age=31536000")
 	}
+	if h.requests != nil && !strings.HasPrefix(r.URL.Path, "/healthz") && !strings.HasPrefix(r.URL.Path, "/readyz") {
+		if !h.requests.Allow(h.ClientIP(r), time.Now()) {
+			w.Header().Set("Retry-After", "1")
+			h.Error(w, r, chatr.Errorf(chatr.ELIMIT, "too many requests"))
+			return
+		}
+	}
 	h.mux.ServeHTTP(w, r)
+}
+
+// ClientIP is the address the request came from: the peer, or with
+// TrustProxy the nearest address in X-Forwarded-For.
+func (h *Handler) ClientIP(r *http.Request) string {
+	if h.cfg.TrustProxy {
+		if xff := r.Header.Get("X-Forwarded-For"); xff != "" {
+			parts := strings.Split(xff, ",")
+			return strings.TrimSpace(parts[len(parts)-1])
+		}
+	}
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
+}
+
+// allowSignIn reports whether the client may try to sign in now.
+func (h *Handler) allowSignIn(r *http.Request) bool {
+	return h.signIns == nil || h.signIns.Allow(h.ClientIP(r), time.Now())
 }
 
 // ContentSecurityPolicy allows only the server's own scripts, styles and
@@ -240,4 +290,3 @@ func decodeBody(w http.ResponseWriter, r *http.Request, v any) error {
 // CheckOrigin is the hub's upgrade check: browsers may open sockets only from
 // the server's own (or an allowed) origin.
 func (h *Handler) CheckOrigin(r *http.Request) bool { return h.SameOrigin(r) }
-

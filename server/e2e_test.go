@@ -466,3 +466,27 @@ func TestHealthAndMetrics(t *testing.T) {
 		}
 	}
 }
+
+func TestPerIPLimits(t *testing.T) {
+	n := startNode(t, server.Config{SignInsPerMinute: 3, RequestsPerSecond: 5})
+	for i := 0; i < 3; i++ {
+		n.guest("G")
+	}
+	anon := &user{t: t, n: n, http: &http.Client{}}
+	var e struct{ Error string }
+	if st := anon.do("POST", "/.auth/login/guest", map[string]string{"name": "G"}, &e); st != 429 || e.Error != "limit" {
+		t.Errorf("4th sign-in in a minute: %d %+v, want 429 limit", st, e)
+	}
+	limited := 0
+	for i := 0; i < 40; i++ {
+		if anon.do("GET", "/.auth/me", nil, nil) == 429 {
+			limited++
+		}
+	}
+	if limited == 0 {
+		t.Errorf("40 requests at once from one IP with a limit of 5/s (burst 20): none limited")
+	}
+	if st := anon.do("GET", "/healthz", nil, nil); st != 200 {
+		t.Errorf("/healthz is rate-limited: %d", st)
+	}
+}

@@ -58,6 +58,10 @@ type Config struct {
 	SessionTTL     time.Duration // sign-in sessions, default 30 days
 	NoGuests       bool
 	TrustProxy     bool
+	// RequestsPerSecond and SignInsPerMinute limit each client IP (0 =
+	// the httpapi defaults, negative = off).
+	RequestsPerSecond float64
+	SignInsPerMinute  float64
 	AllowedOrigins []string
 	Logger         *slog.Logger
 }
@@ -121,6 +125,7 @@ func New(cfg Config) (*Server, error) {
 			return h.CloseUserConnections(ctx, userID, reason)
 		},
 		NoGuests: cfg.NoGuests, Static: web.Handler(), Metrics: m.Handler(),
+		RequestsPerSecond: cfg.RequestsPerSecond, SignInsPerMinute: cfg.SignInsPerMinute,
 		IdleTimeout: cfg.IdleTimeout, TrustProxy: cfg.TrustProxy, AllowedOrigins: cfg.AllowedOrigins, Logger: cfg.Logger,
 	})
 	h, err = hub.New(hub.Config{

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/chatr/chatr/chat"
+	"github.com/chatr/chatr/httpapi"
 	"github.com/chatr/chatr/server"
 )
 
@@ -66,6 +67,8 @@ func newFlagSet() (*flag.FlagSet, *options) {
 	fs.Float64Var(&cfg.Limits.MessagesPerSecond, "messages-per-second", chat.DefaultMessagesPerSecond, "chat messages a user may send per second, sustained")
 	fs.IntVar(&cfg.Limits.MessageBurst, "message-burst", chat.DefaultMessageBurst, "chat messages a user may send at once")
 	fs.IntVar(&cfg.Limits.ConnectionsPerUser, "connections-per-user", chat.DefaultConnectionsPerUser, "live connections one user may hold on a node")
+	fs.Float64Var(&cfg.RequestsPerSecond, "requests-per-second", httpapi.DefaultRequestsPerSecond, "HTTP requests per client IP and second, sustained (negative: no limit)")
+	fs.Float64Var(&cfg.SignInsPerMinute, "sign-ins-per-minute", httpapi.DefaultSignInsPerMinute, "sign-in attempts per client IP and minute (negative: no limit)")
 	fs.BoolVar(&cfg.NoGuests, "no-guests", false, "turn guest sign-in off")
 	fs.BoolVar(&cfg.TrustProxy, "trust-proxy", false, "trust X-Forwarded-Proto and X-Forwarded-Host (only behind a proxy that sets them)")
 	fs.StringVar(&o.origins, "allowed-origins", "", "comma-separated extra origins allowed to sign in and connect (e.g. https://chat.example.com)")

@@ -1,13 +1,15 @@
-package chat
+// Package ratelimit is a token-bucket rate limiter keyed by string (a user
+// id, an IP address), with buckets of quiet keys dropped.
+package ratelimit
 
 import (
 	"sync"
 	"time"
 )
 
-// rateLimiter is a token bucket per user: rate tokens a second, at most
+// Limiter is a token bucket per key: rate tokens a second, at most
 // burst at once. Buckets of users who went quiet are dropped when full.
-type rateLimiter struct {
+type Limiter struct {
 	rate  float64
 	burst float64
 
@@ -21,12 +23,13 @@ type bucket struct {
 	last   time.Time
 }
 
-func newRateLimiter(rate float64, burst int) *rateLimiter {
-	return &rateLimiter{rate: rate, burst: float64(burst), buckets: make(map[string]*bucket)}
+// New returns a limiter allowing rate events a second per key, burst at once.
+func New(rate float64, burst int) *Limiter {
+	return &Limiter{rate: rate, burst: float64(burst), buckets: make(map[string]*bucket)}
 }
 
-// allow takes one token from key's bucket and reports whether there was one.
-func (l *rateLimiter) allow(key string, now time.Time) bool {
+// Allow takes one token from key's bucket and reports whether there was one.
+func (l *Limiter) Allow(key string, now time.Time) bool {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if now.Sub(l.sweep) > time.Minute {
