@@ -62,8 +62,8 @@ type Config struct {
 	// the httpapi defaults, negative = off).
 	RequestsPerSecond float64
 	SignInsPerMinute  float64
-	AllowedOrigins []string
-	Logger         *slog.Logger
+	AllowedOrigins    []string
+	Logger            *slog.Logger
 }
 
 // Server is one running Chatr node.
