@@ -220,4 +220,7 @@ type Command struct {
 	ConnID  string      `json:"c,omitempty"`
 	Reason  string      `json:"r,omitempty"`
 	Message *Message    `json:"m,omitempty"`
+	// At is when the call was made or the client frame arrived (unix
+	// nanoseconds), for Config.ObserveFanout; 0 if unknown.
+	At int64 `json:"at,omitempty"`
 }

@@ -1,0 +1,392 @@
+package hub
+
+import (
+	"net"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Close codes (RFC 6455 §7.4.1).
+const (
+	closeNormal      = 1000
+	closeGoingAway   = 1001
+	closeProtocol    = 1002
+	closeUnsupported = 1003
+	closeNoStatus    = 1005
+	closeInvalidData = 1007
+	closePolicy      = 1008
+	closeTooBig      = 1009
+	closeInternal    = 1011
+)
+
+// sessionState is where a session is in its life.
+type sessionState uint8
+
+const (
+	stateLive    sessionState = iota // has a socket
+	stateDropped                     // reliable, socket lost, waiting for recovery
+	stateGone                        // ended; Disconnected called or about to be
+)
+
+// session is one connection as the application sees it: on the reliable
+// protocol it outlives the sockets that recover it.
+type session struct {
+	h    *Hub
+	info *ConnInfo
+
+	mu      sync.Mutex // guards the fields below and the current socket's queue
+	sock    *socket    // nil while dropped or gone
+	state   sessionState
+	endWhy  string // set when the session must end once its socket closes (kick, overflow)
+	seq     uint64 // last sequenceId given (reliable)
+	unacked unackedBuffer
+	expiry  *time.Timer // recovery window while dropped
+
+	// hookMu serialises the hooks of this connection across the readers of
+	// successive sockets; acks is used only under it.
+	hookMu sync.Mutex
+	acks   ackRecord
+
+	groups map[string]struct{} // guarded by h.mu
+}
+
+// socket is one WebSocket connection carrying a session.
+type socket struct {
+	s  *session
+	nc net.Conn
+
+	lastRead atomic.Int64 // unix nanos of the last frame read
+
+	// Guarded by s.mu.
+	queue      []outFrame
+	spare      []outFrame // the writer's previous batch, reused for the next queue
+	queueBytes int
+	writing    bool // a writer goroutine is running
+	closing    bool // a close frame is queued: nothing more is accepted
+	dead       bool // the reader has ended: write what is queued, then close nc
+	slow       bool // cut off for not keeping up
+
+	// Owned by the reader goroutine.
+	hdr        [12]byte
+	clientCode int // close code the client sent, 0 if none
+}
+
+// outFrame is one queued frame: head (when headLen > 0) then body. body is
+// often shared with other sockets and must not be modified.
+type outFrame struct {
+	head       [maxHead]byte
+	headLen    uint8
+	closeAfter bool // a close frame: after writing it, wait for the peer briefly, then tear down
+	body       []byte
+}
+
+func (f *outFrame) size() int { return int(f.headLen) + len(f.body) }
+
+// unackedBuffer holds the reliable messages not yet acknowledged, in order.
+type unackedBuffer struct {
+	msgs  []unackedMsg
+	head  int // msgs[head:] are live
+	bytes int
+}
+
+type unackedMsg struct {
+	seq  uint64
+	body []byte // the shared message body; the head is rebuilt from seq
+}
+
+func (u *unackedBuffer) len() int { return len(u.msgs) - u.head }
+
+func (u *unackedBuffer) push(seq uint64, body []byte) {
+	u.msgs = append(u.msgs, unackedMsg{seq, body})
+	u.bytes += len(body) + len(reliablePrefix) + 21
+}
+
+// ack drops every message with seq <= n and releases memory when empty.
+func (u *unackedBuffer) ack(n uint64) {
+	for u.head < len(u.msgs) && u.msgs[u.head].seq <= n {
+		u.bytes -= len(u.msgs[u.head].body) + len(reliablePrefix) + 21
+		u.msgs[u.head] = unackedMsg{}
+		u.head++
+	}
+	switch {
+	case u.head == len(u.msgs):
+		u.msgs, u.head, u.bytes = nil, 0, 0
+	case u.head > 64 && u.head > len(u.msgs)/2:
+		n := copy(u.msgs, u.msgs[u.head:])
+		clear(u.msgs[n:])
+		u.msgs, u.head = u.msgs[:n], 0
+	}
+}
+
+func (u *unackedBuffer) live() []unackedMsg { return u.msgs[u.head:] }
+
+// ackRecord remembers the most recent ackIds of a session.
+type ackRecord struct {
+	ids  []uint64
+	next int
+}
+
+// seen reports whether id was recorded, and records it if not.
+func (r *ackRecord) seen(id uint64) bool {
+	for _, v := range r.ids {
+		if v == id {
+			return true
+		}
+	}
+	if len(r.ids) < ackRecordSize {
+		r.ids = append(r.ids, id)
+		return false
+	}
+	r.ids[r.next] = id
+	r.next = (r.next + 1) % ackRecordSize
+	return false
+}
+
+// sendMessage queues an encoded message to the session: numbered and kept
+// for replay on the reliable protocol. It reports whether it was accepted.
+func (s *session) sendMessage(m *encodedMessage) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.state == stateGone || s.endWhy != "" {
+		return false
+	}
+	if !s.info.Reliable {
+		if s.sock == nil {
+			return false
+		}
+		return s.sock.enqueueLocked(outFrame{body: m.plainFrame()})
+	}
+	s.seq++
+	s.unacked.push(s.seq, m.body)
+	if s.unacked.len() > s.h.cfg.UnackedMessages || s.unacked.bytes > s.h.cfg.UnackedBytes {
+		s.endLocked(closePolicy, "unacked buffer overflow", "too many unacknowledged messages", true)
+		return false
+	}
+	if s.sock != nil {
+		f := outFrame{body: m.body}
+		f.headLen = uint8(reliableHead(&f.head, s.seq, len(m.body)))
+		s.sock.enqueueLocked(f)
+	}
+	return true
+}
+
+// sendFrame queues a complete frame that carries no sequence id (ack, pong,
+// system) to the current socket, if any.
+func (s *session) sendFrame(b []byte) {
+	s.mu.Lock()
+	if s.sock != nil {
+		s.sock.enqueueLocked(outFrame{body: b})
+	}
+	s.mu.Unlock()
+}
+
+// sendServerMessage queues a from:"server" message to this session only.
+func (s *session) sendServerMessage(p *Payload) {
+	if s.sendMessage(newEncodedMessage(fromServer, "", "", p)) {
+		s.h.stats.out.Add(1)
+	}
+}
+
+// ackSequence drops acknowledged messages from the unacked buffer.
+func (s *session) ackSequence(n uint64) {
+	s.mu.Lock()
+	s.unacked.ack(min(n, s.seq))
+	s.mu.Unlock()
+}
+
+// kick ends the session for good: its socket gets a disconnected frame
+// (when message != "") and a close frame with code; a dropped session ends
+// at once.
+func (s *session) kick(code uint16, why, message string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.endLocked(code, why, message, false)
+}
+
+// endLocked marks the session to end with reason why. With a socket, the
+// socket is closed with code and the reader ends the session when it stops;
+// without one, the session ends now (on another goroutine: hooks must not
+// run under locks or inside deliver).
+//
+// With discard, frames still queued are dropped rather than written first.
+func (s *session) endLocked(code uint16, why, message string, discard bool) {
+	if s.state == stateGone || s.endWhy != "" {
+		return
+	}
+	s.endWhy = why
+	s.unacked = unackedBuffer{}
+	if k := s.sock; k != nil {
+		k.closeLocked(code, message, discard)
+		return
+	}
+	s.h.readers.Add(1) // Close waits for this Disconnected too
+	go func() {
+		defer s.h.readers.Done()
+		s.end(why, false)
+	}()
+}
+
+// end removes the session and calls Disconnected, exactly once. With
+// onlyIfDropped (the recovery window's timer) it does nothing unless the
+// session is still waiting for recovery.
+func (s *session) end(why string, onlyIfDropped bool) {
+	s.mu.Lock()
+	if s.state == stateGone || onlyIfDropped && s.state != stateDropped {
+		s.mu.Unlock()
+		return
+	}
+	s.state = stateGone
+	s.sock = nil
+	if s.expiry != nil {
+		s.expiry.Stop()
+		s.expiry = nil
+	}
+	s.unacked = unackedBuffer{}
+	s.mu.Unlock()
+	s.h.unregister(s)
+	s.hookMu.Lock()
+	defer s.hookMu.Unlock()
+	s.h.callDisconnected(s.info, why)
+}
+
+// dropped is called by a reader whose socket ended without the session
+// ending: a reliable session waits RecoveryWindow for a new socket.
+func (s *session) dropped(k *socket) {
+	s.mu.Lock()
+	if s.sock != k || s.state != stateLive {
+		s.mu.Unlock()
+		return // a newer socket took over, or the session is ending
+	}
+	s.sock = nil
+	s.state = stateDropped
+	s.expiry = time.AfterFunc(s.h.cfg.RecoveryWindow, func() { s.end("connection lost (not recovered)", true) })
+	s.mu.Unlock()
+}
+
+// enqueueLocked queues f and makes sure a writer runs. It reports false when
+// the socket no longer accepts frames or the consumer was cut off.
+func (k *socket) enqueueLocked(f outFrame) bool {
+	if k.closing || k.dead || k.slow {
+		return false
+	}
+	h := k.s.h
+	if len(k.queue) >= h.cfg.QueueFrames || k.queueBytes+f.size() > maxQueueBytes {
+		k.cutOffLocked()
+		return false
+	}
+	return k.pushLocked(f)
+}
+
+// pushLocked queues f without the queue limit: the replay of a recovered
+// session, which the unacked limits already bound.
+func (k *socket) pushLocked(f outFrame) bool {
+	if k.closing || k.dead || k.slow {
+		return false
+	}
+	k.queue = append(k.queue, f)
+	k.queueBytes += f.size()
+	if !k.writing {
+		k.writing = true
+		go k.write()
+	}
+	return true
+}
+
+// cutOffLocked deals with a consumer that does not keep up. On the
+// non-reliable protocol the connection ends with 1008. A reliable session
+// only loses its socket: its messages are in the unacked buffer and the
+// client recovers them when it reconnects.
+func (k *socket) cutOffLocked() {
+	k.slow = true
+	k.s.h.stats.slow.Add(1)
+	if k.s.info.Reliable {
+		k.nc.Close()
+		return
+	}
+	k.s.endWhy = "slow consumer"
+	k.closeLocked(closePolicy, "slow consumer", true)
+}
+
+// closeLocked queues a close frame (after a disconnected system frame when
+// message != ""); with discard, frames still queued are dropped first.
+func (k *socket) closeLocked(code uint16, message string, discard bool) {
+	if k.closing || k.dead {
+		return
+	}
+	if discard {
+		clear(k.queue)
+		k.queue, k.queueBytes = k.queue[:0], 0
+		// A writer blocked on a full socket buffer gives up soon.
+		k.nc.SetWriteDeadline(time.Now().Add(closeWait))
+	}
+	k.slow = false
+	if message != "" {
+		k.queue = append(k.queue, outFrame{body: disconnectedFrame(message)})
+	}
+	k.queue = append(k.queue, outFrame{body: closeFrame(code, message), closeAfter: true})
+	k.closing = true
+	if !k.writing {
+		k.writing = true
+		go k.write()
+	}
+}
+
+// write is the socket's writer: it runs while frames are queued, writing
+// each batch with one writev, and exits when the queue is empty.
+func (k *socket) write() {
+	s := k.s
+	var bufs net.Buffers
+	for {
+		s.mu.Lock()
+		batch := k.queue
+		if len(batch) == 0 {
+			k.writing = false
+			k.queue, k.spare = nil, nil // an idle socket holds no queue memory
+			dead := k.dead
+			s.mu.Unlock()
+			if dead {
+				k.nc.Close()
+			}
+			return
+		}
+		k.queue, k.spare, k.queueBytes = k.spare[:0], nil, 0
+		s.mu.Unlock()
+
+		bufs = bufs[:0]
+		closing := false
+		for i := range batch {
+			f := &batch[i]
+			if f.headLen > 0 {
+				bufs = append(bufs, f.head[:f.headLen])
+			}
+			bufs = append(bufs, f.body)
+			closing = closing || f.closeAfter
+		}
+		k.nc.SetWriteDeadline(time.Now().Add(s.h.cfg.WriteWait))
+		_, err := bufs.WriteTo(k.nc)
+		clear(bufs[:cap(bufs)])
+		clear(batch)
+		if err != nil || closing {
+			s.mu.Lock()
+			k.writing = false
+			k.queue, k.spare, k.queueBytes = nil, nil, 0
+			k.closing = true // a failed or closed socket accepts nothing more
+			dead := k.dead
+			s.mu.Unlock()
+			if err != nil || dead {
+				k.nc.Close()
+			} else {
+				// Give the peer a moment to answer with its close frame;
+				// the reader then tears the socket down.
+				k.nc.SetReadDeadline(time.Now().Add(closeWait))
+			}
+			return
+		}
+		s.mu.Lock()
+		if cap(batch) <= 64 {
+			k.spare = batch[:0]
+		}
+		s.mu.Unlock()
+	}
+}

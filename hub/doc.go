@@ -1,0 +1,61 @@
+// Package hub is Chatr's real-time core: a WebSocket server that speaks the
+// Azure Web PubSub client protocols (json.webpubsub.azure.v1 and
+// json.reliable.webpubsub.azure.v1) well enough for the official client SDK
+// and the original browser client to work against it unchanged. It knows
+// connections, users, groups, acks, permissions and session recovery; it
+// knows nothing of chats: the application plugs in through Application
+// (hooks) and the server-side calls on *Hub.
+//
+// # Shape
+//
+// Every server-side call (SendToGroup, AddUserToGroup, CloseConnection, ...)
+// and every client sendToGroup becomes a Command that goes through the
+// Broker and comes back to every node's deliver, which applies it to that
+// node's connections. LocalBroker does this in process; a Redis broker can
+// carry the same commands between nodes.
+//
+// A connection is a session (identity, groups, sequence numbers, unacked
+// messages; it outlives a dropped socket on the reliable protocol) and, while
+// connected, a socket. Each socket has one reader goroutine, which also runs
+// the application's hooks for that connection one at a time, and a writer
+// goroutine that exists only while frames are queued: it takes the whole
+// queue, writes it with one writev (net.Buffers) and exits once the queue is
+// empty, dropping the queue's memory. A connection that cannot keep up hits
+// its queue limit and is cut off (close 1008 on the non-reliable protocol; a
+// reliable session is dropped to recovery, its messages kept in the unacked
+// buffer) without slowing anybody else.
+//
+// A message to a group is encoded once: the WebSocket frame is identical for
+// every non-reliable recipient, and on the reliable protocol only a small
+// head (frame header plus {"sequenceId":N,) differs per recipient while the
+// rest of the frame is shared, so a 1,000-member fan-out copies no payload.
+// Group membership is a copy-on-write slice, so fan-out holds no lock while
+// it walks the members and never holds one while writing to a socket.
+//
+// # Why gobwas/ws
+//
+// github.com/gobwas/ws works at the frame level over the hijacked net.Conn:
+// the upgrade parses the request in place (no copies of headers), and it
+// imposes no goroutine, buffer or mutex per connection. That lets the hub
+// decide what an idle connection costs: one parked reader goroutine and a
+// couple of small structs, with no read buffer (frame headers are read into a
+// 12-byte array, payloads into pooled buffers that return to the pool after
+// each message and are never grown on a length the peer merely declared) and
+// no write buffer (the writer gathers the queued frames with writev).
+// coder/websocket and gorilla/websocket keep a bufio reader and writer (4 KiB
+// or more each) per connection for its whole life, serialise writes through
+// their own locks and, in coder's case, run extra goroutines per connection;
+// neither lets frames be queued pre-encoded and shared between recipients.
+// lxzan/gws is fast but owns the read loop and the write queue itself, which
+// would hide the per-session sequencing and the slow-consumer policy that
+// this package must control. gorilla is also barely maintained.
+//
+// # Timing
+//
+// Config.PingInterval (default 30 s): a WebSocket ping goes to every socket
+// that has sent nothing for that long; browsers answer it by themselves, so a
+// healthy connection that sends no application pings is never closed. A
+// socket silent for pongWait (2.5 × PingInterval) is treated as lost.
+// Config.WriteWait (default 10 s) bounds one write; Config.RecoveryWindow
+// (default 60 s) is how long a dropped reliable session can be recovered.
+package hub

@@ -1,0 +1,586 @@
+package hub
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Defaults of Config; see the field comments.
+const (
+	defaultMaxFrameBytes   = 1 << 20
+	defaultQueueFrames     = 4096
+	defaultUnackedMessages = 1000
+	defaultUnackedBytes    = 16 << 20
+	defaultRecoveryWindow  = 60 * time.Second
+	defaultWriteWait       = 10 * time.Second
+	defaultPingInterval    = 30 * time.Second
+)
+
+// Other limits and timings.
+const (
+	// maxQueueBytes bounds the bytes queued on one socket, beside
+	// Config.QueueFrames; past it the consumer is cut off as too slow.
+	maxQueueBytes = 16 << 20
+	// closeWait is how long a closing socket waits for the peer's close
+	// frame (or for its last frames to be written) before it is torn down.
+	closeWait = 2 * time.Second
+	// maxGroupName bounds a group name (the service allows 1,024 chars).
+	maxGroupName = 1024
+	// ackRecordSize is how many recent ackIds a session remembers to
+	// answer a repeated one with Duplicate.
+	ackRecordSize = 128
+)
+
+// Subprotocols the hub speaks.
+const (
+	ProtocolJSON         = "json.webpubsub.azure.v1"
+	ProtocolJSONReliable = "json.reliable.webpubsub.azure.v1"
+)
+
+// Hub serves Web PubSub client connections. Create it with New.
+type Hub struct {
+	cfg    Config
+	app    Application
+	broker Broker
+	log    *slog.Logger
+	node   string
+
+	ctx    context.Context // hooks' context; cancelled by Close
+	cancel context.CancelFunc
+
+	mu       sync.RWMutex
+	sessions map[string]*session
+	users    map[string]map[*session]struct{}
+	groups   map[string]*group
+
+	closing atomic.Bool
+	readers tracker       // reader goroutines and pending session ends
+	done    chan struct{} // closed when the sweeper stops
+
+	stats struct {
+		connections, sessions, connects, in, out, slow atomic.Int64
+	}
+}
+
+// group is one group's members on this node. members is replaced, never
+// modified, so fan-out reads it without holding h.mu.
+type group struct {
+	members []*session
+}
+
+// New returns a Hub serving cfg. It subscribes to cfg.Broker (a new
+// LocalBroker when nil) at once.
+func New(cfg Config) (*Hub, error) {
+	if len(cfg.Key) == 0 {
+		return nil, errors.New("hub: Config.Key is required")
+	}
+	def := func(v *int, d int) {
+		if *v <= 0 {
+			*v = d
+		}
+	}
+	defd := func(v *time.Duration, d time.Duration) {
+		if *v <= 0 {
+			*v = d
+		}
+	}
+	def(&cfg.MaxFrameBytes, defaultMaxFrameBytes)
+	def(&cfg.QueueFrames, defaultQueueFrames)
+	def(&cfg.UnackedMessages, defaultUnackedMessages)
+	def(&cfg.UnackedBytes, defaultUnackedBytes)
+	defd(&cfg.RecoveryWindow, defaultRecoveryWindow)
+	defd(&cfg.WriteWait, defaultWriteWait)
+	defd(&cfg.PingInterval, defaultPingInterval)
+	if cfg.NodeID == "" {
+		cfg.NodeID = randomID(8)
+	}
+	h := &Hub{
+		cfg:      cfg,
+		app:      cfg.App,
+		broker:   cfg.Broker,
+		log:      cfg.Logger,
+		node:     cfg.NodeID,
+		sessions: make(map[string]*session),
+		users:    make(map[string]map[*session]struct{}),
+		groups:   make(map[string]*group),
+		done:     make(chan struct{}),
+	}
+	if h.app == nil {
+		h.app = allowAll{}
+	}
+	if h.log == nil {
+		h.log = slog.New(slog.DiscardHandler)
+	}
+	if h.broker == nil {
+		h.broker = NewLocalBroker()
+	}
+	h.ctx, h.cancel = context.WithCancel(context.Background())
+	if err := h.broker.Subscribe(h.ctx, h.deliver); err != nil {
+		h.cancel()
+		return nil, fmt.Errorf("hub: subscribe: %w", err)
+	}
+	go h.sweep()
+	return h, nil
+}
+
+// allowAll is the Application used when Config.App is nil.
+type allowAll struct{}
+
+func (allowAll) Connect(context.Context, *ConnectRequest) error          { return nil }
+func (allowAll) Connected(context.Context, *ConnInfo)                    {}
+func (allowAll) Disconnected(context.Context, *ConnInfo, string)         {}
+func (allowAll) Join(context.Context, *ConnInfo, string) error           { return nil }
+func (allowAll) Publish(context.Context, *ConnInfo, *GroupMessage) error { return nil }
+func (allowAll) Event(context.Context, *ConnInfo, *Event) (*Payload, error) {
+	return nil, nil
+}
+
+func randomID(n int) string {
+	b := make([]byte, n)
+	rand.Read(b)
+	return b64.EncodeToString(b)
+}
+
+// reconnectionToken is the unforgeable token that recovers connection id.
+func (h *Hub) reconnectionToken(id string) string {
+	m := hmac.New(sha256.New, h.cfg.Key)
+	m.Write([]byte("awps-reconnect\x00"))
+	m.Write([]byte(id))
+	return b64.EncodeToString(m.Sum(nil))
+}
+
+func (h *Hub) validReconnectionToken(id, token string) bool {
+	return hmac.Equal([]byte(token), []byte(h.reconnectionToken(id)))
+}
+
+// Stats returns the hub's counters.
+func (h *Hub) Stats() Stats {
+	return Stats{
+		Connections:   h.stats.connections.Load(),
+		Sessions:      h.stats.sessions.Load(),
+		ConnectsTotal: h.stats.connects.Load(),
+		MessagesIn:    h.stats.in.Load(),
+		MessagesOut:   h.stats.out.Load(),
+		SlowConsumers: h.stats.slow.Load(),
+	}
+}
+
+// Close stops accepting connections, closes every socket with 1001 and ends
+// every session (Disconnected is called for each), then stops the broker
+// subscription. It returns when the sockets are gone or ctx is done.
+func (h *Hub) Close(ctx context.Context) error {
+	if h.closing.Swap(true) {
+		return nil
+	}
+	h.mu.RLock()
+	all := make([]*session, 0, len(h.sessions))
+	for _, s := range h.sessions {
+		all = append(all, s)
+	}
+	h.mu.RUnlock()
+	for _, s := range all {
+		s.kick(closeGoingAway, "hub closed", "server shutting down")
+	}
+	var err error
+	select {
+	case <-h.readers.idle():
+	case <-ctx.Done():
+		err = ctx.Err()
+	}
+	h.cancel()
+	<-h.done
+	return err
+}
+
+// publish stamps cmd and hands it to the broker.
+func (h *Hub) publish(ctx context.Context, cmd *Command) error {
+	cmd.Node = h.node
+	if cmd.At == 0 {
+		cmd.At = time.Now().UnixNano()
+	}
+	return h.broker.Publish(ctx, cmd)
+}
+
+func (h *Hub) sendCmd(ctx context.Context, kind CommandKind, m *Message, cmd Command) error {
+	if err := validatePayload(&m.Payload); err != nil {
+		return err
+	}
+	cmd.Kind, cmd.Message = kind, m
+	return h.publish(ctx, &cmd)
+}
+
+// SendToAll sends m as a from:"server" message to every connection.
+func (h *Hub) SendToAll(ctx context.Context, m Message) error {
+	return h.sendCmd(ctx, CmdSendToAll, &m, Command{})
+}
+
+// SendToGroup sends m to the group's connections: a from:"group" message
+// (from:"server" when m.AsServer).
+func (h *Hub) SendToGroup(ctx context.Context, group string, m Message) error {
+	return h.sendCmd(ctx, CmdSendToGroup, &m, Command{Group: group})
+}
+
+// SendToUser sends m as a from:"server" message to the user's connections.
+func (h *Hub) SendToUser(ctx context.Context, userID string, m Message) error {
+	return h.sendCmd(ctx, CmdSendToUser, &m, Command{UserID: userID})
+}
+
+// SendToConnection sends m as a from:"server" message to one connection.
+func (h *Hub) SendToConnection(ctx context.Context, connID string, m Message) error {
+	return h.sendCmd(ctx, CmdSendToConnection, &m, Command{ConnID: connID})
+}
+
+// AddUserToGroup makes the user's live connections (and recoverable
+// sessions) join group.
+func (h *Hub) AddUserToGroup(ctx context.Context, userID, group string) error {
+	return h.publish(ctx, &Command{Kind: CmdAddUserToGroup, UserID: userID, Group: group})
+}
+
+// RemoveUserFromGroup makes the user's connections leave group.
+func (h *Hub) RemoveUserFromGroup(ctx context.Context, userID, group string) error {
+	return h.publish(ctx, &Command{Kind: CmdRemoveUserFromGroup, UserID: userID, Group: group})
+}
+
+// AddConnectionToGroup makes one connection join group.
+func (h *Hub) AddConnectionToGroup(ctx context.Context, connID, group string) error {
+	return h.publish(ctx, &Command{Kind: CmdAddConnToGroup, ConnID: connID, Group: group})
+}
+
+// RemoveConnectionFromGroup makes one connection leave group.
+func (h *Hub) RemoveConnectionFromGroup(ctx context.Context, connID, group string) error {
+	return h.publish(ctx, &Command{Kind: CmdRemoveConnFromGroup, ConnID: connID, Group: group})
+}
+
+// RemoveGroup makes every connection leave group.
+func (h *Hub) RemoveGroup(ctx context.Context, group string) error {
+	return h.publish(ctx, &Command{Kind: CmdRemoveGroup, Group: group})
+}
+
+// CloseConnection closes one connection with 1008 (the SDK does not
+// recover from it) after a disconnected system frame carrying reason.
+func (h *Hub) CloseConnection(ctx context.Context, connID, reason string) error {
+	return h.publish(ctx, &Command{Kind: CmdCloseConnection, ConnID: connID, Reason: reason})
+}
+
+// CloseUserConnections closes every connection of the user with 1008.
+func (h *Hub) CloseUserConnections(ctx context.Context, userID, reason string) error {
+	return h.publish(ctx, &Command{Kind: CmdCloseUser, UserID: userID, Reason: reason})
+}
+
+// DropConnection tears down the socket of a connection on this node without
+// a close frame, as a network failure would. A reliable session stays
+// recoverable. It reports whether the connection had a socket here. It is
+// meant for operations and tests (the SDK recovery tests use it).
+func (h *Hub) DropConnection(connID string) bool {
+	h.mu.RLock()
+	s := h.sessions[connID]
+	h.mu.RUnlock()
+	if s == nil {
+		return false
+	}
+	s.mu.Lock()
+	k := s.sock
+	s.mu.Unlock()
+	if k == nil {
+		return false
+	}
+	k.nc.Close()
+	return true
+}
+
+// deliver applies a command from the broker to this node's connections.
+func (h *Hub) deliver(cmd *Command) {
+	switch cmd.Kind {
+	case CmdSendToAll, CmdSendToGroup, CmdSendToUser, CmdSendToConnection:
+		if cmd.Message != nil {
+			h.fanout(cmd)
+		}
+	case CmdAddUserToGroup:
+		for _, s := range h.userSessions(cmd.UserID) {
+			h.join(s, cmd.Group)
+		}
+	case CmdRemoveUserFromGroup:
+		for _, s := range h.userSessions(cmd.UserID) {
+			h.leave(s, cmd.Group)
+		}
+	case CmdAddConnToGroup:
+		if s := h.session(cmd.ConnID); s != nil {
+			h.join(s, cmd.Group)
+		}
+	case CmdRemoveConnFromGroup:
+		if s := h.session(cmd.ConnID); s != nil {
+			h.leave(s, cmd.Group)
+		}
+	case CmdRemoveGroup:
+		h.removeGroup(cmd.Group)
+	case CmdCloseConnection:
+		if s := h.session(cmd.ConnID); s != nil {
+			s.kick(closePolicy, "kicked: "+cmd.Reason, cmd.Reason)
+		}
+	case CmdCloseUser:
+		for _, s := range h.userSessions(cmd.UserID) {
+			s.kick(closePolicy, "kicked: "+cmd.Reason, cmd.Reason)
+		}
+	default:
+		h.log.Warn("hub: unknown command", "kind", cmd.Kind)
+	}
+}
+
+// fanout delivers a message command to its local recipients.
+func (h *Hub) fanout(cmd *Command) {
+	m := cmd.Message
+	var targets []*session
+	from, group := fromServer, ""
+	switch cmd.Kind {
+	case CmdSendToGroup:
+		h.mu.RLock()
+		if g := h.groups[cmd.Group]; g != nil {
+			targets = g.members
+		}
+		h.mu.RUnlock()
+		if !m.AsServer {
+			from, group = fromGroup, cmd.Group
+		}
+	case CmdSendToAll:
+		h.mu.RLock()
+		targets = make([]*session, 0, len(h.sessions))
+		for _, s := range h.sessions {
+			targets = append(targets, s)
+		}
+		h.mu.RUnlock()
+	case CmdSendToUser:
+		targets = h.userSessions(cmd.UserID)
+	case CmdSendToConnection:
+		if s := h.session(cmd.ConnID); s != nil {
+			targets = []*session{s}
+		}
+	}
+	if len(targets) == 0 {
+		return
+	}
+	enc := newEncodedMessage(from, group, m.FromUserID, &m.Payload)
+	var n int64
+	for _, s := range targets {
+		if m.ExcludeConn != "" && s.info.ID == m.ExcludeConn {
+			continue
+		}
+		if s.sendMessage(enc) {
+			n++
+		}
+	}
+	h.stats.out.Add(n)
+	if f := h.cfg.ObserveFanout; f != nil && cmd.At != 0 {
+		f(time.Duration(time.Now().UnixNano() - cmd.At))
+	}
+}
+
+func (h *Hub) session(id string) *session {
+	h.mu.RLock()
+	defer h.mu.RUnlock()
+	return h.sessions[id]
+}
+
+func (h *Hub) userSessions(userID string) []*session {
+	if userID == "" {
+		return nil
+	}
+	h.mu.RLock()
+	defer h.mu.RUnlock()
+	set := h.users[userID]
+	l := make([]*session, 0, len(set))
+	for s := range set {
+		l = append(l, s)
+	}
+	return l
+}
+
+// join adds s to group (idempotent). A session that has ended is not added.
+func (h *Hub) join(s *session, name string) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.sessions[s.info.ID] != s {
+		return
+	}
+	if _, ok := s.groups[name]; ok {
+		return
+	}
+	if s.groups == nil {
+		s.groups = make(map[string]struct{}, 1)
+	}
+	s.groups[name] = struct{}{}
+	g := h.groups[name]
+	if g == nil {
+		g = &group{}
+		h.groups[name] = g
+	}
+	members := make([]*session, len(g.members), len(g.members)+1)
+	copy(members, g.members)
+	g.members = append(members, s)
+}
+
+// leave removes s from group (idempotent).
+func (h *Hub) leave(s *session, name string) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.leaveLocked(s, name)
+}
+
+func (h *Hub) leaveLocked(s *session, name string) {
+	if _, ok := s.groups[name]; !ok {
+		return
+	}
+	delete(s.groups, name)
+	g := h.groups[name]
+	if g == nil {
+		return
+	}
+	if len(g.members) == 1 {
+		delete(h.groups, name)
+		return
+	}
+	members := make([]*session, 0, len(g.members)-1)
+	for _, m := range g.members {
+		if m != s {
+			members = append(members, m)
+		}
+	}
+	g.members = members
+}
+
+func (h *Hub) removeGroup(name string) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	g := h.groups[name]
+	if g == nil {
+		return
+	}
+	for _, s := range g.members {
+		delete(s.groups, name)
+	}
+	delete(h.groups, name)
+}
+
+// register makes s reachable by id, user and its initial groups.
+func (h *Hub) register(s *session, groups []string) {
+	h.mu.Lock()
+	h.sessions[s.info.ID] = s
+	if u := s.info.UserID; u != "" {
+		set := h.users[u]
+		if set == nil {
+			set = make(map[*session]struct{}, 1)
+			h.users[u] = set
+		}
+		set[s] = struct{}{}
+	}
+	h.mu.Unlock()
+	h.stats.sessions.Add(1)
+	for _, g := range groups {
+		if g != "" {
+			h.join(s, g)
+		}
+	}
+}
+
+// unregister removes s from every index.
+func (h *Hub) unregister(s *session) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.sessions[s.info.ID] != s {
+		return
+	}
+	delete(h.sessions, s.info.ID)
+	if u := s.info.UserID; u != "" {
+		if set := h.users[u]; set != nil {
+			delete(set, s)
+			if len(set) == 0 {
+				delete(h.users, u)
+			}
+		}
+	}
+	for name := range s.groups {
+		h.leaveLocked(s, name)
+	}
+	h.stats.sessions.Add(-1)
+}
+
+// sweep pings quiet sockets and drops dead ones, every PingInterval.
+func (h *Hub) sweep() {
+	defer close(h.done)
+	t := time.NewTicker(h.cfg.PingInterval)
+	defer t.Stop()
+	var socks []*socket
+	for {
+		select {
+		case <-h.ctx.Done():
+			return
+		case <-t.C:
+		}
+		socks = socks[:0]
+		h.mu.RLock()
+		for _, s := range h.sessions {
+			s.mu.Lock()
+			if s.sock != nil {
+				socks = append(socks, s.sock)
+			}
+			s.mu.Unlock()
+		}
+		h.mu.RUnlock()
+		now := time.Now().UnixNano()
+		pongWait := int64(h.cfg.PingInterval) * 5 / 2
+		for _, k := range socks {
+			quiet := now - k.lastRead.Load()
+			switch {
+			case quiet > pongWait:
+				k.nc.Close() // lost: the reader sees the error and drops the session to recovery
+			case quiet >= int64(h.cfg.PingInterval)/2:
+				k.s.mu.Lock()
+				k.enqueueLocked(outFrame{body: pingFrame})
+				k.s.mu.Unlock()
+			}
+		}
+		clear(socks)
+	}
+}
+
+// tracker counts running goroutines; unlike sync.WaitGroup it allows
+// starting more while somebody waits for zero.
+type tracker struct {
+	mu   sync.Mutex
+	n    int
+	zero chan struct{}
+}
+
+func (t *tracker) Add(n int) {
+	t.mu.Lock()
+	t.n += n
+	if t.n == 0 && t.zero != nil {
+		close(t.zero)
+		t.zero = nil
+	}
+	t.mu.Unlock()
+}
+
+func (t *tracker) Done() { t.Add(-1) }
+
+// idle returns a channel closed when the count is zero.
+func (t *tracker) idle() <-chan struct{} {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.n == 0 {
+		c := make(chan struct{})
+		close(c)
+		return c
+	}
+	if t.zero == nil {
+		t.zero = make(chan struct{})
+	}
+	return t.zero
+}

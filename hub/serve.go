@@ -1,0 +1,512 @@
+package hub
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+	"unicode/utf8"
+
+	"github.com/gobwas/ws"
+)
+
+const hubPathPrefix = "/client/hubs/"
+
+// ServeHTTP serves GET /client/hubs/{hub}: it authenticates the request,
+// negotiates the subprotocol and upgrades it to a WebSocket connection (or
+// recovers a reliable session).
+func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	name, ok := strings.CutPrefix(r.URL.Path, hubPathPrefix)
+	name = strings.TrimSuffix(name, "/")
+	if !ok || name == "" || strings.Contains(name, "/") || h.cfg.Hub != "" && !strings.EqualFold(name, h.cfg.Hub) {
+		http.NotFound(w, r)
+		return
+	}
+	if r.Method != http.MethodGet {
+		w.Header().Set("Allow", http.MethodGet)
+		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
+		return
+	}
+	if h.closing.Load() {
+		http.Error(w, "server shutting down", http.StatusServiceUnavailable)
+		return
+	}
+	if !strings.EqualFold(r.Header.Get("Upgrade"), "websocket") {
+		http.Error(w, "expected a WebSocket upgrade", http.StatusBadRequest)
+		return
+	}
+	if co := h.cfg.CheckOrigin; co != nil && !co(r) {
+		http.Error(w, "origin not allowed", http.StatusForbidden)
+		return
+	}
+	offered := offeredProtocols(r.Header)
+	q := r.URL.Query()
+
+	// Recovery parameters come first: the access token on the recovery URL
+	// is the original one and may have expired since.
+	if q.Has("awps_connection_id") || q.Has("awps_reconnection_token") {
+		h.recoverSession(w, r, offered, q.Get("awps_connection_id"), q.Get("awps_reconnection_token"))
+		return
+	}
+
+	proto := pickProtocol(offered)
+	if proto == "" {
+		http.Error(w, "no supported subprotocol: offer "+ProtocolJSONReliable+" or "+ProtocolJSON, http.StatusBadRequest)
+		return
+	}
+	token := q.Get("access_token")
+	if token == "" {
+		if a := r.Header.Get("Authorization"); len(a) > 7 && strings.EqualFold(a[:7], "bearer ") {
+			token = strings.TrimSpace(a[7:])
+		}
+	}
+	if token == "" {
+		unauthorized(w, "missing access token")
+		return
+	}
+	claims, err := ParseToken(h.cfg.Key, token, time.Now())
+	if err != nil {
+		unauthorized(w, "invalid access token")
+		return
+	}
+	if !h.audienceOK(claims.Audience, r) {
+		unauthorized(w, "access token audience does not match this hub")
+		return
+	}
+
+	info := &ConnInfo{
+		ID:         randomID(16),
+		UserID:     claims.UserID,
+		Hub:        strings.ToLower(name),
+		Roles:      slices.Clone(claims.Roles),
+		Protocol:   proto,
+		Reliable:   proto == ProtocolJSONReliable,
+		RemoteAddr: r.RemoteAddr,
+	}
+	req := &ConnectRequest{
+		Conn:         info,
+		Groups:       slices.Clone(claims.Groups),
+		Claims:       claims,
+		Query:        q,
+		Header:       r.Header,
+		Subprotocols: offered,
+	}
+	if err := h.callConnect(r.Context(), req); err != nil {
+		status, msg := http.StatusInternalServerError, "internal error"
+		var ae *AckError
+		if errors.As(err, &ae) {
+			switch ae.Name {
+			case "Forbidden":
+				status, msg = http.StatusForbidden, ae.Message
+			case "Unauthorized":
+				status, msg = http.StatusUnauthorized, ae.Message
+			}
+		} else {
+			h.log.Error("hub: connect hook failed", "err", err, "user", info.UserID)
+		}
+		http.Error(w, msg, status)
+		return
+	}
+	info.Reliable = info.Protocol == ProtocolJSONReliable
+	nc, err := h.upgrade(w, r, proto)
+	if err != nil {
+		return
+	}
+	s := &session{h: h, info: info}
+	k := newSocket(s, nc)
+	s.sock = k
+	reconnect := ""
+	if info.Reliable {
+		reconnect = h.reconnectionToken(info.ID)
+	}
+	// The connected frame is queued first but written only once the session
+	// is registered: a client that has seen it can be reached and recovered.
+	s.mu.Lock()
+	k.queue = append(k.queue, outFrame{body: connectedFrame(info.UserID, info.ID, reconnect)})
+	k.writing = true
+	s.mu.Unlock()
+	h.register(s, req.Groups)
+	go k.write()
+	h.stats.connects.Add(1)
+	h.stats.connections.Add(1)
+	h.readers.Add(1)
+	go k.read(true)
+	if h.closing.Load() { // Close ran while this connection was being set up
+		s.kick(closeGoingAway, "hub closed", "server shutting down")
+	}
+}
+
+func unauthorized(w http.ResponseWriter, msg string) {
+	w.Header().Set("WWW-Authenticate", `Bearer realm="chatr"`)
+	http.Error(w, msg, http.StatusUnauthorized)
+}
+
+// offeredProtocols lists the subprotocols the client asked for, in order.
+func offeredProtocols(hd http.Header) []string {
+	var l []string
+	for _, v := range hd.Values("Sec-WebSocket-Protocol") {
+		for _, p := range strings.Split(v, ",") {
+			if p = strings.TrimSpace(p); p != "" {
+				l = append(l, p)
+			}
+		}
+	}
+	return l
+}
+
+// pickProtocol returns the first offered subprotocol the hub speaks.
+func pickProtocol(offered []string) string {
+	for _, p := range offered {
+		if p == ProtocolJSON || p == ProtocolJSONReliable {
+			return p
+		}
+	}
+	return ""
+}
+
+// audienceOK compares a token's aud with the request: by path (the hub name
+// case-insensitively), and by host too with Config.StrictAudience.
+func (h *Hub) audienceOK(aud string, r *http.Request) bool {
+	if aud == "" {
+		return false
+	}
+	u, err := url.Parse(aud)
+	if err != nil {
+		return false
+	}
+	if !strings.EqualFold(strings.TrimSuffix(u.Path, "/"), strings.TrimSuffix(r.URL.Path, "/")) {
+		return false
+	}
+	return !h.cfg.StrictAudience || strings.EqualFold(u.Host, r.Host)
+}
+
+// upgrade completes the WebSocket handshake with proto and returns the raw
+// connection. The hijacked bufio buffers are not kept.
+func (h *Hub) upgrade(w http.ResponseWriter, r *http.Request, proto string) (net.Conn, error) {
+	u := ws.HTTPUpgrader{
+		Timeout:  h.cfg.WriteWait,
+		Protocol: func(p string) bool { return p == proto },
+	}
+	nc, rw, _, err := u.Upgrade(r, w)
+	if err != nil {
+		if nc != nil {
+			nc.Close()
+		}
+		return nil, err
+	}
+	if n := rw.Reader.Buffered(); n > 0 { // the client sent frames before our response
+		pre, _ := rw.Reader.Peek(n)
+		return &prefixConn{Conn: nc, pre: bytes.Clone(pre)}, nil
+	}
+	return nc, nil
+}
+
+// prefixConn reads bytes that arrived with the handshake before the socket.
+type prefixConn struct {
+	net.Conn
+	pre []byte
+}
+
+func (c *prefixConn) Read(p []byte) (int, error) {
+	if len(c.pre) > 0 {
+		n := copy(p, c.pre)
+		c.pre = c.pre[n:]
+		return n, nil
+	}
+	return c.Conn.Read(p)
+}
+
+// recoverSession attaches a new socket to a dropped reliable session and
+// replays its unacked messages. A request that cannot recover is upgraded
+// and closed with 1008, so that the SDK starts a fresh connection instead of
+// believing it recovered.
+func (h *Hub) recoverSession(w http.ResponseWriter, r *http.Request, offered []string, id, token string) {
+	s := h.session(id)
+	proto := pickProtocol(offered)
+	if s != nil && slices.Contains(offered, s.info.Protocol) {
+		proto = s.info.Protocol
+	}
+	if proto == "" {
+		http.Error(w, "no supported subprotocol", http.StatusBadRequest)
+		return
+	}
+	valid := s != nil && id != "" && h.validReconnectionToken(id, token) &&
+		s.info.Reliable && s.info.Protocol == proto
+	nc, err := h.upgrade(w, r, proto)
+	if err != nil {
+		return
+	}
+	if !valid {
+		refuseRecovery(nc, h.cfg.WriteWait)
+		return
+	}
+	k := newSocket(s, nc)
+	s.mu.Lock()
+	if s.state == stateGone || s.endWhy != "" {
+		s.mu.Unlock()
+		refuseRecovery(nc, h.cfg.WriteWait)
+		return
+	}
+	if old := s.sock; old != nil { // the server had not noticed the old socket die
+		old.closing = true
+		old.nc.Close()
+	}
+	if s.expiry != nil {
+		s.expiry.Stop()
+		s.expiry = nil
+	}
+	s.sock, s.state = k, stateLive
+	for _, m := range s.unacked.live() {
+		f := outFrame{body: m.body}
+		f.headLen = uint8(reliableHead(&f.head, m.seq, len(m.body)))
+		k.pushLocked(f)
+	}
+	s.mu.Unlock()
+	h.stats.connections.Add(1)
+	h.readers.Add(1)
+	go k.read(false)
+}
+
+func refuseRecovery(nc net.Conn, wait time.Duration) {
+	const why = "session cannot be recovered"
+	nc.SetWriteDeadline(time.Now().Add(wait))
+	bufs := net.Buffers{disconnectedFrame(why), closeFrame(closePolicy, why)}
+	bufs.WriteTo(nc)
+	nc.Close()
+}
+
+func newSocket(s *session, nc net.Conn) *socket {
+	k := &socket{s: s, nc: nc}
+	k.lastRead.Store(time.Now().UnixNano())
+	return k
+}
+
+// Hooks, guarded against panics.
+
+func (h *Hub) callConnect(ctx context.Context, req *ConnectRequest) (err error) {
+	defer h.recoverHook("Connect", &err)
+	return h.app.Connect(ctx, req)
+}
+
+func (h *Hub) callConnected(info *ConnInfo) {
+	var err error
+	defer h.recoverHook("Connected", &err)
+	h.app.Connected(h.ctx, info)
+}
+
+func (h *Hub) callDisconnected(info *ConnInfo, why string) {
+	var err error
+	defer h.recoverHook("Disconnected", &err)
+	h.app.Disconnected(context.WithoutCancel(h.ctx), info, why)
+}
+
+func (h *Hub) recoverHook(name string, err *error) {
+	if v := recover(); v != nil {
+		h.log.Error("hub: application hook panicked", "hook", name, "panic", v)
+		*err = fmt.Errorf("hub: %s panicked: %v", name, v)
+	}
+}
+
+// The reader.
+
+// bufPool holds message buffers; a buffer grown for a big message is not
+// returned, so memory shrinks back after it.
+var bufPool = sync.Pool{New: func() any { b := make([]byte, 0, smallBuf); return &b }}
+
+const (
+	smallBuf     = 4 << 10  // pooled message buffer
+	maxPooledBuf = 64 << 10 // bigger buffers are dropped after use
+	readChunk    = 32 << 10 // a big payload grows by this much as it arrives
+)
+
+var errClosedByPeer = errors.New("closed by peer")
+
+// read is the socket's reader goroutine: it reads frames, runs the hooks
+// for the session and, when the socket ends, decides the session's fate.
+func (k *socket) read(first bool) {
+	s, h := k.s, k.s.h
+	defer h.readers.Done()
+	if first {
+		s.hookMu.Lock()
+		h.callConnected(s.info)
+		s.hookMu.Unlock()
+	}
+	err := k.readLoop()
+
+	h.stats.connections.Add(-1)
+	s.mu.Lock()
+	k.dead = true
+	writing := k.writing
+	current := s.sock == k
+	why := s.endWhy
+	s.mu.Unlock()
+	if writing { // the writer closes nc when it has drained; do not wait forever
+		time.AfterFunc(closeWait, func() { k.nc.Close() })
+	} else {
+		k.nc.Close()
+	}
+	if !current {
+		return // a recovering socket took over, or the session already ended
+	}
+	switch {
+	case why != "":
+		s.end(why, false)
+	case !s.info.Reliable:
+		s.end(closeReason(err, k.clientCode), false)
+	case k.clientCode == closeNormal:
+		s.end("closed by client", false)
+	case h.closing.Load():
+		s.end("hub closed", false)
+	default:
+		s.dropped(k)
+	}
+}
+
+func closeReason(err error, code int) string {
+	if code != 0 {
+		return fmt.Sprintf("closed by client (%d)", code)
+	}
+	if err == nil || errors.Is(err, io.EOF) {
+		return "connection closed"
+	}
+	return "connection lost"
+}
+
+func (k *socket) isClosing() bool {
+	k.s.mu.Lock()
+	defer k.s.mu.Unlock()
+	return k.closing || k.dead
+}
+
+// fail closes the socket for a protocol violation; the session ends.
+func (k *socket) fail(code uint16, why string) error {
+	k.s.kick(code, why, why)
+	return errors.New(why)
+}
+
+func (k *socket) readLoop() error {
+	h := k.s.h
+	var msg []byte // the message being assembled, from bufPool
+	var pooled *[]byte
+	release := func() {
+		if pooled != nil && cap(msg) <= maxPooledBuf {
+			*pooled = msg[:0]
+			bufPool.Put(pooled)
+		}
+		pooled, msg = nil, nil
+	}
+	defer release()
+	for {
+		hd, err := ws.ReadHeaderBuffer(k.nc, k.hdr[:])
+		if err != nil {
+			return err
+		}
+		k.lastRead.Store(time.Now().UnixNano())
+		if hd.Rsv != 0 || !hd.Masked {
+			return k.fail(closeProtocol, "protocol error: reserved bits set or frame not masked")
+		}
+		if hd.OpCode.IsControl() {
+			if !hd.Fin || hd.Length > 125 {
+				return k.fail(closeProtocol, "protocol error: bad control frame")
+			}
+			var buf [125]byte
+			p := buf[:hd.Length]
+			if _, err := io.ReadFull(k.nc, p); err != nil {
+				return err
+			}
+			ws.Cipher(p, hd.Mask, 0)
+			switch hd.OpCode {
+			case ws.OpPing:
+				k.s.mu.Lock()
+				k.enqueueLocked(outFrame{body: controlFrame(opPong, p)})
+				k.s.mu.Unlock()
+			case ws.OpPong:
+			case ws.OpClose:
+				code := closeNoStatus
+				if len(p) >= 2 {
+					code = int(binary.BigEndian.Uint16(p))
+				}
+				k.clientCode = code
+				reply := uint16(code)
+				if code == closeNoStatus {
+					reply = closeNormal
+				}
+				k.s.mu.Lock()
+				k.closeLocked(reply, "", false)
+				k.s.mu.Unlock()
+				return errClosedByPeer
+			default:
+				return k.fail(closeProtocol, "protocol error: unknown control frame")
+			}
+			continue
+		}
+		switch hd.OpCode {
+		case ws.OpBinary:
+			return k.fail(closeUnsupported, "binary frames are not supported on JSON protocols")
+		case ws.OpText:
+			if pooled != nil {
+				return k.fail(closeProtocol, "protocol error: new message inside a fragmented one")
+			}
+			pooled = bufPool.Get().(*[]byte)
+			msg = (*pooled)[:0]
+		case ws.OpContinuation:
+			if pooled == nil {
+				return k.fail(closeProtocol, "protocol error: continuation without a message")
+			}
+		default:
+			return k.fail(closeProtocol, "protocol error: reserved opcode")
+		}
+		if int64(len(msg))+hd.Length > int64(h.cfg.MaxFrameBytes) {
+			return k.fail(closeTooBig, fmt.Sprintf("message larger than %d bytes", h.cfg.MaxFrameBytes))
+		}
+		start := len(msg)
+		if msg, err = readPayload(k.nc, msg, hd.Length); err != nil {
+			return err
+		}
+		ws.Cipher(msg[start:], hd.Mask, 0)
+		if !hd.Fin {
+			continue
+		}
+		if !utf8.Valid(msg) {
+			return k.fail(closeInvalidData, "text frame is not valid UTF-8")
+		}
+		if k.isClosing() {
+			release()
+			continue // a close is under way: the frame is not processed
+		}
+		f, err := parseClientFrame(msg)
+		release()
+		if err != nil {
+			return k.fail(closeInvalidData, "invalid frame: "+err.Error())
+		}
+		h.stats.in.Add(1)
+		k.s.handle(&f)
+	}
+}
+
+// readPayload appends n payload bytes read from r to dst, growing dst only
+// as bytes actually arrive.
+func readPayload(r io.Reader, dst []byte, n int64) ([]byte, error) {
+	for n > 0 {
+		c := int(min(n, readChunk))
+		if cap(dst)-len(dst) < c {
+			dst = slices.Grow(dst, c)
+		}
+		l := len(dst)
+		if _, err := io.ReadFull(r, dst[l:l+c]); err != nil {
+			return dst, err
+		}
+		dst = dst[:l+c]
+		n -= int64(c)
+	}
+	return dst, nil
+}
