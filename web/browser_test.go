@@ -534,6 +534,20 @@ func TestBrowserServerRestart(t *testing.T) {
 	}
 	bob.waitFor("Bob has the messages before the restart", hasMessage("before restart 3"))
 
+	// A dropped socket (no clean close) recovers its session: what was sent
+	// meanwhile is replayed once.
+	bob.do("drop Bob's socket", chromedp.Evaluate[chromedp.Void](`window.chatr.dropConnection()`))
+	for i := 1; i <= 2; i++ {
+		msg := fmt.Sprintf("while Bob was cut off %d", i)
+		send(alice, msg)
+		want = append(want, msg)
+	}
+	bob.waitForIn("Bob recovers his session", `window.chatr.connectionStats().recovered === 1 && !document.querySelector('#conn-banner')`, 30*time.Second)
+	bob.waitFor("Bob gets what was sent meanwhile", hasMessage("while Bob was cut off 2"))
+	if n := eval[int](bob, `window.chatr.connectionStats().fresh`); n != 1 {
+		t.Errorf("Bob opened %d fresh sessions, want 1 (the drop should have been recovered)", n)
+	}
+
 	ts.stop()
 	alice.waitFor("Alice sees the reconnecting banner", `!!document.querySelector('#conn-banner')`)
 	bob.waitFor("Bob sees the reconnecting banner", `!!document.querySelector('#conn-banner')`)
@@ -548,6 +562,11 @@ func TestBrowserServerRestart(t *testing.T) {
 		want = append(want, msg)
 	}
 	bob.waitForIn("Bob reconnects", `!document.querySelector('#conn-banner')`, 30*time.Second)
+	for _, u := range []*user{alice, bob} {
+		if n := eval[int](u, `window.chatr.connectionStats().fresh`); n != 2 {
+			t.Errorf("%s opened %d fresh sessions, want 2 (a restarted server cannot recover sessions)", u.name, n)
+		}
+	}
 	send(bob, "Bob is back")
 	want = append(want, "Bob is back")
 
@@ -598,6 +617,7 @@ func TestScreenshots(t *testing.T) {
 	bob.do("type", chromedp.SendKeys(chromedp.CSS("#composer-input"), "one more thing"))
 	alice.waitFor("Alice sees Bob typing", `document.querySelector('.typing').textContent.includes('is typing')`)
 
+	alice.do("dismiss the toasts", chromedp.Evaluate[chromedp.Void](`document.querySelectorAll('.toast .delete').forEach((b) => b.click())`))
 	for _, scheme := range []string{"light", "dark"} {
 		alice.colorScheme(scheme)
 		alice.viewport(1280, 800)

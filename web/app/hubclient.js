@@ -44,6 +44,7 @@ export class HubClient extends EventTarget {
     this.stopped = true;
     this.timers = [];
     this.freshDelay = 1000;
+    this.stats = { fresh: 0, recovered: 0 }; // opened sessions, by kind
   }
 
   setState(s) {
@@ -166,6 +167,7 @@ export class HubClient extends EventTarget {
   }
 
   onOpened(fresh) {
+    this.stats[fresh ? 'fresh' : 'recovered']++;
     this.setState('connected');
     this.timers.push(setInterval(() => this.flushAck(), ACK_EVERY_MS));
     this.timers.push(setInterval(() => this.sendRaw({ type: 'ping' }), PING_EVERY_MS));

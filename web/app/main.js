@@ -1,7 +1,9 @@
 // Entry point: mounts the app and starts the sign-in and connection steps.
 import { createApp } from '/vendor/vue.esm-browser.prod.js';
 import { App } from './ui.js';
-import { boot } from './store.js';
+import { boot, dropConnection, connectionStats } from './store.js';
 
 createApp(App).mount('#app');
 boot();
+
+window.chatr = Object.freeze({ dropConnection, connectionStats });

@@ -466,7 +466,8 @@ function onChatEvent(ev, d) {
       const open = !!state.views[d.id];
       openChat(d.id, { focus: !!d.grabFocus });
       if (!d.grabFocus && !open) {
-        toast(`${d.name || 'A private chat'}: someone wants to talk to you`, {
+        const who = String(d.name || '').replace(/^Chat with /, '') || 'Someone';
+        toast(`${who} started a private chat with you`, {
           kind: 'info', icon: 'lock', ms: 10000,
           action: { label: 'Open', run: () => activate(d.id) },
         });
@@ -526,6 +527,18 @@ async function resendUnconfirmed() {
     const arrived = view && view.items.some((it) => it.kind === 'msg' && it.id > u.afterId && it.fromUserId === me && it.message === u.text);
     if (!arrived) sendMessage(u.chatId, u.text);
   }
+}
+
+// dropConnection cuts the socket without a clean close, as a network failure
+// would; the client then recovers its session. Exposed for tests and for
+// trying reconnection by hand (chatr.dropConnection() in the console).
+export function dropConnection() {
+  if (client && client.ws) client.ws.close(4000, 'dropped by hand');
+}
+
+// connectionStats tells how many sessions were opened fresh and recovered.
+export function connectionStats() {
+  return client ? { ...client.stats, state: client.state } : null;
 }
 
 // ---------- actions ----------

@@ -129,7 +129,8 @@ function ConnectionBanner() {
   if (state.conn === 'connected') return null;
   return h('div', { class: 'conn-banner', role: 'status', id: 'conn-banner' }, [
     h('span', { class: 'spin-icon' }, icon('refresh', { size: 16 })),
-    h('span', state.conn === 'stopped' ? 'Disconnected' : 'Reconnecting… messages will catch up when the connection is back'),
+    h('span', state.conn === 'stopped' ? 'Disconnected' : 'Reconnecting…'),
+    h('span', { class: 'conn-sub is-hidden-mobile' }, 'Messages will catch up when the connection is back.'),
   ]);
 }
 
@@ -162,7 +163,7 @@ const Sidebar = {
             }, [
               h('span', { class: 'chat-glyph' }, icon('hash', { size: 16 })),
               h('span', { class: 'side-name' }, c.name),
-              members ? h('span', { class: 'side-meta', title: `${members} member${members === 1 ? '' : 's'}` }, String(members)) : null,
+              members ? h('span', { class: 'side-meta', title: `${members} member${members === 1 ? '' : 's'}` }, [icon('user', { size: 12 }), h('span', String(members))]) : null,
               n ? h('span', { class: 'tag is-danger is-rounded unread-badge' }, String(n)) : null,
             ]),
             c.owner === state.me.userId ? h('button', {
@@ -270,6 +271,16 @@ const ChatView = {
       if (v.stick) toBottom();
       fillScreen();
     });
+    // Keep the newest message in view when the list changes size (a phone
+    // rotating, the keyboard opening, the composer growing).
+    let resize = null;
+    onMounted(() => {
+      if (typeof ResizeObserver !== 'undefined' && scroller.value) {
+        resize = new ResizeObserver(() => { const v = view.value; if (v && v.stick) toBottom(); });
+        resize.observe(scroller.value);
+      }
+    });
+    onBeforeUnmount(() => { if (resize) resize.disconnect(); });
     onMounted(() => {
       const v = view.value;
       nextTick(() => {
