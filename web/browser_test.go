@@ -9,10 +9,12 @@ package web_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
+	"net/http/cookiejar"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -26,6 +28,8 @@ import (
 	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
 
+	"github.com/chatr/chatr/chat"
+	"github.com/chatr/chatr/internal/wsclient"
 	"github.com/chatr/chatr/server"
 )
 
@@ -70,14 +74,19 @@ type testServer struct {
 
 func startServer(t *testing.T, db, addr string, idle time.Duration) *testServer {
 	t.Helper()
+	return startServerWith(t, server.Config{Addr: addr, DB: db, IdleTimeout: idle})
+}
+
+// startServerWith starts a server with cfg, the test secret and a silent logger.
+func startServerWith(t *testing.T, cfg server.Config) *testServer {
+	t.Helper()
+	cfg.Secret = testSecret
+	cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	var srv *server.Server
 	var err error
 	// A restarted server takes the address back; the old listener may need a moment.
 	for i := 0; i < 50; i++ {
-		srv, err = server.New(server.Config{
-			Addr: addr, DB: db, Secret: testSecret, IdleTimeout: idle,
-			Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
-		})
+		srv, err = server.New(cfg)
 		if err == nil || !strings.Contains(err.Error(), "address already in use") {
 			break
 		}
@@ -635,4 +644,98 @@ func TestScreenshots(t *testing.T) {
 	alice.checkPage()
 	bob.checkPage()
 	carol.checkPage()
+}
+
+// seedChat signs in a guest over HTTP, creates a group chat over the hub
+// and posts n messages "<prefix> 1".."<prefix> n" to it.
+func seedChat(t *testing.T, base, chatName, prefix string, n int) {
+	t.Helper()
+	jar, _ := cookiejar.New(nil)
+	hc := &http.Client{Jar: jar, Timeout: 10 * time.Second}
+	req, _ := http.NewRequest("POST", base+"/.auth/login/guest", strings.NewReader(`{"name":"Archivist"}`))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Origin", base)
+	res, err := hc.Do(req)
+	if err != nil || res.StatusCode != 200 {
+		t.Fatalf("guest sign-in: %v %v", err, res)
+	}
+	res.Body.Close()
+	res, err = hc.Get(base + "/api/getToken")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var tok struct{ URL string }
+	err = json.NewDecoder(res.Body).Decode(&tok)
+	res.Body.Close()
+	if err != nil || tok.URL == "" {
+		t.Fatalf("getToken: %v %+v", err, tok)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	c, err := wsclient.Dial(ctx, tok.URL, "json.webpubsub.azure.v1", http.Header{"Origin": {base}})
+	if err != nil {
+		t.Fatalf("dial the hub: %v", err)
+	}
+	defer c.Close()
+	id := fmt.Sprintf("%08x-0000-4000-8000-000000000001", time.Now().UnixNano()&0xffffffff)
+	if f, err := c.Event("createChat", map[string]any{"name": chatName, "id": id}); err != nil || !f.Success {
+		t.Fatalf("createChat: %v %+v", err, f.Error)
+	}
+	// docs/api.md says the creator joins the chat it creates; join anyway.
+	if f, err := c.Event("joinChat", id); err != nil || !f.Success {
+		t.Fatalf("joinChat: %v %+v", err, f.Error)
+	}
+	for i := 1; i <= n; i++ {
+		f, err := c.Call(map[string]any{"type": "sendToGroup", "group": id, "dataType": "json",
+			"data": map[string]any{"message": fmt.Sprintf("%s %d", prefix, i)}})
+		if err != nil || !f.Success {
+			t.Fatalf("message %d: %v %+v", i, err, f.Error)
+		}
+	}
+}
+
+func TestBrowserHistoryPaging(t *testing.T) {
+	browser := newBrowser(t)
+	ts := startServerWith(t, server.Config{Addr: "127.0.0.1:0", DB: filepath.Join(t.TempDir(), "chatr.db"),
+		Limits: chat.Limits{MessagesPerSecond: 10000, MessageBurst: 10000}})
+	const total = 130
+	seedChat(t, ts.url, "Archive", "old", total)
+
+	alice := newUser(t, browser, ts.url, "Alice")
+	alice.signIn()
+	clickChat(alice, "Archive")
+	alice.waitFor("the newest message shows", hasMessage(fmt.Sprintf("old %d", total)))
+	first := shownMessages(alice)
+	if len(first) >= total {
+		t.Fatalf("the first page holds all %d messages: no paging to test", len(first))
+	}
+	// The view opens at the bottom.
+	if !eval[bool](alice, `(() => { const e = document.querySelector('.messages'); return e.scrollHeight - e.scrollTop - e.clientHeight < 60; })()`) {
+		t.Errorf("the chat did not open scrolled to the newest message")
+	}
+	// Scrolling to the top loads older pages and keeps the message that was
+	// at the top in place.
+	for i := 0; i < 10 && !eval[bool](alice, hasMessage("old 1")); i++ {
+		top := eval[string](alice, `document.querySelector('.chat-view .msg').dataset.id`)
+		alice.do("scroll to the top", chromedp.Evaluate[chromedp.Void](`document.querySelector('.messages').scrollTop = 0`))
+		before := eval[float64](alice, `document.querySelector('.chat-view .msg[data-id="`+top+`"]').getBoundingClientRect().top`)
+		alice.waitFor("an older page loads", `document.querySelector('.chat-view .msg').dataset.id !== `+js(top))
+		alice.waitFor("loading ends", `!document.querySelector('.older-loading')`)
+		// The message that was at the top is still where it was on screen.
+		after := eval[float64](alice, `document.querySelector('.chat-view .msg[data-id="`+top+`"]').getBoundingClientRect().top`)
+		if d := after - before; d < -30 || d > 30 {
+			t.Errorf("after loading older messages, the message read last moved by %vpx: the view jumped", d)
+		}
+	}
+	alice.waitFor("the start of the chat shows", `!!document.querySelector('.chat-start')`)
+	got := shownMessages(alice)
+	if len(got) != total {
+		t.Fatalf("%d messages shown, want %d", len(got), total)
+	}
+	for i, m := range got {
+		if want := fmt.Sprintf("old %d", i+1); m != want {
+			t.Fatalf("message %d is %q, want %q", i, m, want)
+		}
+	}
+	alice.checkPage()
 }

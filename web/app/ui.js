@@ -241,13 +241,21 @@ const ChatView = {
       const el = scroller.value;
       const v = view.value;
       if (!el || !v || !v.hasMore || v.loadingOlder) return;
+      // Keep the message the reader was looking at in place: remember where
+      // the first message sits in the viewport and put it back there.
+      const anchor = el.querySelector('.msg');
+      const anchorId = anchor && anchor.dataset.id;
+      const offset = anchor ? anchor.getBoundingClientRect().top - el.getBoundingClientRect().top : 0;
       const prevHeight = el.scrollHeight;
       const prevTop = el.scrollTop;
       const loaded = await loadOlder(props.chatId);
       if (!loaded) return;
       await nextTick();
-      // Keep the message the reader was looking at in place.
-      if (scroller.value) scroller.value.scrollTop = prevTop + (scroller.value.scrollHeight - prevHeight);
+      const now = scroller.value;
+      if (!now) return;
+      const same = anchorId && now.querySelector(`.msg[data-id="${anchorId}"]`);
+      if (same) now.scrollTop += same.getBoundingClientRect().top - now.getBoundingClientRect().top - offset;
+      else now.scrollTop = prevTop + (now.scrollHeight - prevHeight);
       fillScreen();
     }
     // fillScreen loads older pages until the list can scroll.
