@@ -739,3 +739,30 @@ func TestBrowserHistoryPaging(t *testing.T) {
 	}
 	alice.checkPage()
 }
+
+// TestServerServesTheApp checks that the server mounts the app at / under
+// a CSP that forbids inline scripts and eval, which the browser tests rely on.
+func TestServerServesTheApp(t *testing.T) {
+	ts := startServer(t, filepath.Join(t.TempDir(), "chatr.db"), "127.0.0.1:0", 0)
+	res, err := http.Get(ts.url + "/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	if res.StatusCode != 200 || !strings.Contains(string(b), `<div id="app">`) {
+		t.Fatalf("GET /: status %d, body %.200q", res.StatusCode, b)
+	}
+	csp := res.Header.Get("Content-Security-Policy")
+	for _, want := range []string{"script-src 'self'", "frame-ancestors 'none'"} {
+		if !strings.Contains(csp, want) {
+			t.Errorf("CSP %q lacks %q", csp, want)
+		}
+	}
+	for _, bad := range []string{"unsafe-eval", "unsafe-inline"} {
+		if strings.Contains(csp, bad) {
+			t.Errorf("CSP %q allows %s", csp, bad)
+		}
+	}
+	t.Logf("CSP: %s", csp)
+}
