@@ -84,3 +84,14 @@ func (h *Hub) ConnectionIDs(group string) []string {
 	}
 	return l
 }
+
+// UserConnectionIDs returns the ids of the user's sessions on this node.
+func (h *Hub) UserConnectionIDs(userID string) []string {
+	h.mu.RLock()
+	defer h.mu.RUnlock()
+	l := make([]string, 0, len(h.users[userID]))
+	for s := range h.users[userID] {
+		l = append(l, s.info.ID)
+	}
+	return l
+}
