@@ -26,6 +26,7 @@ import (
 	"github.com/chatr/chatr/httpapi"
 	"github.com/chatr/chatr/hub"
 	"github.com/chatr/chatr/metrics"
+	"github.com/chatr/chatr/oauth"
 	"github.com/chatr/chatr/postgres"
 	"github.com/chatr/chatr/sqlite"
 	"github.com/chatr/chatr/web"
@@ -64,6 +65,9 @@ type Config struct {
 	SignInsPerMinute  float64
 	AllowedOrigins    []string
 	Logger            *slog.Logger
+	// OAuth lists the external sign-in providers (GitHub, Entra ID, X,
+	// OIDC issuers); New fills in its wiring fields.
+	OAuth oauth.Config
 }
 
 // Server is one running Chatr node.
@@ -116,6 +120,14 @@ func New(cfg Config) (*Server, error) {
 	s.app = chat.New(chat.Config{Store: s.store, Limits: cfg.Limits, OfflineGrace: cfg.OfflineGrace, Logger: cfg.Logger})
 	sessions := auth.New(auth.Config{Store: s.store, SessionTTL: cfg.SessionTTL, TrustProxy: cfg.TrustProxy})
 
+	oa := cfg.OAuth
+	oa.SignIn, oa.Key, oa.TrustProxy, oa.Logger = sessions.SignIn, derive(secret, "oauth sign-in"), cfg.TrustProxy, cfg.Logger
+	providerAuth, err := oauth.New(oa)
+	if err != nil {
+		store.Close()
+		return nil, err
+	}
+
 	// The handler's origin check is needed by the hub, and the hub by the
 	// handler: build the handler around a hub that is set just below.
 	hubHandler := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { h.ServeHTTP(w, r) })
@@ -125,6 +137,7 @@ func New(cfg Config) (*Server, error) {
 			return h.CloseUserConnections(ctx, userID, reason)
 		},
 		NoGuests: cfg.NoGuests, Static: web.Handler(), Metrics: m.Handler(),
+		Providers: providerAuth.Providers(), ProviderAuth: providerAuth,
 		RequestsPerSecond: cfg.RequestsPerSecond, SignInsPerMinute: cfg.SignInsPerMinute,
 		IdleTimeout: cfg.IdleTimeout, TrustProxy: cfg.TrustProxy, AllowedOrigins: cfg.AllowedOrigins, Logger: cfg.Logger,
 	})
