@@ -422,11 +422,20 @@ func TestBrowserChat(t *testing.T) {
 		payload := `<img src=x onerror=alert(1)> <b>bold</b>`
 		send(alice, payload)
 		bob.waitFor("Bob gets the payload as text", hasMessage(payload))
+		// A name with markup joins: the announcement shows it as text.
+		chatID := eval[string](alice, `document.querySelector('.chat-tab.is-active').dataset.chatId`)
+		tom := guestConn(t, ts.url, `Tom & <i>Jerry</i>`)
+		if f, err := tom.Event("joinChat", chatID); err != nil || !f.Success {
+			t.Fatalf("Tom joins: %v %+v", err, f.Error)
+		}
+		alice.waitFor("the announcement shows the name as text",
+			`[...document.querySelectorAll('.chat-view .note')].some((e) => e.textContent.includes('Tom & <i>Jerry</i> has joined'))`)
 		for _, u := range []*user{alice, bob} {
-			if n := eval[int](u, `document.querySelectorAll('.chat-view img, .chat-view .msg-text b').length`); n != 0 {
-				t.Errorf("%s: %d elements made from a message's markup", u.name, n)
+			if n := eval[int](u, `document.querySelectorAll('.chat-view img, .chat-view .msg-text b, .chat-view i').length`); n != 0 {
+				t.Errorf("%s: %d elements made from user-written markup", u.name, n)
 			}
 		}
+		tom.Close()
 	}
 
 	t.Log("step: typing indicator")
@@ -646,20 +655,24 @@ func TestScreenshots(t *testing.T) {
 	carol.checkPage()
 }
 
-// seedChat signs in a guest over HTTP, creates a group chat over the hub
-// and posts n messages "<prefix> 1".."<prefix> n" to it.
-func seedChat(t *testing.T, base, chatName, prefix string, n int) {
+// guestConn signs in a guest over HTTP and connects it to the hub with the
+// plain JSON protocol, as a non-browser client would.
+func guestConn(t *testing.T, base, name string) *wsclient.Conn {
 	t.Helper()
 	jar, _ := cookiejar.New(nil)
 	hc := &http.Client{Jar: jar, Timeout: 10 * time.Second}
-	req, _ := http.NewRequest("POST", base+"/.auth/login/guest", strings.NewReader(`{"name":"Archivist"}`))
+	b, _ := json.Marshal(map[string]string{"name": name})
+	req, _ := http.NewRequest("POST", base+"/.auth/login/guest", strings.NewReader(string(b)))
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("Origin", base)
 	res, err := hc.Do(req)
-	if err != nil || res.StatusCode != 200 {
-		t.Fatalf("guest sign-in: %v %v", err, res)
+	if err != nil {
+		t.Fatalf("guest sign-in: %v", err)
 	}
 	res.Body.Close()
+	if res.StatusCode != 200 {
+		t.Fatalf("guest sign-in: status %d", res.StatusCode)
+	}
 	res, err = hc.Get(base + "/api/getToken")
 	if err != nil {
 		t.Fatal(err)
@@ -670,13 +683,21 @@ func seedChat(t *testing.T, base, chatName, prefix string, n int) {
 	if err != nil || tok.URL == "" {
 		t.Fatalf("getToken: %v %+v", err, tok)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	c, err := wsclient.Dial(ctx, tok.URL, "json.webpubsub.azure.v1", http.Header{"Origin": {base}})
 	if err != nil {
 		t.Fatalf("dial the hub: %v", err)
 	}
-	defer c.Close()
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
+// seedChat creates a group chat as a guest over the hub and posts n
+// messages "<prefix> 1".."<prefix> n" to it.
+func seedChat(t *testing.T, base, chatName, prefix string, n int) {
+	t.Helper()
+	c := guestConn(t, base, "Archivist")
 	id := fmt.Sprintf("%08x-0000-4000-8000-000000000001", time.Now().UnixNano()&0xffffffff)
 	if f, err := c.Event("createChat", map[string]any{"name": chatName, "id": id}); err != nil || !f.Success {
 		t.Fatalf("createChat: %v %+v", err, f.Error)

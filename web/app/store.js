@@ -4,7 +4,7 @@
 import { reactive, markRaw, watch } from '/vendor/vue.esm-browser.prod.js';
 import { api, logoutUrl } from './api.js';
 import { HubClient } from './hubclient.js';
-import { mentions } from './text.js';
+import { mentions, unescapeAnnouncement } from './text.js';
 
 const PAGE = 50;          // messages per history page
 const TYPING_SHOW_MS = 6000;
@@ -411,7 +411,7 @@ function onGroupMessage(chatId, f) {
   if (typeof d === 'string') {
     const view = state.views[chatId];
     if (!view) return;
-    view.items.push({ kind: 'note', key: 'n' + (++toastSeq), text: d, time: new Date().toISOString() });
+    view.items.push({ kind: 'note', key: 'n' + (++toastSeq), text: unescapeAnnouncement(d), time: new Date().toISOString() });
   }
 }
 

@@ -72,3 +72,17 @@ export function hue(id) {
   for (const c of String(id)) x = (x * 31 + c.codePointAt(0)) >>> 0;
   return x % 360;
 }
+
+// unescapeAnnouncement turns the HTML-escaped names in the server's
+// announcements ("💬 Tom &amp; Jerry has joined the chat", escaped for the
+// original client, which renders them as HTML) back into plain text, which
+// this client shows as text.
+export function unescapeAnnouncement(s) {
+  const named = { amp: '&', lt: '<', gt: '>', quot: '"', apos: "'" };
+  return String(s).replace(/&(#\d+|#x[0-9a-f]+|amp|lt|gt|quot|apos);/gi, (m, e) => {
+    const k = e.toLowerCase();
+    if (named[k]) return named[k];
+    const code = k.startsWith('#x') ? parseInt(k.slice(2), 16) : parseInt(k.slice(1), 10);
+    return code > 0 && code < 0x110000 ? String.fromCodePoint(code) : m;
+  });
+}
