@@ -65,6 +65,15 @@ type Config struct {
 	SignInsPerMinute  float64
 	AllowedOrigins    []string
 	Logger            *slog.Logger
+	// Redis (a redis:// URL) makes the node part of a cluster: the hub's
+	// fan-out and presence go through it, shared with every node that uses
+	// the same Redis, RedisPrefix (default "chatr:"), database and Secret.
+	// Empty: the node runs alone, with in-process broker and presence.
+	Redis       string
+	RedisPrefix string
+	// NodeID names the node in the cluster; unique per running process.
+	// Default: the host name and a random suffix.
+	NodeID string
 	// OAuth lists the external sign-in providers (GitHub, Entra ID, X,
 	// OIDC issuers); New fills in its wiring fields.
 	OAuth oauth.Config
@@ -85,6 +94,7 @@ type Server struct {
 	done     chan struct{}
 	running  bool
 	mu       sync.Mutex
+	cluster  *cluster // nil on a node that runs alone
 }
 
 // New opens the store, builds the node and starts listening (so that Addr
@@ -108,7 +118,18 @@ func New(cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{cfg: cfg, log: cfg.Logger, stop: make(chan struct{}), done: make(chan struct{})}
+	cl, err := openCluster(ctx, cfg)
+	if err != nil {
+		store.Close()
+		return nil, err
+	}
+	s := &Server{cfg: cfg, log: cfg.Logger, stop: make(chan struct{}), done: make(chan struct{}), cluster: cl}
+	var presence chat.Presence
+	var broker hub.Broker
+	var nodeID string
+	if cl != nil {
+		presence, broker, nodeID = cl.presence, cl.broker, cl.node
+	}
 	var h *hub.Hub
 	m := metrics.New(func() hub.Stats {
 		if h == nil {
@@ -117,7 +138,7 @@ func New(cfg Config) (*Server, error) {
 		return h.Stats()
 	})
 	s.store = m.Store(store)
-	s.app = chat.New(chat.Config{Store: s.store, Limits: cfg.Limits, OfflineGrace: cfg.OfflineGrace, Logger: cfg.Logger})
+	s.app = chat.New(chat.Config{Store: s.store, Presence: presence, Limits: cfg.Limits, OfflineGrace: cfg.OfflineGrace, Logger: cfg.Logger})
 	sessions := auth.New(auth.Config{Store: s.store, SessionTTL: cfg.SessionTTL, TrustProxy: cfg.TrustProxy})
 
 	oa := cfg.OAuth
@@ -144,16 +165,26 @@ func New(cfg Config) (*Server, error) {
 	h, err = hub.New(hub.Config{
 		Key: derive(secret, "hub access token"), Hub: "chat", App: s.app, Logger: cfg.Logger,
 		CheckOrigin: s.handler.CheckOrigin, ObserveFanout: m.ObserveFanout, RecoveryWindow: cfg.RecoveryWindow,
+		Broker: broker, NodeID: nodeID,
 	})
 	if err != nil {
+		cl.close(ctx, cfg.Logger)
 		store.Close()
 		return nil, err
 	}
 	s.hub = h
 	s.app.Attach(h)
+	if err := cl.start(ctx, s.app.PresenceChanged); err != nil {
+		h.Close(ctx)
+		cl.close(ctx, cfg.Logger)
+		store.Close()
+		return nil, err
+	}
 
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
+		h.Close(ctx)
+		cl.close(ctx, cfg.Logger)
 		store.Close()
 		return nil, err
 	}
@@ -199,6 +230,9 @@ func (s *Server) Run(ctx context.Context) error {
 	if serr := s.http.Shutdown(sctx); serr != nil {
 		s.log.Warn("http shutdown", "err", serr)
 	}
+	if cerr := s.cluster.close(sctx, s.log); cerr != nil {
+		s.log.Warn("cluster shutdown", "err", cerr)
+	}
 	if cerr := s.store.Close(); cerr != nil && err == nil {
 		err = cerr
 	}
@@ -221,6 +255,8 @@ func (s *Server) Close() error {
 		return nil
 	}
 	s.ln.Close()
+	s.hub.Close(context.Background())
+	s.cluster.close(context.Background(), s.log)
 	return s.store.Close()
 }
 

@@ -72,6 +72,9 @@ func newFlagSet() (*flag.FlagSet, *options) {
 	fs.BoolVar(&cfg.NoGuests, "no-guests", false, "turn guest sign-in off")
 	fs.BoolVar(&cfg.TrustProxy, "trust-proxy", false, "trust X-Forwarded-Proto and X-Forwarded-Host (only behind a proxy that sets them)")
 	fs.StringVar(&o.origins, "allowed-origins", "", "comma-separated extra origins allowed to sign in and connect (e.g. https://chat.example.com)")
+	fs.StringVar(&cfg.Redis, "redis", "", "redis:// URL that makes this node part of a cluster (fan-out and presence shared through Redis); empty: the node runs alone")
+	fs.StringVar(&cfg.RedisPrefix, "redis-prefix", "chatr:", "prefix of the cluster's Redis keys and channels (clusters sharing a Redis need different ones)")
+	fs.StringVar(&cfg.NodeID, "node-id", "", "this node's name in the cluster, unique per running process (default: host name and a random suffix)")
 	return fs, o
 }
 

@@ -1,0 +1,85 @@
+package server
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"strings"
+
+	goredis "github.com/redis/go-redis/v9"
+
+	"github.com/chatr/chatr/redis"
+)
+
+// cluster is what a node shares with the others through Redis: the broker
+// that carries the hub's server-side calls, and presence. It is nil on a
+// node that runs alone (no Config.Redis).
+type cluster struct {
+	node     string
+	rdb      *goredis.Client
+	broker   *redis.Broker
+	presence *redis.Presence
+}
+
+// openCluster connects to cfg.Redis and builds the broker and presence of
+// node cfg.NodeID (default: the host name and a random suffix, so that a
+// restarted process never inherits its predecessor's connections).
+func openCluster(ctx context.Context, cfg Config) (*cluster, error) {
+	if cfg.Redis == "" {
+		return nil, nil
+	}
+	node := cfg.NodeID
+	if node == "" {
+		host, _ := os.Hostname()
+		b := make([]byte, 4)
+		rand.Read(b)
+		node = strings.Trim(host+"-"+hex.EncodeToString(b), "-")
+	}
+	rdb, err := redis.Connect(ctx, cfg.Redis)
+	if err != nil {
+		return nil, err
+	}
+	prefix := cfg.RedisPrefix
+	if prefix == "" {
+		prefix = redis.DefaultPrefix
+	} else if !strings.HasSuffix(prefix, ":") {
+		prefix += ":"
+	}
+	p, err := redis.NewPresence(rdb, redis.PresenceConfig{Prefix: prefix, NodeID: node, Logger: cfg.Logger})
+	if err != nil {
+		rdb.Close()
+		return nil, err
+	}
+	b := redis.NewBroker(rdb, redis.BrokerConfig{Prefix: prefix, Hub: "chat", Logger: cfg.Logger})
+	cfg.Logger.Info("chatr cluster node", "node", node, "redis", redactDB(cfg.Redis), "prefix", prefix)
+	return &cluster{node: node, rdb: rdb, broker: b, presence: p}, nil
+}
+
+// start registers the node's presence; changes is told about users the
+// cluster's presence saw come and go outside this node's hooks.
+func (c *cluster) start(ctx context.Context, changes func(ctx context.Context, online, offline []string)) error {
+	if c == nil {
+		return nil
+	}
+	if err := c.presence.Start(ctx, changes); err != nil {
+		return fmt.Errorf("redis presence: %w", err)
+	}
+	return nil
+}
+
+// close unregisters the node (after the hub has ended its connections),
+// stops the broker and closes the Redis client.
+func (c *cluster) close(ctx context.Context, log *slog.Logger) error {
+	if c == nil {
+		return nil
+	}
+	err := c.presence.Close(ctx)
+	if err != nil {
+		log.Warn("redis presence shutdown", "err", err)
+	}
+	return errors.Join(err, c.broker.Close(), c.rdb.Close())
+}
