@@ -1,0 +1,97 @@
+package hub
+
+import (
+	"context"
+	"net"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+var benchPayload = Payload{DataType: DataJSON, Data: []byte(`{"message":"` + strings.Repeat("x", 2000) + `","fromUserId":"github:1","fromUserName":"octocat"}`)}
+
+func BenchmarkEncodeGroupMessage(b *testing.B) {
+	b.ReportAllocs()
+	for b.Loop() {
+		m := newEncodedMessage(fromGroup, "chat-1", "github:1", &benchPayload)
+		m.plainFrame()
+	}
+}
+
+func BenchmarkReliableHead(b *testing.B) {
+	var f outFrame
+	for i := uint64(0); b.Loop(); i++ {
+		f.headLen = uint8(reliableHead(&f.head, i, 2100))
+	}
+}
+
+func BenchmarkParseClientFrame(b *testing.B) {
+	frame := []byte(`{"type":"sendToGroup","group":"chat-1","ackId":42,"noEcho":false,"dataType":"json","data":{"message":"hello there","fromUserId":"github:1","fromUserName":"octocat"}}`)
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := parseClientFrame(frame); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// discardConn is a net.Conn that swallows writes and blocks reads.
+type discardConn struct {
+	net.Conn
+	written atomic.Int64
+}
+
+func (c *discardConn) Write(p []byte) (int, error) {
+	c.written.Add(int64(len(p)))
+	return len(p), nil
+}
+func (c *discardConn) Close() error                     { return nil }
+func (c *discardConn) SetWriteDeadline(time.Time) error { return nil }
+func (c *discardConn) SetReadDeadline(time.Time) error  { return nil }
+
+// BenchmarkFanout measures the hub's CPU for one message to a group of
+// 1,000 members: encoding, queueing on every member and the writers'
+// gathering of frames (into connections that discard them). ns/delivery is
+// the cost per recipient.
+func BenchmarkFanout(b *testing.B) {
+	for _, reliable := range []bool{false, true} {
+		name := "plain"
+		if reliable {
+			name = "reliable"
+		}
+		b.Run(name, func(b *testing.B) {
+			const members = 1000
+			h, err := New(Config{Key: []byte("k"), PingInterval: time.Hour})
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer h.Close(context.Background())
+			sessions := make([]*session, members)
+			for i := range sessions {
+				info := &ConnInfo{ID: strconv.Itoa(i), UserID: "u" + strconv.Itoa(i), Reliable: reliable}
+				s := &session{h: h, info: info}
+				s.sock = &socket{s: s, nc: &discardConn{}}
+				h.register(s, []string{"g"})
+				sessions[i] = s
+			}
+			cmd := &Command{Kind: CmdSendToGroup, Group: "g", Message: &Message{FromUserID: "u0", Payload: benchPayload}}
+			b.ReportAllocs()
+			b.ResetTimer()
+			for i := 0; b.Loop(); i++ {
+				h.deliver(cmd)
+				if reliable && i%256 == 255 {
+					for _, s := range sessions {
+						s.ackSequence(^uint64(0))
+					}
+				}
+			}
+			b.StopTimer()
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/members, "ns/delivery")
+			if n := h.Stats().SlowConsumers; n != 0 {
+				b.Fatalf("%d slow consumers: the benchmark outran the writers", n)
+			}
+		})
+	}
+}
