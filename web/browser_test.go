@@ -622,7 +622,20 @@ func TestScreenshots(t *testing.T) {
 	alice.colorScheme("light")
 	alice.signIn()
 	bob.signIn()
-	carol.signIn()
+
+	// Carol's requests are slowed down so that the loading steps can be seen.
+	_, err := chromedp.Call(carol.ctx, page.AddScriptToEvaluateOnNewDocument, page.AddScriptToEvaluateOnNewDocumentParams{
+		Source: `const realFetch = window.fetch; window.fetch = (...a) => new Promise((r) => setTimeout(r, 600)).then(() => realFetch(...a));`,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	carol.do("open the app", chromedp.Navigate(ts.url+"/"))
+	carol.waitFor("the sign-in form shows", `!!document.querySelector('#guest-name')`)
+	carol.do("sign in", chromedp.SendKeys(chromedp.CSS("#guest-name"), carol.name), chromedp.Click(chromedp.CSS("#guest-submit")))
+	carol.waitFor("some loading steps are done", `document.querySelectorAll('.step.is-done').length >= 3`)
+	carol.screenshot("loading-light")
+	carol.waitReady()
 	createChat(alice, "Coffee break")
 	createChat(alice, "Release planning")
 	clickChat(bob, "Release planning")

@@ -410,7 +410,7 @@ const ChatView = {
             disabled: !v.draft.trim() || tooLong || state.conn !== 'connected',
           }, icon('send')),
         ]),
-        h('p', { id: 'composer-help', class: ['composer-help', sendError.value || tooLong ? 'has-text-danger' : ''], role: sendError.value ? 'alert' : null },
+        h('p', { id: 'composer-help', class: ['composer-help', sendError.value || tooLong ? 'has-text-danger' : 'is-hidden-mobile'], role: sendError.value ? 'alert' : null },
           sendError.value || (tooLong ? `Too long: ${bytes} of ${state.config.maxMessageBytes} bytes` : 'Enter to send · Shift+Enter for a new line')),
       ]);
     };
@@ -534,6 +534,11 @@ const Main = {
       }
     };
     onMounted(() => window.addEventListener('keydown', onKey));
+    // Bring the tab in front into view in a scrolled tab strip (phones).
+    watch(() => state.active, () => nextTick(() => {
+      const el = document.querySelector('.chat-tab.is-active');
+      if (el && el.scrollIntoView) el.scrollIntoView({ block: 'nearest', inline: 'nearest' });
+    }), { immediate: true });
     onBeforeUnmount(() => window.removeEventListener('keydown', onKey));
     return () => h('div', { class: 'app-shell' }, [
       Navbar(),
