@@ -77,6 +77,8 @@ type Config struct {
 	// OAuth lists the external sign-in providers (GitHub, Entra ID, X,
 	// OIDC issuers); New fills in its wiring fields.
 	OAuth oauth.Config
+	// WebPubSub turns on the drop-in Azure Web PubSub mode (webpubsub.go).
+	WebPubSub WebPubSub
 }
 
 // Server is one running Chatr node.
@@ -95,6 +97,7 @@ type Server struct {
 	running  bool
 	mu       sync.Mutex
 	cluster  *cluster // nil on a node that runs alone
+	dropIn   *dropIn  // nil unless Config.WebPubSub.AccessKey is set
 }
 
 // New opens the store, builds the node and starts listening (so that Addr
@@ -151,7 +154,13 @@ func New(cfg Config) (*Server, error) {
 
 	// The handler's origin check is needed by the hub, and the hub by the
 	// handler: build the handler around a hub that is set just below.
-	hubHandler := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { h.ServeHTTP(w, r) })
+	hubHandler := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if s.dropIn.serves(r) {
+			s.dropIn.hubs.ServeHTTP(w, r)
+			return
+		}
+		h.ServeHTTP(w, r)
+	})
 	s.handler = httpapi.New(httpapi.Config{
 		Store: s.store, Auth: sessions, App: s.app, Hub: hubHandler, HubKey: derive(secret, "hub access token"), HubName: "chat",
 		CloseUserConnections: func(ctx context.Context, userID, reason string) error {
@@ -189,8 +198,15 @@ func New(cfg Config) (*Server, error) {
 		return nil, err
 	}
 	s.ln = ln
+	if s.dropIn, err = openDropIn(cfg, "chat", ln.Addr()); err != nil {
+		ln.Close()
+		h.Close(ctx)
+		cl.close(ctx, cfg.Logger)
+		store.Close()
+		return nil, err
+	}
 	s.http = &http.Server{
-		Handler:           s.handler,
+		Handler:           s.dropIn.handler(s.handler),
 		ReadHeaderTimeout: readHeaderTimeout,
 		IdleTimeout:       idleTimeout,
 		MaxHeaderBytes:    32 << 10,
@@ -227,6 +243,9 @@ func (s *Server) Run(ctx context.Context) error {
 	if herr := s.hub.Close(sctx); herr != nil {
 		s.log.Warn("hub shutdown", "err", herr)
 	}
+	if derr := s.dropIn.close(sctx); derr != nil {
+		s.log.Warn("drop-in hubs shutdown", "err", derr)
+	}
 	if serr := s.http.Shutdown(sctx); serr != nil {
 		s.log.Warn("http shutdown", "err", serr)
 	}
@@ -256,6 +275,7 @@ func (s *Server) Close() error {
 	}
 	s.ln.Close()
 	s.hub.Close(context.Background())
+	s.dropIn.close(context.Background())
 	s.cluster.close(context.Background(), s.log)
 	return s.store.Close()
 }

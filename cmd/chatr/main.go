@@ -19,6 +19,7 @@ import (
 	"github.com/chatr/chatr/chat"
 	"github.com/chatr/chatr/httpapi"
 	"github.com/chatr/chatr/server"
+	"github.com/chatr/chatr/upstream"
 )
 
 func main() {
@@ -75,6 +76,18 @@ func newFlagSet() (*flag.FlagSet, *options) {
 	fs.StringVar(&cfg.Redis, "redis", "", "redis:// URL that makes this node part of a cluster (fan-out and presence shared through Redis); empty: the node runs alone")
 	fs.StringVar(&cfg.RedisPrefix, "redis-prefix", "chatr:", "prefix of the cluster's Redis keys and channels (clusters sharing a Redis need different ones)")
 	fs.StringVar(&cfg.NodeID, "node-id", "", "this node's name in the cluster, unique per running process (default: host name and a random suffix)")
+	wps := &cfg.WebPubSub
+	wps.UserEvents, wps.SystemEvents = []string{"*"}, []string{"connect", "connected", "disconnected"}
+	fs.StringVar(&wps.AccessKey, "webpubsub-access-key", "", "turns on the drop-in Azure Web PubSub mode: every hub but chat is served for an external app, with the service REST API at /api/hubs/; this key signs client tokens and the REST API's tokens")
+	fs.StringVar(&wps.UpstreamURL, "upstream-url-template", "", "drop-in mode: the external event handler's URL, with {hub} and {event} (e.g. http://localhost:3000/eventhandler/{hub}/{event}); empty: no upstream events")
+	fs.Func("upstream-events", "drop-in mode: user events sent upstream, * or a comma list (default *)", func(v string) error {
+		wps.UserEvents = upstream.SplitList(v)
+		return nil
+	})
+	fs.Func("upstream-system-events", "drop-in mode: system events sent upstream, a comma list of connect, connected, disconnected (default all three)", func(v string) error {
+		wps.SystemEvents = upstream.SplitList(v)
+		return nil
+	})
 	return fs, o
 }
 
