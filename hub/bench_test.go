@@ -3,11 +3,15 @@ package hub
 import (
 	"context"
 	"net"
+	"net/http/httptest"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/gobwas/ws"
 )
 
 var benchPayload = Payload{DataType: DataJSON, Data: []byte(`{"message":"` + strings.Repeat("x", 2000) + `","fromUserId":"github:1","fromUserName":"octocat"}`)}
@@ -93,5 +97,50 @@ func BenchmarkFanout(b *testing.B) {
 				b.Fatalf("%d slow consumers: the benchmark outran the writers", n)
 			}
 		})
+	}
+}
+
+// BenchmarkIdleConnections opens 2,000 idle connections over loopback and
+// reports the heap and stack growth per connection (both ends are in this
+// process, so the client side's sockets are counted too: an upper bound).
+func BenchmarkIdleConnections(b *testing.B) {
+	const conns = 2000
+	h, err := New(Config{Key: []byte("k"), PingInterval: time.Hour})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer h.Close(context.Background())
+	srv := httptest.NewServer(h)
+	defer srv.Close()
+	tok, _ := MintToken([]byte("k"), Claims{UserID: "u", Audience: srv.URL + "/client/hubs/chat"})
+	u := "ws" + strings.TrimPrefix(srv.URL, "http") + "/client/hubs/chat?access_token=" + tok
+	for b.Loop() {
+		var before, after runtime.MemStats
+		runtime.GC()
+		runtime.ReadMemStats(&before)
+		clients := make([]net.Conn, 0, conns)
+		for range conns {
+			nc, _, _, err := ws.Dialer{Protocols: []string{ProtocolJSONReliable}}.Dial(context.Background(), u)
+			if err != nil {
+				b.Fatal(err)
+			}
+			clients = append(clients, nc)
+		}
+		for h.Stats().Connections < conns {
+			time.Sleep(time.Millisecond)
+		}
+		time.Sleep(100 * time.Millisecond) // let the connected frames go out and the writers exit
+		runtime.GC()
+		runtime.GC() // a second cycle shrinks the stacks of parked readers
+		runtime.ReadMemStats(&after)
+		used := (after.HeapInuse + after.StackInuse) - (before.HeapInuse + before.StackInuse)
+		b.ReportMetric(float64(used)/conns, "bytes/conn")
+		b.ReportMetric(float64(runtime.NumGoroutine())/conns, "goroutines/conn")
+		for _, c := range clients {
+			c.Close()
+		}
+		for h.Stats().Connections > 0 {
+			time.Sleep(time.Millisecond)
+		}
 	}
 }

@@ -364,7 +364,7 @@ func (k *socket) write() {
 			closing = closing || f.closeAfter
 		}
 		k.nc.SetWriteDeadline(time.Now().Add(s.h.cfg.WriteWait))
-		_, err := bufs.WriteTo(k.nc)
+		err := writeBuffers(k.nc, bufs)
 		clear(bufs[:cap(bufs)])
 		clear(batch)
 		if err != nil || closing {
@@ -390,3 +390,33 @@ func (k *socket) write() {
 		s.mu.Unlock()
 	}
 }
+
+// writeBuffers writes bufs with one writev on a TCP connection. Other
+// connections (TLS, say) would turn each buffer into a separate write, and a
+// TLS record each, so the frames are gathered into one buffer first.
+func writeBuffers(nc net.Conn, bufs net.Buffers) error {
+	if _, ok := nc.(*net.TCPConn); ok || len(bufs) == 1 {
+		_, err := bufs.WriteTo(nc)
+		return err
+	}
+	n := 0
+	for _, b := range bufs {
+		n += len(b)
+	}
+	p := writePool.Get().(*[]byte)
+	buf := (*p)[:0]
+	if cap(buf) < n {
+		buf = make([]byte, 0, n)
+	}
+	for _, b := range bufs {
+		buf = append(buf, b...)
+	}
+	_, err := nc.Write(buf)
+	if cap(buf) <= maxPooledBuf {
+		*p = buf[:0]
+		writePool.Put(p)
+	}
+	return err
+}
+
+var writePool = sync.Pool{New: func() any { b := make([]byte, 0, smallBuf); return &b }}

@@ -5,7 +5,9 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"strings"
 	"sync"
@@ -976,5 +978,39 @@ func waitFor(t *testing.T, cond func() bool) {
 			t.Fatal("condition not met in time")
 		}
 		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+func TestTLS(t *testing.T) {
+	h, err := hub.New(hub.Config{Key: testKey})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewTLSServer(h)
+	defer srv.Close()
+	defer h.Close(context.Background())
+	tok, _ := hub.MintToken(testKey, hub.Claims{UserID: "alice", Roles: []string{"webpubsub.joinLeaveGroup", "webpubsub.sendToGroup"}, Audience: srv.URL + "/client/hubs/chat"})
+	d := ws.Dialer{Protocols: []string{reliable}, TLSConfig: srv.Client().Transport.(*http.Transport).TLSClientConfig, Timeout: frameWait}
+	nc, br, _, err := d.Dial(context.Background(), "wss"+strings.TrimPrefix(srv.URL, "https")+"/client/hubs/chat?access_token="+tok)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	c := &client{t: t, nc: nc, r: nc}
+	if br != nil {
+		c.r = io.MultiReader(br, nc)
+	}
+	if f := c.next(); f.Event != "connected" {
+		t.Fatalf("got %s", f.raw)
+	}
+	c.join("g", 1)
+	// Several frames queued at once go out in one gathered write.
+	for i := 0; i < 20; i++ {
+		h.SendToGroup(context.Background(), "g", hub.Message{Payload: hub.Payload{Data: []byte(fmt.Sprint(i))}})
+	}
+	for i := 0; i < 20; i++ {
+		if f := c.next(); string(f.Data) != fmt.Sprint(i) || *f.SequenceID != uint64(i+1) {
+			t.Fatalf("message %d = %s", i, f.raw)
+		}
 	}
 }

@@ -116,7 +116,7 @@ func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, msg, status)
 		return
 	}
-	info.Reliable = info.Protocol == ProtocolJSONReliable
+	info.Protocol, info.Reliable = proto, proto == ProtocolJSONReliable // negotiated, not the application's to change
 	nc, err := h.upgrade(w, r, proto)
 	if err != nil {
 		return
