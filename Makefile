@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 GO    ?= go
 PKGS  := ./...
-NPM_DIRS := web hub/sdktest
+NPM_DIRS := web hub/sdktest oauth/testdata/op
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@2025.1.1
 
 .DEFAULT_GOAL := help
