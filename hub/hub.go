@@ -194,6 +194,16 @@ func (h *Hub) Close(ctx context.Context) error {
 	case <-h.readers.idle():
 	case <-ctx.Done():
 		err = ctx.Err()
+		// Out of time: tear down whatever sockets are left.
+		h.mu.RLock()
+		for _, s := range h.sessions {
+			s.mu.Lock()
+			if s.sock != nil {
+				s.sock.nc.Close()
+			}
+			s.mu.Unlock()
+		}
+		h.mu.RUnlock()
 	}
 	h.cancel()
 	<-h.done

@@ -1014,3 +1014,81 @@ func TestTLS(t *testing.T) {
 		}
 	}
 }
+
+func TestAckRecordIsBounded(t *testing.T) {
+	e := newEnv(t, hub.Config{})
+	c := e.dial(plain, "alice")
+	for id := 1; id <= 200; id++ {
+		c.sendJSON(map[string]any{"type": "event", "event": "e", "ackId": id})
+		if n := c.ack(uint64(id)); n != "" {
+			t.Fatalf("ack %d: %s", id, n)
+		}
+	}
+	c.send(`{"type":"event","event":"e","ackId":200}`)
+	if n := c.ack(200); n != "Duplicate" {
+		t.Errorf("recent ackId: %q, want Duplicate", n)
+	}
+	// The record keeps the last 128 ids: the oldest are forgotten.
+	c.send(`{"type":"event","event":"e","ackId":1}`)
+	if n := c.ack(1); n != "" {
+		t.Errorf("long-forgotten ackId: %q, want success", n)
+	}
+}
+
+func TestQueries(t *testing.T) {
+	e := newEnv(t, hub.Config{})
+	a := e.dial(reliable, "alice", "webpubsub.joinLeaveGroup")
+	a.join("g", 1)
+	a.join("h", 2)
+	if !e.hub.ConnectionExists(a.connID) || !e.hub.UserExists("alice") || !e.hub.GroupExists("g") {
+		t.Errorf("exists: conn %v user %v group %v", e.hub.ConnectionExists(a.connID), e.hub.UserExists("alice"), e.hub.GroupExists("g"))
+	}
+	if e.hub.UserExists("bob") || e.hub.GroupExists("x") || e.hub.ConnectionExists("nope") {
+		t.Errorf("absent things exist")
+	}
+	if got := len(e.hub.UserGroups("alice")); got != 2 {
+		t.Errorf("UserGroups: %d, want 2", got)
+	}
+	if got := e.hub.ConnectionGroups(a.connID); len(got) != 2 {
+		t.Errorf("ConnectionGroups: %v", got)
+	}
+	if got := e.hub.ConnectionIDs("g"); len(got) != 1 || got[0] != a.connID {
+		t.Errorf("ConnectionIDs(g) = %v", got)
+	}
+	if got := e.hub.UserConnectionIDs("alice"); len(got) != 1 || got[0] != a.connID {
+		t.Errorf("UserConnectionIDs = %v", got)
+	}
+	// A dropped reliable session still exists until its recovery window ends.
+	a.closeTCP()
+	waitFor(t, func() bool { return e.hub.Stats().Connections == 0 })
+	if !e.hub.ConnectionExists(a.connID) || !e.hub.GroupExists("g") {
+		t.Errorf("dropped session vanished before its recovery window")
+	}
+}
+
+func TestLocalBrokerClose(t *testing.T) {
+	b := hub.NewLocalBroker()
+	got := 0
+	if err := b.Subscribe(context.Background(), func(*hub.Command) { got++ }); err != nil {
+		t.Fatal(err)
+	}
+	b.Publish(context.Background(), &hub.Command{Kind: hub.CmdSendToAll})
+	b.Close()
+	if err := b.Publish(context.Background(), &hub.Command{Kind: hub.CmdSendToAll}); err == nil {
+		t.Errorf("publish after close succeeded")
+	}
+	if got != 1 {
+		t.Errorf("delivered %d, want 1", got)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	b2 := hub.NewLocalBroker()
+	n := 0
+	b2.Subscribe(ctx, func(*hub.Command) { n++ })
+	cancel()
+	// Once ctx is done, the subscriber gets nothing more.
+	waitFor(t, func() bool {
+		before := n
+		b2.Publish(context.Background(), &hub.Command{Kind: hub.CmdSendToAll})
+		return n == before
+	})
+}
