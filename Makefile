@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 GO    ?= go
 PKGS  := ./...
-NPM_DIRS := web hub/sdktest oauth/testdata/op
+NPM_DIRS := web hub/sdktest oauth/testdata/op interop aztables/testdata/azurite
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@2025.1.1
 
 .DEFAULT_GOAL := help

@@ -13,6 +13,7 @@ package restapi
 
 import (
 	"encoding/json"
+	"errors"
 	"io"
 	"log/slog"
 	"mime"
@@ -154,6 +155,11 @@ func writeError(w http.ResponseWriter, status int, code, msg string) {
 func (a *Handler) fail(w http.ResponseWriter, r *http.Request, err error) {
 	if ae, ok := err.(*apiError); ok {
 		writeError(w, ae.status, ae.code, ae.msg)
+		return
+	}
+	var he *hub.AckError
+	if errors.As(err, &he) {
+		writeError(w, http.StatusBadRequest, "InvalidRequest", he.Message)
 		return
 	}
 	a.log.Error("restapi: request failed", "method", r.Method, "path", r.URL.Path, "err", err)
