@@ -226,7 +226,11 @@ function restoreTabs() {
   for (const id of saved.tabs || []) {
     if (chatById(id)) openChat(id, { focus: false, quiet: true });
   }
-  // Private chats with unread messages open in the background.
+  // Group chats we are a member of (joined here or on another device) and
+  // private chats with unread messages open in the background.
+  for (const c of Object.values(state.chats)) {
+    if (c.members && c.members[state.me.userId]) openChat(c.id, { focus: false, quiet: true });
+  }
   for (const id of Object.keys(state.privateChats)) {
     if ((state.unread[id] || 0) > 0) openChat(id, { focus: false, quiet: true });
   }
