@@ -1092,3 +1092,41 @@ func TestLocalBrokerClose(t *testing.T) {
 		return n == before
 	})
 }
+
+func TestPublishRewritesAndObserveFanout(t *testing.T) {
+	observed := make(chan time.Duration, 10)
+	e := newEnv(t, hub.Config{ObserveFanout: func(d time.Duration) { observed <- d }}, func(a *testApp) {
+		a.publish = func(c *hub.ConnInfo, m *hub.GroupMessage) error {
+			var in map[string]any
+			if err := json.Unmarshal(m.Data, &in); err != nil {
+				return &hub.AckError{Name: "BadRequest", Message: "json only"}
+			}
+			in["fromUserId"] = c.UserID // stamp the sender: a client cannot speak for someone else
+			m.Data, _ = json.Marshal(in)
+			return nil
+		}
+	})
+	roles := []string{"webpubsub.joinLeaveGroup", "webpubsub.sendToGroup"}
+	a := e.dial(plain, "alice", roles...)
+	b := e.dial(reliable, "bob", roles...)
+	a.join("g", 1)
+	b.join("g", 1)
+	a.send(`{"type":"sendToGroup","group":"g","ackId":2,"noEcho":true,"dataType":"json","data":{"message":"hi","fromUserId":"mallory"}}`)
+	if n := a.ack(2); n != "" {
+		t.Fatal(n)
+	}
+	checkGroupMsg(t, b.next(), "g", "alice", "json", `{"fromUserId":"alice","message":"hi"}`)
+	select {
+	case d := <-observed:
+		if d < 0 {
+			t.Errorf("fan-out duration %v", d)
+		}
+	case <-time.After(frameWait):
+		t.Errorf("ObserveFanout not called")
+	}
+	a.send(`{"type":"sendToGroup","group":"g","ackId":3,"dataType":"text","data":"plain"}`)
+	if n := a.ack(3); n != "BadRequest" {
+		t.Errorf("rejected by Publish: %q", n)
+	}
+	b.expectNothing()
+}
