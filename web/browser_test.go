@@ -379,6 +379,7 @@ func TestBrowserChat(t *testing.T) {
 		alice.waitFor("Alice is highlighted as herself",
 			`(document.querySelector('#user-list .is-self .user-name') || {}).textContent === 'Alice (you)'`)
 		alice.waitFor("the list shows provider icons", `!!document.querySelector('#user-list .provider-guest')`)
+		alice.screenshot("welcome-light")
 	}
 
 	t.Log("step: create and join a chat")

@@ -626,6 +626,7 @@ export async function askNotifications() {
 }
 
 function maybeNotify(chatId, m) {
+  if (typeof Notification !== 'undefined') state.notify = Notification.permission; // may change in site settings
   if (!state.hidden || state.notify !== 'granted') return;
   const priv = isPrivate(chatId);
   if (!priv && !mentions(m.message, state.me.userName)) return;
