@@ -36,6 +36,7 @@ type options struct {
 	logFormat string
 	logLevel  string
 	origins   string
+	oauthDone func() error // moves the parsed OIDC provider lists into server.OAuth
 }
 
 // newFlagSet defines every flag; parse fills the returned options.
@@ -88,6 +89,7 @@ func newFlagSet() (*flag.FlagSet, *options) {
 		wps.SystemEvents = upstream.SplitList(v)
 		return nil
 	})
+	o.oauthDone = oauthFlags(fs, &cfg.OAuth)
 	return fs, o
 }
 
@@ -114,6 +116,9 @@ func run(args []string) error {
 		if err == flag.ErrHelp {
 			return nil
 		}
+		return err
+	}
+	if err := o.oauthDone(); err != nil {
 		return err
 	}
 	cfg := o.server
