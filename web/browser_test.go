@@ -801,3 +801,63 @@ func TestServerServesTheApp(t *testing.T) {
 	}
 	t.Logf("CSP: %s", csp)
 }
+
+// notifyStub replaces the Notification API and page visibility, which a
+// headless browser cannot show or change, with recording fakes.
+const notifyStub = `
+(() => {
+  let permission = 'default';
+  window.__notes = []; window.__permissionAsks = 0; window.__hidden = false;
+  class FakeNotification {
+    constructor(title, opts) { window.__notes.push(title + ': ' + ((opts && opts.body) || '')); }
+    close() {}
+    static get permission() { return permission; }
+    static async requestPermission() { window.__permissionAsks++; permission = 'granted'; return permission; }
+  }
+  window.Notification = FakeNotification;
+  Object.defineProperty(Document.prototype, 'hidden', { get() { return window.__hidden; } });
+  Object.defineProperty(Document.prototype, 'visibilityState', { get() { return window.__hidden ? 'hidden' : 'visible'; } });
+  window.__setHidden = (h) => { window.__hidden = h; document.dispatchEvent(new Event('visibilitychange')); };
+})();
+`
+
+func TestBrowserNotifications(t *testing.T) {
+	browser := newBrowser(t)
+	ts := startServer(t, filepath.Join(t.TempDir(), "chatr.db"), "127.0.0.1:0", 0)
+	alice := newUser(t, browser, ts.url, "Alice")
+	bob := newUser(t, browser, ts.url, "Bob")
+	_, err := chromedp.Call(bob.ctx, page.AddScriptToEvaluateOnNewDocument, page.AddScriptToEvaluateOnNewDocumentParams{Source: notifyStub})
+	if err != nil {
+		t.Fatal(err)
+	}
+	alice.signIn()
+	bob.signIn()
+
+	if n := eval[int](bob, `window.__permissionAsks`); n != 0 {
+		t.Errorf("permission was asked %d times on load, want only on a click", n)
+	}
+	bob.click("#enable-notifications")
+	bob.waitFor("permission is asked on the click", `window.__permissionAsks === 1 && !document.querySelector('#enable-notifications')`)
+
+	createChat(alice, "Team")
+	clickChat(bob, "Team")
+	bob.do("hide Bob's page", chromedp.Evaluate[chromedp.Void](`window.__setHidden(true)`))
+
+	send(alice, "nothing for you here")
+	send(alice, "@Bob can you look?")
+	bob.waitFor("a mention notifies Bob", `window.__notes.some((n) => n.includes('@Bob can you look?'))`)
+	if notes := eval[[]string](bob, `window.__notes`); len(notes) != 1 {
+		t.Errorf("notifications %q, want only the mention", notes)
+	}
+	bob.waitFor("unread counts while hidden, in the title too", `document.title === '(2) Chatr'`)
+
+	alice.do("click Bob", chromedp.Click(chromedp.CSS(`#user-list .user-entry:not(.is-self) .side-main`)))
+	alice.waitFor("Alice's private tab opens", `(document.querySelector('.chat-tab.is-active') || {dataset: {}}).dataset.chatId?.startsWith('private_')`)
+	send(alice, "just between us")
+	bob.waitFor("a private message notifies Bob", `window.__notes.some((n) => n.startsWith('Alice: just between us'))`)
+
+	bob.do("show Bob's page", chromedp.Evaluate[chromedp.Void](`window.__setHidden(false)`))
+	bob.waitFor("the chat in front is read when the page shows", `document.title === '(1) Chatr'`)
+	alice.checkPage()
+	bob.checkPage()
+}
