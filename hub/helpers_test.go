@@ -323,6 +323,9 @@ func (c *client) expectClose() (int, []frame) {
 		switch op {
 		case ws.OpClose:
 			code, _ := closeOf(p)
+			// Answer as a WebSocket client does, completing the close.
+			c.nc.SetWriteDeadline(time.Now().Add(frameWait))
+			ws.WriteFrame(c.nc, ws.MaskFrame(ws.NewCloseFrame(p)))
 			return code, seen
 		case ws.OpText:
 			var f frame

@@ -935,14 +935,20 @@ func TestCloseHub(t *testing.T) {
 	r := e.dial(reliable, "r")
 	ctx, cancel := context.WithTimeout(context.Background(), frameWait)
 	defer cancel()
-	if err := e.hub.Close(ctx); err != nil {
-		t.Fatal(err)
-	}
+	closed := make(chan error)
+	go func() { closed <- e.hub.Close(ctx) }()
 	for _, c := range []*client{a, r} {
 		if code, _ := c.expectClose(); code != 1001 {
 			t.Errorf("close %d, want 1001", code)
 		}
-		e.app.waitDisconnected(t, c.connID)
+	}
+	if err := <-closed; err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []*client{a, r} {
+		if got := e.app.disconnects(c.connID); len(got) != 1 {
+			t.Errorf("Disconnected before Close returned: %v, want one call", got)
+		}
 	}
 	if s := e.hub.Stats(); s.Sessions != 0 || s.Connections != 0 {
 		t.Errorf("stats after close: %+v", s)
