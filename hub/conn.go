@@ -258,6 +258,11 @@ func (s *session) dropped(k *socket) {
 		s.mu.Unlock()
 		return // a newer socket took over, or the session is ending
 	}
+	if why := s.endWhy; why != "" { // kicked while the socket was going down
+		s.mu.Unlock()
+		s.end(why, false)
+		return
+	}
 	s.sock = nil
 	s.state = stateDropped
 	s.expiry = time.AfterFunc(s.h.cfg.RecoveryWindow, func() { s.end("connection lost (not recovered)", true) })
