@@ -415,9 +415,14 @@ func (h *Handler) takeFlow(w http.ResponseWriter, r *http.Request, provider stri
 // so that a captured callback URL and cookie cannot be replayed on this node
 // (across nodes the provider's one-time codes still stop it).
 type usedStates struct {
-	mu   sync.Mutex
-	seen map[string]time.Time
+	mu      sync.Mutex
+	seen    map[string]time.Time
+	pruneAt int // prune expired entries when the map reaches this size
 }
+
+// maxUsedStates bounds the memory a flood of sign-ins can take; past it the
+// oldest protection is dropped and the providers' one-time codes remain.
+const maxUsedStates = 100_000
 
 // take marks state used and reports whether it was unused.
 func (u *usedStates) take(state string, expires time.Time) bool {
@@ -425,17 +430,21 @@ func (u *usedStates) take(state string, expires time.Time) bool {
 	defer u.mu.Unlock()
 	now := time.Now()
 	if u.seen == nil {
-		u.seen = map[string]time.Time{}
+		u.seen, u.pruneAt = map[string]time.Time{}, 1024
 	}
-	if len(u.seen) >= 1024 {
+	if exp, ok := u.seen[state]; ok && now.Before(exp) {
+		return false
+	}
+	if len(u.seen) >= u.pruneAt {
 		for s, exp := range u.seen {
 			if now.After(exp) {
 				delete(u.seen, s)
 			}
 		}
-	}
-	if exp, ok := u.seen[state]; ok && now.Before(exp) {
-		return false
+		if len(u.seen) >= maxUsedStates {
+			clear(u.seen)
+		}
+		u.pruneAt = max(1024, 2*len(u.seen))
 	}
 	u.seen[state] = expires
 	return true
