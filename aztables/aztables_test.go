@@ -1,0 +1,148 @@
+package aztables_test
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/chatr/chatr"
+	"github.com/chatr/chatr/aztables"
+	"github.com/chatr/chatr/storetest"
+)
+
+// Azurite's well-known development account.
+const devAccountKey = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="
+
+var azurite struct {
+	once    sync.Once
+	cmd     *exec.Cmd
+	connStr string
+	err     string // why Azurite is not available
+}
+
+// TestMain stops the Azurite started by the tests.
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if azurite.cmd != nil {
+		azurite.cmd.Process.Kill()
+		azurite.cmd.Wait()
+	}
+	os.Exit(code)
+}
+
+// startAzurite runs the Table service of Azurite (from testdata/azurite's
+// node_modules) in memory on a free loopback port, once per test binary.
+func startAzurite() {
+	dir := filepath.Join("testdata", "azurite")
+	bin, _ := filepath.Abs(filepath.Join(dir, "node_modules", ".bin", "azurite-table"))
+	if _, err := exec.LookPath("node"); err != nil {
+		azurite.err = "node is not installed"
+		return
+	}
+	if _, err := os.Stat(bin); err != nil {
+		azurite.err = "Azurite is missing: run `make deps` (npm ci in " + dir + ")"
+		return
+	}
+	for attempt := 0; attempt < 3; attempt++ {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			azurite.err = err.Error()
+			return
+		}
+		port := ln.Addr().(*net.TCPAddr).Port
+		ln.Close()
+		cmd := exec.Command(bin, "--inMemoryPersistence", "--tableHost", "127.0.0.1", "--tablePort", strconv.Itoa(port),
+			"--skipApiVersionCheck", "--disableTelemetry")
+		cmd.Dir = os.TempDir() // whatever Azurite writes beside it stays out of the tree
+		cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
+		if err := cmd.Start(); err != nil {
+			azurite.err = "start Azurite: " + err.Error()
+			return
+		}
+		exited := make(chan struct{})
+		go func() { cmd.Wait(); close(exited) }()
+		deadline := time.Now().Add(20 * time.Second)
+		for time.Now().Before(deadline) {
+			select {
+			case <-exited:
+				deadline = time.Time{}
+				continue
+			default:
+			}
+			if c, err := net.DialTimeout("tcp", fmt.Sprint("127.0.0.1:", port), time.Second); err == nil {
+				c.Close()
+				azurite.cmd = cmd
+				azurite.connStr = fmt.Sprintf("DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey=%s;TableEndpoint=http://127.0.0.1:%d/devstoreaccount1;", devAccountKey, port)
+				return
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+		cmd.Process.Kill()
+		<-exited
+	}
+	azurite.err = "Azurite did not start"
+}
+
+// connString returns a connection string to a fresh set of tables in
+// Azurite, skipping the test when Azurite is missing (failing under CI=true).
+func connString(t *testing.T) string {
+	t.Helper()
+	azurite.once.Do(startAzurite)
+	if azurite.err != "" {
+		if os.Getenv("CI") == "true" {
+			t.Fatal(azurite.err)
+		}
+		t.Skip(azurite.err)
+	}
+	b := make([]byte, 6)
+	rand.Read(b)
+	return azurite.connStr + "TablePrefix=t" + hex.EncodeToString(b)
+}
+
+func open(t *testing.T, conn string) *aztables.Store {
+	t.Helper()
+	s, err := aztables.Open(t.Context(), conn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+func TestStore(t *testing.T) {
+	storetest.Run(t, func(t *testing.T) chatr.Store { return open(t, connString(t)) })
+}
+
+func TestReopen(t *testing.T) {
+	storetest.RunReopen(t, func(t *testing.T) func() (chatr.Store, error) {
+		conn := connString(t)
+		return func() (chatr.Store, error) { return aztables.Open(context.Background(), conn) }
+	})
+}
+
+func TestIsConnectionString(t *testing.T) {
+	for _, tt := range []struct {
+		db   string
+		want bool
+	}{
+		{"aztables:UseDevelopmentStorage=true", true},
+		{"DefaultEndpointsProtocol=https;AccountName=acct;AccountKey=a2V5;EndpointSuffix=core.windows.net", true},
+		{"AccountName=devstoreaccount1;AccountKey=a2V5;TableEndpoint=http://127.0.0.1:10002/devstoreaccount1", true},
+		{"chatr.db", false},
+		{"postgres://u:p@localhost/chatr", false},
+		{"/var/lib/chatr/data;backup.db", false},
+	} {
+		if got := aztables.IsConnectionString(tt.db); got != tt.want {
+			t.Errorf("IsConnectionString(%q) = %v, want %v", tt.db, got, tt.want)
+		}
+	}
+}
