@@ -781,6 +781,7 @@ func testAddMessageConcurrent(t *testing.T, s chatr.Store) {
 		wg    sync.WaitGroup
 		mu    sync.Mutex
 		added = map[string][]chatr.Message{}
+		acked = map[string]int64{} // the highest ID returned so far, per chat
 		errs  = make(chan error, senders)
 	)
 	for g := 0; g < senders; g++ {
@@ -791,19 +792,24 @@ func testAddMessageConcurrent(t *testing.T, s chatr.Store) {
 			for i := 0; i < each; i++ {
 				chatID := fmt.Sprint("c", (g+i)%chats)
 				m := msg(chatID, fmt.Sprint("guest:", g), fmt.Sprintf("from %d, number %d", g, i))
+				mu.Lock()
+				returnedBefore := acked[chatID]
+				mu.Unlock()
 				got, err := s.AddMessage(context.Background(), m)
 				if err != nil {
 					errs <- fmt.Errorf("AddMessage from sender %d: %w", g, err)
 					return
 				}
-				// A message added after another returned has a greater ID.
-				if got.ID <= last[chatID] {
-					errs <- fmt.Errorf("sender %d got ID %d in %s after ID %d", g, got.ID, chatID, last[chatID])
+				// A message added after another returned has a greater ID,
+				// whichever goroutine added the other.
+				if got.ID <= last[chatID] || got.ID <= returnedBefore {
+					errs <- fmt.Errorf("sender %d got ID %d in %s after IDs %d (its own) and %d (any sender's) had returned", g, got.ID, chatID, last[chatID], returnedBefore)
 					return
 				}
 				last[chatID] = got.ID
 				mu.Lock()
 				added[chatID] = append(added[chatID], got)
+				acked[chatID] = max(acked[chatID], got.ID)
 				mu.Unlock()
 			}
 		}()
