@@ -22,6 +22,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"runtime"
 	"sort"
 	"strconv"
 	"strings"
@@ -57,12 +58,18 @@ var _ chatr.Store = (*DB)(nil)
 var ErrClosed = errors.New("postgres: store is closed")
 
 // Open connects to the database at url (a postgres:// URL or a key=value
-// connection string; search_path may be set there), applies the migrations
-// it has not seen yet and starts the message writer.
+// connection string; search_path and pgxpool's pool_max_conns may be set
+// there, the pool defaults to 16 connections), applies the migrations it
+// has not seen yet and starts the message writer.
 func Open(ctx context.Context, url string) (*DB, error) {
 	cfg, err := pgxpool.ParseConfig(url)
 	if err != nil {
 		return nil, fmt.Errorf("postgres: parse url: %w", err)
+	}
+	if !strings.Contains(url, "pool_max_conns") {
+		// pgxpool's default (the number of CPUs, at least 4) starves the
+		// readers of a node on a small machine while the writer holds one.
+		cfg.MaxConns = int32(max(16, 4*runtime.NumCPU()))
 	}
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
