@@ -103,6 +103,7 @@ function step(key, status) {
 }
 
 export async function boot() {
+  if (client) { client.stop(); client = null; } // "Try again" after a failed start
   state.phase = 'loading';
   state.steps = STEP_LABELS.map(([key, label]) => ({ key, label, status: 'pending' }));
   let current = 'auth';
@@ -658,14 +659,17 @@ function noteActivity() {
   }
 }
 
+let idleStarted = false;
 function startIdleDetection() {
+  if (idleStarted) return;
+  idleStarted = true;
   const active = noteActivity;
   for (const ev of ['pointerdown', 'pointermove', 'keydown', 'wheel', 'touchstart', 'focus']) {
     window.addEventListener(ev, active, { passive: true, capture: true });
   }
   setInterval(() => {
     const limit = (state.config.idleTimeoutSeconds || 60) * 1000;
-    if (!state.idle && Date.now() - lastActivity >= limit) {
+    if (!state.idle && client && Date.now() - lastActivity >= limit) {
       state.idle = true;
       client.sendEvent('userEnterIdle', '').catch(() => {});
     }
