@@ -8,7 +8,18 @@
 // RunReopen, which closes a store and opens the same data again.
 //
 // The suite knows only package chatr: nothing of SQL, files or servers. It
-// asserts exact values, so a store that bends a promise fails it.
+// asserts exact values, so a store that bends a promise fails it. Where the
+// contract leaves a detail open, the suite settles it as follows:
+//
+//   - A session is expired at now when Expires <= now.
+//   - A zero Created (user, chat) is set to the current time.
+//   - UpsertUser with an empty ID is EINVALID.
+//   - A chat deleted and created again under the same ID starts afresh:
+//     no members, no messages, no read markers, message IDs from 1.
+//   - What AddMessage returns is exactly what ListMessages returns later.
+//
+// It does not test what the contract leaves to each store: ListMessages and
+// MarkRead on a missing chat, text with NUL bytes or invalid UTF-8.
 package storetest
 
 import (
