@@ -1088,3 +1088,16 @@ func (s *Store) Close() error {
 	s.wg.Wait()
 	return nil
 }
+
+// Redact hides the secrets of a connection string (AccountKey,
+// SharedAccessSignature) for logs.
+func Redact(connStr string) string {
+	parts := strings.Split(connStr, ";")
+	for i, p := range parts {
+		k, _, ok := strings.Cut(p, "=")
+		if ok && (strings.EqualFold(strings.TrimSpace(k), "AccountKey") || strings.EqualFold(strings.TrimSpace(k), "SharedAccessSignature")) {
+			parts[i] = k + "=***"
+		}
+	}
+	return strings.Join(parts, ";")
+}

@@ -146,3 +146,11 @@ func TestIsConnectionString(t *testing.T) {
 		}
 	}
 }
+
+func TestRedact(t *testing.T) {
+	got := aztables.Redact("aztables:DefaultEndpointsProtocol=https;AccountName=acct;AccountKey=c2VjcmV0;EndpointSuffix=core.windows.net")
+	want := "aztables:DefaultEndpointsProtocol=https;AccountName=acct;AccountKey=***;EndpointSuffix=core.windows.net"
+	if got != want {
+		t.Errorf("Redact: got %q, want %q", got, want)
+	}
+}

@@ -22,6 +22,7 @@ import (
 
 	"github.com/chatr/chatr"
 	"github.com/chatr/chatr/auth"
+	"github.com/chatr/chatr/aztables"
 	"github.com/chatr/chatr/chat"
 	"github.com/chatr/chatr/httpapi"
 	"github.com/chatr/chatr/hub"
@@ -298,6 +299,13 @@ func (s *Server) sweepSessions() {
 }
 
 func openStore(ctx context.Context, db string) (chatr.Store, error) {
+	if aztables.IsConnectionString(db) {
+		st, err := aztables.Open(ctx, db)
+		if err != nil {
+			return nil, fmt.Errorf("open table storage: %w", err)
+		}
+		return st, nil
+	}
 	if strings.HasPrefix(db, "postgres://") || strings.HasPrefix(db, "postgresql://") {
 		st, err := postgres.Open(ctx, db)
 		if err != nil {
@@ -324,7 +332,7 @@ func loadSecret(cfg Config) ([]byte, error) {
 	path := cfg.SecretFile
 	if path == "" {
 		path = "chatr.secret"
-		if !strings.Contains(cfg.DB, "://") {
+		if !strings.Contains(cfg.DB, "://") && !aztables.IsConnectionString(cfg.DB) {
 			path = cfg.DB + ".secret"
 		}
 	}
@@ -361,6 +369,9 @@ func derive(secret []byte, purpose string) []byte {
 
 // redactDB hides a password in a database URL for logs.
 func redactDB(db string) string {
+	if aztables.IsConnectionString(db) {
+		return aztables.Redact(db)
+	}
 	if i := strings.Index(db, "://"); i >= 0 {
 		if at := strings.LastIndex(db, "@"); at > i {
 			return db[:i+3] + "***" + db[at:]

@@ -55,7 +55,7 @@ func newFlagSet() (*flag.FlagSet, *options) {
 	o := &options{}
 	cfg := &o.server
 	fs.StringVar(&cfg.Addr, "addr", ":8080", "address to listen on")
-	fs.StringVar(&cfg.DB, "db", "chatr.db", "SQLite file, or a postgres:// URL")
+	fs.StringVar(&cfg.DB, "db", "chatr.db", "SQLite file, a postgres:// URL, or an Azure Table Storage connection string (aztables:<connection string>)")
 	fs.StringVar(&cfg.Secret, "secret", "", "secret that signs access tokens, 16+ characters; nodes of a cluster share it (default: generated and kept in --secret-file)")
 	fs.StringVar(&cfg.SecretFile, "secret-file", "", "where a generated secret is kept (default: the SQLite file + .secret, or chatr.secret)")
 	fs.StringVar(&o.logFormat, "log-format", "text", "log format: text or json")
