@@ -19,6 +19,7 @@ const RECOVER_EVERY_MS = 1000; // recovery attempt period
 const RECOVER_FOR_MS = 30000;  // give up recovering after this long
 const PING_EVERY_MS = 20000;   // application ping period
 const ACK_TIMEOUT_MS = 15000;  // an ack not seen after this long fails with Timeout
+const SILENT_MS = 50000;       // no frame (not even a pong) for this long: the socket is dead
 
 export class AckError extends Error {
   constructor(name, message) {
@@ -138,6 +139,7 @@ export class HubClient extends EventTarget {
       };
       ws.onmessage = (ev) => {
         if (ws !== this.ws) return;
+        this.lastFrameAt = Date.now();
         let frame;
         try { frame = JSON.parse(ev.data); } catch { return; }
         if (frame.type === 'system' && frame.event === 'connected') {
@@ -170,7 +172,16 @@ export class HubClient extends EventTarget {
     this.stats[fresh ? 'fresh' : 'recovered']++;
     this.setState('connected');
     this.timers.push(setInterval(() => this.flushAck(), ACK_EVERY_MS));
-    this.timers.push(setInterval(() => this.sendRaw({ type: 'ping' }), PING_EVERY_MS));
+    this.lastFrameAt = Date.now();
+    this.timers.push(setInterval(() => {
+      // A half-open TCP connection can stay "open" for minutes: a server
+      // that answers no ping is treated as a dropped socket.
+      if (Date.now() - this.lastFrameAt > SILENT_MS && this.ws) {
+        this.ws.close(4001, 'server silent');
+        return;
+      }
+      this.sendRaw({ type: 'ping' });
+    }, PING_EVERY_MS));
     // Frames that were in flight when the socket dropped: a recovered session
     // answers a repeated ackId with Duplicate (it was done), or does the work.
     // A fresh connection is another session: the application decides.
