@@ -100,10 +100,12 @@ func openFresh(t testing.TB) *postgres.DB {
 }
 
 func TestStore(t *testing.T) {
+	server(t) // skip (or fail in CI) once, not in every subtest
 	storetest.Run(t, func(t *testing.T) chatr.Store { return openFresh(t) })
 }
 
 func TestReopen(t *testing.T) {
+	server(t)
 	storetest.RunReopen(t, func(t *testing.T) func() (chatr.Store, error) {
 		url := freshSchema(t)
 		return func() (chatr.Store, error) { return postgres.Open(context.Background(), url) }
