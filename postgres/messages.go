@@ -57,12 +57,20 @@ func (db *DB) AddMessage(ctx context.Context, m chatr.Message) (chatr.Message, e
 // validText rejects strings PostgreSQL cannot store in a text column (NUL,
 // invalid UTF-8) as bad input rather than letting them fail a whole batch.
 func validText(ss ...string) error {
-	for _, s := range ss {
-		if !utf8.ValidString(s) || strings.ContainsRune(s, 0) {
-			return chatr.Errorf(chatr.EINVALID, "text must be UTF-8 without NUL")
-		}
+	if !storable(ss...) {
+		return chatr.Errorf(chatr.EINVALID, "text must be UTF-8 without NUL")
 	}
 	return nil
+}
+
+// storable reports whether every string fits a PostgreSQL text column.
+func storable(ss ...string) bool {
+	for _, s := range ss {
+		if !utf8.ValidString(s) || strings.ContainsRune(s, 0) {
+			return false
+		}
+	}
+	return true
 }
 
 // writeMessages is the writer goroutine: it commits everything pending in

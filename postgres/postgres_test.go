@@ -171,3 +171,43 @@ func TestTwoNodes(t *testing.T) {
 		t.Fatalf("got %d messages, want %d", total, senders*each)
 	}
 }
+
+// TestUnstorableText checks that strings PostgreSQL cannot hold (NUL,
+// invalid UTF-8) are bad input when written and simply absent when looked
+// up, never a server error.
+func TestUnstorableText(t *testing.T) {
+	db := openFresh(t)
+	ctx := t.Context()
+	if err := db.CreateChat(ctx, chatr.Chat{ID: "c", Name: "c", Owner: "guest:a"}); err != nil {
+		t.Fatal(err)
+	}
+	for _, bad := range []string{"nul\x00byte", "bad\xffutf8"} {
+		_, err := db.AddMessage(ctx, chatr.Message{ChatID: "c", FromUserID: "guest:a", Text: bad})
+		if got := chatr.ErrorCode(err); got != chatr.EINVALID {
+			t.Errorf("AddMessage %q: got code %q (%v), want %q", bad, got, err, chatr.EINVALID)
+		}
+		if err := db.CreateChat(ctx, chatr.Chat{ID: bad, Name: "x"}); chatr.ErrorCode(err) != chatr.EINVALID {
+			t.Errorf("CreateChat %q: got %v, want EINVALID", bad, err)
+		}
+		if _, err := db.GetChat(ctx, bad); chatr.ErrorCode(err) != chatr.ENOTFOUND {
+			t.Errorf("GetChat %q: got %v, want ENOTFOUND", bad, err)
+		}
+		if _, err := db.GetUser(ctx, bad); chatr.ErrorCode(err) != chatr.ENOTFOUND {
+			t.Errorf("GetUser %q: got %v, want ENOTFOUND", bad, err)
+		}
+		if _, err := db.GetSession(ctx, bad, time.Now()); chatr.ErrorCode(err) != chatr.ENOTFOUND {
+			t.Errorf("GetSession %q: got %v, want ENOTFOUND", bad, err)
+		}
+		if _, err := db.ListMessages(ctx, bad, chatr.MessageQuery{}); chatr.ErrorCode(err) != chatr.ENOTFOUND {
+			t.Errorf("ListMessages %q: got %v, want ENOTFOUND", bad, err)
+		}
+		if ok, err := db.IsMember(ctx, bad, bad); ok || err != nil {
+			t.Errorf("IsMember %q: got %v, %v, want false, nil", bad, ok, err)
+		}
+	}
+	// The batch around a rejected message is unaffected.
+	m, err := db.AddMessage(ctx, chatr.Message{ChatID: "c", FromUserID: "guest:a", Text: "fine"})
+	if err != nil || m.ID != 1 {
+		t.Fatalf("AddMessage after rejected ones: got %+v, %v, want ID 1", m, err)
+	}
+}

@@ -12,6 +12,9 @@ import (
 	"github.com/chatr/chatr"
 )
 
+// Lookups by a key that PostgreSQL could not store (NUL, invalid UTF-8)
+// answer as for any other missing key instead of failing on the server.
+
 // --- users
 
 // UpsertUser creates the user or updates its name and provider.
@@ -43,6 +46,9 @@ func scanUser(row pgx.Row) (chatr.User, error) {
 
 // GetUser returns the user, or ENOTFOUND.
 func (db *DB) GetUser(ctx context.Context, id string) (chatr.User, error) {
+	if !storable(id) {
+		return chatr.User{}, chatr.Errorf(chatr.ENOTFOUND, "no user %q", id)
+	}
 	u, err := scanUser(db.pool.QueryRow(ctx, `SELECT `+userColumns+` FROM users WHERE id = $1`, id))
 	if errors.Is(err, pgx.ErrNoRows) {
 		return chatr.User{}, chatr.Errorf(chatr.ENOTFOUND, "no user %q", id)
@@ -68,6 +74,9 @@ func (db *DB) ListUsers(ctx context.Context) ([]chatr.User, error) {
 
 // SetIdle records the user's idle flag and last-seen time.
 func (db *DB) SetIdle(ctx context.Context, userID string, idle bool, at time.Time) error {
+	if !storable(userID) {
+		return chatr.Errorf(chatr.ENOTFOUND, "no user %q", userID)
+	}
 	tag, err := db.pool.Exec(ctx, `UPDATE users SET idle = $1, last_seen = $2 WHERE id = $3`, idle, normal(at), userID)
 	if err != nil {
 		return fmt.Errorf("postgres: set idle: %w", err)
@@ -103,6 +112,9 @@ func (db *DB) CreateSession(ctx context.Context, s chatr.Session) error {
 
 // GetSession returns the session if it is live at now (now < Expires).
 func (db *DB) GetSession(ctx context.Context, tokenHash string, now time.Time) (chatr.Session, error) {
+	if !storable(tokenHash) {
+		return chatr.Session{}, chatr.Errorf(chatr.ENOTFOUND, "no session")
+	}
 	var s chatr.Session
 	err := db.pool.QueryRow(ctx, `
 		SELECT token_hash, user_id, created, expires FROM sessions WHERE token_hash = $1 AND expires > $2`,
@@ -119,6 +131,9 @@ func (db *DB) GetSession(ctx context.Context, tokenHash string, now time.Time) (
 
 // ExtendSession moves the session's expiry.
 func (db *DB) ExtendSession(ctx context.Context, tokenHash string, expires time.Time) error {
+	if !storable(tokenHash) {
+		return chatr.Errorf(chatr.ENOTFOUND, "no session")
+	}
 	tag, err := db.pool.Exec(ctx, `UPDATE sessions SET expires = $1 WHERE token_hash = $2`, normal(expires), tokenHash)
 	if err != nil {
 		return fmt.Errorf("postgres: extend session: %w", err)
@@ -131,6 +146,9 @@ func (db *DB) ExtendSession(ctx context.Context, tokenHash string, expires time.
 
 // DeleteSession removes the session if it exists.
 func (db *DB) DeleteSession(ctx context.Context, tokenHash string) error {
+	if !storable(tokenHash) {
+		return nil
+	}
 	if _, err := db.pool.Exec(ctx, `DELETE FROM sessions WHERE token_hash = $1`, tokenHash); err != nil {
 		return fmt.Errorf("postgres: delete session: %w", err)
 	}
@@ -139,6 +157,9 @@ func (db *DB) DeleteSession(ctx context.Context, tokenHash string) error {
 
 // DeleteUserSessions removes every session of the user.
 func (db *DB) DeleteUserSessions(ctx context.Context, userID string) error {
+	if !storable(userID) {
+		return nil
+	}
 	if _, err := db.pool.Exec(ctx, `DELETE FROM sessions WHERE user_id = $1`, userID); err != nil {
 		return fmt.Errorf("postgres: delete user sessions: %w", err)
 	}
@@ -188,6 +209,9 @@ func scanChat(row pgx.Row) (chatr.Chat, error) {
 
 // GetChat returns the chat, or ENOTFOUND.
 func (db *DB) GetChat(ctx context.Context, id string) (chatr.Chat, error) {
+	if !storable(id) {
+		return chatr.Chat{}, chatr.Errorf(chatr.ENOTFOUND, "no chat %q", id)
+	}
 	c, err := scanChat(db.pool.QueryRow(ctx, `SELECT `+chatColumns+` FROM chats c WHERE c.id = $1`, id))
 	if errors.Is(err, pgx.ErrNoRows) {
 		return chatr.Chat{}, chatr.Errorf(chatr.ENOTFOUND, "no chat %q", id)
@@ -218,6 +242,9 @@ func (db *DB) ListGroupChats(ctx context.Context) ([]chatr.Chat, error) {
 
 // ListUserChats returns the user's chats by creation time then ID.
 func (db *DB) ListUserChats(ctx context.Context, userID string) ([]chatr.Chat, error) {
+	if !storable(userID) {
+		return []chatr.Chat{}, nil
+	}
 	chats, err := db.listChats(ctx, `
 		SELECT `+chatColumns+` FROM chats c JOIN members m ON m.chat_id = c.id
 		WHERE m.user_id = $1 ORDER BY c.created, c.id`, userID)
@@ -230,6 +257,9 @@ func (db *DB) ListUserChats(ctx context.Context, userID string) ([]chatr.Chat, e
 // DeleteChat removes the chat; foreign keys cascade to its members,
 // messages and read markers.
 func (db *DB) DeleteChat(ctx context.Context, id string) error {
+	if !storable(id) {
+		return chatr.Errorf(chatr.ENOTFOUND, "no chat %q", id)
+	}
 	tag, err := db.pool.Exec(ctx, `DELETE FROM chats WHERE id = $1`, id)
 	if err != nil {
 		return fmt.Errorf("postgres: delete chat: %w", err)
@@ -285,6 +315,9 @@ func (db *DB) AddMember(ctx context.Context, chatID string, m chatr.Member) erro
 
 // RemoveMember removes the membership if it exists.
 func (db *DB) RemoveMember(ctx context.Context, chatID, userID string) error {
+	if !storable(chatID, userID) {
+		return nil
+	}
 	if _, err := db.pool.Exec(ctx, `DELETE FROM members WHERE chat_id = $1 AND user_id = $2`, chatID, userID); err != nil {
 		return fmt.Errorf("postgres: remove member: %w", err)
 	}
@@ -293,6 +326,9 @@ func (db *DB) RemoveMember(ctx context.Context, chatID, userID string) error {
 
 // ListMembers returns the members by join time then user ID.
 func (db *DB) ListMembers(ctx context.Context, chatID string) ([]chatr.Member, error) {
+	if !storable(chatID) {
+		return nil, chatr.Errorf(chatr.ENOTFOUND, "no chat %q", chatID)
+	}
 	rows, _ := db.pool.Query(ctx, `
 		SELECT user_id, user_name, joined FROM members WHERE chat_id = $1 ORDER BY joined, user_id`, chatID)
 	members, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (chatr.Member, error) {
@@ -317,6 +353,9 @@ func (db *DB) ListMembers(ctx context.Context, chatID string) ([]chatr.Member, e
 
 // IsMember reports whether the user is a member of the chat.
 func (db *DB) IsMember(ctx context.Context, chatID, userID string) (bool, error) {
+	if !storable(chatID, userID) {
+		return false, nil
+	}
 	var isMember bool
 	err := db.pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM members WHERE chat_id = $1 AND user_id = $2)`, chatID, userID).Scan(&isMember)
 	if err != nil {
@@ -330,6 +369,9 @@ func (db *DB) IsMember(ctx context.Context, chatID, userID string) (bool, error)
 // ListMessages returns a page of the chat's history in ascending ID order.
 // A missing chat is ENOTFOUND.
 func (db *DB) ListMessages(ctx context.Context, chatID string, q chatr.MessageQuery) ([]chatr.Message, error) {
+	if !storable(chatID) {
+		return nil, chatr.Errorf(chatr.ENOTFOUND, "no chat %q", chatID)
+	}
 	limit := q.Limit
 	if limit <= 0 {
 		limit = 50
@@ -394,6 +436,9 @@ func (db *DB) MarkRead(ctx context.Context, userID, chatID string, messageID int
 // UnreadCounts counts, per chat of the user, the messages of others above
 // the user's read marker. Chats with none are left out.
 func (db *DB) UnreadCounts(ctx context.Context, userID string) (map[string]int, error) {
+	if !storable(userID) {
+		return map[string]int{}, nil
+	}
 	rows, err := db.pool.Query(ctx, `
 		SELECT mb.chat_id, COUNT(*) FROM members mb
 		JOIN messages m ON m.chat_id = mb.chat_id
