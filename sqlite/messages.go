@@ -22,7 +22,7 @@ type addRequest struct {
 // that stored it has committed. If ctx ends first, AddMessage returns its
 // error; the message may still be stored.
 func (db *DB) AddMessage(ctx context.Context, m chatr.Message) (chatr.Message, error) {
-	if err := validText(m); err != nil {
+	if err := validText(m.ChatID, m.Text, m.FromUserID, m.FromUserName); err != nil {
 		return chatr.Message{}, err
 	}
 	if err := ctx.Err(); err != nil {
@@ -53,11 +53,11 @@ func (db *DB) AddMessage(ctx context.Context, m chatr.Message) (chatr.Message, e
 
 // validText rejects text that a store cannot keep byte for byte in every
 // backend (PostgreSQL refuses NUL and invalid UTF-8), so that SQLite and
-// PostgreSQL agree.
-func validText(m chatr.Message) error {
-	for _, s := range []string{m.Text, m.FromUserName, m.FromUserID} {
+// PostgreSQL agree on what is bad input.
+func validText(ss ...string) error {
+	for _, s := range ss {
 		if !utf8.ValidString(s) || strings.ContainsRune(s, 0) {
-			return chatr.Errorf(chatr.EINVALID, "message text must be UTF-8 without NUL")
+			return chatr.Errorf(chatr.EINVALID, "text must be UTF-8 without NUL")
 		}
 	}
 	return nil

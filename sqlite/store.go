@@ -17,6 +17,9 @@ func (db *DB) UpsertUser(ctx context.Context, u chatr.User) error {
 	if u.ID == "" {
 		return chatr.Errorf(chatr.EINVALID, "user id is empty")
 	}
+	if err := validText(u.ID, u.Name, u.Provider); err != nil {
+		return err
+	}
 	_, err := db.write.ExecContext(ctx, `
 		INSERT INTO users (id, name, provider, idle, last_seen, created) VALUES (?, ?, ?, ?, ?, ?)
 		ON CONFLICT (id) DO UPDATE SET name = excluded.name, provider = excluded.provider`,
@@ -93,6 +96,9 @@ func (db *DB) SetIdle(ctx context.Context, userID string, idle bool, at time.Tim
 func (db *DB) CreateSession(ctx context.Context, s chatr.Session) error {
 	if s.TokenHash == "" {
 		return chatr.Errorf(chatr.EINVALID, "session token hash is empty")
+	}
+	if err := validText(s.TokenHash, s.UserID); err != nil {
+		return err
 	}
 	res, err := db.write.ExecContext(ctx, `
 		INSERT INTO sessions (token_hash, user_id, created, expires) VALUES (?, ?, ?, ?)
@@ -177,6 +183,9 @@ func (db *DB) DeleteExpiredSessions(ctx context.Context, now time.Time) (int, er
 func (db *DB) CreateChat(ctx context.Context, c chatr.Chat) error {
 	if c.ID == "" || c.Name == "" {
 		return chatr.Errorf(chatr.EINVALID, "chat id and name must not be empty")
+	}
+	if err := validText(c.ID, c.Name, c.Owner); err != nil {
+		return err
 	}
 	res, err := db.write.ExecContext(ctx, `
 		INSERT INTO chats (id, name, owner, private, created) VALUES (?, ?, ?, ?, ?)
@@ -286,6 +295,9 @@ func (db *DB) chatExists(ctx context.Context, id string) (bool, error) {
 func (db *DB) AddMember(ctx context.Context, chatID string, m chatr.Member) error {
 	if m.UserID == "" {
 		return chatr.Errorf(chatr.EINVALID, "member user id is empty")
+	}
+	if err := validText(chatID, m.UserID, m.UserName); err != nil {
+		return err
 	}
 	res, err := db.write.ExecContext(ctx, `
 		INSERT INTO members (chat_id, user_id, user_name, joined)
