@@ -650,11 +650,17 @@ func TestScreenshots(t *testing.T) {
 	alice.waitFor("Alice sees Bob typing", `document.querySelector('.typing').textContent.includes('is typing')`)
 
 	alice.do("dismiss the toasts", chromedp.Evaluate[chromedp.Void](`document.querySelectorAll('.toast .delete').forEach((b) => b.click())`))
+	// Bob opens a private chat: Alice gets a toast and a background tab.
+	bob.do("click Alice", chromedp.Click(chromedp.CSS(`#user-list .user-entry:not(.is-self) .side-main`)))
+	alice.waitFor("the private chat toast shows", `[...document.querySelectorAll('.toast')].some((e) => e.textContent.includes('private chat'))`)
 	for _, scheme := range []string{"light", "dark"} {
 		alice.colorScheme(scheme)
-		alice.viewport(1280, 800)
 		alice.screenshot("chat-desktop-" + scheme)
-		alice.viewport(375, 740)
+	}
+	alice.do("dismiss the toasts", chromedp.Evaluate[chromedp.Void](`document.querySelectorAll('.toast .delete').forEach((b) => b.click())`))
+	alice.viewport(375, 740)
+	for _, scheme := range []string{"light", "dark"} {
+		alice.colorScheme(scheme)
 		alice.screenshot("chat-375-" + scheme)
 		alice.click(".topbar-burger")
 		alice.waitFor("the drawer opens", `!!document.querySelector('.sidebar.is-open')`)

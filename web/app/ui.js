@@ -149,7 +149,7 @@ const Sidebar = {
         h('div', { class: 'side-heading' }, [
           h('h2', { id: 'chats-heading' }, 'Group chats'),
           h('button', {
-            class: 'button is-small is-primary is-light', id: 'new-chat', 'aria-label': 'Create a group chat', title: 'Create a group chat',
+            class: 'button is-small is-primary is-soft', id: 'new-chat', 'aria-label': 'Create a group chat', title: 'Create a group chat',
             onClick: () => { state.modal = { kind: 'create' }; },
           }, [icon('plus', { size: 16 }), h('span', 'New')]),
         ]),
@@ -514,7 +514,7 @@ function modalFrame(title, body, foot) {
 
 function Toasts() {
   return h('div', { class: 'toasts', 'aria-live': 'polite', 'aria-relevant': 'additions' }, state.toasts.map((t) =>
-    h('div', { key: t.id, class: ['toast', 'notification', 'is-' + t.kind, 'is-light'], role: t.kind === 'danger' ? 'alert' : 'status' }, [
+    h('div', { key: t.id, class: ['toast', 'toast-' + t.kind], role: t.kind === 'danger' ? 'alert' : 'status' }, [
       h('button', { class: 'delete', 'aria-label': 'Dismiss', onClick: () => dismissToast(t.id) }),
       h('div', { class: 'toast-body' }, [
         t.icon ? icon(t.icon, { size: 16 }) : null,
