@@ -387,9 +387,29 @@ func (k *socket) isClosing() bool {
 	return k.closing || k.dead
 }
 
-// fail closes the socket for a protocol violation; the session ends.
-func (k *socket) fail(code uint16, why string) error {
+// fail closes the socket for a protocol violation; the session ends. The
+// rest of the input is read and dropped until the peer's close frame comes
+// (or closeWait passes): closing a TCP socket with unread input resets it,
+// and the peer would lose our close frame and its code. skip is how much of
+// the current frame's payload is unread, -1 when the framing itself is
+// broken.
+func (k *socket) fail(code uint16, why string, skip int64) error {
 	k.s.kick(code, why, why)
+	k.nc.SetReadDeadline(time.Now().Add(closeWait))
+	if skip < 0 {
+		io.Copy(io.Discard, k.nc)
+		return errors.New(why)
+	}
+	for {
+		if _, err := io.CopyN(io.Discard, k.nc, skip); err != nil {
+			break
+		}
+		hd, err := ws.ReadHeaderBuffer(k.nc, k.hdr[:])
+		if err != nil || hd.OpCode == ws.OpClose {
+			break
+		}
+		skip = hd.Length
+	}
 	return errors.New(why)
 }
 
@@ -412,11 +432,11 @@ func (k *socket) readLoop() error {
 		}
 		k.lastRead.Store(time.Now().UnixNano())
 		if hd.Rsv != 0 || !hd.Masked {
-			return k.fail(closeProtocol, "protocol error: reserved bits set or frame not masked")
+			return k.fail(closeProtocol, "protocol error: reserved bits set or frame not masked", -1)
 		}
 		if hd.OpCode.IsControl() {
 			if !hd.Fin || hd.Length > 125 {
-				return k.fail(closeProtocol, "protocol error: bad control frame")
+				return k.fail(closeProtocol, "protocol error: bad control frame", -1)
 			}
 			var buf [125]byte
 			p := buf[:hd.Length]
@@ -445,28 +465,28 @@ func (k *socket) readLoop() error {
 				k.s.mu.Unlock()
 				return errClosedByPeer
 			default:
-				return k.fail(closeProtocol, "protocol error: unknown control frame")
+				return k.fail(closeProtocol, "protocol error: unknown control frame", 0)
 			}
 			continue
 		}
 		switch hd.OpCode {
 		case ws.OpBinary:
-			return k.fail(closeUnsupported, "binary frames are not supported on JSON protocols")
+			return k.fail(closeUnsupported, "binary frames are not supported on JSON protocols", hd.Length)
 		case ws.OpText:
 			if pooled != nil {
-				return k.fail(closeProtocol, "protocol error: new message inside a fragmented one")
+				return k.fail(closeProtocol, "protocol error: new message inside a fragmented one", hd.Length)
 			}
 			pooled = bufPool.Get().(*[]byte)
 			msg = (*pooled)[:0]
 		case ws.OpContinuation:
 			if pooled == nil {
-				return k.fail(closeProtocol, "protocol error: continuation without a message")
+				return k.fail(closeProtocol, "protocol error: continuation without a message", hd.Length)
 			}
 		default:
-			return k.fail(closeProtocol, "protocol error: reserved opcode")
+			return k.fail(closeProtocol, "protocol error: reserved opcode", hd.Length)
 		}
 		if int64(len(msg))+hd.Length > int64(h.cfg.MaxFrameBytes) {
-			return k.fail(closeTooBig, fmt.Sprintf("message larger than %d bytes", h.cfg.MaxFrameBytes))
+			return k.fail(closeTooBig, fmt.Sprintf("message larger than %d bytes", h.cfg.MaxFrameBytes), hd.Length)
 		}
 		start := len(msg)
 		if msg, err = readPayload(k.nc, msg, hd.Length); err != nil {
@@ -477,7 +497,7 @@ func (k *socket) readLoop() error {
 			continue
 		}
 		if !utf8.Valid(msg) {
-			return k.fail(closeInvalidData, "text frame is not valid UTF-8")
+			return k.fail(closeInvalidData, "text frame is not valid UTF-8", 0)
 		}
 		if k.isClosing() {
 			release()
@@ -486,7 +506,7 @@ func (k *socket) readLoop() error {
 		f, err := parseClientFrame(msg)
 		release()
 		if err != nil {
-			return k.fail(closeInvalidData, "invalid frame: "+err.Error())
+			return k.fail(closeInvalidData, "invalid frame: "+err.Error(), 0)
 		}
 		h.stats.in.Add(1)
 		k.s.handle(&f)
