@@ -13,10 +13,14 @@ import (
 // nil has made its change durable (it survives a crash of the process right
 // after); "not found" is an *Error with code ENOTFOUND, "exists already" one
 // with ECONFLICT, bad arguments EINVALID. Times are stored with at least
-// millisecond precision and returned in UTC.
+// millisecond precision and returned in UTC; a zero Created, Joined or
+// message Time means "now". Text must be valid UTF-8 without NUL bytes
+// (EINVALID otherwise on writes; lookups by such a key find nothing). Close
+// is idempotent.
 type Store interface {
 	// UpsertUser creates the user or updates its Name and Provider (Idle and
-	// LastSeen are kept for an existing user). Created is set on first insert.
+	// LastSeen are kept for an existing user and taken from u on first
+	// insert). Created is set on first insert.
 	UpsertUser(ctx context.Context, u User) error
 	// GetUser returns the user, or ENOTFOUND.
 	GetUser(ctx context.Context, id string) (User, error)
@@ -29,10 +33,12 @@ type Store interface {
 	// CreateSession stores a new session. ECONFLICT if the hash exists.
 	CreateSession(ctx context.Context, s Session) error
 	// GetSession returns the session with that token hash if it has not
-	// expired at now; ENOTFOUND otherwise.
+	// expired at now (a session has expired when Expires <= now); ENOTFOUND
+	// otherwise.
 	GetSession(ctx context.Context, tokenHash string, now time.Time) (Session, error)
-	// ExtendSession moves a live session's expiry to expires (sliding renewal).
-	// ENOTFOUND if there is no such session.
+	// ExtendSession moves a session's expiry to expires (sliding renewal;
+	// callers extend only sessions GetSession just returned). ENOTFOUND if
+	// there is no such session.
 	ExtendSession(ctx context.Context, tokenHash string, expires time.Time) error
 	// DeleteSession removes the session; deleting a missing session is not an error.
 	DeleteSession(ctx context.Context, tokenHash string) error
@@ -52,13 +58,15 @@ type Store interface {
 	// of, ordered by creation time then ID.
 	ListUserChats(ctx context.Context, userID string) ([]Chat, error)
 	// DeleteChat removes the chat with its members, messages and read markers.
-	// ENOTFOUND if it does not exist.
+	// ENOTFOUND if it does not exist. A chat created again with the same ID
+	// starts its message IDs at 1.
 	DeleteChat(ctx context.Context, id string) error
 
 	// AddMember makes the user a member of the chat; adding an existing member
 	// succeeds and changes nothing. ENOTFOUND if the chat does not exist.
 	AddMember(ctx context.Context, chatID string, m Member) error
-	// RemoveMember removes the membership; removing a non-member is not an error.
+	// RemoveMember removes the membership; removing a non-member, or from a
+	// missing chat, is not an error.
 	RemoveMember(ctx context.Context, chatID, userID string) error
 	// ListMembers returns the chat's members ordered by join time then user ID.
 	// ENOTFOUND if the chat does not exist.
@@ -72,16 +80,20 @@ type Store interface {
 	// durable. Concurrent calls may be committed together (group commit), but
 	// each message's ID is greater than that of every message of the same
 	// chat whose AddMessage returned before this call began. ENOTFOUND if
-	// the chat does not exist.
+	// the chat does not exist. When ctx is cancelled the call may return an
+	// error although the message was stored.
 	AddMessage(ctx context.Context, m Message) (Message, error)
 	// ListMessages returns messages of the chat in ascending ID order: those
 	// with After < ID < Before (a zero bound is no bound), at most Limit of
 	// them; with Before set (or no bound at all) the newest that qualify,
-	// with only After set the oldest that qualify. Limit <= 0 means 50.
+	// with only After set the oldest that qualify. Limit <= 0 means 50;
+	// callers bound Limit (the HTTP API caps it at 200). ENOTFOUND for a
+	// missing chat.
 	ListMessages(ctx context.Context, chatID string, q MessageQuery) ([]Message, error)
 
 	// MarkRead records that the user has read the chat up to messageID. The
 	// marker only moves forward: a lower id than the stored one is ignored.
+	// ENOTFOUND for a missing chat.
 	MarkRead(ctx context.Context, userID, chatID string, messageID int64) error
 	// UnreadCounts returns, for every chat the user is a member of, how many
 	// messages have an ID above the user's read marker and were not sent by
