@@ -112,7 +112,16 @@ func New(cfg Config) *Handler {
 	m.HandleFunc("GET /.auth/logout", h.logout)
 	m.HandleFunc("POST /.auth/logout", h.logout)
 	if cfg.ProviderAuth != nil {
-		m.Handle("GET /.auth/login/{provider}", cfg.ProviderAuth)
+		// Starting a provider sign-in counts against the per-IP sign-in limit.
+		limited := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if !h.allowSignIn(r) {
+				w.Header().Set("Retry-After", "10")
+				h.Error(w, r, chatr.Errorf(chatr.ELIMIT, "too many sign-in attempts; try again shortly"))
+				return
+			}
+			cfg.ProviderAuth.ServeHTTP(w, r)
+		})
+		m.Handle("GET /.auth/login/{provider}", limited)
 		m.Handle("GET /.auth/login/{provider}/callback", cfg.ProviderAuth)
 		m.Handle("POST /.auth/login/{provider}/callback", cfg.ProviderAuth)
 	}
