@@ -432,7 +432,7 @@ func (k *socket) readLoop() error {
 		}
 		k.lastRead.Store(time.Now().UnixNano())
 		if hd.Rsv != 0 || !hd.Masked {
-			return k.fail(closeProtocol, "protocol error: reserved bits set or frame not masked", -1)
+			return k.fail(closeProtocol, "protocol error: reserved bits set or frame not masked", hd.Length)
 		}
 		if hd.OpCode.IsControl() {
 			if !hd.Fin || hd.Length > 125 {
