@@ -70,7 +70,7 @@ type Config struct {
 	// Origin is sent as WebHook-Request-Origin: the host clients use to reach
 	// this service (the handler may allow only known origins). Default "localhost".
 	Origin string
-	// Client makes the calls; default a client without redirects.
+	// Client makes the calls; default a client that follows no redirects.
 	Client   *http.Client
 	Timeout  time.Duration // per call, default 10 s
 	Attempts int           // tries of a fire-and-forget event, default 3
@@ -126,7 +126,11 @@ func New(cfg Config) (*Handler, error) {
 		cfg.Logger = slog.Default()
 	}
 	if cfg.Client == nil {
-		cfg.Client = &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+		// Keep enough idle connections for a busy handler: the default two
+		// per host would open a new connection for most user events.
+		tr := http.DefaultTransport.(*http.Transport).Clone()
+		tr.MaxIdleConnsPerHost = maxInFlight
+		cfg.Client = &http.Client{Transport: tr, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 	}
 	h := &Handler{
 		cfg: cfg, log: cfg.Logger, userEvents: map[string]bool{}, sysEvents: map[string]bool{},
