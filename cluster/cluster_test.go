@@ -271,6 +271,23 @@ func TestCluster(t *testing.T) {
 	}
 	t.Logf("sent: alice %d, bob %d, carol %d before the kill (%d acked) + %d after on n1; %d acked in all, %d stored; lost 0 of the acked",
 		len(sentA), len(sentB), len(sentC), carolAckedBefore, len(sentC2), len(ackedTexts), len(history))
+
+	// A node shut down gracefully (SIGTERM): its users who do not come back
+	// elsewhere are announced offline on the other nodes after the offline
+	// grace, before the node leaves the cluster.
+	ca.Skip()
+	stopAt := time.Now()
+	if err := n2.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	waitEvent(t, ca, "alice", "userOffline", equals(bob.ID))
+	t.Logf("Bob announced offline %v after his node got SIGTERM (offline grace 300ms)", time.Since(stopAt).Round(10*time.Millisecond))
+	if err := n2.cmd.Wait(); err != nil {
+		t.Errorf("n2 after SIGTERM: %v", err)
+	}
+	if online := alice.online(n1); online[bob.ID] {
+		t.Errorf("/api/users after n2 stopped: bob still online")
+	}
 }
 
 // say sends a chat message and waits for its ack.

@@ -9,9 +9,11 @@ import (
 	"log/slog"
 	"os"
 	"strings"
+	"time"
 
 	goredis "github.com/redis/go-redis/v9"
 
+	"github.com/chatr/chatr/chat"
 	"github.com/chatr/chatr/redis"
 )
 
@@ -72,10 +74,24 @@ func (c *cluster) start(ctx context.Context, changes func(ctx context.Context, o
 }
 
 // close unregisters the node (after the hub has ended its connections),
-// stops the broker and closes the Redis client.
-func (c *cluster) close(ctx context.Context, log *slog.Logger) error {
+// stops the broker and closes the Redis client. It first waits out the
+// offline grace (0: chat.DefaultOfflineGrace), so that the userOffline of
+// this node's users who do not reconnect elsewhere still reaches the other
+// nodes: the chat announces it only after the grace, through the broker.
+func (c *cluster) close(ctx context.Context, log *slog.Logger, offlineGrace time.Duration) error {
 	if c == nil {
 		return nil
+	}
+	if offlineGrace == 0 {
+		offlineGrace = chat.DefaultOfflineGrace
+	}
+	if offlineGrace > 0 {
+		t := time.NewTimer(offlineGrace + 200*time.Millisecond)
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+		}
+		t.Stop()
 	}
 	err := c.presence.Close(ctx)
 	if err != nil {

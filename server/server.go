@@ -178,7 +178,7 @@ func New(cfg Config) (*Server, error) {
 		Broker: broker, NodeID: nodeID,
 	})
 	if err != nil {
-		cl.close(ctx, cfg.Logger)
+		cl.close(ctx, cfg.Logger, -1)
 		store.Close()
 		return nil, err
 	}
@@ -186,7 +186,7 @@ func New(cfg Config) (*Server, error) {
 	s.app.Attach(h)
 	if err := cl.start(ctx, s.app.PresenceChanged); err != nil {
 		h.Close(ctx)
-		cl.close(ctx, cfg.Logger)
+		cl.close(ctx, cfg.Logger, -1)
 		store.Close()
 		return nil, err
 	}
@@ -194,7 +194,7 @@ func New(cfg Config) (*Server, error) {
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
 		h.Close(ctx)
-		cl.close(ctx, cfg.Logger)
+		cl.close(ctx, cfg.Logger, -1)
 		store.Close()
 		return nil, err
 	}
@@ -202,7 +202,7 @@ func New(cfg Config) (*Server, error) {
 	if s.dropIn, err = openDropIn(cfg, "chat", ln.Addr()); err != nil {
 		ln.Close()
 		h.Close(ctx)
-		cl.close(ctx, cfg.Logger)
+		cl.close(ctx, cfg.Logger, -1)
 		store.Close()
 		return nil, err
 	}
@@ -250,7 +250,7 @@ func (s *Server) Run(ctx context.Context) error {
 	if serr := s.http.Shutdown(sctx); serr != nil {
 		s.log.Warn("http shutdown", "err", serr)
 	}
-	if cerr := s.cluster.close(sctx, s.log); cerr != nil {
+	if cerr := s.cluster.close(sctx, s.log, s.cfg.OfflineGrace); cerr != nil {
 		s.log.Warn("cluster shutdown", "err", cerr)
 	}
 	if cerr := s.store.Close(); cerr != nil && err == nil {
@@ -277,7 +277,7 @@ func (s *Server) Close() error {
 	s.ln.Close()
 	s.hub.Close(context.Background())
 	s.dropIn.close(context.Background())
-	s.cluster.close(context.Background(), s.log)
+	s.cluster.close(context.Background(), s.log, -1)
 	return s.store.Close()
 }
 
