@@ -35,8 +35,9 @@
 // # Why gobwas/ws
 //
 // github.com/gobwas/ws works at the frame level over the hijacked net.Conn:
-// the upgrade parses the request in place (no copies of headers), and it
-// imposes no goroutine, buffer or mutex per connection. That lets the hub
+// the upgrade only validates the request and writes the response (the
+// hijacked bufio buffers are dropped at once), and it imposes no goroutine,
+// buffer or mutex per connection. That lets the hub
 // decide what an idle connection costs: one parked reader goroutine and a
 // couple of small structs, with no read buffer (frame headers are read into a
 // 12-byte array, payloads into pooled buffers that return to the pool after
@@ -49,6 +50,12 @@
 // lxzan/gws is fast but owns the read loop and the write queue itself, which
 // would hide the per-session sequencing and the slow-consumer policy that
 // this package must control. gorilla is also barely maintained.
+//
+// A protocol violation (malformed JSON, unknown type, missing field: 1007;
+// a binary frame: 1003; an oversized message: 1009) ends the session: no
+// recovery. The hub then reads and drops input until the client's close
+// frame, because closing a TCP socket with unread input resets it and the
+// client would never see the close code.
 //
 // # Timing
 //
