@@ -45,7 +45,7 @@ func TestCluster(t *testing.T) {
 	ca, _ := alice.connect(n1)
 	cb, _ := bob.connect(n2)
 	cc, helloC := carol.connect(n3)
-	cd, _ := dave.connect(n3)
+	cd, helloD := dave.connect(n3)
 	type member struct {
 		u *user
 		c *wsclient.Conn
@@ -115,6 +115,21 @@ func TestCluster(t *testing.T) {
 		if st := bob.do(n2, "GET", "/api/chats/"+private+"/messages", nil, nil); st != 403 && st != 404 {
 			t.Errorf("bob reads the private chat's history: status %d", st)
 		}
+	})
+	t.Run("recovery on the same node", func(t *testing.T) {
+		// Dave's socket drops; what the other nodes publish meanwhile
+		// waits in his session and is replayed when he recovers it.
+		cd.Drop()
+		say(t, ca, room, "while you were away")
+		u := dave.token(n3) + "&awps_connection_id=" + url.QueryEscape(helloD.ConnectionID) +
+			"&awps_reconnection_token=" + url.QueryEscape(helloD.ReconnToken)
+		c, err := wsclient.Dial(t.Context(), u, wsclient.Reliable, nil)
+		if err != nil {
+			t.Fatalf("recover: %v", err)
+		}
+		t.Cleanup(func() { c.Drop() })
+		waitChat(t, c, "dave", room, "while you were away")
+		all[3].c, cd = c, c
 	})
 	if t.Failed() {
 		t.FailNow()
