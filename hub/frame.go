@@ -248,7 +248,11 @@ const (
 // "type":"message",...}. The same body serves every recipient; each prepends
 // "{" (non-reliable) or {"sequenceId":N, (reliable).
 func messageBody(from, group, fromUserID string, p *Payload) []byte {
-	b := make([]byte, 0, 64+len(group)+len(fromUserID)+len(p.Data)*4/3+4)
+	n := len(p.Data) + 8
+	if p.DataType == DataBinary || p.DataType == DataProtobuf {
+		n = base64.StdEncoding.EncodedLen(len(p.Data)) + 2
+	}
+	b := make([]byte, 0, 64+len(group)+len(fromUserID)+n)
 	b = append(b, `"type":"message","from":"`...)
 	b = append(b, from...)
 	b = append(b, '"')
