@@ -47,7 +47,7 @@ func (c *collector) waitFor(t *testing.T, n int) []*hub.Command {
 	}
 }
 
-func newBroker(t *testing.T, rdb goredis.UniversalClient, prefix string) *redis.Broker {
+func newBroker(t testing.TB, rdb goredis.UniversalClient, prefix string) *redis.Broker {
 	t.Helper()
 	b := redis.NewBroker(rdb, redis.BrokerConfig{Prefix: prefix})
 	t.Cleanup(func() { b.Close() })

@@ -17,7 +17,7 @@ import (
 // prefix of the test's own, whose keys are deleted when the test ends. It
 // skips the test when Redis is not configured or unreachable, and fails it
 // instead under CI=true.
-func testRedis(t *testing.T) (*goredis.Client, string) {
+func testRedis(t testing.TB) (*goredis.Client, string) {
 	t.Helper()
 	url := os.Getenv("CHATR_TEST_REDIS")
 	if url == "" {
@@ -35,7 +35,7 @@ func testRedis(t *testing.T) (*goredis.Client, string) {
 	return rdb, prefix
 }
 
-func unavailable(t *testing.T, msg string) {
+func unavailable(t testing.TB, msg string) {
 	t.Helper()
 	if os.Getenv("CI") == "true" {
 		t.Fatal(msg)
@@ -44,7 +44,7 @@ func unavailable(t *testing.T, msg string) {
 }
 
 // deleteKeys removes every key under prefix.
-func deleteKeys(t *testing.T, rdb *goredis.Client, prefix string) {
+func deleteKeys(t testing.TB, rdb *goredis.Client, prefix string) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	iter := rdb.Scan(ctx, 0, prefix+"*", 500).Iterator()
