@@ -248,11 +248,15 @@ const (
 // "type":"message",...}. The same body serves every recipient; each prepends
 // "{" (non-reliable) or {"sequenceId":N, (reliable).
 func messageBody(from, group, fromUserID string, p *Payload) []byte {
-	n := len(p.Data) + 8
-	if p.DataType == DataBinary || p.DataType == DataProtobuf {
+	n := len(p.Data) // json: as is
+	switch p.DataType {
+	case DataBinary, DataProtobuf:
 		n = base64.StdEncoding.EncodedLen(len(p.Data)) + 2
+	case DataText:
+		n += n/16 + 2 // quotes and a few escapes
 	}
-	b := make([]byte, 0, 64+len(group)+len(fromUserID)+n)
+	// 128 covers the fixed keys and values; names are counted twice for escapes.
+	b := make([]byte, 0, 128+2*(len(group)+len(fromUserID))+n)
 	b = append(b, `"type":"message","from":"`...)
 	b = append(b, from...)
 	b = append(b, '"')
