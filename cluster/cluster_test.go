@@ -94,6 +94,12 @@ func TestCluster(t *testing.T) {
 		mustEvent(t, cb, "userEnterIdle", map[string]any{})
 		waitEvent(t, ca, "alice", "userIsIdle", equals(bob.ID))
 		waitEvent(t, cd, "dave", "userIsIdle", equals(bob.ID))
+		var users struct {
+			Users map[string]struct{ Idle bool }
+		}
+		if st := carol.do(n3, "GET", "/api/users", nil, &users); st != 200 || !users.Users[bob.ID].Idle {
+			t.Errorf("/api/users on n3 while bob (n2) is idle: status %d, %+v", st, users.Users[bob.ID])
+		}
 		mustEvent(t, cb, "userExitIdle", map[string]any{})
 		waitEvent(t, ca, "alice", "userNotIdle", equals(bob.ID))
 		waitEvent(t, cc, "carol", "userNotIdle", equals(bob.ID))
