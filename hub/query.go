@@ -95,3 +95,19 @@ func (h *Hub) UserConnectionIDs(userID string) []string {
 	}
 	return l
 }
+
+// GroupMembers returns the connections of the group's members on this node
+// (the ConnInfo values are immutable; do not modify them).
+func (h *Hub) GroupMembers(group string) []*ConnInfo {
+	h.mu.RLock()
+	defer h.mu.RUnlock()
+	g := h.groups[group]
+	if g == nil {
+		return nil
+	}
+	l := make([]*ConnInfo, 0, len(g.members))
+	for _, s := range g.members {
+		l = append(l, s.info)
+	}
+	return l
+}

@@ -175,12 +175,17 @@ check("REST: groups joined at connect, add/remove user and connection, exists ch
   await assert.rejects(g.addConnection("no-such-connection"), (e) => e.statusCode === 404);
 });
 
-check("REST: excluded connection on a group send", async () => {
+check("REST: excluded connection on a group send; list a group's connections", async () => {
   const bob = await connect(service, { autoReconnect: false }, { userId: "bob", groups: ["both"] });
   const g = service.group("both");
   await g.addConnection(alice.events.connected.connectionId);
   await g.sendToAll("not for bob", { contentType: "text/plain", excludedConnections: [bob.events.connected.connectionId] });
   await g.sendToAll("for both", { contentType: "text/plain" });
+  const listed = [];
+  // The SDK wraps the pager in a promise (withSpan).
+  for await (const m of await g.listConnections()) listed.push(m);
+  assert.deepEqual(listed.map((m) => m.connectionId).sort(), [alice.events.connected.connectionId, bob.events.connected.connectionId].sort());
+  assert.deepEqual(listed.map((m) => m.userId).sort(), ["amended-user", "bob"]);
   await until(() => bob.events.group.find((m) => m.data === "for both"), "bob's group message");
   await until(() => alice.events.group.find((m) => m.data === "for both"), "alice's group message");
   assert.ok(alice.events.group.find((m) => m.data === "not for bob"), "alice got the message that excludes bob");

@@ -19,6 +19,7 @@ import (
 	"mime"
 	"net/http"
 	"net/url"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -122,6 +123,7 @@ func New(cfg Config) *Handler {
 		return closeAllBut(h, r, h.UserConnectionIDs(r.PathValue("user")))
 	}))
 
+	m.HandleFunc("GET /api/hubs/{hub}/groups/{group}/connections", a.authed(a.listGroup))
 	m.HandleFunc("POST /api/hubs/{hub}/:generateToken", a.authed(a.generateToken))
 	m.HandleFunc("/api/hubs/", a.authed(func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "NotFound", "this operation is not supported by Chatr")
@@ -371,6 +373,32 @@ func (a *Handler) generateToken(w http.ResponseWriter, r *http.Request) {
 	}
 	w.Header().Set("Content-Type", "application/json; charset=utf-8")
 	json.NewEncoder(w).Encode(map[string]string{"token": tok})
+}
+
+// listGroup answers the group's connections as one page:
+// {"value":[{"connectionId","userId"}]}, at most "top" of them.
+func (a *Handler) listGroup(w http.ResponseWriter, r *http.Request) {
+	type member struct {
+		ConnectionID string  `json:"connectionId"`
+		UserID       *string `json:"userId,omitempty"`
+	}
+	value := []member{}
+	if h, _ := a.hubFor(r, false); h != nil {
+		for _, c := range h.GroupMembers(r.PathValue("group")) {
+			m := member{ConnectionID: c.ID}
+			if c.UserID != "" {
+				uid := c.UserID
+				m.UserID = &uid
+			}
+			value = append(value, m)
+		}
+	}
+	sort.Slice(value, func(i, j int) bool { return value[i].ConnectionID < value[j].ConnectionID })
+	if top, err := strconv.Atoi(r.URL.Query().Get("top")); err == nil && top >= 0 && top < len(value) {
+		value = value[:top]
+	}
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	json.NewEncoder(w).Encode(map[string]any{"value": value})
 }
 
 // nonEmpty drops empty values of a repeated query parameter.
