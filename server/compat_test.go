@@ -56,6 +56,13 @@ func TestOriginalClientFlow(t *testing.T) {
 	ca.Send(map[string]any{"type": "event", "event": "createChat", "dataType": "json", "data": map[string]string{"name": "Old", "id": "0d6f5c7e-1111-4222-8333-944445555666"}})
 	alice.waitEvent(cb, "chatCreated", nil)
 	ca.Send(map[string]any{"type": "event", "event": "joinChat", "dataType": "text", "data": "0d6f5c7e-1111-4222-8333-944445555666"})
+	// Events of different connections run concurrently: Bob joins once
+	// Alice's own join has been announced to her.
+	if _, err := ca.WaitFor(5*time.Second, func(f wsclient.Frame) bool {
+		return f.Group == "0d6f5c7e-1111-4222-8333-944445555666" && strings.Contains(string(f.Data), "Alice has joined")
+	}); err != nil {
+		t.Fatalf("alice's join: %v", err)
+	}
 	cb.Send(map[string]any{"type": "event", "event": "joinChat", "dataType": "text", "data": "0d6f5c7e-1111-4222-8333-944445555666"})
 	// The announcement of Bob's join is a text group message carrying the group.
 	f, err := ca.WaitFor(5*time.Second, func(f wsclient.Frame) bool {
