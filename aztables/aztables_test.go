@@ -25,6 +25,7 @@ const devAccountKey = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz
 var azurite struct {
 	once    sync.Once
 	cmd     *exec.Cmd
+	exited  chan struct{} // closed once cmd has been waited for
 	connStr string
 	err     string // why Azurite is not available
 }
@@ -34,7 +35,7 @@ func TestMain(m *testing.M) {
 	code := m.Run()
 	if azurite.cmd != nil {
 		azurite.cmd.Process.Kill()
-		azurite.cmd.Wait()
+		<-azurite.exited
 	}
 	os.Exit(code)
 }
@@ -80,7 +81,7 @@ func startAzurite() {
 			}
 			if c, err := net.DialTimeout("tcp", fmt.Sprint("127.0.0.1:", port), time.Second); err == nil {
 				c.Close()
-				azurite.cmd = cmd
+				azurite.cmd, azurite.exited = cmd, exited
 				azurite.connStr = fmt.Sprintf("DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey=%s;TableEndpoint=http://127.0.0.1:%d/devstoreaccount1;", devAccountKey, port)
 				return
 			}
