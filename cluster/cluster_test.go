@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chatr/chatr/hub"
 	"github.com/chatr/chatr/internal/wsclient"
 )
 
@@ -122,6 +123,41 @@ func TestCluster(t *testing.T) {
 			t.Errorf("bob reads the private chat's history: status %d", st)
 		}
 	})
+	t.Run("drop-in hub", func(t *testing.T) {
+		// A drop-in Web PubSub hub spans the cluster too: a client's group
+		// message on one node reaches the group's members on the others.
+		dial := func(n *node, user string) *wsclient.Conn {
+			tok, err := hub.MintToken([]byte(dropInKey), hub.Claims{UserID: user,
+				Roles:    []string{"webpubsub.joinLeaveGroup", "webpubsub.sendToGroup"},
+				Audience: n.base + "/client/hubs/Sensors", IssuedAt: time.Now(), Expires: time.Now().Add(time.Hour)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			c, err := wsclient.Dial(t.Context(), "ws://"+n.addr+"/client/hubs/Sensors?access_token="+tok, wsclient.JSON, nil)
+			if err != nil {
+				t.Fatalf("dial drop-in hub on %s: %v", n.id, err)
+			}
+			t.Cleanup(func() { c.Close() })
+			if f, err := c.Next(5 * time.Second); err != nil || f.Event != "connected" {
+				t.Fatalf("first frame %s, %v", f.Raw, err)
+			}
+			if f, err := c.Call(map[string]any{"type": "joinGroup", "group": "g"}); err != nil || !f.Success {
+				t.Fatalf("joinGroup: %s %v", f.Raw, err)
+			}
+			return c
+		}
+		x, y, z := dial(n1, "x"), dial(n2, "y"), dial(n3, "z")
+		if f, err := x.Call(map[string]any{"type": "sendToGroup", "group": "g", "dataType": "text", "data": "21.5"}); err != nil || !f.Success {
+			t.Fatalf("sendToGroup: %s %v", f.Raw, err)
+		}
+		for name, c := range map[string]*wsclient.Conn{"y": y, "z": z} {
+			f, err := c.WaitFor(5*time.Second, func(f wsclient.Frame) bool { return f.Type == "message" && f.Group == "g" })
+			if err != nil || string(f.Data) != `"21.5"` || f.FromUserID != "x" {
+				t.Errorf("%s: got %s, %v; want 21.5 from x", name, f.Raw, err)
+			}
+		}
+	})
+
 	t.Run("recovery on the same node", func(t *testing.T) {
 		// Dave's socket drops; what the other nodes publish meanwhile
 		// waits in his session and is replayed when he recovers it.

@@ -27,7 +27,10 @@ import (
 	"github.com/chatr/chatr/redis"
 )
 
-const testSecret = "cluster-test-secret-0123456789"
+const (
+	testSecret = "cluster-test-secret-0123456789"
+	dropInKey  = "cluster-test-drop-in-access-key-0123" // drop-in Web PubSub mode
+)
 
 // unavailable skips the test, or fails it under CI=true.
 func unavailable(t *testing.T, msg string) {
@@ -136,7 +139,8 @@ func startNodes(t *testing.T, bin, pgURL, redisURL, prefix string, n int) []*nod
 		nd.cmd = exec.Command(bin, "--addr", nd.addr, "--db", pgURL, "--redis", redisURL, "--redis-prefix", prefix,
 			"--node-id", nd.id, "--log-level", "warn", "--offline-grace", "300ms",
 			"--messages-per-second", "100000", "--message-burst", "100000",
-			"--requests-per-second", "-1", "--sign-ins-per-minute", "-1")
+			"--requests-per-second", "-1", "--sign-ins-per-minute", "-1",
+			"--webpubsub-access-key", dropInKey)
 		nd.cmd.Env = append(os.Environ(), "CHATR_SECRET="+testSecret)
 		nd.cmd.Stderr = &prefixWriter{prefix: nd.id + ": ", w: os.Stderr}
 		if err := nd.cmd.Start(); err != nil {

@@ -9,11 +9,13 @@ import (
 	"log/slog"
 	"os"
 	"strings"
+	"sync"
 	"time"
 
 	goredis "github.com/redis/go-redis/v9"
 
 	"github.com/chatr/chatr/chat"
+	"github.com/chatr/chatr/hub"
 	"github.com/chatr/chatr/redis"
 )
 
@@ -22,9 +24,14 @@ import (
 // node that runs alone (no Config.Redis).
 type cluster struct {
 	node     string
+	prefix   string
+	log      *slog.Logger
 	rdb      *goredis.Client
 	broker   *redis.Broker
 	presence *redis.Presence
+
+	mu    sync.Mutex
+	extra []*redis.Broker // of the drop-in hubs
 }
 
 // openCluster connects to cfg.Redis and builds the broker and presence of
@@ -58,7 +65,21 @@ func openCluster(ctx context.Context, cfg Config) (*cluster, error) {
 	}
 	b := redis.NewBroker(rdb, redis.BrokerConfig{Prefix: prefix, Hub: "chat", Logger: cfg.Logger})
 	cfg.Logger.Info("chatr cluster node", "node", node, "redis", redactDB(cfg.Redis), "prefix", prefix)
-	return &cluster{node: node, rdb: rdb, broker: b, presence: p}, nil
+	return &cluster{node: node, prefix: prefix, log: cfg.Logger, rdb: rdb, broker: b, presence: p}, nil
+}
+
+// hubBroker returns the broker and node id for a further hub of this node
+// (a drop-in hub), on a channel of its own; nil and "" on a node that runs
+// alone, so that the hub uses its in-process broker.
+func (c *cluster) hubBroker(name string) (hub.Broker, string) {
+	if c == nil {
+		return nil, ""
+	}
+	b := redis.NewBroker(c.rdb, redis.BrokerConfig{Prefix: c.prefix, Hub: strings.ToLower(name), Logger: c.log})
+	c.mu.Lock()
+	c.extra = append(c.extra, b)
+	c.mu.Unlock()
+	return b, c.node
 }
 
 // start registers the node's presence; changes is told about users the
@@ -97,5 +118,10 @@ func (c *cluster) close(ctx context.Context, log *slog.Logger, offlineGrace time
 	if err != nil {
 		log.Warn("redis presence shutdown", "err", err)
 	}
+	c.mu.Lock()
+	for _, b := range c.extra {
+		b.Close()
+	}
+	c.mu.Unlock()
 	return errors.Join(err, c.broker.Close(), c.rdb.Close())
 }

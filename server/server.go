@@ -199,7 +199,7 @@ func New(cfg Config) (*Server, error) {
 		return nil, err
 	}
 	s.ln = ln
-	if s.dropIn, err = openDropIn(cfg, "chat", ln.Addr()); err != nil {
+	if s.dropIn, err = openDropIn(cfg, "chat", ln.Addr(), cl); err != nil {
 		ln.Close()
 		h.Close(ctx)
 		cl.close(ctx, cfg.Logger, -1)

@@ -48,7 +48,7 @@ type dropIn struct {
 
 // openDropIn starts the drop-in mode when cfg.WebPubSub.AccessKey is set;
 // it returns nil otherwise. addr is the node's listen address.
-func openDropIn(cfg Config, ownHub string, addr net.Addr) (*dropIn, error) {
+func openDropIn(cfg Config, ownHub string, addr net.Addr, cl *cluster) (*dropIn, error) {
 	w := cfg.WebPubSub
 	if w.AccessKey == "" {
 		return nil, nil
@@ -85,7 +85,10 @@ func openDropIn(cfg Config, ownHub string, addr net.Addr) (*dropIn, error) {
 			d.mu.Unlock()
 			app = up
 		}
-		return hub.New(hub.Config{Key: key, Hub: name, App: app, Logger: cfg.Logger, RecoveryWindow: cfg.RecoveryWindow})
+		// In a cluster each drop-in hub has a Redis channel of its own.
+		broker, node := cl.hubBroker(name)
+		return hub.New(hub.Config{Key: key, Hub: name, App: app, Logger: cfg.Logger, RecoveryWindow: cfg.RecoveryWindow,
+			Broker: broker, NodeID: node})
 	}, ownHub)
 	d.api = restapi.New(restapi.Config{AccessKey: key, Hubs: d.hubs, Logger: cfg.Logger})
 	return d, nil
