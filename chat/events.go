@@ -104,7 +104,9 @@ func (a *App) cleanChatName(name string) (string, error) {
 		return "", chatr.Errorf(chatr.EINVALID, "chat name must be at most %d characters", a.limits.MaxChatNameLength)
 	}
 	for _, r := range name {
-		if unicode.IsControl(r) {
+		// Format characters (bidi overrides, zero-width joiners) would let a
+		// name pose as another one in the chat list, as user names may not.
+		if unicode.IsControl(r) || unicode.Is(unicode.Cf, r) {
 			return "", chatr.Errorf(chatr.EINVALID, "chat name must not contain control characters")
 		}
 	}

@@ -97,7 +97,14 @@ func (h *Handler) guestLogin(w http.ResponseWriter, r *http.Request) {
 		name = in.Name
 	case "application/x-www-form-urlencoded", "multipart/form-data":
 		r.Body = http.MaxBytesReader(w, r.Body, maxBodyBytes)
-		if err := r.ParseForm(); err != nil {
+		var err error
+		if ct == "multipart/form-data" {
+			// ParseForm alone leaves a multipart body unread.
+			err = r.ParseMultipartForm(maxBodyBytes)
+		} else {
+			err = r.ParseForm()
+		}
+		if err != nil {
 			h.Error(w, r, chatr.Errorf(chatr.EINVALID, "bad form"))
 			return
 		}

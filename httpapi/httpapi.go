@@ -10,12 +10,14 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
 	"net/url"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/chatr/chatr"
 	"github.com/chatr/chatr/auth"
@@ -285,12 +287,24 @@ func (h *Handler) host(r *http.Request) string {
 // decodeBody reads a JSON body of at most maxBodyBytes into v.
 func decodeBody(w http.ResponseWriter, r *http.Request, v any) error {
 	r.Body = http.MaxBytesReader(w, r.Body, maxBodyBytes)
-	dec := json.NewDecoder(r.Body)
-	if err := dec.Decode(v); err != nil {
+	b, err := io.ReadAll(r.Body)
+	if err != nil {
 		var tooBig *http.MaxBytesError
 		if errors.As(err, &tooBig) {
 			return chatr.Errorf(chatr.EINVALID, "request body too large")
 		}
+		return chatr.Errorf(chatr.EINVALID, "request body could not be read")
+	}
+	return decodeJSON(b, v)
+}
+
+// decodeJSON decodes a JSON object into v. Invalid UTF-8 is refused rather
+// than silently turned into U+FFFD, as encoding/json would.
+func decodeJSON(b []byte, v any) error {
+	if !utf8.Valid(b) {
+		return chatr.Errorf(chatr.EINVALID, "request body must be valid UTF-8")
+	}
+	if err := json.Unmarshal(b, v); err != nil {
 		return chatr.Errorf(chatr.EINVALID, "request body must be a JSON object")
 	}
 	return nil
