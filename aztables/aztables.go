@@ -180,6 +180,21 @@ func unkey(s string) string {
 	return b.String()
 }
 
+// textOK reports whether every string is valid UTF-8 without NUL bytes, as
+// the contract requires of stored text.
+func textOK(ss ...string) bool {
+	for _, s := range ss {
+		if !utf8.ValidString(s) || strings.IndexByte(s, 0) >= 0 {
+			return false
+		}
+	}
+	return true
+}
+
+func errText() error {
+	return chatr.Errorf(chatr.EINVALID, "text must be valid UTF-8 without NUL bytes")
+}
+
 // quote makes an OData string literal.
 func quote(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }
 
@@ -293,6 +308,9 @@ func (s *Store) UpsertUser(ctx context.Context, u chatr.User) error {
 	if u.ID == "" {
 		return chatr.Errorf(chatr.EINVALID, "user id is empty")
 	}
+	if !textOK(u.ID, u.Name, u.Provider) {
+		return errText()
+	}
 	for range maxRetries {
 		e := map[string]any{"PartitionKey": partition, "RowKey": key(u.ID), "userName": u.Name, "userProvider": u.Provider}
 		_, err := s.users.UpdateEntity(ctx, marshal(e), &aztables.UpdateEntityOptions{UpdateMode: aztables.UpdateModeMerge})
@@ -334,6 +352,9 @@ func userOf(e entity) chatr.User {
 }
 
 func (s *Store) GetUser(ctx context.Context, id string) (chatr.User, error) {
+	if !textOK(id) {
+		return chatr.User{}, chatr.Errorf(chatr.ENOTFOUND, "no such user")
+	}
 	r, err := s.users.GetEntity(ctx, partition, key(id), nil)
 	if notFound(err) {
 		return chatr.User{}, chatr.Errorf(chatr.ENOTFOUND, "no user %s", id)
@@ -362,6 +383,9 @@ func (s *Store) ListUsers(ctx context.Context) ([]chatr.User, error) {
 }
 
 func (s *Store) SetIdle(ctx context.Context, userID string, idle bool, at time.Time) error {
+	if !textOK(userID) {
+		return chatr.Errorf(chatr.ENOTFOUND, "no such user")
+	}
 	e := map[string]any{"PartitionKey": partition, "RowKey": key(userID), "idle": idle}
 	setTime(e, "lastSeen", at)
 	_, err := s.users.UpdateEntity(ctx, marshal(e), &aztables.UpdateEntityOptions{UpdateMode: aztables.UpdateModeMerge})
@@ -379,6 +403,9 @@ func (s *Store) SetIdle(ctx context.Context, userID string, idle bool, at time.T
 func (s *Store) CreateSession(ctx context.Context, ss chatr.Session) error {
 	if ss.TokenHash == "" {
 		return chatr.Errorf(chatr.EINVALID, "session hash is empty")
+	}
+	if !textOK(ss.TokenHash, ss.UserID) {
+		return errText()
 	}
 	e := map[string]any{"PartitionKey": partition, "RowKey": key(ss.TokenHash), "userId": ss.UserID}
 	created := ss.Created
@@ -402,6 +429,9 @@ func sessionOf(e entity) chatr.Session {
 }
 
 func (s *Store) GetSession(ctx context.Context, tokenHash string, now time.Time) (chatr.Session, error) {
+	if !textOK(tokenHash) {
+		return chatr.Session{}, chatr.Errorf(chatr.ENOTFOUND, "no session")
+	}
 	r, err := s.sessions.GetEntity(ctx, partition, key(tokenHash), nil)
 	if notFound(err) {
 		return chatr.Session{}, chatr.Errorf(chatr.ENOTFOUND, "no session")
@@ -421,6 +451,9 @@ func (s *Store) GetSession(ctx context.Context, tokenHash string, now time.Time)
 }
 
 func (s *Store) ExtendSession(ctx context.Context, tokenHash string, expires time.Time) error {
+	if !textOK(tokenHash) {
+		return chatr.Errorf(chatr.ENOTFOUND, "no session")
+	}
 	e := map[string]any{"PartitionKey": partition, "RowKey": key(tokenHash)}
 	setTime(e, "expires", expires)
 	_, err := s.sessions.UpdateEntity(ctx, marshal(e), &aztables.UpdateEntityOptions{UpdateMode: aztables.UpdateModeMerge})
@@ -531,6 +564,9 @@ func (c *chatRow) entity() map[string]any {
 }
 
 func (s *Store) getChat(ctx context.Context, id string) (*chatRow, error) {
+	if !textOK(id) {
+		return nil, chatr.Errorf(chatr.ENOTFOUND, "no such chat")
+	}
 	r, err := s.chats.GetEntity(ctx, partition, key(id), nil)
 	if notFound(err) {
 		return nil, chatr.Errorf(chatr.ENOTFOUND, "no chat %s", id)
@@ -553,6 +589,9 @@ func (s *Store) getChat(ctx context.Context, id string) (*chatRow, error) {
 func (s *Store) CreateChat(ctx context.Context, c chatr.Chat) error {
 	if c.ID == "" || c.Name == "" {
 		return chatr.Errorf(chatr.EINVALID, "chat id and name are required")
+	}
+	if !textOK(c.ID, c.Name, c.Owner) {
+		return errText()
 	}
 	if c.Created.IsZero() {
 		c.Created = time.Now()
@@ -629,6 +668,9 @@ func (s *Store) ListUserChats(ctx context.Context, userID string) ([]chatr.Chat,
 
 // DeleteChat deletes the chat, then its messages and read markers.
 func (s *Store) DeleteChat(ctx context.Context, id string) error {
+	if !textOK(id) {
+		return chatr.Errorf(chatr.ENOTFOUND, "no such chat")
+	}
 	_, err := s.chats.DeleteEntity(ctx, partition, key(id), nil)
 	if notFound(err) {
 		return chatr.Errorf(chatr.ENOTFOUND, "no chat %s", id)
@@ -693,6 +735,9 @@ func (s *Store) updateChat(ctx context.Context, id string, change func(c *chatRo
 }
 
 func (s *Store) AddMember(ctx context.Context, chatID string, m chatr.Member) error {
+	if !textOK(m.UserID, m.UserName) {
+		return errText()
+	}
 	if m.Joined.IsZero() {
 		m.Joined = time.Now()
 	}
@@ -775,6 +820,12 @@ type pendingMessage struct {
 func (s *Store) AddMessage(ctx context.Context, m chatr.Message) (chatr.Message, error) {
 	if m.ChatID == "" {
 		return chatr.Message{}, chatr.Errorf(chatr.EINVALID, "chat id is empty")
+	}
+	if !textOK(m.FromUserID, m.FromUserName, m.Text) {
+		return chatr.Message{}, errText()
+	}
+	if !textOK(m.ChatID) {
+		return chatr.Message{}, chatr.Errorf(chatr.ENOTFOUND, "no such chat")
 	}
 	if m.Time.IsZero() {
 		m.Time = time.Now()
@@ -957,6 +1008,9 @@ func (s *Store) messageRange(ctx context.Context, chatID string, lo, hi int64, t
 }
 
 func (s *Store) ListMessages(ctx context.Context, chatID string, q chatr.MessageQuery) ([]chatr.Message, error) {
+	if _, err := s.getChat(ctx, chatID); err != nil {
+		return nil, err
+	}
 	limit := q.Limit
 	if limit <= 0 {
 		limit = 50
@@ -1005,6 +1059,12 @@ func orEmpty(ms []chatr.Message, err error) ([]chatr.Message, error) {
 // --- read markers
 
 func (s *Store) MarkRead(ctx context.Context, userID, chatID string, messageID int64) error {
+	if !textOK(userID) {
+		return errText()
+	}
+	if _, err := s.getChat(ctx, chatID); err != nil {
+		return err
+	}
 	uk, ck := key(userID), key(chatID)
 	for range maxRetries {
 		e := map[string]any{"PartitionKey": uk, "RowKey": ck}

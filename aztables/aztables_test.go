@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -153,5 +154,57 @@ func TestRedact(t *testing.T) {
 	want := "aztables:DefaultEndpointsProtocol=https;AccountName=acct;AccountKey=***;EndpointSuffix=core.windows.net"
 	if got != want {
 		t.Errorf("Redact: got %q, want %q", got, want)
+	}
+}
+
+// TestContractDetails covers what the suite leaves to each store.
+func TestContractDetails(t *testing.T) {
+	s := open(t, connString(t))
+	ctx := t.Context()
+	for _, tt := range []struct {
+		what string
+		err  error
+	}{
+		{"UpsertUser with NUL", s.UpsertUser(ctx, chatr.User{ID: "guest:a", Name: "A\x00"})},
+		{"UpsertUser with invalid UTF-8", s.UpsertUser(ctx, chatr.User{ID: "guest:\xff", Name: "A"})},
+		{"CreateChat with NUL", s.CreateChat(ctx, chatr.Chat{ID: "c\x00", Name: "C"})},
+	} {
+		if chatr.ErrorCode(tt.err) != chatr.EINVALID {
+			t.Errorf("%s: got %v, want EINVALID", tt.what, tt.err)
+		}
+	}
+	if err := s.CreateChat(ctx, chatr.Chat{ID: "c", Name: "C", Owner: "guest:a"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.AddMessage(ctx, chatr.Message{ChatID: "c", FromUserID: "guest:a", Text: "bad \xff"}); chatr.ErrorCode(err) != chatr.EINVALID {
+		t.Errorf("AddMessage with invalid UTF-8: got %v", err)
+	}
+	if _, err := s.ListMessages(ctx, "missing", chatr.MessageQuery{}); chatr.ErrorCode(err) != chatr.ENOTFOUND {
+		t.Errorf("ListMessages of a missing chat: got %v", err)
+	}
+	if err := s.MarkRead(ctx, "guest:a", "missing", 1); chatr.ErrorCode(err) != chatr.ENOTFOUND {
+		t.Errorf("MarkRead of a missing chat: got %v", err)
+	}
+	if _, err := s.GetChat(ctx, "c\x00"); chatr.ErrorCode(err) != chatr.ENOTFOUND {
+		t.Errorf("GetChat with NUL: got %v", err)
+	}
+	// Keys with characters Table Storage forbids in keys are escaped.
+	odd := "guest:a/b#c?d\\e%f\tg"
+	if err := s.UpsertUser(ctx, chatr.User{ID: odd, Name: "Odd", Provider: "guest"}); err != nil {
+		t.Fatal(err)
+	}
+	u, err := s.GetUser(ctx, odd)
+	if err != nil || u.ID != odd {
+		t.Errorf("user with an odd id: got %+v, %v", u, err)
+	}
+	// A long text is split over several columns and joined again.
+	long := strings.Repeat("ж", 40000)
+	m, err := s.AddMessage(ctx, chatr.Message{ChatID: "c", FromUserID: "guest:a", Text: long})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ms, err := s.ListMessages(ctx, "c", chatr.MessageQuery{})
+	if err != nil || len(ms) != 1 || ms[0].Text != long || ms[0].ID != m.ID {
+		t.Errorf("long message: %d messages, %v", len(ms), err)
 	}
 }
