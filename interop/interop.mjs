@@ -190,6 +190,10 @@ check("REST: excluded connection on a group send; list a group's connections", a
   await until(() => alice.events.group.find((m) => m.data === "for both"), "alice's group message");
   assert.ok(alice.events.group.find((m) => m.data === "not for bob"), "alice got the message that excludes bob");
   assert.ok(!bob.events.group.find((m) => m.data === "not for bob"), "bob was excluded");
+  // The role granted by the connect answer lets alice publish to the group.
+  await alice.client.sendToGroup("both", "from alice", "text");
+  const fromAlice = await until(() => bob.events.group.find((m) => m.data === "from alice"), "alice's message to the group");
+  assert.equal(fromAlice.fromUserId, "amended-user");
   await service.closeUserConnections("bob", { reason: "bye bob" });
   await until(() => bob.events.stopped || bob.events.disconnected.length, "bob disconnected");
   bob.client.stop();
