@@ -21,7 +21,8 @@ import (
 // service REST API at /api/hubs/ (the official server SDK works unchanged)
 // and, with UpstreamURL set, receives the hubs' events over HTTP with the
 // CloudEvents protocol (the official Express handler works unchanged).
-// Drop-in hubs live on this node only (they do not use Redis).
+// In a cluster each drop-in hub carries its commands over Redis; the REST
+// API's queries (existence, group listings) see this node's connections.
 type WebPubSub struct {
 	AccessKey string
 	// UpstreamURL is the event handler's URL template, with {hub} and
