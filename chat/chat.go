@@ -27,6 +27,8 @@ const (
 	DefaultMessagesPerSecond  = 10   // sustained chat messages per user
 	DefaultMessageBurst       = 30   // messages a user may send at once
 	DefaultConnectionsPerUser = 32   // live connections of one user on one node
+	DefaultEventsPerSecond    = 10   // sustained state-changing events (createChat, joinChat, ...) per user
+	DefaultEventBurst         = 30   // such events a user may send at once
 	DefaultIdleTimeout        = 60 * time.Second
 	DefaultOfflineGrace       = 3 * time.Second // a user's last connection must stay gone this long before userOffline
 	typingInterval            = 2 * time.Second // at most one typing event per user and chat
@@ -39,6 +41,10 @@ type Limits struct {
 	MessagesPerSecond  float64
 	MessageBurst       int
 	ConnectionsPerUser int
+	// EventsPerSecond and EventBurst limit each user's state-changing
+	// events: each writes to the store and most are broadcast to everyone.
+	EventsPerSecond float64
+	EventBurst      int
 }
 
 // Hub is the part of *hub.Hub the chat logic calls.
@@ -93,7 +99,8 @@ type App struct {
 
 	offlineGrace time.Duration
 
-	rate   *ratelimit.Limiter
+	rate   *ratelimit.Limiter // chat messages per user
+	events *ratelimit.Limiter // state-changing events per user
 	mu     sync.Mutex
 	typing map[string]time.Time // userID+"\x00"+chatID -> last typing event sent
 }
@@ -118,6 +125,12 @@ func New(cfg Config) *App {
 	if l.ConnectionsPerUser <= 0 {
 		l.ConnectionsPerUser = DefaultConnectionsPerUser
 	}
+	if l.EventsPerSecond <= 0 {
+		l.EventsPerSecond = DefaultEventsPerSecond
+	}
+	if l.EventBurst <= 0 {
+		l.EventBurst = DefaultEventBurst
+	}
 	if cfg.Presence == nil {
 		cfg.Presence = NewLocalPresence()
 	}
@@ -133,6 +146,7 @@ func New(cfg Config) *App {
 	return &App{offlineGrace: cfg.OfflineGrace,
 		store: cfg.Store, presence: cfg.Presence, limits: l, log: cfg.Logger, now: cfg.Now,
 		rate:   ratelimit.New(l.MessagesPerSecond, l.MessageBurst),
+		events: ratelimit.New(l.EventsPerSecond, l.EventBurst),
 		typing: make(map[string]time.Time),
 	}
 }

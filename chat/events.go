@@ -17,6 +17,14 @@ import (
 // Event dispatches a user event by name. Each handler takes the caller's
 // identity from conn, never from the event's data.
 func (a *App) Event(ctx context.Context, conn *hub.ConnInfo, ev *hub.Event) (*hub.Payload, error) {
+	switch ev.Name {
+	case "createChat", "joinChat", "leaveChat", "deleteChat", "createPrivateChat", "userEnterIdle", "userExitIdle", "markRead":
+		// Each writes to the store, most are broadcast: a flood is slowed
+		// down like a flood of messages. typing has its own throttle.
+		if !a.events.Allow(conn.UserID, a.now()) {
+			return nil, &hub.AckError{Name: "TooManyRequests", Message: "slow down: too many events"}
+		}
+	}
 	var err error
 	switch ev.Name {
 	case "userConnected":

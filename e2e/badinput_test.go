@@ -286,7 +286,9 @@ func TestBadWebSocketInput(t *testing.T) {
 			}
 		})
 	}
-	var chats struct{ Chats map[string]struct{ Name, Owner string } }
+	var chats struct {
+		Chats map[string]struct{ Name, Owner string }
+	}
 	alice.do("GET", "/api/chats", nil, &chats)
 	if len(chats.Chats) != 2 || chats.Chats["room"].Owner != alice.ID || chats.Chats["room"].Name != "Room" {
 		t.Errorf("chats after the catalogue: %+v, want room and elsewhere, unchanged", chats.Chats)

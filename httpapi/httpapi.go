@@ -65,6 +65,9 @@ type Config struct {
 	// turns a limit off.
 	RequestsPerSecond float64
 	SignInsPerMinute  float64
+	// ConnectionsPerIP bounds the WebSockets open at once from one client
+	// IP (0 = DefaultConnectionsPerIP, negative = no limit).
+	ConnectionsPerIP int
 	// AllowedOrigins are extra origins (scheme://host[:port]) allowed to sign
 	// in and open sockets besides the server's own.
 	AllowedOrigins []string
@@ -147,7 +150,14 @@ func New(cfg Config) *Handler {
 	if cfg.Metrics != nil {
 		m.Handle("GET /metrics", cfg.Metrics)
 	}
-	m.Handle("GET /client/hubs/{hub}", cfg.Hub)
+	hubHandler := cfg.Hub
+	if cfg.ConnectionsPerIP == 0 {
+		cfg.ConnectionsPerIP = DefaultConnectionsPerIP
+	}
+	if cfg.ConnectionsPerIP > 0 {
+		hubHandler = h.limitSockets(cfg.Hub, cfg.ConnectionsPerIP)
+	}
+	m.Handle("GET /client/hubs/{hub}", hubHandler)
 	if cfg.Static != nil {
 		m.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 			if r.Method != http.MethodGet && r.Method != http.MethodHead {

@@ -35,10 +35,15 @@ import (
 
 // Timeouts of the HTTP server and of shutdown.
 const (
-	readHeaderTimeout = 10 * time.Second  // slow-header (slowloris) clients are cut off
-	idleTimeout       = 120 * time.Second // keep-alive connections with no request
-	shutdownTimeout   = 10 * time.Second  // in-flight requests get this long at shutdown
-	sessionSweep      = time.Hour         // how often expired sessions are deleted
+	readHeaderTimeout = 10 * time.Second // slow-header (slowloris) clients are cut off
+	// readTimeout and writeTimeout bound a whole request (a slow body) and
+	// its answer. They do not reach WebSockets: net/http clears a
+	// connection's deadlines when the hub hijacks it.
+	readTimeout     = 30 * time.Second
+	writeTimeout    = 60 * time.Second
+	idleTimeout     = 120 * time.Second // keep-alive connections with no request
+	shutdownTimeout = 10 * time.Second  // in-flight requests get this long at shutdown
+	sessionSweep    = time.Hour         // how often expired sessions are deleted
 )
 
 // Config is a node's configuration. Zero values mean the defaults.
@@ -64,8 +69,11 @@ type Config struct {
 	// the httpapi defaults, negative = off).
 	RequestsPerSecond float64
 	SignInsPerMinute  float64
-	AllowedOrigins    []string
-	Logger            *slog.Logger
+	// ConnectionsPerIP bounds the WebSockets open at once from one client
+	// IP (0 = the httpapi default, negative = off).
+	ConnectionsPerIP int
+	AllowedOrigins   []string
+	Logger           *slog.Logger
 	// Redis (a redis:// URL) makes the node part of a cluster: the hub's
 	// fan-out and presence go through it, shared with every node that uses
 	// the same Redis, RedisPrefix (default "chatr:"), database and Secret.
@@ -169,7 +177,7 @@ func New(cfg Config) (*Server, error) {
 		},
 		NoGuests: cfg.NoGuests, Static: web.Handler(), Metrics: m.Handler(),
 		Providers: providerAuth.Providers(), ProviderAuth: providerAuth,
-		RequestsPerSecond: cfg.RequestsPerSecond, SignInsPerMinute: cfg.SignInsPerMinute,
+		RequestsPerSecond: cfg.RequestsPerSecond, SignInsPerMinute: cfg.SignInsPerMinute, ConnectionsPerIP: cfg.ConnectionsPerIP,
 		IdleTimeout: cfg.IdleTimeout, TrustProxy: cfg.TrustProxy, AllowedOrigins: cfg.AllowedOrigins, Logger: cfg.Logger,
 	})
 	h, err = hub.New(hub.Config{
@@ -209,6 +217,8 @@ func New(cfg Config) (*Server, error) {
 	s.http = &http.Server{
 		Handler:           s.dropIn.handler(s.handler),
 		ReadHeaderTimeout: readHeaderTimeout,
+		ReadTimeout:       readTimeout,
+		WriteTimeout:      writeTimeout,
 		IdleTimeout:       idleTimeout,
 		MaxHeaderBytes:    32 << 10,
 		ErrorLog:          slog.NewLogLogger(cfg.Logger.Handler(), slog.LevelWarn),

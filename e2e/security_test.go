@@ -1,0 +1,629 @@
+package e2e_test
+
+import (
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/x509"
+	"encoding/base64"
+	"encoding/json"
+	"encoding/pem"
+	"errors"
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gobwas/ws"
+
+	"github.com/chatr/chatr/hub"
+	"github.com/chatr/chatr/internal/wsclient"
+	"github.com/chatr/chatr/server"
+)
+
+// jwt signs header and claims with HMAC-SHA256 under key ("" signature
+// when key is nil).
+func jwt(header, claims map[string]any, key []byte) string {
+	h, _ := json.Marshal(header)
+	c, _ := json.Marshal(claims)
+	enc := base64.RawURLEncoding
+	signing := enc.EncodeToString(h) + "." + enc.EncodeToString(c)
+	if key == nil {
+		return signing + "."
+	}
+	m := hmac.New(sha256.New, key)
+	m.Write([]byte(signing))
+	return signing + "." + enc.EncodeToString(m.Sum(nil))
+}
+
+// TestTokenForgery presents forged and stale access tokens to the real
+// WebSocket endpoint: each is refused with 401 before the upgrade, and a
+// genuine token still works.
+func TestTokenForgery(t *testing.T) {
+	n := start(t, server.Config{})
+	alice := n.guest("Alice")
+	genuineURL, genuine := alice.token()
+	aud := strings.Replace(strings.SplitN(genuineURL, "?", 2)[0], "ws://", "http://", 1)
+	now := time.Now().Unix()
+	claims := func(mod func(map[string]any)) map[string]any {
+		c := map[string]any{"sub": alice.ID, "aud": aud, "iat": now, "exp": now + 3600,
+			"role": []string{"webpubsub.sendToGroup", "webpubsub.joinLeaveGroup"}}
+		if mod != nil {
+			mod(c)
+		}
+		return c
+	}
+	hs256 := map[string]any{"alg": "HS256", "typ": "JWT"}
+	// A public key, as an RS256/ES256 server would publish it: algorithm
+	// confusion signs HS256 with it as the HMAC secret.
+	ek, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	der, _ := x509.MarshalPKIXPublicKey(&ek.PublicKey)
+	publicPEM := pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der})
+	parts := strings.Split(genuine, ".")
+	key := hubKey()
+
+	cases := []struct{ name, token string }{
+		{"alg none", jwt(map[string]any{"alg": "none", "typ": "JWT"}, claims(nil), nil)},
+		{"alg None", jwt(map[string]any{"alg": "None"}, claims(nil), nil)},
+		{"alg none with a signature", jwt(map[string]any{"alg": "none"}, claims(nil), key)},
+		{"wrong key", jwt(hs256, claims(nil), []byte("not-the-server-key-0123456789"))},
+		{"the secret itself as key", jwt(hs256, claims(nil), []byte(testSecret))},
+		{"RS256 header, HMAC signature", jwt(map[string]any{"alg": "RS256"}, claims(nil), key)},
+		{"HS256 signed with a public key", jwt(hs256, claims(nil), publicPEM)},
+		{"HS512 header", jwt(map[string]any{"alg": "HS512"}, claims(nil), key)},
+		{"lower-case alg", jwt(map[string]any{"alg": "hs256"}, claims(nil), key)},
+		{"expired", jwt(hs256, claims(func(c map[string]any) { c["iat"], c["exp"] = now-7200, now-3600 }), key)},
+		{"no exp", jwt(hs256, claims(func(c map[string]any) { delete(c, "exp") }), key)},
+		{"not yet valid", jwt(hs256, claims(func(c map[string]any) { c["nbf"] = now + 3600 }), key)},
+		{"wrong audience", jwt(hs256, claims(func(c map[string]any) { c["aud"] = "http://127.0.0.1/client/hubs/other" }), key)},
+		{"no audience", jwt(hs256, claims(func(c map[string]any) { delete(c, "aud") }), key)},
+		{"unknown user", jwt(hs256, claims(func(c map[string]any) { c["sub"] = "github:1" }), key)},
+		{"anonymous", jwt(hs256, claims(func(c map[string]any) { delete(c, "sub") }), key)},
+		{"claims of another user on a genuine signature", parts[0] + "." +
+			base64.RawURLEncoding.EncodeToString([]byte(`{"sub":"guest:other","aud":"`+aud+`","exp":9999999999}`)) + "." + parts[2]},
+		{"signature stripped", parts[0] + "." + parts[1] + "."},
+		{"two dots more", genuine + ".."},
+		{"garbage", "not-a-token"},
+	}
+	base := strings.SplitN(genuineURL, "?", 2)[0]
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := wsclient.Dial(context.Background(), base+"?access_token="+url.QueryEscape(tc.token), wsclient.JSON, nil)
+			var se ws.StatusError
+			if !errors.As(err, &se) || int(se) != 401 {
+				t.Errorf("dial: %v, want HTTP 401", err)
+			}
+			// The same token as a bearer header.
+			_, err = wsclient.Dial(context.Background(), base, wsclient.JSON, http.Header{"Authorization": {"Bearer " + tc.token}})
+			if !errors.As(err, &se) || int(se) != 401 {
+				t.Errorf("dial with Authorization: %v, want HTTP 401", err)
+			}
+		})
+	}
+	// The genuine token, and one the test minted with the server's key,
+	// connect: the checks above refused forgeries, not everything.
+	for _, tok := range []string{genuine, jwt(hs256, claims(nil), key)} {
+		c, err := wsclient.Dial(context.Background(), base+"?access_token="+url.QueryEscape(tok), wsclient.JSON, nil)
+		if err != nil {
+			t.Fatalf("genuine token refused: %v", err)
+		}
+		c.Close()
+	}
+}
+
+// TestImpersonation tries to act as someone else through every field a
+// client controls; the server always uses the connection's identity.
+func TestImpersonation(t *testing.T) {
+	n := start(t, server.Config{})
+	alice, bob := n.guest("Alice"), n.guest("Bob")
+	ca, cb := alice.connect(wsclient.JSON), bob.connect(wsclient.JSON)
+	mustAck(t, cb, "createChat", map[string]string{"name": "Bob's", "id": "bobs"})
+	mustAck(t, cb, "joinChat", "bobs")
+	mustAck(t, ca, "joinChat", "bobs")
+
+	// userConnected naming someone else changes nothing.
+	mustAck(t, ca, "userConnected", map[string]string{"userName": "Bob", "userProvider": "github", "userId": bob.ID})
+	// A chat message claiming another sender, id and time is stamped.
+	f, err := ca.Call(map[string]any{"type": "sendToGroup", "group": "bobs", "dataType": "json",
+		"data": map[string]any{"message": "i am bob", "fromUserId": bob.ID, "fromUserName": "Bob", "id": 999, "time": "1999-01-01T00:00:00Z"}})
+	if err != nil || !f.Success {
+		t.Fatalf("send: %+v %v", f, err)
+	}
+	m := waitChat(t, cb, "bobs", "i am bob")
+	if m.FromUserID != alice.ID || m.FromUserName != "Alice" || m.ID != 1 || strings.HasPrefix(m.Time, "1999") {
+		t.Errorf("bob received %+v, want Alice's message with id 1 and the server's time", m)
+	}
+	// createChat naming another owner: the caller owns it.
+	mustAck(t, ca, "createChat", map[string]any{"name": "Owned", "id": "owned", "owner": bob.ID})
+	var chats struct {
+		Chats map[string]struct{ Owner string }
+	}
+	alice.do("GET", "/api/chats", nil, &chats)
+	if chats.Chats["owned"].Owner != alice.ID {
+		t.Errorf("owner of a chat alice created naming bob: %q", chats.Chats["owned"].Owner)
+	}
+	// leaveChat naming bob removes alice only.
+	mustAck(t, ca, "leaveChat", map[string]any{"chatId": "bobs", "userId": bob.ID})
+	var members struct {
+		Chats map[string]struct{ Members map[string]any }
+	}
+	bob.do("GET", "/api/chats", nil, &members)
+	if _, ok := members.Chats["bobs"].Members[bob.ID]; !ok || len(members.Chats["bobs"].Members) != 1 {
+		t.Errorf("members after alice's leaveChat naming bob: %v", members.Chats["bobs"].Members)
+	}
+	mustAck(t, ca, "joinChat", "bobs")
+	// typing naming bob is stamped as alice.
+	mustAck(t, ca, "typing", map[string]any{"chatId": "bobs", "userId": bob.ID, "userName": "Bob"})
+	d := waitEvent(t, cb, "typing")
+	if !strings.Contains(d, alice.ID) || strings.Contains(d, `"userName":"Bob"`) {
+		t.Errorf("typing event %s, want alice's", d)
+	}
+	// markRead naming bob moves alice's marker, not bob's.
+	say(t, ca, "bobs", "unread for bob")
+	mustAck(t, ca, "markRead", map[string]any{"chatId": "bobs", "messageId": 99, "userId": bob.ID})
+	var unread struct{ Unread map[string]int }
+	bob.do("GET", "/api/chats", nil, &unread)
+	if unread.Unread["bobs"] != 2 {
+		t.Errorf("bob's unread after alice's markRead naming him: %d, want 2", unread.Unread["bobs"])
+	}
+	// idle is the caller's.
+	mustAck(t, ca, "userEnterIdle", map[string]any{"userId": bob.ID})
+	if d := waitEvent(t, cb, "userIsIdle"); d != alice.ID {
+		t.Errorf("userIsIdle %q, want alice", d)
+	}
+	// Sign-in fields beyond the name are ignored: a new guest id each time.
+	eve := anon(t, n.base)
+	var me struct {
+		ClientPrincipal struct{ UserID, IdentityProvider, UserDetails string }
+	}
+	eve.do("POST", "/.auth/login/guest", map[string]any{"name": "Bob", "userId": bob.ID, "identityProvider": "github", "provider": "github"}, &me)
+	if p := me.ClientPrincipal; p.UserID == bob.ID || !strings.HasPrefix(p.UserID, "guest:") || p.IdentityProvider != "guest" {
+		t.Errorf("guest sign-in naming bob's id: %+v", p)
+	}
+	// A token for someone else is refused, by id in any spelling.
+	for _, q := range []string{bob.ID, url.QueryEscape(bob.ID), " " + alice.ID, alice.ID + "\x00"} {
+		if st := alice.do("GET", "/api/getToken?userId="+url.QueryEscape(q), nil, nil); st != 403 {
+			t.Errorf("getToken?userId=%q: %d, want 403", q, st)
+		}
+	}
+	// The hub's own groups cannot be reached through token claims: a token
+	// minted with a group is overruled by the store's membership.
+	if name := ackName(t, ca, map[string]any{"type": "joinGroup", "group": "private_x_y"}); name != "Forbidden" {
+		t.Errorf("joinGroup of a private chat id: %q", name)
+	}
+}
+
+func waitEvent(t *testing.T, c *wsclient.Conn, name string) string {
+	t.Helper()
+	f, err := c.WaitFor(5*time.Second, func(f wsclient.Frame) bool {
+		n, _, ok := f.ServerEvent()
+		return ok && n == name
+	})
+	if err != nil {
+		t.Fatalf("waiting for %s: %v", name, err)
+	}
+	_, d, _ := f.ServerEvent()
+	return d
+}
+
+// TestPrivateChatIsolation: a third user can neither see nor touch a
+// private chat nor its history, by any route.
+func TestPrivateChatIsolation(t *testing.T) {
+	n := start(t, server.Config{})
+	alice, bob, eve := n.guest("Alice"), n.guest("Bob"), n.guest("Eve")
+	ca, cb, ce := alice.connect(wsclient.JSON), bob.connect(wsclient.Reliable), eve.connect(wsclient.JSON)
+	mustAck(t, ca, "createPrivateChat", map[string]string{"targetUserId": bob.ID})
+	var pc struct{ ID string }
+	json.Unmarshal([]byte(waitEvent(t, ca, "joinPrivateChat")), &pc)
+	say(t, cb, pc.ID, "secret")
+	// Eve sees nothing of it.
+	if _, err := ce.WaitFor(300*time.Millisecond, func(f wsclient.Frame) bool { return strings.Contains(string(f.Raw), "secret") }); err == nil {
+		t.Errorf("eve received the private message")
+	}
+	for _, q := range []string{"", "?before=100", "?after=0", "?limit=200"} {
+		if st := eve.do("GET", "/api/chats/"+url.PathEscape(pc.ID)+"/messages"+q, nil, nil); st != 404 {
+			t.Errorf("eve reads history%s: %d, want 404", q, st)
+		}
+	}
+	for _, tc := range []struct {
+		frame map[string]any
+		want  string
+	}{
+		{event("joinChat", pc.ID), "NotFound"},
+		{event("leaveChat", pc.ID), "NotFound"},
+		{event("deleteChat", pc.ID), "NotFound"},
+		{event("markRead", map[string]any{"chatId": pc.ID, "messageId": 1}), "NotFound"},
+		{event("typing", map[string]any{"chatId": pc.ID}), "Forbidden"},
+		{map[string]any{"type": "joinGroup", "group": pc.ID}, "Forbidden"},
+		{send(pc.ID, "let me in"), "Forbidden"},
+		// Re-creating it as a group chat, or as a private chat of eve's own.
+		{event("createChat", map[string]string{"name": "x", "id": pc.ID}), "BadRequest"},
+	} {
+		if got := ackName(t, ce, tc.frame); got != tc.want {
+			t.Errorf("eve %v: %q, want %q", tc.frame, got, tc.want)
+		}
+	}
+	var chats struct {
+		Chats, PrivateChats map[string]any
+		Unread              map[string]int
+	}
+	eve.do("GET", "/api/chats", nil, &chats)
+	if _, ok := chats.Chats[pc.ID]; ok || len(chats.PrivateChats) != 0 || chats.Unread[pc.ID] != 0 {
+		t.Errorf("eve's /api/chats shows the private chat: %+v", chats)
+	}
+	// Eve cannot take over bob's reliable session with his connection id.
+	var connID string
+	{
+		u, _ := bob.token()
+		c, err := wsclient.Dial(context.Background(), u, wsclient.Reliable, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		f, _ := c.Next(5 * time.Second)
+		connID = f.ConnectionID
+		defer c.Drop()
+	}
+	eveURL, _ := eve.token()
+	steal, err := wsclient.Dial(context.Background(), eveURL+"&awps_connection_id="+url.QueryEscape(connID)+"&awps_reconnection_token=forged", wsclient.Reliable, nil)
+	if err != nil {
+		t.Fatalf("recovery dial: %v", err)
+	}
+	if code, err := steal.WaitClosed(5 * time.Second); err != nil || code != 1008 {
+		t.Errorf("recovering bob's session with a forged token: close %d (%v), want 1008", code, err)
+	}
+	// And the private messages are still there for its members only.
+	if got := alice.history(pc.ID); len(got) != 1 || got[0].Message != "secret" {
+		t.Errorf("alice's history: %+v", got)
+	}
+}
+
+// TestOwnerOnlyDelete: only the owner deletes a group chat.
+func TestOwnerOnlyDelete(t *testing.T) {
+	n := start(t, server.Config{})
+	alice, bob := n.guest("Alice"), n.guest("Bob")
+	ca, cb := alice.connect(wsclient.JSON), bob.connect(wsclient.JSON)
+	mustAck(t, ca, "createChat", map[string]string{"name": "Alice's", "id": "alices"})
+	mustAck(t, ca, "joinChat", "alices")
+	mustAck(t, cb, "joinChat", "alices")
+	say(t, cb, "alices", "bob was here")
+	for _, data := range []any{"alices", map[string]string{"chatId": "alices"}} {
+		f, err := cb.Call(event("deleteChat", data))
+		if err != nil || f.Success || (f.Error.Name != "Forbidden" && f.Error.Name != "BadRequest") {
+			t.Errorf("bob deletes alice's chat (%v): %+v %v", data, f.Error, err)
+		}
+	}
+	// Leaving and re-creating does not make bob the owner.
+	mustAck(t, cb, "leaveChat", "alices")
+	if got := ackName(t, cb, event("createChat", map[string]string{"name": "Mine", "id": "alices"})); got != "Duplicate" {
+		t.Errorf("bob re-creates alice's chat: %q, want Duplicate", got)
+	}
+	if got := ackName(t, cb, event("deleteChat", "alices")); got != "Forbidden" {
+		t.Errorf("bob deletes after leaving: %q, want Forbidden", got)
+	}
+	if got := alice.history("alices"); len(got) != 1 {
+		t.Errorf("history after bob's attempts: %+v", got)
+	}
+	mustAck(t, ca, "deleteChat", "alices")
+}
+
+// TestCSRFAndOrigins: sign-in and sign-out refuse foreign pages, and so
+// does the WebSocket upgrade.
+func TestCSRFAndOrigins(t *testing.T) {
+	n := start(t, server.Config{})
+	alice := n.guest("Alice")
+	foreign := []string{"https://evil.example", "null", n.base + ".evil.example", "http://127.0.0.1.evil.example", "file://"}
+	for _, origin := range foreign {
+		for _, ctype := range []string{"application/json", "application/x-www-form-urlencoded", "text/plain"} {
+			body := `{"name":"Victim"}`
+			if ctype != "application/json" {
+				body = "name=Victim"
+			}
+			req, _ := http.NewRequest("POST", n.base+"/.auth/login/guest", strings.NewReader(body))
+			req.Header.Set("Content-Type", ctype)
+			req.Header.Set("Origin", origin)
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			if resp.StatusCode != 403 || resp.Header.Get("Set-Cookie") != "" {
+				t.Errorf("sign-in from %s as %s: %d (cookie %q), want 403 and no cookie", origin, ctype, resp.StatusCode, resp.Header.Get("Set-Cookie"))
+			}
+		}
+	}
+	// Sign-out: a foreign POST, or a GET the browser marks cross-site, does
+	// not end the session.
+	tryLogout := func(method string, hdr map[string]string) int {
+		req, _ := http.NewRequest(method, n.base+"/.auth/logout", nil)
+		for k, v := range hdr {
+			req.Header.Set(k, v)
+		}
+		resp, err := alice.http.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	for _, tc := range []struct {
+		method string
+		hdr    map[string]string
+	}{
+		{"POST", map[string]string{"Origin": "https://evil.example"}},
+		{"POST", map[string]string{"Origin": "null"}},
+		{"GET", map[string]string{"Sec-Fetch-Site": "cross-site"}},
+		{"POST", map[string]string{"Sec-Fetch-Site": "cross-site"}},
+	} {
+		if st := tryLogout(tc.method, tc.hdr); st != 403 {
+			t.Errorf("%s sign-out with %v: %d, want 403", tc.method, tc.hdr, st)
+		}
+		if st := alice.do("GET", "/api/chats", nil, nil); st != 200 {
+			t.Fatalf("session ended by a cross-site sign-out %v: %d", tc.hdr, st)
+		}
+	}
+	// WebSocket upgrade from foreign origins.
+	u, _ := alice.token()
+	for _, origin := range foreign {
+		_, err := wsclient.Dial(context.Background(), u, wsclient.JSON, http.Header{"Origin": {origin}})
+		var se ws.StatusError
+		if !errors.As(err, &se) || int(se) != 403 {
+			t.Errorf("upgrade from %s: %v, want 403", origin, err)
+		}
+	}
+	if st := tryLogout("GET", map[string]string{"Sec-Fetch-Site": "same-origin"}); st != 302 {
+		t.Errorf("same-origin sign-out: %d, want 302", st)
+	}
+}
+
+// TestXSSDefences: every response carries the CSP and nosniff, HTML most
+// of all, and announcements escape user names (the original client
+// renders them as HTML).
+func TestXSSDefences(t *testing.T) {
+	n := start(t, server.Config{})
+	evilName := `<img src=x onerror=alert(1)>`
+	alice, mallory := n.guest("Alice"), n.guest(evilName)
+	for _, path := range []string{"/", "/index.html", "/nope", "/app/../", "/api/chats", "/.auth/me", "/healthz", "/client/hubs/chat"} {
+		req, _ := http.NewRequest("GET", n.base+path, nil)
+		resp, err := alice.http.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		csp := resp.Header.Get("Content-Security-Policy")
+		if !strings.Contains(csp, "script-src 'self'") || !strings.Contains(csp, "object-src 'none'") || strings.Contains(csp, "unsafe-") {
+			t.Errorf("%s: CSP %q", path, csp)
+		}
+		if resp.Header.Get("X-Content-Type-Options") != "nosniff" || resp.Header.Get("X-Frame-Options") != "DENY" {
+			t.Errorf("%s: missing nosniff or frame denial", path)
+		}
+	}
+	ca, cm := alice.connect(wsclient.JSON), mallory.connect(wsclient.JSON)
+	mustAck(t, ca, "createChat", map[string]string{"name": "Room", "id": "room"})
+	mustAck(t, ca, "joinChat", "room")
+	mustAck(t, cm, "joinChat", "room")
+	mustAck(t, cm, "createPrivateChat", map[string]string{"targetUserId": alice.ID})
+	mustAck(t, cm, "leaveChat", "room")
+	seen := 0
+	deadline := time.Now().Add(5 * time.Second)
+	for seen < 3 && time.Now().Before(deadline) {
+		f, err := ca.Next(time.Until(deadline))
+		if err != nil {
+			break
+		}
+		if f.Type != "message" || f.From != "group" || f.DataType != "text" {
+			continue
+		}
+		var s string
+		json.Unmarshal(f.Data, &s)
+		if strings.ContainsAny(s, "<>") {
+			t.Errorf("announcement carries markup: %q", s)
+		}
+		if strings.Contains(s, "&lt;img") {
+			seen++
+		}
+	}
+	if seen != 3 {
+		t.Errorf("saw %d escaped announcements (join, private chat, leave), want 3", seen)
+	}
+}
+
+// TestOpenRedirects: every redirect target a client controls stays on the site.
+func TestOpenRedirects(t *testing.T) {
+	n := start(t, server.Config{SignInsPerMinute: -1})
+	targets := []string{"https://evil.example/", "//evil.example", "/\\evil.example", "\\\\evil.example", "/\t/evil.example",
+		"javascript:alert(1)", "http:evil.example", "/%2F%2Fevil.example", "  //evil.example", "/\x00//evil.example", "https:/\\evil.example",
+		"//evil.example@chatr", "/.//evil.example", "%2F%2Fevil.example"}
+	for _, target := range targets {
+		// Sign-in by form, then sign-out, each with the target.
+		c := anon(t, n.base)
+		form := url.Values{"name": {"Alice"}, "post_login_redirect_uri": {target}}
+		req, _ := http.NewRequest("POST", n.base+"/.auth/login/guest", strings.NewReader(form.Encode()))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		resp, err := c.http.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		checkLocation(t, "sign-in", target, resp)
+		resp, err = c.http.Get(n.base + "/.auth/logout?post_logout_redirect_uri=" + url.QueryEscape(target))
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		checkLocation(t, "sign-out", target, resp)
+	}
+}
+
+func checkLocation(t *testing.T, what, target string, resp *http.Response) {
+	t.Helper()
+	loc := resp.Header.Get("Location")
+	if resp.StatusCode != 302 {
+		t.Errorf("%s with %q: status %d, want 302", what, target, resp.StatusCode)
+		return
+	}
+	u, err := url.Parse("https://chatr.example/page")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dst, err := u.Parse(loc)
+	if err != nil || dst.Host != "chatr.example" || dst.Scheme != "https" || strings.ContainsAny(loc, "\\\t\r\n") {
+		t.Errorf("%s with %q redirects to %q, off the site", what, target, loc)
+	}
+}
+
+// TestSessionFixationEndToEnd: a session cookie planted before sign-in is
+// replaced, and the planted session dies.
+func TestSessionFixationEndToEnd(t *testing.T) {
+	n := start(t, server.Config{})
+	attacker := n.guest("Mallory")
+	u, _ := url.Parse(n.base)
+	planted := attacker.http.Jar.Cookies(u)
+	victim := anon(t, n.base)
+	victim.http.Jar.SetCookies(u, planted)
+	var me struct{ ClientPrincipal struct{ UserID string } }
+	if st := victim.do("POST", "/.auth/login/guest", map[string]string{"name": "Victim"}, &me); st != 200 {
+		t.Fatalf("victim sign-in: %d", st)
+	}
+	now := victim.http.Jar.Cookies(u)
+	if len(now) != 1 || len(planted) != 1 || now[0].Value == planted[0].Value {
+		t.Fatalf("session cookie after sign-in %v, planted %v: want a new value", now, planted)
+	}
+	if st := attacker.do("GET", "/api/chats", nil, nil); st != 401 {
+		t.Errorf("planted session after the victim signed in: %d, want 401", st)
+	}
+	var who struct{ ClientPrincipal *struct{ UserID string } }
+	victim.do("GET", "/.auth/me", nil, &who)
+	if who.ClientPrincipal == nil || who.ClientPrincipal.UserID != me.ClientPrincipal.UserID {
+		t.Errorf("victim is %+v, want own new user", who.ClientPrincipal)
+	}
+}
+
+// TestSignOutClosesSockets: signing out closes every socket of the user
+// with 1008 (no recovery); other users keep theirs.
+func TestSignOutClosesSockets(t *testing.T) {
+	n := start(t, server.Config{})
+	alice, bob := n.guest("Alice"), n.guest("Bob")
+	a1, a2, b := alice.connect(wsclient.JSON), alice.connect(wsclient.Reliable), bob.connect(wsclient.JSON)
+	if st := alice.do("POST", "/.auth/logout", nil, nil); st != 302 {
+		t.Fatalf("sign-out: %d", st)
+	}
+	for i, c := range []*wsclient.Conn{a1, a2} {
+		if code, err := c.WaitClosed(5 * time.Second); err != nil || code != 1008 {
+			t.Errorf("alice's socket %d after sign-out: close %d (%v), want 1008", i, code, err)
+		}
+	}
+	if d := waitEvent(t, b, "userOffline"); d != alice.ID {
+		t.Errorf("userOffline %q, want alice", d)
+	}
+	if f, err := b.Call(map[string]any{"type": "ping"}); err == nil || f.Type == "ack" {
+		// ping has no ack; the socket must simply still answer
+	}
+	if _, err := b.Event("userExitIdle", ""); err != nil {
+		t.Errorf("bob's socket after alice signed out: %v", err)
+	}
+	if st := alice.do("GET", "/api/getToken", nil, nil); st != 401 {
+		t.Errorf("getToken after sign-out: %d, want 401", st)
+	}
+}
+
+// TestRateLimits: sign-ins, API requests, socket upgrades, chat messages
+// and state-changing events are limited per IP or per user, with 429 JSON
+// or a TooManyRequests ack.
+func TestRateLimits(t *testing.T) {
+	n := start(t, server.Config{SignInsPerMinute: 2, RequestsPerSecond: 5})
+	alice := n.guest("Alice")
+	n.guest("Bob")
+	c := anon(t, n.base)
+	var e struct{ Error, Message string }
+	if st := c.do("POST", "/.auth/login/guest", map[string]string{"name": "Eve"}, &e); st != 429 || e.Error != "limit" {
+		t.Errorf("3rd sign-in: %d %+v, want 429 limit", st, e)
+	}
+	// Requests: the upgrade counts too.
+	time.Sleep(time.Second)
+	u, _ := alice.token()
+	limited := 0
+	for i := 0; i < 40; i++ {
+		_, err := wsclient.Dial(context.Background(), u, wsclient.JSON, nil)
+		var se ws.StatusError
+		if errors.As(err, &se) && int(se) == 429 {
+			limited++
+		}
+	}
+	if limited == 0 {
+		t.Errorf("40 upgrades at once from one IP (5/s, burst 20): none limited")
+	}
+}
+
+// TestEventFloodLimited: a user flooding createChat (each broadcast to
+// everyone) is slowed down like a message flood.
+func TestEventFloodLimited(t *testing.T) {
+	n := start(t, server.Config{})
+	alice := n.guest("Alice")
+	ca := alice.connect(wsclient.JSON)
+	limited := 0
+	for i := 0; i < 100; i++ {
+		if ackName(t, ca, event("createChat", map[string]string{"name": "spam"})) == "TooManyRequests" {
+			limited++
+		}
+	}
+	if limited < 50 {
+		t.Errorf("%d of 100 createChat events at once limited, want most (burst 30)", limited)
+	}
+	var chats struct{ Chats map[string]any }
+	alice.do("GET", "/api/chats", nil, &chats)
+	if len(chats.Chats) > 50 {
+		t.Errorf("%d chats created by one user's flood", len(chats.Chats))
+	}
+}
+
+var _ = hub.ProtocolJSON
+
+// TestConnectionsPerIP: one address holds at most ConnectionsPerIP
+// sockets; a closed or dropped socket frees its place.
+func TestConnectionsPerIP(t *testing.T) {
+	n := start(t, server.Config{ConnectionsPerIP: 4})
+	alice, bob := n.guest("Alice"), n.guest("Bob")
+	var open []*wsclient.Conn
+	for i := 0; i < 4; i++ {
+		u := alice
+		if i%2 == 1 {
+			u = bob
+		}
+		open = append(open, u.connect(wsclient.JSON))
+	}
+	u, _ := alice.token()
+	_, err := wsclient.Dial(context.Background(), u, wsclient.JSON, nil)
+	var se ws.StatusError
+	if !errors.As(err, &se) || int(se) != 429 {
+		t.Fatalf("5th socket from one IP: %v, want 429", err)
+	}
+	var e struct{ Error string }
+	if st := alice.do("GET", "/client/hubs/chat", nil, &e); st != 429 || e.Error != "limit" {
+		t.Errorf("plain GET at the limit: %d %+v, want 429 JSON", st, e)
+	}
+	// Refused upgrades (bad token) do not use up places.
+	for i := 0; i < 10; i++ {
+		wsclient.Dial(context.Background(), strings.SplitN(u, "?", 2)[0]+"?access_token=x", wsclient.JSON, nil)
+	}
+	open[0].Close()
+	open[1].Drop()
+	for i := 0; i < 2; i++ {
+		var c *wsclient.Conn
+		deadline := time.Now().Add(5 * time.Second)
+		for {
+			c, err = wsclient.Dial(context.Background(), u, wsclient.JSON, nil)
+			if err == nil || time.Now().After(deadline) {
+				break
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+		if err != nil {
+			t.Fatalf("socket %d after two were closed: %v", i, err)
+		}
+		defer c.Drop()
+	}
+}
