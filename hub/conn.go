@@ -127,20 +127,24 @@ type ackRecord struct {
 	next int
 }
 
-// seen reports whether id was recorded, and records it if not.
-func (r *ackRecord) seen(id uint64) bool {
+// contains reports whether id was recorded.
+func (r *ackRecord) contains(id uint64) bool {
 	for _, v := range r.ids {
 		if v == id {
 			return true
 		}
 	}
+	return false
+}
+
+// record remembers id, forgetting the oldest when full.
+func (r *ackRecord) record(id uint64) {
 	if len(r.ids) < ackRecordSize {
 		r.ids = append(r.ids, id)
-		return false
+		return
 	}
 	r.ids[r.next] = id
 	r.next = (r.next + 1) % ackRecordSize
-	return false
 }
 
 // sendMessage queues an encoded message to the session: numbered and kept

@@ -35,12 +35,18 @@ func (s *session) handle(f *clientFrame) {
 	arrived := time.Now().UnixNano()
 	s.hookMu.Lock()
 	defer s.hookMu.Unlock()
-	if f.HasAck && s.acks.seen(f.AckID) {
+	if f.HasAck && s.acks.contains(f.AckID) {
 		s.sendFrame(ackFrame(f.AckID, ackDuplicate, "Message with ackId "+uitoa(f.AckID)+" was already processed"))
 		return
 	}
 	name, msg := s.do(f, arrived)
 	if f.HasAck {
+		// Only a success is remembered: the SDK retries a failed frame with
+		// the same ackId and takes Duplicate for success, so a failure
+		// recorded here would turn its retry into a silent loss.
+		if name == "" {
+			s.acks.record(f.AckID)
+		}
 		s.sendFrame(ackFrame(f.AckID, name, msg))
 	}
 }

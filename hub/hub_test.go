@@ -411,6 +411,19 @@ func TestDuplicateAckID(t *testing.T) {
 	if n := d.ack(7); n != "" {
 		t.Errorf("other connection: %q", n)
 	}
+	// A failed frame is not remembered: its retry with the same ackId runs
+	// again (the SDK takes Duplicate for success and would lose it).
+	d.send(`{"type":"joinGroup","group":"g","ackId":8}`)
+	if n := d.ack(8); n != "Forbidden" {
+		t.Fatalf("join without role: %q, want Forbidden", n)
+	}
+	d.send(`{"type":"event","event":"x","ackId":8,"data":1}`)
+	if n := d.ack(8); n != "" {
+		t.Errorf("retry of a failed ackId: %q, want success", n)
+	}
+	if n := calls.Load(); n != 3 {
+		t.Errorf("event ran %d times, want 3", n)
+	}
 }
 
 func TestEvents(t *testing.T) {
