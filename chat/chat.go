@@ -32,6 +32,7 @@ const (
 	DefaultIdleTimeout        = 60 * time.Second
 	DefaultOfflineGrace       = 3 * time.Second // a user's last connection must stay gone this long before userOffline
 	typingInterval            = 2 * time.Second // at most one typing event per user and chat
+	DefaultStoreTimeout       = 10 * time.Second
 )
 
 // Limits bound what a client controls. Zero values mean the defaults.
@@ -83,6 +84,10 @@ type Config struct {
 	// so that a reload does not flash the user offline. Default
 	// DefaultOfflineGrace; negative announces at once.
 	OfflineGrace time.Duration
+	// StoreTimeout bounds the storage work of one hook (a message, an
+	// event, a connect): past it the client gets a Timeout ack. Default
+	// DefaultStoreTimeout.
+	StoreTimeout time.Duration
 	Logger       *slog.Logger
 	Now          func() time.Time
 }
@@ -98,6 +103,7 @@ type App struct {
 	hub      Hub
 
 	offlineGrace time.Duration
+	storeTimeout time.Duration
 
 	rate   *ratelimit.Limiter // chat messages per user
 	events *ratelimit.Limiter // state-changing events per user
@@ -143,7 +149,10 @@ func New(cfg Config) *App {
 	if cfg.OfflineGrace == 0 {
 		cfg.OfflineGrace = DefaultOfflineGrace
 	}
-	return &App{offlineGrace: cfg.OfflineGrace,
+	if cfg.StoreTimeout <= 0 {
+		cfg.StoreTimeout = DefaultStoreTimeout
+	}
+	return &App{offlineGrace: cfg.OfflineGrace, storeTimeout: cfg.StoreTimeout,
 		store: cfg.Store, presence: cfg.Presence, limits: l, log: cfg.Logger, now: cfg.Now,
 		rate:   ratelimit.New(l.MessagesPerSecond, l.MessageBurst),
 		events: ratelimit.New(l.EventsPerSecond, l.EventBurst),

@@ -16,7 +16,10 @@ import (
 
 // Event dispatches a user event by name. Each handler takes the caller's
 // identity from conn, never from the event's data.
-func (a *App) Event(ctx context.Context, conn *hub.ConnInfo, ev *hub.Event) (*hub.Payload, error) {
+func (a *App) Event(ctx context.Context, conn *hub.ConnInfo, ev *hub.Event) (_ *hub.Payload, err error) {
+	ctx, cancel := a.bounded(ctx)
+	defer cancel()
+	defer func() { err = timedOut(ctx, err) }()
 	switch ev.Name {
 	case "createChat", "joinChat", "leaveChat", "deleteChat", "createPrivateChat", "userEnterIdle", "userExitIdle", "markRead":
 		// Each writes to the store, most are broadcast: a flood is slowed
@@ -25,7 +28,6 @@ func (a *App) Event(ctx context.Context, conn *hub.ConnInfo, ev *hub.Event) (*hu
 			return nil, &hub.AckError{Name: "TooManyRequests", Message: "slow down: too many events"}
 		}
 	}
-	var err error
 	switch ev.Name {
 	case "userConnected":
 		// The original client announces itself; the server knows already.

@@ -3,6 +3,7 @@ package chat
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"html"
 	"strings"
 	"time"
@@ -23,7 +24,10 @@ type userOnline struct {
 // Connect accepts connections of known users only, within the per-user
 // connection limit, and joins them to the groups of every chat they are a
 // member of.
-func (a *App) Connect(ctx context.Context, req *hub.ConnectRequest) error {
+func (a *App) Connect(ctx context.Context, req *hub.ConnectRequest) (err error) {
+	ctx, cancel := a.bounded(ctx)
+	defer cancel()
+	defer func() { err = timedOut(ctx, err) }()
 	userID := req.Conn.UserID
 	if userID == "" {
 		return &hub.AckError{Name: "Unauthorized", Message: "anonymous connections are not allowed"}
@@ -54,6 +58,8 @@ func (a *App) Connect(ctx context.Context, req *hub.ConnectRequest) error {
 // Connected counts the connection for presence, tells everyone when the
 // user has just come online, and always tells the new connection itself.
 func (a *App) Connected(ctx context.Context, conn *hub.ConnInfo) {
+	ctx, cancel := a.bounded(ctx)
+	defer cancel()
 	u, err := a.store.GetUser(ctx, conn.UserID)
 	if err != nil {
 		a.log.Error("connected: load user", "user", conn.UserID, "err", err)
@@ -84,6 +90,8 @@ func (a *App) Connected(ctx context.Context, conn *hub.ConnInfo) {
 // a grace period: a reload or a quick reconnect must not flash the user
 // offline, so the announcement is made only if no connection came back.
 func (a *App) Disconnected(ctx context.Context, conn *hub.ConnInfo, reason string) {
+	ctx, cancel := a.bounded(ctx)
+	defer cancel()
 	last, err := a.presence.Remove(ctx, conn.UserID, conn.ID)
 	if err != nil {
 		a.log.Error("disconnected: presence", "user", conn.UserID, "err", err)
@@ -122,7 +130,10 @@ func (a *App) announceOffline(userID string) {
 
 // Join lets a connection join the group of a chat its user is a member of;
 // chats are joined with the joinChat event, which records the membership.
-func (a *App) Join(ctx context.Context, conn *hub.ConnInfo, group string) error {
+func (a *App) Join(ctx context.Context, conn *hub.ConnInfo, group string) (err error) {
+	ctx, cancel := a.bounded(ctx)
+	defer cancel()
+	defer func() { err = timedOut(ctx, err) }()
 	ok, err := a.store.IsMember(ctx, group, conn.UserID)
 	if err != nil {
 		return err
@@ -144,7 +155,10 @@ type chatMessage struct {
 
 // Publish validates a chat message, stamps its sender, stores it and
 // rewrites it with its id and time. Only members may write to a chat.
-func (a *App) Publish(ctx context.Context, conn *hub.ConnInfo, msg *hub.GroupMessage) error {
+func (a *App) Publish(ctx context.Context, conn *hub.ConnInfo, msg *hub.GroupMessage) (err error) {
+	ctx, cancel := a.bounded(ctx)
+	defer cancel()
+	defer func() { err = timedOut(ctx, err) }()
 	ok, err := a.store.IsMember(ctx, msg.Group, conn.UserID)
 	if err != nil {
 		return err
@@ -195,6 +209,26 @@ func messageJSON(m chatr.Message) chatMessage {
 		Message: m.Text, FromUserID: m.FromUserID, FromUserName: m.FromUserName,
 		ID: m.ID, Time: m.Time.UTC().Format("2006-01-02T15:04:05.000Z07:00"),
 	}
+}
+
+// bounded gives a hook's work a deadline: a hung store or presence turns
+// into a Timeout ack instead of a client (and its reader) waiting forever.
+func (a *App) bounded(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(ctx, a.storeTimeout)
+}
+
+// timedOut turns an unexpected error of a hook whose deadline passed into
+// the Timeout ack. The work may still have taken effect (a message may be
+// stored), as with any internal error.
+func timedOut(ctx context.Context, err error) error {
+	if err == nil || ctx.Err() != context.DeadlineExceeded {
+		return err
+	}
+	var ae *hub.AckError
+	if errors.As(err, &ae) && ae.Name != "InternalServerError" {
+		return err
+	}
+	return &hub.AckError{Name: "Timeout", Message: "storage did not answer in time; the request may or may not have taken effect"}
 }
 
 // ackError maps an application error to the ack error the client sees.

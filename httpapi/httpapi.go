@@ -27,10 +27,11 @@ import (
 
 // Defaults for Config.
 const (
-	DefaultTokenTTL          = time.Hour // lifetime of a hub access token (checked at connect only)
-	DefaultRequestsPerSecond = 50        // HTTP requests per client IP, sustained (burst: 4 times as many)
-	DefaultSignInsPerMinute  = 20        // sign-in attempts per client IP
-	maxBodyBytes             = 64 << 10  // request bodies the API reads
+	DefaultTokenTTL          = time.Hour        // lifetime of a hub access token (checked at connect only)
+	DefaultRequestsPerSecond = 50               // HTTP requests per client IP, sustained (burst: 4 times as many)
+	DefaultSignInsPerMinute  = 20               // sign-in attempts per client IP
+	maxBodyBytes             = 64 << 10         // request bodies the API reads
+	DefaultStoreTimeout      = 10 * time.Second // storage work of one request; past it: 503
 )
 
 // Provider is a sign-in provider as the sign-in page lists it.
@@ -65,6 +66,10 @@ type Config struct {
 	// turns a limit off.
 	RequestsPerSecond float64
 	SignInsPerMinute  float64
+	// StoreTimeout bounds the storage work of one request (0 =
+	// DefaultStoreTimeout); a request that runs out of it, or fails while
+	// the store does not answer, gets 503.
+	StoreTimeout time.Duration
 	// ConnectionsPerIP bounds the WebSockets open at once from one client
 	// IP (0 = DefaultConnectionsPerIP, negative = no limit).
 	ConnectionsPerIP int
@@ -96,6 +101,9 @@ func New(cfg Config) *Handler {
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
+	}
+	if cfg.StoreTimeout <= 0 {
+		cfg.StoreTimeout = DefaultStoreTimeout
 	}
 	h := &Handler{cfg: cfg, mux: http.NewServeMux(), log: cfg.Logger}
 	if cfg.RequestsPerSecond == 0 {
@@ -189,7 +197,9 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	h.mux.ServeHTTP(w, r)
+	ctx, cancel := context.WithTimeout(r.Context(), h.cfg.StoreTimeout)
+	defer cancel()
+	h.mux.ServeHTTP(w, r.WithContext(ctx))
 }
 
 // ClientIP is the address the request came from: the peer, or with
@@ -240,8 +250,26 @@ func (h *Handler) Error(w http.ResponseWriter, r *http.Request, err error) {
 	}
 	if code == chatr.EINTERNAL {
 		h.log.Error("http request failed", "method", r.Method, "path", r.URL.Path, "err", err)
+		if h.storeUnavailable(err) {
+			w.Header().Set("Retry-After", "5")
+			writeJSON(w, http.StatusServiceUnavailable, map[string]string{"error": "unavailable",
+				"message": "storage is not answering; try again shortly"})
+			return
+		}
 	}
 	writeJSON(w, status, map[string]string{"error": code, "message": chatr.ErrorMessage(err)})
+}
+
+// storeUnavailable reports whether an unexpected error came from storage
+// that is too slow or down: the request ran out of time, or the store does
+// not answer a ping now.
+func (h *Handler) storeUnavailable(err error) bool {
+	if errors.Is(err, context.DeadlineExceeded) {
+		return true
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	return h.cfg.Store.Ping(ctx) != nil
 }
 
 var statusOf = map[string]int{

@@ -72,8 +72,11 @@ type Config struct {
 	// ConnectionsPerIP bounds the WebSockets open at once from one client
 	// IP (0 = the httpapi default, negative = off).
 	ConnectionsPerIP int
-	AllowedOrigins   []string
-	Logger           *slog.Logger
+	// StoreTimeout bounds the storage work of one request or client frame
+	// (default 10 s): past it a request gets 503, a frame a Timeout ack.
+	StoreTimeout   time.Duration
+	AllowedOrigins []string
+	Logger         *slog.Logger
 	// Redis (a redis:// URL) makes the node part of a cluster: the hub's
 	// fan-out and presence go through it, shared with every node that uses
 	// the same Redis, RedisPrefix (default "chatr:"), database and Secret.
@@ -150,7 +153,7 @@ func New(cfg Config) (*Server, error) {
 		return h.Stats()
 	})
 	s.store = m.Store(store)
-	s.app = chat.New(chat.Config{Store: s.store, Presence: presence, Limits: cfg.Limits, OfflineGrace: cfg.OfflineGrace, Logger: cfg.Logger})
+	s.app = chat.New(chat.Config{Store: s.store, Presence: presence, Limits: cfg.Limits, OfflineGrace: cfg.OfflineGrace, StoreTimeout: cfg.StoreTimeout, Logger: cfg.Logger})
 	sessions := auth.New(auth.Config{Store: s.store, SessionTTL: cfg.SessionTTL, TrustProxy: cfg.TrustProxy})
 
 	oa := cfg.OAuth
@@ -178,7 +181,7 @@ func New(cfg Config) (*Server, error) {
 		NoGuests: cfg.NoGuests, Static: web.Handler(), Metrics: m.Handler(),
 		Providers: providerAuth.Providers(), ProviderAuth: providerAuth,
 		RequestsPerSecond: cfg.RequestsPerSecond, SignInsPerMinute: cfg.SignInsPerMinute, ConnectionsPerIP: cfg.ConnectionsPerIP,
-		IdleTimeout: cfg.IdleTimeout, TrustProxy: cfg.TrustProxy, AllowedOrigins: cfg.AllowedOrigins, Logger: cfg.Logger,
+		StoreTimeout: cfg.StoreTimeout, IdleTimeout: cfg.IdleTimeout, TrustProxy: cfg.TrustProxy, AllowedOrigins: cfg.AllowedOrigins, Logger: cfg.Logger,
 	})
 	h, err = hub.New(hub.Config{
 		Key: derive(secret, "hub access token"), Hub: "chat", App: s.app, Logger: cfg.Logger,
