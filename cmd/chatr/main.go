@@ -37,6 +37,7 @@ type options struct {
 	logLevel  string
 	origins   string
 	oauthDone func() error // moves the parsed OIDC provider lists into server.OAuth
+	pprofAddr string
 }
 
 // newFlagSet defines every flag; parse fills the returned options.
@@ -92,6 +93,7 @@ func newFlagSet() (*flag.FlagSet, *options) {
 		wps.SystemEvents = upstream.SplitList(v)
 		return nil
 	})
+	fs.StringVar(&o.pprofAddr, "pprof-addr", "", "debug only: serve net/http/pprof on this address (e.g. 127.0.0.1:6060); empty: off")
 	o.oauthDone = oauthFlags(fs, &cfg.OAuth)
 	return fs, o
 }
@@ -140,6 +142,11 @@ func run(args []string) error {
 	srv, err := server.New(cfg)
 	if err != nil {
 		return err
+	}
+	if o.pprofAddr != "" {
+		if err := servePprof(o.pprofAddr, logger); err != nil {
+			return err
+		}
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
