@@ -4,6 +4,11 @@ GO    ?= go
 PKGS  := ./...
 NPM_DIRS := web hub/sdktest oauth/testdata/op interop aztables/testdata/azurite
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
+# govulncheck v1.9.0 needs an x/telemetry version the module proxy refuses.
+GOVULNCHECK := golang.org/x/vuln/cmd/govulncheck@v1.8.0
+FUZZTIME ?= 10s
+SOAK_DURATION ?= 10m
+SOAK_CONNS ?= 3000
 
 .DEFAULT_GOAL := help
 
@@ -37,6 +42,23 @@ lint: deps ## gofmt, go vet and staticcheck
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet $(PKGS)
 	$(GO) run $(STATICCHECK) $(PKGS)
+
+.PHONY: fuzz
+fuzz: ## Run every fuzz target for FUZZTIME each (default 10s; .ci/fuzz)
+	FUZZTIME=$(FUZZTIME) GO=$(GO) .ci/fuzz
+
+.PHONY: vuln
+vuln: ## govulncheck on every package; needs vuln.go.dev or a copy of it in GOVULNDB (https:// or file://)
+	@db=$${GOVULNDB:-https://vuln.go.dev}; \
+	out=$$($(GO) run $(GOVULNCHECK) -db "$$db" ./... 2>&1); rc=$$?; echo "$$out"; \
+	if [ $$rc -ne 0 ] && grep -q 'fetching vulnerabilities' <<<"$$out"; then \
+	  echo "vuln: FAILED: the Go vulnerability database at $$db cannot be reached, so nothing was checked."; \
+	  echo "vuln: run where vuln.go.dev is reachable, or set GOVULNDB to a mirror (file:///path/to/a/copy/of/vuln.go.dev)."; \
+	fi; exit $$rc
+
+.PHONY: soak
+soak: ## The soak test for SOAK_DURATION (default 10m) with SOAK_CONNS sockets (default 3000)
+	CHATR_SOAK_DURATION=$(SOAK_DURATION) CHATR_SOAK_CONNS=$(SOAK_CONNS) $(GO) test -count=1 -run '^TestSoak$$' -timeout 0 -v ./e2e/
 
 .PHONY: bench
 bench: deps ## Go micro-benchmarks of the hub and the stores
