@@ -21,7 +21,7 @@ import (
 )
 
 // crashRounds is how many times the crash tests kill the server
-// (CHATR_CRASH_ROUNDS, default 12).
+// (CHATR_CRASH_ROUNDS, default 15).
 func crashRounds(t *testing.T) int {
 	if s := os.Getenv("CHATR_CRASH_ROUNDS"); s != "" {
 		n, err := strconv.Atoi(s)
@@ -30,7 +30,7 @@ func crashRounds(t *testing.T) int {
 		}
 		return n
 	}
-	return 12
+	return 15
 }
 
 // unlimited are the flags that let one test client send as fast as it can.

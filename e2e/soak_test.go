@@ -25,10 +25,10 @@ import (
 	"github.com/chatr/chatr/internal/wsclient"
 )
 
-// soakSettings reads CHATR_SOAK_DURATION (default 40s) and
+// soakSettings reads CHATR_SOAK_DURATION (default 30s) and
 // CHATR_SOAK_CONNS (default 1500).
 func soakSettings(t *testing.T) (time.Duration, int) {
-	d, conns := 40*time.Second, 1500
+	d, conns := 30*time.Second, 1500
 	if s := os.Getenv("CHATR_SOAK_DURATION"); s != "" {
 		v, err := time.ParseDuration(s)
 		if err != nil {
