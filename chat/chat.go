@@ -104,6 +104,7 @@ type App struct {
 
 	offlineGrace time.Duration
 	storeTimeout time.Duration
+	revoked      revocations // sign-outs, against leaked access tokens
 
 	rate   *ratelimit.Limiter // chat messages per user
 	events *ratelimit.Limiter // state-changing events per user
