@@ -195,11 +195,12 @@ func (e *Env) Baseline(cfg BaselineConfig) (*BaselineFigures, error) {
 	}
 	defer c.Close()
 	if err := parallel(cfg.N, 16, func(i int) error {
-		fd, err := dialTCP(srv)
+		nc, err := net.DialTCP("tcp4", &net.TCPAddr{IP: net.IP(sourceSlice())}, &net.TCPAddr{IP: net.IP(srv.Addr[:]), Port: srv.Port})
 		if err != nil {
 			return err
 		}
-		if err := syscall.SetNonblock(fd, true); err != nil {
+		fd, err := detach(nc)
+		if err != nil {
 			return err
 		}
 		c.Add(&Conn{fd: fd, Index: i}, nil)

@@ -2,8 +2,8 @@ package bench
 
 import (
 	"bytes"
-	"errors"
 	"fmt"
+	"net"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -427,67 +427,75 @@ func sourceAddr() [4]byte {
 	return [4]byte{127, 0, 0, byte(2 + n%249)}
 }
 
-// dialTCP opens a blocking TCP socket to s from a spread source address.
-func dialTCP(s Server) (int, error) {
-	fd, err := syscall.Socket(syscall.AF_INET, syscall.SOCK_STREAM|syscall.SOCK_CLOEXEC, 0)
-	if err != nil {
-		return -1, err
-	}
-	if err := syscall.Bind(fd, &syscall.SockaddrInet4{Addr: sourceAddr()}); err != nil {
-		syscall.Close(fd)
-		return -1, fmt.Errorf("bind: %w", err)
-	}
-	if err := syscall.Connect(fd, &syscall.SockaddrInet4{Addr: s.Addr, Port: s.Port}); err != nil {
-		syscall.Close(fd)
-		return -1, fmt.Errorf("connect: %w", err)
-	}
-	tv := syscall.Timeval{Sec: 10}
-	syscall.SetsockoptTimeval(fd, syscall.SOL_SOCKET, syscall.SO_RCVTIMEO, &tv)
-	syscall.SetsockoptTimeval(fd, syscall.SOL_SOCKET, syscall.SO_SNDTIMEO, &tv)
-	return fd, nil
-}
-
 // Dial opens a WebSocket to path (with its query) on s, offering protocol.
-// The socket is still blocking; rest is what was read past the response.
-func Dial(s Server, path, protocol string) (fd int, rest []byte, err error) {
-	fd, err = dialTCP(s)
+// The handshake runs on a net.Conn (the runtime's poller, so that thousands
+// of dials do not hold threads); the returned socket is a non-blocking
+// duplicate of it. rest is what was read past the response.
+func Dial(s Server, path, protocol string) (nc *net.TCPConn, rest []byte, err error) {
+	d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.IP(sourceSlice())}, Timeout: 10 * time.Second}
+	c, err := d.Dial("tcp4", s.host())
 	if err != nil {
-		return -1, nil, err
+		return nil, nil, err
 	}
+	nc = c.(*net.TCPConn)
+	nc.SetDeadline(time.Now().Add(15 * time.Second))
 	req := "GET " + path + " HTTP/1.1\r\nHost: " + s.host() +
 		"\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==" +
 		"\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Protocol: " + protocol + "\r\n\r\n"
-	if err := writeAll(fd, []byte(req)); err != nil {
-		syscall.Close(fd)
-		return -1, nil, err
+	if _, err := nc.Write([]byte(req)); err != nil {
+		nc.Close()
+		return nil, nil, err
 	}
 	buf := make([]byte, 0, 1024)
 	for {
 		if len(buf) == cap(buf) {
 			buf = append(buf, make([]byte, len(buf))...)[:len(buf)]
 		}
-		n, err := syscall.Read(fd, buf[len(buf):cap(buf)])
-		if err == syscall.EINTR {
-			continue
-		}
-		if err != nil || n == 0 {
-			syscall.Close(fd)
-			if err == nil {
-				err = errors.New("closed during the upgrade")
-			}
-			return -1, nil, fmt.Errorf("upgrade: %w", err)
+		n, err := nc.Read(buf[len(buf):cap(buf)])
+		if err != nil {
+			nc.Close()
+			return nil, nil, fmt.Errorf("upgrade: %w", err)
 		}
 		buf = buf[:len(buf)+n]
 		if i := bytes.Index(buf, []byte("\r\n\r\n")); i >= 0 {
 			if !bytes.HasPrefix(buf, []byte("HTTP/1.1 101")) {
-				syscall.Close(fd)
+				nc.Close()
 				line, _, _ := bytes.Cut(buf, []byte("\r\n"))
 				body := buf[i+4:]
-				return -1, nil, fmt.Errorf("upgrade refused: %s %s", line, body)
+				return nil, nil, fmt.Errorf("upgrade refused: %s %s", line, body)
 			}
-			return fd, buf[i+4:], nil
+			return nc, buf[i+4:], nil
 		}
 	}
+}
+
+func sourceSlice() []byte {
+	a := sourceAddr()
+	return a[:]
+}
+
+// detach returns a non-blocking duplicate of nc's socket and closes nc.
+func detach(nc *net.TCPConn) (int, error) {
+	raw, err := nc.SyscallConn()
+	if err != nil {
+		nc.Close()
+		return -1, err
+	}
+	fd := -1
+	cerr := raw.Control(func(f uintptr) { fd, err = syscall.Dup(int(f)) })
+	nc.Close()
+	if cerr != nil {
+		return -1, cerr
+	}
+	if err != nil {
+		return -1, err
+	}
+	syscall.CloseOnExec(fd)
+	if err := syscall.SetNonblock(fd, true); err != nil {
+		syscall.Close(fd)
+		return -1, err
+	}
+	return fd, nil
 }
 
 func writeAll(fd int, b []byte) error {
@@ -506,7 +514,7 @@ func writeAll(fd int, b []byte) error {
 
 // await reads frames from a blocking socket until match accepts one; it
 // answers pings and returns the bytes past the matched frame.
-func await(fd int, rest []byte, match func(p []byte) bool) ([]byte, error) {
+func await(nc net.Conn, rest []byte, match func(p []byte) bool) ([]byte, error) {
 	buf := append(make([]byte, 0, 4096), rest...)
 	for {
 		for {
@@ -522,7 +530,7 @@ func await(fd int, rest []byte, match func(p []byte) bool) ([]byte, error) {
 			case opClose:
 				return nil, fmt.Errorf("closed by the server: %q", p)
 			case opPing:
-				writeAll(fd, clientFrame(opPong, p))
+				nc.Write(clientFrame(opPong, p))
 			}
 			buf = buf[n:]
 		}
@@ -535,14 +543,8 @@ func await(fd int, rest []byte, match func(p []byte) bool) ([]byte, error) {
 			copy(nb, buf)
 			buf = nb
 		}
-		n, err := syscall.Read(fd, buf[len(buf):cap(buf)])
-		if err == syscall.EINTR {
-			continue
-		}
-		if err != nil || n == 0 {
-			if err == nil {
-				err = errors.New("eof")
-			}
+		n, err := nc.Read(buf[len(buf):cap(buf)])
+		if err != nil {
 			return nil, err
 		}
 		buf = buf[:len(buf)+n]

@@ -93,8 +93,20 @@ func Metrics(s Server) (map[string]float64, error) {
 // ServerProc is a chatr process started for one scenario.
 type ServerProc struct {
 	Server
-	Cmd *exec.Cmd
-	dir string
+	Cmd   *exec.Cmd
+	Pprof string // the server's --pprof-addr
+	dir   string
+}
+
+// GC makes the server collect garbage (through pprof's heap?gc=1), so that
+// heap figures count live memory only.
+func (p *ServerProc) GC() error {
+	resp, err := httpClient.Get("http://" + p.Pprof + "/debug/pprof/heap?gc=1")
+	if err != nil {
+		return err
+	}
+	io.Copy(io.Discard, resp.Body)
+	return resp.Body.Close()
 }
 
 // ServerOptions say how to start chatr.
@@ -119,13 +131,19 @@ func StartServer(o ServerOptions) (*ServerProc, error) {
 	if err != nil {
 		return nil, err
 	}
+	pport, err := freePort()
+	if err != nil {
+		return nil, err
+	}
+	pprofAddr := "127.0.0.1:" + strconv.Itoa(pport)
 	db := o.DB
 	if db == "" {
 		db = filepath.Join(dir, "chatr.db")
 	}
 	args := []string{"--addr", "127.0.0.1:" + strconv.Itoa(port), "--db", db, "--log-level", "warn",
 		"--messages-per-second", "1000000000", "--message-burst", "1000000000",
-		"--requests-per-second", "-1", "--sign-ins-per-minute", "-1", "--connections-per-user", "1000000"}
+		"--requests-per-second", "-1", "--sign-ins-per-minute", "-1", "--connections-per-user", "1000000", "--connections-per-ip", "-1",
+		"--events-per-second", "1000000000", "--event-burst", "1000000000", "--pprof-addr", pprofAddr}
 	args = append(args, o.Extra...)
 	name := o.Bin
 	if o.Core != "" {
@@ -152,7 +170,7 @@ func StartServer(o ServerOptions) (*ServerProc, error) {
 	if err != nil {
 		return nil, err
 	}
-	p := &ServerProc{Server: Server{Addr: [4]byte{127, 0, 0, 1}, Port: port}, Cmd: cmd, dir: dir}
+	p := &ServerProc{Server: Server{Addr: [4]byte{127, 0, 0, 1}, Port: port}, Cmd: cmd, Pprof: pprofAddr, dir: dir}
 	deadline := time.Now().Add(30 * time.Second)
 	for time.Now().Before(deadline) {
 		resp, err := httpClient.Get("http://" + p.host() + "/readyz")

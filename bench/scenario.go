@@ -38,22 +38,22 @@ type Env struct {
 	Log    io.Writer // progress lines
 	// GenBusy is the generator CPU share past which a run is invalid.
 	GenBusy float64
-	// Profile, when set, is the server's pprof address: every load step
-	// saves a CPU profile of the server to ProfileDir.
-	Profile, ProfileDir string
+	// ProfileDir, when set, receives a CPU profile of the server for every
+	// load step.
+	ProfileDir string
 	// KeepGoing runs every step even past the first that fails.
 	KeepGoing bool
 }
 
 // profile fetches a CPU profile of d from the server's pprof listener.
-func (e *Env) profile(name string, d time.Duration) func() {
-	if e.Profile == "" || d < 2*time.Second {
+func (e *Env) profile(srv *ServerProc, name string, d time.Duration) func() {
+	if e.ProfileDir == "" || d < 2*time.Second {
 		return func() {}
 	}
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		resp, err := httpClient.Get(fmt.Sprintf("http://%s/debug/pprof/profile?seconds=%d", e.Profile, int(d.Seconds())-1))
+		resp, err := httpClient.Get(fmt.Sprintf("http://%s/debug/pprof/profile?seconds=%d", srv.Pprof, int(d.Seconds())-1))
 		if err != nil {
 			e.logf("profile: %v", err)
 			return
@@ -145,7 +145,7 @@ func (l *load) run(steps []Step, stopEarly bool) []StepResult {
 		}
 		snap0 := l.c.Snapshot()
 		use := startUsage(l.srv.Pid())
-		waitProfile := l.env.profile(fmt.Sprintf("%s-%d-%.0f", strings.ReplaceAll(st.Label, " ", "_"), si, st.Rate), st.Dur)
+		waitProfile := l.env.profile(l.srv, fmt.Sprintf("%s-%d-%.0f", strings.ReplaceAll(st.Label, " ", "_"), si, st.Rate), st.Dur)
 		sent, expected := l.send(si, st, &next)
 		waitProfile()
 		// Drain: wait until everything arrived or nothing moves for a while.
@@ -679,12 +679,15 @@ func (e *Env) Idle(cfg IdleConfig) (*Result, error) {
 	c.CloseNormal(setup)
 	time.Sleep(4 * time.Second) // offline grace: the setup sockets' sessions end
 	c.Quiet(500*time.Millisecond, 30*time.Second)
+	srv.GC()
 	m0, _ := Metrics(srv.Server)
 	rss0, _ := RSS(srv.Pid())
 	connected0 := c.Connected()
 
 	start := time.Now()
 	use := startUsage(srv.Pid())
+	waitProfile := e.profile(srv, "idle-connect", 4*time.Second)
+	defer waitProfile()
 	var dialed atomic.Int64
 	err = parallel(cfg.Conns, 64, func(i int) error {
 		_, err := Connect(c, srv.Server, users[i%nUsers], cfg.Reliable, i, "", "")
@@ -703,7 +706,9 @@ func (e *Env) Idle(cfg IdleConfig) (*Result, error) {
 	use.stop()
 	e.logf("%d connections in %v (%.0f/s), server %.0f%%, generator %.0f%%", cfg.Conns, d.Round(time.Millisecond), float64(cfg.Conns)/d.Seconds(), 100*use.SrvUtil, 100*use.GenUtil)
 	c.Quiet(time.Second, 60*time.Second)
-	time.Sleep(3 * time.Second)
+	time.Sleep(time.Second)
+	srv.GC()
+	time.Sleep(time.Second)
 	m1, _ := Metrics(srv.Server)
 	rss1, _ := RSS(srv.Pid())
 	n := float64(cfg.Conns)
@@ -715,6 +720,7 @@ func (e *Env) Idle(cfg IdleConfig) (*Result, error) {
 	}
 	out.add("connections", strconv.Itoa(cfg.Conns), fmt.Sprintf("%s, %d users × %d connections, each in one chat", proto, nUsers, cfg.ConnsPerUser))
 	out.add("RSS per connection", fmt.Sprintf("%.2f KB", float64(rss1-rss0)/n/1000), fmt.Sprintf("RSS %.1f → %.1f MB", mb(rss0), mb(rss1)))
+	out.add("live Go heap per connection", fmt.Sprintf("%.2f KB", per("go_memstats_heap_alloc_bytes")/1000), "after a GC")
 	out.add("Go heap in use per connection", fmt.Sprintf("%.2f KB", per("go_memstats_heap_inuse_bytes")/1000), "")
 	out.add("goroutine stacks per connection", fmt.Sprintf("%.2f KB", per("go_memstats_stack_inuse_bytes")/1000), "")
 	out.add("goroutines per connection", fmt.Sprintf("%.2f", per("go_goroutines")), fmt.Sprintf("%.0f → %.0f", m0["go_goroutines"], m1["go_goroutines"]))

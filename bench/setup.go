@@ -5,12 +5,12 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/url"
 	"strconv"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
 )
 
@@ -88,41 +88,42 @@ func Connect(c *Client, s Server, u User, reliable bool, index int, create, join
 	if reliable {
 		proto = ProtoReliable
 	}
-	fd, rest, err := Dial(s, "/client/hubs/chat?"+u.Token, proto)
+	nc, rest, err := Dial(s, "/client/hubs/chat?"+u.Token, proto)
 	if err != nil {
 		return nil, err
 	}
-	k := &Conn{fd: fd, Index: index, Reliable: reliable}
 	fail := func(err error) (*Conn, error) {
-		syscall.Close(fd)
+		nc.Close()
 		return nil, err
 	}
 	if create != "" {
-		if rest, err = event(fd, rest, "createChat", map[string]string{"name": create, "id": create}); err != nil {
+		if rest, err = event(nc, rest, "createChat", map[string]string{"name": create, "id": create}); err != nil {
 			return fail(err)
 		}
 	}
 	if join != "" {
-		if rest, err = event(fd, rest, "joinChat", join); err != nil {
+		if rest, err = event(nc, rest, "joinChat", join); err != nil {
 			return fail(err)
 		}
 	}
-	if err := syscall.SetNonblock(fd, true); err != nil {
-		return fail(err)
+	fd, err := detach(nc)
+	if err != nil {
+		return nil, err
 	}
+	k := &Conn{fd: fd, Index: index, Reliable: reliable}
 	c.Add(k, rest)
 	return k, nil
 }
 
 // event sends an event on a blocking socket and waits for its ack.
-func event(fd int, rest []byte, name string, data any) ([]byte, error) {
+func event(nc net.Conn, rest []byte, name string, data any) ([]byte, error) {
 	id := ackIDs.Add(1)
 	b, _ := json.Marshal(map[string]any{"type": "event", "event": name, "ackId": id, "dataType": "json", "data": data})
-	if err := writeAll(fd, clientFrame(opText, b)); err != nil {
+	if _, err := nc.Write(clientFrame(opText, b)); err != nil {
 		return nil, err
 	}
 	var failed string
-	rest, err := await(fd, rest, ackMatcher(id, &failed))
+	rest, err := await(nc, rest, ackMatcher(id, &failed))
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", name, err)
 	}

@@ -106,6 +106,7 @@ type App struct {
 	storeTimeout time.Duration
 	revoked      revocations // sign-outs, against leaked access tokens
 
+	names  userNames          // names of the users connected here, for stamping messages
 	rate   *ratelimit.Limiter // chat messages per user
 	events *ratelimit.Limiter // state-changing events per user
 	mu     sync.Mutex

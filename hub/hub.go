@@ -431,9 +431,27 @@ func (h *Hub) join(s *session, name string) {
 		g = &group{}
 		h.groups[name] = g
 	}
-	members := make([]*session, len(g.members), len(g.members)+1)
-	copy(members, g.members)
-	g.members = append(members, s)
+	// Appending in place is safe while there is room: readers hold slices
+	// of the old length and never look past it. Only a full slice is copied
+	// (doubling), so that a group of N members costs O(N) joins, not O(N²).
+	if len(g.members) == cap(g.members) {
+		members := make([]*session, len(g.members), max(4, 2*len(g.members)))
+		copy(members, g.members)
+		g.members = members
+	}
+	g.members = append(g.members, s)
+}
+
+// InGroup reports whether the connection is in the group on this node.
+func (h *Hub) InGroup(connID, group string) bool {
+	h.mu.RLock()
+	defer h.mu.RUnlock()
+	s := h.sessions[connID]
+	if s == nil {
+		return false
+	}
+	_, ok := s.groups[group]
+	return ok
 }
 
 // leave removes s from group (idempotent).

@@ -139,7 +139,13 @@ func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h.stats.connects.Add(1)
 	h.stats.connections.Add(1)
 	h.readers.Add(1)
-	go k.read(true)
+	// The Connected hook runs here, on the upgrade's goroutine, which ends
+	// right after: the reader starts with a small stack and keeps it while
+	// the connection idles (the hook's store calls would grow it to 8 KiB).
+	s.hookMu.Lock()
+	h.callConnected(s.info)
+	s.hookMu.Unlock()
+	go k.read()
 	if h.closing.Load() { // Close ran while this connection was being set up
 		s.kick(closeGoingAway, "hub closed", "server shutting down")
 	}
@@ -273,7 +279,7 @@ func (h *Hub) recoverSession(w http.ResponseWriter, r *http.Request, offered []s
 	s.mu.Unlock()
 	h.stats.connections.Add(1)
 	h.readers.Add(1)
-	go k.read(false)
+	go k.read()
 }
 
 func refuseRecovery(nc net.Conn, wait time.Duration) {
@@ -332,14 +338,9 @@ var errClosedByPeer = errors.New("closed by peer")
 
 // read is the socket's reader goroutine: it reads frames, runs the hooks
 // for the session and, when the socket ends, decides the session's fate.
-func (k *socket) read(first bool) {
+func (k *socket) read() {
 	s, h := k.s, k.s.h
 	defer h.readers.Done()
-	if first {
-		s.hookMu.Lock()
-		h.callConnected(s.info)
-		s.hookMu.Unlock()
-	}
 	err := k.readLoop()
 
 	h.stats.connections.Add(-1)
@@ -413,104 +414,124 @@ func (k *socket) fail(code uint16, why string, skip int64) error {
 	return errors.New(why)
 }
 
-func (k *socket) readLoop() error {
-	h := k.s.h
-	var msg []byte // the message being assembled, from bufPool
-	var pooled *[]byte
-	release := func() {
-		if pooled != nil && cap(msg) <= maxPooledBuf {
-			*pooled = msg[:0]
-			bufPool.Put(pooled)
-		}
-		pooled, msg = nil, nil
+// readState is the message a reader is assembling, in a buffer from bufPool.
+type readState struct {
+	msg    []byte
+	pooled *[]byte
+}
+
+func (st *readState) release() {
+	if st.pooled != nil && cap(st.msg) <= maxPooledBuf {
+		*st.pooled = st.msg[:0]
+		bufPool.Put(st.pooled)
 	}
-	defer release()
+	st.pooled, st.msg = nil, nil
+}
+
+// readLoop reads frames until the socket ends. It is kept small, and the
+// frame handling is out of line, because an idle connection's reader parks
+// here: its stack stays within the goroutine's initial 2 KiB.
+func (k *socket) readLoop() error {
+	var st readState
+	defer st.release()
 	for {
 		hd, err := ws.ReadHeaderBuffer(k.nc, k.hdr[:])
 		if err != nil {
 			return err
 		}
-		k.lastRead.Store(time.Now().UnixNano())
-		if hd.Rsv != 0 || !hd.Masked {
-			return k.fail(closeProtocol, "protocol error: reserved bits set or frame not masked", hd.Length)
-		}
-		if hd.OpCode.IsControl() {
-			if !hd.Fin || hd.Length > 125 {
-				return k.fail(closeProtocol, "protocol error: bad control frame", -1)
-			}
-			var buf [125]byte
-			p := buf[:hd.Length]
-			if _, err := io.ReadFull(k.nc, p); err != nil {
-				return err
-			}
-			ws.Cipher(p, hd.Mask, 0)
-			switch hd.OpCode {
-			case ws.OpPing:
-				k.s.mu.Lock()
-				k.enqueueLocked(outFrame{body: controlFrame(opPong, p)})
-				k.s.mu.Unlock()
-			case ws.OpPong:
-			case ws.OpClose:
-				code := closeNoStatus
-				if len(p) >= 2 {
-					code = int(binary.BigEndian.Uint16(p))
-				}
-				k.clientCode = code
-				reply := uint16(code)
-				if code == closeNoStatus {
-					reply = closeNormal
-				}
-				k.s.mu.Lock()
-				k.closeLocked(reply, "", false)
-				k.s.mu.Unlock()
-				return errClosedByPeer
-			default:
-				return k.fail(closeProtocol, "protocol error: unknown control frame", 0)
-			}
-			continue
-		}
-		switch hd.OpCode {
-		case ws.OpBinary:
-			return k.fail(closeUnsupported, "binary frames are not supported on JSON protocols", hd.Length)
-		case ws.OpText:
-			if pooled != nil {
-				return k.fail(closeProtocol, "protocol error: new message inside a fragmented one", hd.Length)
-			}
-			pooled = bufPool.Get().(*[]byte)
-			msg = (*pooled)[:0]
-		case ws.OpContinuation:
-			if pooled == nil {
-				return k.fail(closeProtocol, "protocol error: continuation without a message", hd.Length)
-			}
-		default:
-			return k.fail(closeProtocol, "protocol error: reserved opcode", hd.Length)
-		}
-		if int64(len(msg))+hd.Length > int64(h.cfg.MaxFrameBytes) {
-			return k.fail(closeTooBig, fmt.Sprintf("message larger than %d bytes", h.cfg.MaxFrameBytes), hd.Length)
-		}
-		start := len(msg)
-		if msg, err = readPayload(k.nc, msg, hd.Length); err != nil {
+		if done, err := k.frame(hd, &st); done {
 			return err
 		}
-		ws.Cipher(msg[start:], hd.Mask, 0)
-		if !hd.Fin {
-			continue
-		}
-		if !utf8.Valid(msg) {
-			return k.fail(closeInvalidData, "text frame is not valid UTF-8", 0)
-		}
-		if k.isClosing() {
-			release()
-			continue // a close is under way: the frame is not processed
-		}
-		f, err := parseClientFrame(msg)
-		release()
-		if err != nil {
-			return k.fail(closeInvalidData, "invalid frame: "+err.Error(), 0)
-		}
-		h.stats.in.Add(1)
-		k.s.handle(&f)
 	}
+}
+
+// frame handles one frame whose header was read; done reports that the
+// reader must stop, with err.
+//
+//go:noinline
+func (k *socket) frame(hd ws.Header, st *readState) (done bool, err error) {
+	h := k.s.h
+	k.lastRead.Store(time.Now().UnixNano())
+	if hd.Rsv != 0 || !hd.Masked {
+		return true, k.fail(closeProtocol, "protocol error: reserved bits set or frame not masked", hd.Length)
+	}
+	if hd.OpCode.IsControl() {
+		if !hd.Fin || hd.Length > 125 {
+			return true, k.fail(closeProtocol, "protocol error: bad control frame", -1)
+		}
+		var buf [125]byte
+		p := buf[:hd.Length]
+		if _, err := io.ReadFull(k.nc, p); err != nil {
+			return true, err
+		}
+		ws.Cipher(p, hd.Mask, 0)
+		switch hd.OpCode {
+		case ws.OpPing:
+			k.s.mu.Lock()
+			k.enqueueLocked(outFrame{body: controlFrame(opPong, p)})
+			k.s.mu.Unlock()
+		case ws.OpPong:
+		case ws.OpClose:
+			code := closeNoStatus
+			if len(p) >= 2 {
+				code = int(binary.BigEndian.Uint16(p))
+			}
+			k.clientCode = code
+			reply := uint16(code)
+			if code == closeNoStatus {
+				reply = closeNormal
+			}
+			k.s.mu.Lock()
+			k.closeLocked(reply, "", false)
+			k.s.mu.Unlock()
+			return true, errClosedByPeer
+		default:
+			return true, k.fail(closeProtocol, "protocol error: unknown control frame", 0)
+		}
+		return false, nil
+	}
+	switch hd.OpCode {
+	case ws.OpBinary:
+		return true, k.fail(closeUnsupported, "binary frames are not supported on JSON protocols", hd.Length)
+	case ws.OpText:
+		if st.pooled != nil {
+			return true, k.fail(closeProtocol, "protocol error: new message inside a fragmented one", hd.Length)
+		}
+		st.pooled = bufPool.Get().(*[]byte)
+		st.msg = (*st.pooled)[:0]
+	case ws.OpContinuation:
+		if st.pooled == nil {
+			return true, k.fail(closeProtocol, "protocol error: continuation without a message", hd.Length)
+		}
+	default:
+		return true, k.fail(closeProtocol, "protocol error: reserved opcode", hd.Length)
+	}
+	if int64(len(st.msg))+hd.Length > int64(h.cfg.MaxFrameBytes) {
+		return true, k.fail(closeTooBig, fmt.Sprintf("message larger than %d bytes", h.cfg.MaxFrameBytes), hd.Length)
+	}
+	start := len(st.msg)
+	if st.msg, err = readPayload(k.nc, st.msg, hd.Length); err != nil {
+		return true, err
+	}
+	ws.Cipher(st.msg[start:], hd.Mask, 0)
+	if !hd.Fin {
+		return false, nil
+	}
+	if !utf8.Valid(st.msg) {
+		return true, k.fail(closeInvalidData, "text frame is not valid UTF-8", 0)
+	}
+	if k.isClosing() {
+		st.release()
+		return false, nil // a close is under way: the frame is not processed
+	}
+	f, err := parseClientFrame(st.msg)
+	st.release()
+	if err != nil {
+		return true, k.fail(closeInvalidData, "invalid frame: "+err.Error(), 0)
+	}
+	h.stats.in.Add(1)
+	k.s.handle(&f)
+	return false, nil
 }
 
 // readPayload appends n payload bytes read from r to dst, growing dst only

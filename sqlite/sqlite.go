@@ -54,6 +54,11 @@ type DB struct {
 	// The writer's statements, prepared once on the write connection.
 	raiseCounter, insertMessage *sql.Stmt
 
+	// readStmts caches the read statements, prepared on first use: SQLite
+	// parses and plans a statement at every prepare, which cost more than
+	// running the point queries (membership, user, session) themselves.
+	readStmts sync.Map // query -> *sql.Stmt
+
 	mu      sync.Mutex
 	wake    *sync.Cond // signalled when pending grows or the store closes
 	pending []*addRequest
@@ -201,7 +206,46 @@ func (db *DB) Close() error {
 	db.wake.Broadcast()
 	db.mu.Unlock()
 	<-db.done
-	return errors.Join(db.raiseCounter.Close(), db.insertMessage.Close(), db.read.Close(), db.write.Close())
+	errs := []error{db.raiseCounter.Close(), db.insertMessage.Close()}
+	db.readStmts.Range(func(_, v any) bool {
+		errs = append(errs, v.(*sql.Stmt).Close())
+		return true
+	})
+	return errors.Join(append(errs, db.read.Close(), db.write.Close())...)
+}
+
+// readStmt returns the read statement for query, prepared once.
+func (db *DB) readStmt(ctx context.Context, query string) (*sql.Stmt, error) {
+	if st, ok := db.readStmts.Load(query); ok {
+		return st.(*sql.Stmt), nil
+	}
+	st, err := db.read.PrepareContext(ctx, query)
+	if err != nil {
+		return nil, err
+	}
+	if prev, loaded := db.readStmts.LoadOrStore(query, st); loaded {
+		st.Close()
+		return prev.(*sql.Stmt), nil
+	}
+	return st, nil
+}
+
+// queryRow runs a one-row read query through its cached statement.
+func (db *DB) queryRow(ctx context.Context, query string, args ...any) *sql.Row {
+	st, err := db.readStmt(ctx, query)
+	if err != nil {
+		return db.read.QueryRowContext(ctx, query, args...) // reports the error
+	}
+	return st.QueryRowContext(ctx, args...)
+}
+
+// query runs a read query through its cached statement.
+func (db *DB) query(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	st, err := db.readStmt(ctx, query)
+	if err != nil {
+		return nil, err
+	}
+	return st.QueryContext(ctx, args...)
 }
 
 // stamp and unstamp convert times to and from their stored form: integer

@@ -45,7 +45,7 @@ func scanUser(row interface{ Scan(...any) error }) (chatr.User, error) {
 
 // GetUser returns the user, or ENOTFOUND.
 func (db *DB) GetUser(ctx context.Context, id string) (chatr.User, error) {
-	u, err := scanUser(db.read.QueryRowContext(ctx, `SELECT `+userColumns+` FROM users WHERE id = ?`, id))
+	u, err := scanUser(db.queryRow(ctx, `SELECT `+userColumns+` FROM users WHERE id = ?`, id))
 	if errors.Is(err, sql.ErrNoRows) {
 		return chatr.User{}, chatr.Errorf(chatr.ENOTFOUND, "no user %q", id)
 	}
@@ -57,7 +57,7 @@ func (db *DB) GetUser(ctx context.Context, id string) (chatr.User, error) {
 
 // ListUsers returns every user ordered by ID.
 func (db *DB) ListUsers(ctx context.Context) ([]chatr.User, error) {
-	rows, err := db.read.QueryContext(ctx, `SELECT `+userColumns+` FROM users ORDER BY id`)
+	rows, err := db.query(ctx, `SELECT `+userColumns+` FROM users ORDER BY id`)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: list users: %w", err)
 	}
@@ -121,7 +121,7 @@ func (db *DB) GetSession(ctx context.Context, tokenHash string, now time.Time) (
 		s                chatr.Session
 		created, expires int64
 	)
-	err := db.read.QueryRowContext(ctx, `
+	err := db.queryRow(ctx, `
 		SELECT token_hash, user_id, created, expires FROM sessions WHERE token_hash = ? AND expires > ?`,
 		tokenHash, stamp(now)).Scan(&s.TokenHash, &s.UserID, &created, &expires)
 	if errors.Is(err, sql.ErrNoRows) {
@@ -217,7 +217,7 @@ func scanChat(row interface{ Scan(...any) error }) (chatr.Chat, error) {
 
 // GetChat returns the chat, or ENOTFOUND.
 func (db *DB) GetChat(ctx context.Context, id string) (chatr.Chat, error) {
-	c, err := scanChat(db.read.QueryRowContext(ctx, `SELECT `+chatColumns+` FROM chats c WHERE c.id = ?`, id))
+	c, err := scanChat(db.queryRow(ctx, `SELECT `+chatColumns+` FROM chats c WHERE c.id = ?`, id))
 	if errors.Is(err, sql.ErrNoRows) {
 		return chatr.Chat{}, chatr.Errorf(chatr.ENOTFOUND, "no chat %q", id)
 	}
@@ -228,7 +228,7 @@ func (db *DB) GetChat(ctx context.Context, id string) (chatr.Chat, error) {
 }
 
 func (db *DB) listChats(ctx context.Context, query string, args ...any) ([]chatr.Chat, error) {
-	rows, err := db.read.QueryContext(ctx, query, args...)
+	rows, err := db.query(ctx, query, args...)
 	if err != nil {
 		return nil, err
 	}
@@ -282,7 +282,7 @@ func (db *DB) DeleteChat(ctx context.Context, id string) error {
 // chatExists tells a missing chat from a no-op write.
 func (db *DB) chatExists(ctx context.Context, id string) (bool, error) {
 	var one int
-	err := db.read.QueryRowContext(ctx, `SELECT 1 FROM chats WHERE id = ?`, id).Scan(&one)
+	err := db.queryRow(ctx, `SELECT 1 FROM chats WHERE id = ?`, id).Scan(&one)
 	if errors.Is(err, sql.ErrNoRows) {
 		return false, nil
 	}
@@ -340,7 +340,7 @@ func (db *DB) RemoveMember(ctx context.Context, chatID, userID string) error {
 
 // ListMembers returns the members by join time then user ID.
 func (db *DB) ListMembers(ctx context.Context, chatID string) ([]chatr.Member, error) {
-	rows, err := db.read.QueryContext(ctx, `
+	rows, err := db.query(ctx, `
 		SELECT user_id, user_name, joined FROM members WHERE chat_id = ? ORDER BY joined, user_id`, chatID)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: list members: %w", err)
@@ -374,7 +374,7 @@ func (db *DB) ListMembers(ctx context.Context, chatID string) ([]chatr.Member, e
 // IsMember reports whether the user is a member of the chat.
 func (db *DB) IsMember(ctx context.Context, chatID, userID string) (bool, error) {
 	var one int
-	err := db.read.QueryRowContext(ctx, `SELECT 1 FROM members WHERE chat_id = ? AND user_id = ?`, chatID, userID).Scan(&one)
+	err := db.queryRow(ctx, `SELECT 1 FROM members WHERE chat_id = ? AND user_id = ?`, chatID, userID).Scan(&one)
 	if errors.Is(err, sql.ErrNoRows) {
 		return false, nil
 	}
@@ -403,7 +403,7 @@ func (db *DB) ListMessages(ctx context.Context, chatID string, q chatr.MessageQu
 	if newest {
 		order = "DESC"
 	}
-	rows, err := db.read.QueryContext(ctx, `
+	rows, err := db.query(ctx, `
 		SELECT id, from_user_id, from_user_name, text, time FROM messages
 		WHERE chat_id = ? AND id > ? AND id < ? ORDER BY id `+order+` LIMIT ?`,
 		chatID, max(q.After, 0), before, limit)
@@ -457,7 +457,7 @@ func (db *DB) MarkRead(ctx context.Context, userID, chatID string, messageID int
 // UnreadCounts counts, per chat of the user, the messages of others above
 // the user's read marker. Chats with none are left out.
 func (db *DB) UnreadCounts(ctx context.Context, userID string) (map[string]int, error) {
-	rows, err := db.read.QueryContext(ctx, `
+	rows, err := db.query(ctx, `
 		SELECT mb.chat_id, COUNT(*) FROM members mb
 		JOIN messages m ON m.chat_id = mb.chat_id
 		LEFT JOIN read_markers r ON r.user_id = mb.user_id AND r.chat_id = mb.chat_id

@@ -68,8 +68,7 @@ func run() error {
 	size := flag.Int("size", 100, "chat message bytes")
 	busy := flag.Float64("generator-busy", 0.9, "generator CPU share past which a run is flagged invalid")
 	serverFlags := flag.String("server-flags", "", "extra chatr flags, space-separated (e.g. --pprof-addr=127.0.0.1:6060)")
-	profile := flag.String("profile", "", "the server's --pprof-addr: save a CPU profile of every load step (add --server-flags=--pprof-addr=...)")
-	profileDir := flag.String("profile-dir", ".", "where -profile saves profiles")
+	profileDir := flag.String("profile-dir", "", "save a CPU profile of the server for every load step in this directory")
 	keepGoing := flag.Bool("keep-going", false, "run every load step even after one fails")
 	flag.Parse()
 
@@ -98,7 +97,7 @@ func run() error {
 	}
 	env := &bench.Env{
 		Server: bench.ServerOptions{Bin: *chatrBin, Core: *serverCore, Procs: 1, Log: os.Stderr, MaxFiles: 20000, Extra: strings.Fields(*serverFlags)},
-		Log:    os.Stdout, GenBusy: *busy, Profile: *profile, ProfileDir: *profileDir, KeepGoing: *keepGoing,
+		Log:    os.Stdout, GenBusy: *busy, ProfileDir: *profileDir, KeepGoing: *keepGoing,
 	}
 	bench.ServerCore = *serverCore
 	host, _ := os.Hostname()
