@@ -139,6 +139,9 @@ func (a *App) Join(ctx context.Context, conn *hub.ConnInfo, group string) (err e
 	ctx, cancel := a.bounded(ctx)
 	defer cancel()
 	defer func() { err = timedOut(ctx, err) }()
+	if !a.events.Allow(conn.UserID, a.now()) {
+		return &hub.AckError{Name: "TooManyRequests", Message: "slow down: too many joins"}
+	}
 	ok, err := a.store.IsMember(ctx, group, conn.UserID)
 	if err != nil {
 		return err
@@ -164,6 +167,11 @@ func (a *App) Publish(ctx context.Context, conn *hub.ConnInfo, msg *hub.GroupMes
 	ctx, cancel := a.bounded(ctx)
 	defer cancel()
 	defer func() { err = timedOut(ctx, err) }()
+	// Every attempt counts, refused ones too: a flood of sends to chats one
+	// is not in must not turn into unbounded store reads.
+	if !a.rate.Allow(conn.UserID, a.now()) {
+		return &hub.AckError{Name: "TooManyRequests", Message: "slow down: too many messages"}
+	}
 	if !a.inGroup(conn, msg.Group) {
 		ok, err := a.store.IsMember(ctx, msg.Group, conn.UserID)
 		if err != nil {
@@ -188,9 +196,6 @@ func (a *App) Publish(ctx context.Context, conn *hub.ConnInfo, msg *hub.GroupMes
 		return &hub.AckError{Name: "BadRequest", Message: "message too long"}
 	case !utf8.ValidString(text):
 		return &hub.AckError{Name: "BadRequest", Message: "message must be valid UTF-8"}
-	}
-	if !a.rate.Allow(conn.UserID, a.now()) {
-		return &hub.AckError{Name: "TooManyRequests", Message: "slow down: too many messages"}
 	}
 	name, ok := a.names.get(conn.UserID)
 	if !ok {

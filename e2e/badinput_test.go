@@ -129,7 +129,7 @@ func nested(depth int) string {
 // close code of PROTOCOL.md. After each, another user still chats and the
 // stored history is intact.
 func TestBadWebSocketInput(t *testing.T) {
-	n := start(t, server.Config{Limits: chat.Limits{ConnectionsPerUser: 1000, MessagesPerSecond: 1000, MessageBurst: 1000}})
+	n := start(t, server.Config{Limits: chat.Limits{ConnectionsPerUser: 1000, MessagesPerSecond: 1000, MessageBurst: 1000, EventsPerSecond: 1000, EventBurst: 1000}})
 	alice, mallory := n.guest("Alice"), n.guest("Mallory")
 	ca, cm := alice.connect(wsclient.JSON), mallory.connect(wsclient.JSON)
 	mustAck(t, ca, "createChat", map[string]string{"name": "Room", "id": "room"})

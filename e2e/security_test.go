@@ -634,3 +634,56 @@ func TestConnectionsPerIP(t *testing.T) {
 		defer c.Drop()
 	}
 }
+
+// TestRefusedFramesAreLimited: a flood of frames that the server refuses
+// (sends and joins to chats one is not in) is slowed down like a flood of
+// accepted ones, so that it cannot turn into unbounded storage reads.
+func TestRefusedFramesAreLimited(t *testing.T) {
+	n := start(t, server.Config{})
+	alice, mallory := n.guest("Alice"), n.guest("Mallory")
+	ca, cm := alice.connect(wsclient.JSON), mallory.connect(wsclient.JSON)
+	mustAck(t, ca, "createChat", map[string]string{"name": "Room", "id": "room"})
+	isMember := func() float64 {
+		resp, err := http.Get(n.base + "/metrics")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var b strings.Builder
+		buf := make([]byte, 32<<10)
+		for {
+			k, err := resp.Body.Read(buf)
+			b.Write(buf[:k])
+			if err != nil {
+				break
+			}
+		}
+		for _, line := range strings.Split(b.String(), "\n") {
+			if v, ok := strings.CutPrefix(line, `chatr_storage_seconds_count{op="IsMember"} `); ok {
+				var f float64
+				json.Unmarshal([]byte(v), &f)
+				return f
+			}
+		}
+		return 0
+	}
+	before := isMember()
+	names := map[string]int{}
+	const flood = 300
+	for i := 0; i < flood; i++ {
+		frame := send("room", "let me in")
+		if i%2 == 1 {
+			frame = map[string]any{"type": "joinGroup", "group": "room"}
+		}
+		names[ackName(t, cm, frame)]++
+	}
+	if names["TooManyRequests"] < flood/2 {
+		t.Errorf("acks of %d refused frames: %v, want most of them TooManyRequests", flood, names)
+	}
+	if reads := isMember() - before; reads > flood/4 {
+		t.Errorf("%d refused frames cost %.0f membership reads", flood, reads)
+	}
+	// The room and its owner are unaffected.
+	mustAck(t, ca, "joinChat", "room")
+	say(t, ca, "room", "still here")
+}
