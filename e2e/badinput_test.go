@@ -375,6 +375,11 @@ func TestBadHTTPInput(t *testing.T) {
 		{"sign-in form over 64 KiB", req("POST", "/.auth/login/guest", "application/x-www-form-urlencoded", "name="+strings.Repeat("a", 70<<10)), answer{400, "invalid"}},
 		{"sign-in bad form", req("POST", "/.auth/login/guest", "application/x-www-form-urlencoded", "name=%zz"), answer{400, "invalid"}},
 		{"sign-in multipart without boundary", req("POST", "/.auth/login/guest", "multipart/form-data", "name=Eve"), answer{400, "invalid"}},
+		{"chunked sign-in body over 64 KiB", []byte("POST /.auth/login/guest HTTP/1.1\r\nHost: " + addr + "\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n" +
+			fmt.Sprintf("%x\r\n%s\r\n0\r\n\r\n", 70<<10, `{"name":"`+strings.Repeat("a", (70<<10)-9))), answer{400, "invalid"}},
+		{"negative Content-Length", []byte("POST /.auth/login/guest HTTP/1.1\r\nHost: " + addr + "\r\nContent-Type: application/json\r\nContent-Length: -1\r\nConnection: close\r\n\r\n{}"), answer{400, ""}},
+		{"two Content-Lengths", []byte("POST /.auth/login/guest HTTP/1.1\r\nHost: " + addr + "\r\nContent-Type: application/json\r\nContent-Length: 2\r\nContent-Length: 15\r\nConnection: close\r\n\r\n{}"), answer{400, ""}},
+		{"chunked and Content-Length (smuggling)", []byte("POST /.auth/login/guest HTTP/1.1\r\nHost: " + addr + "\r\nContent-Type: application/json\r\nContent-Length: 4\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n0\r\n\r\nGET /api/chats HTTP/1.1\r\nHost: x\r\n\r\n"), answer{400, ""}},
 		{"history of a path with ..", req("GET", "/api/chats/%2e%2e%2f%2e%2e/messages", "", "", authed), answer{404, "not_found"}},
 		{"history of an encoded slash", req("GET", "/api/chats/room%2Fx/messages", "", "", authed), answer{404, "not_found"}},
 		{"history of NUL", req("GET", "/api/chats/%00/messages", "", "", authed), answer{404, "not_found"}},
