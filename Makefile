@@ -35,7 +35,9 @@ build: deps ## Build the chatr and chatr-bench binaries into bin/
 .PHONY: test
 test: deps ## Run every test (PostgreSQL, Redis and Chromium tests skip locally when absent, fail under CI=true)
 	$(GO) vet $(PKGS)
-	$(GO) test -count=1 -timeout 40m $(PKGS)
+	$(GO) test -count=1 -timeout 40m -skip '^TestSoak$$' $(PKGS)
+	@# The soak loads the machine: alone, so that timing-sensitive tests do not share it.
+	$(GO) test -count=1 -timeout 10m -run '^TestSoak$$' ./e2e/
 
 .PHONY: lint
 lint: deps ## gofmt, go vet and staticcheck
