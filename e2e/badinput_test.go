@@ -200,6 +200,8 @@ func TestBadWebSocketInput(t *testing.T) {
 		{"new message inside a fragmented one", append(wsFrame(ws.OpText, false, []byte(`{"type":`), false, 0),
 			text(`{"type":"ping"}`)...), nil, 1002},
 		// Well-formed frames with bad content: an ack error, the socket stays.
+		{"ping between fragments", append(append(wsFrame(ws.OpText, false, []byte(`{"type":"joinGroup",`), false, 0),
+			wsFrame(ws.OpPing, true, []byte("p"), false, 0)...), wsFrame(ws.OpContinuation, true, []byte(`"group":"room","ackId":7}`), false, 0)...), []string{"ok"}, 0},
 		{"ackId at the uint64 maximum", text(`{"type":"joinGroup","group":"room","ackId":18446744073709551615}`), []string{"ok"}, 0},
 		{"ackId zero", text(`{"type":"joinGroup","group":"room","ackId":0}`), []string{"ok"}, 0},
 		{"repeated ackId", append(text(`{"type":"leaveGroup","group":"room","ackId":7}`), text(`{"type":"joinGroup","group":"room","ackId":7}`)...), []string{"ok", "Duplicate"}, 0},
@@ -449,6 +451,7 @@ func TestSlowClients(t *testing.T) {
 	if testing.Short() {
 		t.Skip("waits out the server's read timeouts")
 	}
+	t.Parallel() // mostly waiting
 	n := start(t, server.Config{})
 	addr := strings.TrimPrefix(n.base, "http://")
 	for _, tc := range []struct {
