@@ -14,6 +14,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"strings"
 	"time"
@@ -191,7 +192,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		hd.Set("Strict-Transport-Security", "max-age=31536000")
 	}
 	if h.requests != nil && !strings.HasPrefix(r.URL.Path, "/healthz") && !strings.HasPrefix(r.URL.Path, "/readyz") {
-		if !h.requests.Allow(h.ClientIP(r), time.Now()) {
+		if !h.requests.Allow(h.limitKey(r), time.Now()) {
 			w.Header().Set("Retry-After", "1")
 			h.Error(w, r, chatr.Errorf(chatr.ELIMIT, "too many requests"))
 			return
@@ -218,9 +219,26 @@ func (h *Handler) ClientIP(r *http.Request) string {
 	return host
 }
 
+// limitKey is what the per-IP limits count by: the client's IPv4 address,
+// or the /64 network of an IPv6 one (a single host is usually given a
+// whole /64, and could otherwise pick a fresh address for every request).
+func (h *Handler) limitKey(r *http.Request) string {
+	ip := h.ClientIP(r)
+	addr, err := netip.ParseAddr(ip)
+	if err != nil {
+		return ip
+	}
+	addr = addr.Unmap()
+	if addr.Is4() {
+		return addr.String()
+	}
+	p, _ := addr.WithZone("").Prefix(64)
+	return p.String()
+}
+
 // allowSignIn reports whether the client may try to sign in now.
 func (h *Handler) allowSignIn(r *http.Request) bool {
-	return h.signIns == nil || h.signIns.Allow(h.ClientIP(r), time.Now())
+	return h.signIns == nil || h.signIns.Allow(h.limitKey(r), time.Now())
 }
 
 // ContentSecurityPolicy allows only the server's own scripts, styles and

@@ -46,7 +46,7 @@ func (l *socketLimit) release(ip string) {
 func (h *Handler) limitSockets(next http.Handler, max int) http.Handler {
 	l := &socketLimit{max: max, open: make(map[string]int)}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		ip := h.ClientIP(r)
+		ip := h.limitKey(r)
 		if !l.acquire(ip) {
 			w.Header().Set("Retry-After", "10")
 			h.Error(w, r, chatr.Errorf(chatr.ELIMIT, "too many connections from this address"))
