@@ -374,6 +374,20 @@ func TestCSRFAndOrigins(t *testing.T) {
 			t.Errorf("upgrade from %s: %v, want 403", origin, err)
 		}
 	}
+	// No CORS: a foreign page cannot read API answers, nor pass a preflight.
+	for _, method := range []string{"GET", "OPTIONS"} {
+		req, _ := http.NewRequest(method, n.base+"/api/chats", nil)
+		req.Header.Set("Origin", "https://evil.example")
+		req.Header.Set("Access-Control-Request-Method", "GET")
+		resp, err := alice.http.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if v := resp.Header.Get("Access-Control-Allow-Origin"); v != "" {
+			t.Errorf("%s /api/chats from a foreign origin: Access-Control-Allow-Origin %q", method, v)
+		}
+	}
 	if st := tryLogout("GET", map[string]string{"Sec-Fetch-Site": "same-origin"}); st != 302 {
 		t.Errorf("same-origin sign-out: %d, want 302", st)
 	}
