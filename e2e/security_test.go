@@ -12,14 +12,17 @@ import (
 	"encoding/json"
 	"encoding/pem"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/url"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/gobwas/ws"
 
+	"github.com/chatr/chatr/chat"
 	"github.com/chatr/chatr/hub"
 	"github.com/chatr/chatr/internal/wsclient"
 	"github.com/chatr/chatr/server"
@@ -657,30 +660,7 @@ func TestRefusedFramesAreLimited(t *testing.T) {
 	alice, mallory := n.guest("Alice"), n.guest("Mallory")
 	ca, cm := alice.connect(wsclient.JSON), mallory.connect(wsclient.JSON)
 	mustAck(t, ca, "createChat", map[string]string{"name": "Room", "id": "room"})
-	isMember := func() float64 {
-		resp, err := http.Get(n.base + "/metrics")
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		var b strings.Builder
-		buf := make([]byte, 32<<10)
-		for {
-			k, err := resp.Body.Read(buf)
-			b.Write(buf[:k])
-			if err != nil {
-				break
-			}
-		}
-		for _, line := range strings.Split(b.String(), "\n") {
-			if v, ok := strings.CutPrefix(line, `chatr_storage_seconds_count{op="IsMember"} `); ok {
-				var f float64
-				json.Unmarshal([]byte(v), &f)
-				return f
-			}
-		}
-		return 0
-	}
+	isMember := func() float64 { return metric(t, n.base, `chatr_storage_seconds_count{op="IsMember"}`) }
 	before := isMember()
 	names := map[string]int{}
 	const flood = 300
@@ -700,4 +680,101 @@ func TestRefusedFramesAreLimited(t *testing.T) {
 	// The room and its owner are unaffected.
 	mustAck(t, ca, "joinChat", "room")
 	say(t, ca, "room", "still here")
+}
+
+// metric reads one sample of the node's /metrics.
+func metric(t *testing.T, base, name string) float64 {
+	t.Helper()
+	resp, err := http.Get(base + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var b strings.Builder
+	buf := make([]byte, 32<<10)
+	for {
+		k, err := resp.Body.Read(buf)
+		b.Write(buf[:k])
+		if err != nil {
+			break
+		}
+	}
+	for _, line := range strings.Split(b.String(), "\n") {
+		if v, ok := strings.CutPrefix(line, name+" "); ok {
+			var f float64
+			json.Unmarshal([]byte(v), &f)
+			return f
+		}
+	}
+	return 0
+}
+
+// TestSlowConsumerCutOff: a member who stops reading while the chat is
+// busy is cut off; the sender and the other members lose nothing.
+func TestSlowConsumerCutOff(t *testing.T) {
+	if testing.Short() {
+		t.Skip("pushes tens of megabytes")
+	}
+	n := start(t, server.Config{Limits: chat.Limits{MessagesPerSecond: 1e6, MessageBurst: 1e6}})
+	alice, bob, mallory := n.guest("Alice"), n.guest("Bob"), n.guest("Mallory")
+	ca, cb, cm := alice.connect(wsclient.JSON), bob.connect(wsclient.JSON), mallory.connect(wsclient.JSON)
+	mustAck(t, ca, "createChat", map[string]string{"name": "Busy", "id": "busy"})
+	for _, c := range []*wsclient.Conn{ca, cb, cm} {
+		mustAck(t, c, "joinChat", "busy")
+	}
+	// Mallory opens a second socket and never reads from it.
+	u, _ := mallory.token()
+	stuck := dialRaw(t, u)
+	_ = stuck
+	cm.Close()
+
+	const total = 6000
+	text := strings.Repeat("x", 4000)
+	var bobGot atomic.Int64
+	bobDone := make(chan struct{})
+	go func() {
+		defer close(bobDone)
+		for bobGot.Load() < total {
+			f, err := cb.Next(20 * time.Second)
+			if err != nil {
+				return
+			}
+			if f.Type == "message" && f.Group == "busy" && strings.Contains(string(f.Data), text) {
+				bobGot.Add(1)
+			}
+		}
+	}()
+	acked := 0
+	ackDone := make(chan struct{})
+	go func() {
+		defer close(ackDone)
+		for acked < total {
+			f, err := ca.Next(20 * time.Second)
+			if err != nil {
+				return
+			}
+			if f.Type == "ack" && f.Success {
+				acked++
+			}
+		}
+	}()
+	for i := 0; i < total; i++ {
+		frame := send("busy", fmt.Sprintf("%d %s", i, text))
+		frame["ackId"] = ca.NextAckID()
+		frame["noEcho"] = true
+		if err := ca.Send(frame); err != nil {
+			t.Fatal(err)
+		}
+	}
+	<-ackDone
+	<-bobDone
+	if acked != total || bobGot.Load() != total {
+		t.Errorf("alice got %d acks, bob %d messages, want %d each", acked, bobGot.Load(), total)
+	}
+	if got := metric(t, n.base, "chatr_slow_consumers_total"); got < 1 {
+		t.Errorf("chatr_slow_consumers_total = %v, want the non-reading socket cut off", got)
+	}
+	if got := alice.history("busy"); len(got) != total {
+		t.Errorf("history holds %d messages, want %d", len(got), total)
+	}
 }
