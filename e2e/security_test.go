@@ -566,6 +566,21 @@ func TestRateLimits(t *testing.T) {
 	if st := c.do("POST", "/.auth/login/guest", map[string]string{"name": "Eve"}, &e); st != 429 || e.Error != "limit" {
 		t.Errorf("3rd sign-in: %d %+v, want 429 limit", st, e)
 	}
+	// Without --trust-proxy, forwarding headers do not make a new client.
+	for _, xff := range []string{"203.0.113.7", "2001:db8::1", "127.0.0.2, 198.51.100.1"} {
+		req, _ := http.NewRequest("POST", n.base+"/.auth/login/guest", strings.NewReader(`{"name":"Eve"}`))
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("X-Forwarded-For", xff)
+		req.Header.Set("X-Real-IP", xff)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != 429 {
+			t.Errorf("sign-in with X-Forwarded-For %s: %d, want 429 (the limit is the peer's)", xff, resp.StatusCode)
+		}
+	}
 	// Requests: the upgrade counts too.
 	time.Sleep(time.Second)
 	u, _ := alice.token()
