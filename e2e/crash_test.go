@@ -100,6 +100,7 @@ func runCrashRounds(t *testing.T, db string, open func(*testing.T) *sql.DB) {
 		ackedMsgs  = map[string]string{} // text -> chat
 		ackedChats []string
 		sent       int
+		signedIn   []*client // guests whose sign-in was answered 200 before a kill
 	)
 	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 8))
 	for round := 0; round < rounds; round++ {
@@ -171,6 +172,26 @@ func runCrashRounds(t *testing.T, db string, open func(*testing.T) *sql.DB) {
 				}
 			}()
 		}
+		// Sign-ins meanwhile: an answered one must survive the kill.
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; ; i++ {
+				c := anon(t, p.base)
+				c.http.Timeout = 2 * time.Second
+				body := strings.NewReader(`{"name":"Guest"}`)
+				resp, err := c.http.Post(p.base+"/.auth/login/guest", "application/json", body)
+				if err != nil {
+					return
+				}
+				resp.Body.Close()
+				if resp.StatusCode == 200 {
+					mu.Lock()
+					signedIn = append(signedIn, c)
+					mu.Unlock()
+				}
+			}
+		}()
 		time.Sleep(killAfter)
 		if err := p.cmd.Process.Signal(syscall.SIGKILL); err != nil {
 			t.Fatal(err)
@@ -210,6 +231,13 @@ func runCrashRounds(t *testing.T, db string, open func(*testing.T) *sql.DB) {
 			}
 		}
 	}
+	for _, c := range signedIn {
+		var me struct{ ClientPrincipal *struct{ UserID string } }
+		if st := c.do("GET", "/.auth/me", nil, &me); st != 200 || me.ClientPrincipal == nil {
+			t.Errorf("a session answered before a kill is gone: %d %+v", st, me.ClientPrincipal)
+			break
+		}
+	}
 	var list struct{ Chats map[string]any }
 	alice.do("GET", "/api/chats", nil, &list)
 	for _, chat := range ackedChats {
@@ -219,7 +247,8 @@ func runCrashRounds(t *testing.T, db string, open func(*testing.T) *sql.DB) {
 	}
 	p.cmd.Process.Signal(syscall.SIGTERM)
 	<-p.done
-	t.Logf("%d SIGKILL rounds: %d messages sent, %d acked, %d stored; %d chats acked", rounds, sent, len(ackedMsgs), stored, len(ackedChats))
+	t.Logf("%d SIGKILL rounds: %d messages sent, %d acked, %d stored; %d chats acked; %d sign-ins answered, all sessions kept",
+		rounds, sent, len(ackedMsgs), stored, len(ackedChats), len(signedIn))
 
 	// The database itself: no orphans, counters agree with the rows.
 	sdb := open(t)
