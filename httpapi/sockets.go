@@ -80,10 +80,26 @@ func (w *countedWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 		return nil, nil, err
 	}
 	w.hijacked = true
+	if tc, ok := nc.(*net.TCPConn); ok {
+		return &countedTCPConn{TCPConn: tc, release: w.release}, rw, nil
+	}
 	return &countedConn{Conn: nc, release: w.release}, rw, nil
 }
 
 func (w *countedWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// countedTCPConn embeds the *net.TCPConn itself, not the net.Conn
+// interface, so that its unexported writeBuffers is promoted and
+// net.Buffers.WriteTo still gathers the hub's queued frames into one writev.
+type countedTCPConn struct {
+	*net.TCPConn
+	release func()
+}
+
+func (c *countedTCPConn) Close() error {
+	c.release()
+	return c.TCPConn.Close()
+}
 
 type countedConn struct {
 	net.Conn
