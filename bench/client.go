@@ -216,8 +216,11 @@ func (c *Client) loop() {
 			return
 		default:
 		}
+		// epoll_wait never blocks: a blocking syscall would hold the only P
+		// (GOMAXPROCS=1) and delay the senders' timers; an empty round
+		// sleeps on the runtime's timer instead.
 		start := time.Now()
-		n, err := syscall.EpollWait(c.ep, events, 10)
+		n, err := syscall.EpollWait(c.ep, events, 0)
 		if err != nil && err != syscall.EINTR {
 			panic(fmt.Sprint("epoll_wait: ", err))
 		}
@@ -276,7 +279,7 @@ func (c *Client) loop() {
 			c.reliable = live
 		}
 		c.mu.Unlock()
-		if d := c.MinRound - time.Since(start); d > 0 && n > 0 {
+		if d := c.MinRound - time.Since(start); d > 0 {
 			time.Sleep(d)
 		}
 	}

@@ -144,6 +144,7 @@ func (l *load) run(steps []Step, stopEarly bool) []StepResult {
 			st.Before()
 		}
 		snap0 := l.c.Snapshot()
+		m0, _ := Metrics(l.srv.Server)
 		use := startUsage(l.srv.Pid())
 		waitProfile := l.env.profile(l.srv, fmt.Sprintf("%s-%d-%.0f", strings.ReplaceAll(st.Label, " ", "_"), si, st.Rate), st.Dur)
 		sent, expected := l.send(si, st, &next)
@@ -164,6 +165,7 @@ func (l *load) run(steps []Step, stopEarly bool) []StepResult {
 			time.Sleep(20 * time.Millisecond)
 		}
 		use.stop()
+		m1, _ := Metrics(l.srv.Server)
 		snap1 := l.c.Snapshot()
 		ss := l.c.Step(si)
 		r := StepResult{Step: st, Sent: sent, Failed: int64(snap1.AckErrors - snap0.AckErrors),
@@ -176,6 +178,7 @@ func (l *load) run(steps []Step, stopEarly bool) []StepResult {
 			l.env.logf("ack error: %s", snap1.AckError)
 		}
 		l.env.logf("%s", r.String())
+		l.env.logf("           server view: %s", serverView(m0, m1, sent))
 		out = append(out, r)
 		if st.After != nil {
 			st.After()
@@ -751,4 +754,26 @@ func Table(results []*Result) string {
 		}
 	}
 	return b.String()
+}
+
+// serverView summarises the server's own histograms over a step: mean
+// storage and fan-out times, and store reads per message sent.
+func serverView(m0, m1 map[string]float64, sent int64) string {
+	mean := func(name, label string) time.Duration {
+		n := m1[name+"_count"+label] - m0[name+"_count"+label]
+		if n <= 0 {
+			return 0
+		}
+		return time.Duration((m1[name+"_sum"+label] - m0[name+"_sum"+label]) / n * 1e9)
+	}
+	per := func(label string) float64 {
+		if sent == 0 {
+			return 0
+		}
+		k := "chatr_storage_seconds_count" + label
+		return (m1[k] - m0[k]) / float64(sent)
+	}
+	return fmt.Sprintf("AddMessage mean %v, fan-out mean %v, IsMember %.2f and GetUser %.2f per message",
+		rd(mean("chatr_storage_seconds", `{op="AddMessage"}`)), rd(mean("chatr_fanout_seconds", "")),
+		per(`{op="IsMember"}`), per(`{op="GetUser"}`))
 }

@@ -4,6 +4,7 @@ import (
 	"net"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 )
 
@@ -53,12 +54,14 @@ type session struct {
 
 // socket is one WebSocket connection carrying a session.
 type socket struct {
-	s  *session
-	nc net.Conn
+	s   *session
+	nc  net.Conn
+	raw syscall.RawConn // nc's descriptor for non-blocking writes (TCP only)
 
 	lastRead atomic.Int64 // unix nanos of the last frame read
 
 	// Guarded by s.mu.
+	qbox       *[]outFrame // the pooled box the queue's memory came in, if any
 	queue      []outFrame
 	spare      []outFrame // the writer's previous batch, reused for the next queue
 	queueBytes int
@@ -293,11 +296,15 @@ func (k *socket) pushLocked(f outFrame) bool {
 	if k.closing || k.dead || k.slow {
 		return false
 	}
+	if k.queue == nil && k.qbox == nil {
+		k.qbox = queuePool.Get().(*[]outFrame)
+		k.queue = (*k.qbox)[:0]
+	}
 	k.queue = append(k.queue, f)
 	k.queueBytes += f.size()
 	if !k.writing {
 		k.writing = true
-		go k.write()
+		k.s.h.scheduleFlush(k)
 	}
 	return true
 }
@@ -346,16 +353,21 @@ func (k *socket) closeLocked(code uint16, message string, discard bool) {
 func (k *socket) write() {
 	s := k.s
 	var bufs net.Buffers
+	wrote := false
 	for {
 		s.mu.Lock()
 		batch := k.queue
 		if len(batch) == 0 {
 			k.writing = false
 			k.queue, k.spare = nil, nil // an idle socket holds no queue memory
+			k.qbox = nil
 			dead := k.dead
 			s.mu.Unlock()
 			if dead {
 				k.nc.Close()
+			} else if wrote {
+				// The flusher's non-blocking writes check the deadline too.
+				k.nc.SetWriteDeadline(time.Time{})
 			}
 			return
 		}
@@ -373,6 +385,7 @@ func (k *socket) write() {
 			closing = closing || f.closeAfter
 		}
 		k.nc.SetWriteDeadline(time.Now().Add(s.h.cfg.WriteWait))
+		wrote = true
 		err := writeBuffers(k.nc, bufs)
 		clear(bufs[:cap(bufs)])
 		clear(batch)
@@ -380,6 +393,7 @@ func (k *socket) write() {
 			s.mu.Lock()
 			k.writing = false
 			k.queue, k.spare, k.queueBytes = nil, nil, 0
+			k.qbox = nil
 			k.closing = true // a failed or closed socket accepts nothing more
 			dead := k.dead
 			s.mu.Unlock()
@@ -434,5 +448,12 @@ func writeBuffers(nc net.Conn, bufs net.Buffers) error {
 // vectorWriter is a connection that takes gathered buffers itself (the
 // benchmarks' stand-in for a TCP socket's writev).
 type vectorWriter interface{ writeVectors(net.Buffers) error }
+
+// queuePool holds small queue slices (in boxes, so that Put does not
+// allocate): a socket takes one when its first frame is queued and the
+// flusher returns it once the socket is idle again, so that fan-out to idle
+// sockets allocates nothing in the steady state while idle sockets hold no
+// queue memory.
+var queuePool = sync.Pool{New: func() any { q := make([]outFrame, 0, 4); return &q }}
 
 var writePool = sync.Pool{New: func() any { b := make([]byte, 0, smallBuf); return &b }}

@@ -68,6 +68,8 @@ type Hub struct {
 	stats struct {
 		connections, sessions, connects, in, out, slow atomic.Int64
 	}
+
+	flush flushList // sockets with frames to write (flush.go)
 }
 
 // group is one group's members on this node. members is replaced, never

@@ -247,6 +247,20 @@ func (h *Hub) recoverSession(w http.ResponseWriter, r *http.Request, offered []s
 	}
 	valid := s != nil && id != "" && h.validReconnectionToken(id, token) &&
 		s.info.Reliable && s.info.Protocol == proto
+	if valid {
+		// The server had not noticed the old socket die: retire it before
+		// the upgrade answers, so that nothing sent once the client has its
+		// 101 goes to the old socket; it waits in the unacked buffer and is
+		// replayed on the new one.
+		s.mu.Lock()
+		if old := s.sock; old != nil && s.state == stateLive && s.endWhy == "" {
+			old.closing = true
+			old.nc.Close()
+			s.sock, s.state = nil, stateDropped
+			s.expiry = time.AfterFunc(h.cfg.RecoveryWindow, func() { s.end("connection lost (not recovered)", true) })
+		}
+		s.mu.Unlock()
+	}
 	nc, err := h.upgrade(w, r, proto)
 	if err != nil {
 		return
@@ -292,6 +306,9 @@ func refuseRecovery(nc net.Conn, wait time.Duration) {
 
 func newSocket(s *session, nc net.Conn) *socket {
 	k := &socket{s: s, nc: nc}
+	if tc, ok := nc.(*net.TCPConn); ok {
+		k.raw, _ = tc.SyscallConn()
+	}
 	k.lastRead.Store(time.Now().UnixNano())
 	return k
 }
