@@ -13,8 +13,11 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"io"
+	"net"
 	"net/http"
 	"net/url"
+	"os"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -791,5 +794,70 @@ func TestSlowConsumerCutOff(t *testing.T) {
 	}
 	if got := alice.history("busy"); len(got) != total {
 		t.Errorf("history holds %d messages, want %d", len(got), total)
+	}
+}
+
+// TestTCPConnectionsPerAddress: one address cannot hold more than
+// ConnectionsPerIP + 64 TCP connections (idle or slowloris ones would use
+// up the file descriptors); others are served meanwhile, and a closed
+// connection frees its place.
+func TestTCPConnectionsPerAddress(t *testing.T) {
+	n := start(t, server.Config{ConnectionsPerIP: 6})
+	addr := strings.TrimPrefix(n.base, "http://")
+	const limit = 6 + 64
+	var held []net.Conn
+	defer func() {
+		for _, c := range held {
+			c.Close()
+		}
+	}()
+	for i := 0; i < limit; i++ {
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.Write([]byte("GET /healthz HTTP/1.1\r\nHost: x\r\n")) // headers never finished
+		held = append(held, c)
+	}
+	closedAtOnce := func(c net.Conn) bool {
+		c.SetReadDeadline(time.Now().Add(3 * time.Second))
+		_, err := c.Read(make([]byte, 1))
+		return err != nil && !errors.Is(err, os.ErrDeadlineExceeded)
+	}
+	extra, err := net.Dial("tcp", addr)
+	if err == nil {
+		defer extra.Close()
+		if !closedAtOnce(extra) {
+			t.Errorf("connection %d from one address was kept open", limit+1)
+		}
+	}
+	// Another address is served meanwhile (Linux routes all of 127/8 to lo).
+	other := &http.Client{Transport: &http.Transport{DialContext: (&net.Dialer{LocalAddr: &net.TCPAddr{IP: net.IPv4(127, 0, 0, 2)}}).DialContext}}
+	resp, err := other.Get(n.base + "/healthz")
+	if err != nil || resp.StatusCode != 200 {
+		t.Fatalf("another address while one is at its limit: %v", err)
+	}
+	resp.Body.Close()
+	// A place freed is taken again.
+	held[0].Close()
+	held = held[1:]
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.Write([]byte("GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"))
+		c.SetReadDeadline(time.Now().Add(3 * time.Second))
+		b := make([]byte, 12)
+		k, _ := io.ReadFull(c, b)
+		c.Close()
+		if k == 12 && string(b[9:12]) == "200" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no connection accepted after one of %d was closed", limit)
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
 }

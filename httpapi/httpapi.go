@@ -222,8 +222,11 @@ func (h *Handler) ClientIP(r *http.Request) string {
 // limitKey is what the per-IP limits count by: the client's IPv4 address,
 // or the /64 network of an IPv6 one (a single host is usually given a
 // whole /64, and could otherwise pick a fresh address for every request).
-func (h *Handler) limitKey(r *http.Request) string {
-	ip := h.ClientIP(r)
+func (h *Handler) limitKey(r *http.Request) string { return AddressKey(h.ClientIP(r)) }
+
+// AddressKey is the key per-address limits count by: an IPv4 address as
+// is, an IPv6 one by its /64 (IPv4-mapped ones as IPv4).
+func AddressKey(ip string) string {
 	addr, err := netip.ParseAddr(ip)
 	if err != nil {
 		return ip

@@ -3,6 +3,7 @@ package httpapi
 import (
 	"bufio"
 	"errors"
+	"io"
 	"net"
 	"net/http"
 	"sync"
@@ -80,8 +81,11 @@ func (w *countedWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 		return nil, nil, err
 	}
 	w.hijacked = true
-	if tc, ok := nc.(*net.TCPConn); ok {
-		return &countedTCPConn{TCPConn: tc, release: w.release}, rw, nil
+	switch c := nc.(type) {
+	case *net.TCPConn:
+		return &countedTCPConn{TCPConn: c, closer: c, release: w.release}, rw, nil
+	case interface{ RawTCPConn() *net.TCPConn }: // the server's per-address listener
+		return &countedTCPConn{TCPConn: c.RawTCPConn(), closer: nc, release: w.release}, rw, nil
 	}
 	return &countedConn{Conn: nc, release: w.release}, rw, nil
 }
@@ -93,12 +97,13 @@ func (w *countedWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 // net.Buffers.WriteTo still gathers the hub's queued frames into one writev.
 type countedTCPConn struct {
 	*net.TCPConn
+	closer  io.Closer // what Close closes: the TCPConn, or the wrapper it came in
 	release func()
 }
 
 func (c *countedTCPConn) Close() error {
 	c.release()
-	return c.TCPConn.Close()
+	return c.closer.Close()
 }
 
 type countedConn struct {

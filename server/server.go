@@ -210,6 +210,13 @@ func New(cfg Config) (*Server, error) {
 		store.Close()
 		return nil, err
 	}
+	if cfg.ConnectionsPerIP >= 0 && !cfg.TrustProxy {
+		perIP := cfg.ConnectionsPerIP
+		if perIP == 0 {
+			perIP = httpapi.DefaultConnectionsPerIP
+		}
+		ln = newIPLimitListener(ln, perIP+tcpSlack)
+	}
 	s.ln = ln
 	if s.dropIn, err = openDropIn(cfg, "chat", ln.Addr(), cl); err != nil {
 		ln.Close()
