@@ -59,6 +59,10 @@ func (h *Hub) flushLoop() {
 		batch []*socket
 		w     iovWriter
 	)
+	// Let the goroutines that are ready to run first queue what they have:
+	// a group commit releases several publishers at once, and their
+	// messages then share one writev per socket instead of one each.
+	runtime.Gosched()
 	for {
 		f.mu.Lock()
 		if len(f.dirty) == 0 {
