@@ -501,3 +501,24 @@ func TestSlowClients(t *testing.T) {
 		})
 	}
 }
+
+// TestWebSocketOutlivesHTTPTimeouts: the HTTP server's read (30 s) and
+// write (60 s) timeouts end slow requests, not sockets: a socket that
+// outlives both still sends and receives.
+func TestWebSocketOutlivesHTTPTimeouts(t *testing.T) {
+	if testing.Short() {
+		t.Skip("waits a minute")
+	}
+	t.Parallel() // only waiting
+	n := start(t, server.Config{})
+	alice, bob := n.guest("Alice"), n.guest("Bob")
+	ca, cb := alice.connect(wsclient.Reliable), bob.connect(wsclient.JSON)
+	mustAck(t, ca, "createChat", map[string]string{"name": "Long", "id": "long"})
+	mustAck(t, ca, "joinChat", "long")
+	mustAck(t, cb, "joinChat", "long")
+	time.Sleep(62 * time.Second)
+	say(t, ca, "long", "a minute later")
+	waitChat(t, cb, "long", "a minute later")
+	say(t, cb, "long", "and back")
+	waitChat(t, ca, "long", "and back")
+}
