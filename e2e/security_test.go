@@ -281,8 +281,32 @@ func TestPrivateChatIsolation(t *testing.T) {
 	if code, err := steal.WaitClosed(5 * time.Second); err != nil || code != 1008 {
 		t.Errorf("recovering bob's session with a forged token: close %d (%v), want 1008", code, err)
 	}
+	// A token (minted with the server's own key) that names the private
+	// chat among its groups and roles does not join eve to it: membership
+	// is the store's to decide.
+	eveBase := strings.SplitN(eveURL, "?", 2)[0]
+	now := time.Now().Unix()
+	minted := jwt(map[string]any{"alg": "HS256", "typ": "JWT"}, map[string]any{"sub": eve.ID,
+		"aud": strings.Replace(eveBase, "ws://", "http://", 1), "iat": now, "exp": now + 600,
+		"role":            []string{"webpubsub.joinLeaveGroup." + pc.ID, "webpubsub.sendToGroup." + pc.ID},
+		"webpubsub.group": []string{pc.ID}}, hubKey())
+	ce2, err := wsclient.Dial(context.Background(), eveBase+"?access_token="+url.QueryEscape(minted), wsclient.JSON, nil)
+	if err != nil {
+		t.Fatalf("minted token: %v", err)
+	}
+	defer ce2.Drop()
+	if _, err := ce2.Next(5 * time.Second); err != nil {
+		t.Fatal(err)
+	}
+	say(t, ca, pc.ID, "still secret")
+	if _, err := ce2.WaitFor(500*time.Millisecond, func(f wsclient.Frame) bool { return strings.Contains(string(f.Raw), "still secret") }); err == nil {
+		t.Errorf("a token naming the private chat's group let eve read it")
+	}
+	if got := ackName(t, ce2, send(pc.ID, "via claims")); got != "Forbidden" {
+		t.Errorf("send with a token granting the group: %q, want Forbidden", got)
+	}
 	// And the private messages are still there for its members only.
-	if got := alice.history(pc.ID); len(got) != 1 || got[0].Message != "secret" {
+	if got := alice.history(pc.ID); len(got) != 2 || got[0].Message != "secret" {
 		t.Errorf("alice's history: %+v", got)
 	}
 }
