@@ -406,9 +406,8 @@ func (e *Env) Churn(cfg FanoutConfig, rate float64, perSec int) (*Result, error)
 			}
 			var mu sync.Mutex
 			var q []live
-			tick := time.NewTicker(time.Second / time.Duration(perSec))
-			defer tick.Stop()
-			for i := 0; ; i++ {
+			start := time.Now()
+			for i := 0; ; {
 				select {
 				case <-stop:
 					mu.Lock()
@@ -417,7 +416,7 @@ func (e *Env) Churn(cfg FanoutConfig, rate float64, perSec int) (*Result, error)
 					}
 					mu.Unlock()
 					return
-				case <-tick.C:
+				case <-time.After(5 * time.Millisecond):
 				}
 				mu.Lock()
 				for len(q) > 0 && time.Since(q[0].at) >= lifetime {
@@ -425,21 +424,25 @@ func (e *Env) Churn(cfg FanoutConfig, rate float64, perSec int) (*Result, error)
 					q = q[1:]
 				}
 				mu.Unlock()
-				u := users[i%pool]
-				go func() {
-					t0 := time.Now()
-					k, err := Connect(r.c, r.srv.Server, u, false, -1, "", "")
-					if err != nil {
-						fails.Add(1)
-						firstErr.CompareAndSwap(nil, err.Error())
-						return
-					}
-					connectTime.Add(int64(time.Since(t0)))
-					connects.Add(1)
-					mu.Lock()
-					q = append(q, live{k, time.Now()})
-					mu.Unlock()
-				}()
+				// Open-loop: launch every connect that is due by now.
+				due := int(time.Since(start).Seconds() * float64(perSec))
+				for ; i < due; i++ {
+					u := users[i%pool]
+					go func() {
+						t0 := time.Now()
+						k, err := Connect(r.c, r.srv.Server, u, false, -1, "", "")
+						if err != nil {
+							fails.Add(1)
+							firstErr.CompareAndSwap(nil, err.Error())
+							return
+						}
+						connectTime.Add(int64(time.Since(t0)))
+						connects.Add(1)
+						mu.Lock()
+						q = append(q, live{k, time.Now()})
+						mu.Unlock()
+					}()
+				}
 			}
 		}()
 	}
@@ -478,7 +481,7 @@ func (e *Env) Churn(cfg FanoutConfig, rate float64, perSec int) (*Result, error)
 // Slow runs fanout at a fixed rate, first with every subscriber reading,
 // then with one that stops reading: the server's memory must stay bounded
 // and the others' latency must not move.
-func (e *Env) Slow(cfg FanoutConfig, rate float64) (*Result, error) {
+func (e *Env) Slow(cfg FanoutConfig, rate float64, slowDur time.Duration) (*Result, error) {
 	r, err := e.fanoutRig(cfg)
 	if err != nil {
 		return nil, err
@@ -507,7 +510,7 @@ func (e *Env) Slow(cfg FanoutConfig, rate float64) (*Result, error) {
 	}()
 	steps := []Step{
 		{Rate: rate, Dur: cfg.StepDur, Label: "all read"},
-		{Rate: rate, Dur: cfg.StepDur * 2, Label: "one slow", Before: func() {
+		{Rate: rate, Dur: slowDur, Label: "one slow", Before: func() {
 			r.c.Pause(slow)
 			// The paused member receives nothing more that we could count.
 			for _, s := range r.load.senders {

@@ -55,13 +55,14 @@ func run() error {
 	idleConns := flag.Int("idle-conns", 15000, "idle: connections")
 	idlePerUser := flag.Int("idle-conns-per-user", 100, "idle: connections per signed-in user (each new user is announced to everyone)")
 	subs := flag.Int("subscribers", 1000, "fanout/churn/slow: members of the chat")
-	senders := flag.Int("senders", 1, "fanout: members that send, in turn")
-	rates := flag.String("fanout-rates", "100,200,300,400,500,600,700,800,1000,1200", "fanout: messages/s in, one step each")
+	senders := flag.Int("senders", 10, "fanout: members that send, in turn")
+	rates := flag.String("fanout-rates", "200,400,600,800,1000,1200,1500", "fanout: messages/s in, one step each")
 	reliable := flag.Bool("reliable", false, "fanout: also run it with every subscriber on the reliable protocol")
 	stepDur := flag.Duration("step", 8*time.Second, "duration of one load step")
 	roomConns := flag.Int("room-conns", 10000, "rooms: connections")
 	roomPerUser := flag.Int("room-conns-per-user", 2, "rooms: connections per user (divides 10)")
 	roomRates := flag.String("room-rates", "1000,2000,3000,4000", "rooms: messages/s in, one step each")
+	slowDur := flag.Duration("slow-step", 30*time.Second, "slow: how long one member does not read (long enough for its queue to hit the limit)")
 	churnRate := flag.Int("churn", 200, "churn: connects and disconnects per second")
 	fixedRate := flag.Float64("fixed-rate", 0, "churn/slow: fanout messages/s (default half the fanout maximum, or 200)")
 	minRound := flag.Duration("min-round", 2*time.Millisecond, "shortest epoll round of the client (lets frames batch per read)")
@@ -94,6 +95,7 @@ func run() error {
 		*rates = "200,400,600,800,1000"
 		*roomConns, *roomRates = 2000, "2000"
 		*churnRate = 200
+		*slowDur = 5 * time.Second
 	}
 	env := &bench.Env{
 		Server: bench.ServerOptions{Bin: *chatrBin, Core: *serverCore, Procs: 1, Log: os.Stderr, MaxFiles: 20000, Extra: strings.Fields(*serverFlags)},
@@ -176,7 +178,7 @@ func run() error {
 			if sc == "churn" {
 				r, err = env.Churn(fcfg, rate, *churnRate)
 			} else {
-				r, err = env.Slow(fcfg, rate)
+				r, err = env.Slow(fcfg, rate, *slowDur)
 			}
 		default:
 			err = fmt.Errorf("unknown scenario %q", sc)
