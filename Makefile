@@ -63,8 +63,10 @@ soak: ## The soak test for SOAK_DURATION (default 10m) with SOAK_CONNS sockets (
 	CHATR_SOAK_DURATION=$(SOAK_DURATION) CHATR_SOAK_CONNS=$(SOAK_CONNS) $(GO) test -count=1 -run '^TestSoak$$' -timeout 0 -v ./e2e/
 
 .PHONY: bench
-bench: deps ## Go micro-benchmarks of the hub and the stores
+bench: deps ## Micro-benchmarks, then a short run of every load scenario (server pinned to CPU 0, generator to CPU 1; see BENCHMARKS.md)
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime 1s ./hub/ ./sqlite/ ./postgres/
+	CGO_ENABLED=0 $(GO) build -trimpath -o bin/ ./cmd/chatr ./cmd/chatr-bench
+	bin/chatr-bench --chatr bin/chatr --short
 
 .PHONY: clean
 clean: ## Remove build output, test artifacts and npm packages
