@@ -522,3 +522,51 @@ func TestWebSocketOutlivesHTTPTimeouts(t *testing.T) {
 	say(t, cb, "long", "and back")
 	waitChat(t, ca, "long", "and back")
 }
+
+// TestBadRecoveryParameters: recovery URLs with missing, forged, foreign
+// or absurd parameters are upgraded and closed with 1008 (the SDK then
+// starts afresh instead of believing it recovered); the real session is
+// untouched.
+func TestBadRecoveryParameters(t *testing.T) {
+	n := start(t, server.Config{})
+	alice, bob := n.guest("Alice"), n.guest("Bob")
+	u, _ := alice.token()
+	real, err := wsclient.Dial(context.Background(), u, wsclient.Reliable, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer real.Drop()
+	f, err := real.Next(5 * time.Second)
+	if err != nil || f.ConnectionID == "" || f.ReconnToken == "" {
+		t.Fatalf("connected frame %+v %v", f, err)
+	}
+	bobURL, _ := bob.token()
+	for _, tc := range []struct{ name, query string }{
+		{"no token", "&awps_connection_id=" + f.ConnectionID},
+		{"no connection id", "&awps_reconnection_token=" + url.QueryEscape(f.ReconnToken)},
+		{"forged token", "&awps_connection_id=" + f.ConnectionID + "&awps_reconnection_token=AAAA"},
+		{"huge token", "&awps_connection_id=" + f.ConnectionID + "&awps_reconnection_token=" + strings.Repeat("A", 16<<10)},
+		{"unknown connection", "&awps_connection_id=nope&awps_reconnection_token=" + url.QueryEscape(f.ReconnToken)},
+		{"both empty", "&awps_connection_id=&awps_reconnection_token="},
+		{"repeated parameters", "&awps_connection_id=x&awps_connection_id=" + f.ConnectionID + "&awps_reconnection_token=" + url.QueryEscape(f.ReconnToken) + "&awps_reconnection_token=x"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			// On bob's URL: another user's token must not matter either way.
+			c, err := wsclient.Dial(context.Background(), bobURL+tc.query, wsclient.Reliable, nil)
+			if err != nil {
+				var se ws.StatusError
+				if errors.As(err, &se) && (int(se) == 431 || int(se) == 400) && tc.name == "huge token" {
+					return // refused before the upgrade: fine too
+				}
+				t.Fatalf("dial: %v", err)
+			}
+			if code, err := c.WaitClosed(5 * time.Second); err != nil || code != 1008 {
+				t.Errorf("close %d (%v), want 1008", code, err)
+			}
+		})
+	}
+	// The real session still works.
+	if _, err := real.Event("userExitIdle", ""); err != nil {
+		t.Errorf("the real session after the attempts: %v", err)
+	}
+}
