@@ -434,8 +434,17 @@ func sourceAddr() [4]byte {
 // The handshake runs on a net.Conn (the runtime's poller, so that thousands
 // of dials do not hold threads); the returned socket is a non-blocking
 // duplicate of it. rest is what was read past the response.
-func Dial(s Server, path, protocol string) (nc *net.TCPConn, rest []byte, err error) {
+func Dial(s Server, path, protocol string, rcvBuf int) (nc *net.TCPConn, rest []byte, err error) {
 	d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.IP(sourceSlice())}, Timeout: 10 * time.Second}
+	if rcvBuf > 0 {
+		// Set before connect, so that the window the server sees is small:
+		// a reader that stops then backs up into the server at once.
+		d.Control = func(_, _ string, c syscall.RawConn) error {
+			return c.Control(func(fd uintptr) {
+				syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, rcvBuf)
+			})
+		}
+	}
 	c, err := d.Dial("tcp4", s.host())
 	if err != nil {
 		return nil, nil, err

@@ -246,6 +246,8 @@ type FanoutConfig struct {
 	StepDur     time.Duration
 	Size        int
 	MinRound    time.Duration
+	// SmallLast gives the last subscriber a 4 KiB receive buffer (slow).
+	SmallLast bool
 }
 
 type fanoutRig struct {
@@ -276,7 +278,11 @@ func (e *Env) fanoutRig(cfg FanoutConfig) (*fanoutRig, error) {
 	}
 	start := time.Now()
 	err = parallel(cfg.Subscribers-1, 16, func(i int) error {
-		k, err := Connect(r.c, srv.Server, users[i+1], cfg.Reliable, i+1, "", "fanout")
+		rcv := 0
+		if cfg.SmallLast && i+1 == cfg.Subscribers-1 {
+			rcv = 4096
+		}
+		k, err := ConnectBuf(r.c, srv.Server, users[i+1], cfg.Reliable, i+1, "", "fanout", rcv)
 		r.subs[i+1] = k
 		return err
 	})
@@ -482,6 +488,7 @@ func (e *Env) Churn(cfg FanoutConfig, rate float64, perSec int) (*Result, error)
 // then with one that stops reading: the server's memory must stay bounded
 // and the others' latency must not move.
 func (e *Env) Slow(cfg FanoutConfig, rate float64, slowDur time.Duration) (*Result, error) {
+	cfg.SmallLast = true
 	r, err := e.fanoutRig(cfg)
 	if err != nil {
 		return nil, err
@@ -489,6 +496,7 @@ func (e *Env) Slow(cfg FanoutConfig, rate float64, slowDur time.Duration) (*Resu
 	defer r.close()
 	slow := r.subs[len(r.subs)-1]
 	rss0, _ := RSS(r.srv.Pid())
+	mc0, _ := Metrics(r.srv.Server)
 	var peak atomic.Int64
 	stop := make(chan struct{})
 	var wg sync.WaitGroup
@@ -534,7 +542,8 @@ func (e *Env) Slow(cfg FanoutConfig, rate float64, slowDur time.Duration) (*Resu
 		}
 	}
 	out.add("server RSS before / peak / after", fmt.Sprintf("%.1f / %.1f / %.1f MB", mb(rss0), mb(peak.Load()), mb(rss1)), "")
-	out.add("slow consumers cut off", fmt.Sprintf("%.0f", m["chatr_slow_consumers_total"]), "the server closes a socket whose queue passes its limit")
+	out.add("slow consumers cut off", fmt.Sprintf("%.0f", m["chatr_slow_consumers_total"]), "queue past its limit (4,096 frames or 16 MiB): closed")
+	out.add("server connections before / after", fmt.Sprintf("%.0f / %.0f", mc0["chatr_connections"], m["chatr_connections"]), "one fewer: the silent member was cut off (queue limit or the 10 s write deadline)")
 	return out, nil
 }
 

@@ -84,11 +84,17 @@ var ackIDs atomic.Uint64
 // (createChat first when create is set) and waits for the acks before the
 // socket goes to the poller; otherwise it is handed over at once.
 func Connect(c *Client, s Server, u User, reliable bool, index int, create, join string) (*Conn, error) {
+	return ConnectBuf(c, s, u, reliable, index, create, join, 0)
+}
+
+// ConnectBuf is Connect with the socket's receive buffer set to rcvBuf
+// bytes (0: the kernel's default).
+func ConnectBuf(c *Client, s Server, u User, reliable bool, index int, create, join string, rcvBuf int) (*Conn, error) {
 	proto := ProtoJSON
 	if reliable {
 		proto = ProtoReliable
 	}
-	nc, rest, err := Dial(s, "/client/hubs/chat?"+u.Token, proto)
+	nc, rest, err := Dial(s, "/client/hubs/chat?"+u.Token, proto, rcvBuf)
 	if err != nil {
 		return nil, err
 	}

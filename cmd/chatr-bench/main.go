@@ -62,7 +62,7 @@ func run() error {
 	roomConns := flag.Int("room-conns", 10000, "rooms: connections")
 	roomPerUser := flag.Int("room-conns-per-user", 2, "rooms: connections per user (divides 10)")
 	roomRates := flag.String("room-rates", "1000,2000,3000,4000", "rooms: messages/s in, one step each")
-	slowDur := flag.Duration("slow-step", 30*time.Second, "slow: how long one member does not read (long enough for its queue to hit the limit)")
+	slowDur := flag.Duration("slow-step", 60*time.Second, "slow: how long one member does not read (long enough for its queue to hit the limit)")
 	churnRate := flag.Int("churn", 200, "churn: connects and disconnects per second")
 	fixedRate := flag.Float64("fixed-rate", 0, "churn/slow: fanout messages/s (default half the fanout maximum, or 200)")
 	minRound := flag.Duration("min-round", 2*time.Millisecond, "shortest epoll round of the client (lets frames batch per read)")
