@@ -63,6 +63,7 @@ func run() error {
 	roomPerUser := flag.Int("room-conns-per-user", 2, "rooms: connections per user (divides 10)")
 	roomRates := flag.String("room-rates", "1000,2000,3000,4000", "rooms: messages/s in, one step each")
 	slowDur := flag.Duration("slow-step", 60*time.Second, "slow: how long one member does not read (long enough for its queue to hit the limit)")
+	slowRate := flag.Float64("slow-rate", 300, "slow: fanout messages/s (enough to fill the kernel's buffers within the slow step); 0: as churn")
 	churnRate := flag.Int("churn", 200, "churn: connects and disconnects per second")
 	fixedRate := flag.Float64("fixed-rate", 0, "churn/slow: fanout messages/s (default half the fanout maximum, or 200)")
 	minRound := flag.Duration("min-round", 2*time.Millisecond, "shortest epoll round of the client (lets frames batch per read)")
@@ -178,6 +179,9 @@ func run() error {
 			if sc == "churn" {
 				r, err = env.Churn(fcfg, rate, *churnRate)
 			} else {
+				if *slowRate > 0 {
+					rate = *slowRate
+				}
 				r, err = env.Slow(fcfg, rate, *slowDur)
 			}
 		default:
