@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"math/rand/v2"
@@ -49,10 +50,18 @@ func soakSettings(t *testing.T) (time.Duration, int) {
 // lightConn is a socket that costs the test little: one reader goroutine
 // that drops everything but acks.
 type lightConn struct {
-	nc   net.Conn
-	wmu  sync.Mutex
-	next atomic.Uint64
-	done chan struct{}
+	nc      net.Conn
+	wmu     sync.Mutex
+	next    atomic.Uint64
+	done    chan struct{}
+	closing atomic.Bool // the test is closing it
+}
+
+// serverClosed counts sockets the server ended while the test still used
+// them, by close code (0: no close frame).
+var serverClosed struct {
+	sync.Mutex
+	codes map[int]int
 }
 
 type lockedW struct{ c *lightConn }
@@ -83,7 +92,34 @@ func dialLight(tokenURL, protocol string, onAck func(id uint64, ok bool)) (*ligh
 		for {
 			b, op, err := wsutil.ReadServerData(rw)
 			if err != nil {
+				if !c.closing.Load() {
+					code := 0
+					var ce wsutil.ClosedError
+					if errors.As(err, &ce) {
+						code = int(ce.Code)
+					}
+					serverClosed.Lock()
+					if serverClosed.codes == nil {
+						serverClosed.codes = map[int]int{}
+					}
+					serverClosed.codes[code]++
+					serverClosed.Unlock()
+				}
 				return
+			}
+			// On the reliable protocol, acknowledge every 100 messages as
+			// the SDK does (every 300 or each second); an unacked buffer
+			// past 1000 messages is closed with 1008.
+			if rest, ok := bytes.CutPrefix(b, []byte(`{"sequenceId":`)); ok && op == ws.OpText {
+				if i := bytes.IndexByte(rest, ','); i > 0 {
+					if seq, err := strconv.ParseUint(string(rest[:i]), 10, 64); err == nil && seq%100 == 0 {
+						ack, _ := json.Marshal(map[string]any{"type": "sequenceAck", "sequenceId": seq})
+						c.wmu.Lock()
+						wsutil.WriteClientMessage(c.nc, ws.OpText, ack)
+						c.wmu.Unlock()
+					}
+				}
+				continue
 			}
 			if op == ws.OpText && onAck != nil && bytes.HasPrefix(b, []byte(`{"type":"ack"`)) {
 				var a struct {
@@ -109,6 +145,7 @@ func (c *lightConn) send(v map[string]any) error {
 
 // close ends the socket cleanly (close frame) or drops it.
 func (c *lightConn) close(clean bool) {
+	c.closing.Store(true)
 	if clean {
 		c.wmu.Lock()
 		c.nc.SetWriteDeadline(time.Now().Add(2 * time.Second))
@@ -121,6 +158,25 @@ func (c *lightConn) close(clean bool) {
 	}
 	c.nc.Close()
 	<-c.done
+}
+
+// metricValue reads one sample of /metrics.
+func metricValue(t *testing.T, base, name string) float64 {
+	t.Helper()
+	resp, err := http.Get(base + "/metrics")
+	if err != nil {
+		t.Fatalf("metrics: %v", err)
+	}
+	defer resp.Body.Close()
+	sc := bufio.NewScanner(resp.Body)
+	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	for sc.Scan() {
+		if v, ok := strings.CutPrefix(sc.Text(), name+" "); ok {
+			f, _ := strconv.ParseFloat(v, 64)
+			return f
+		}
+	}
+	return 0
 }
 
 // resources are a process's figures from /metrics and /proc.
@@ -332,8 +388,13 @@ func TestSoak(t *testing.T) {
 	traffic.Wait()
 	time.Sleep(time.Second) // the last acks
 	during := measure(t, p.base, pid)
-	t.Logf("after %v of churn (%d sockets replaced, %d opened in all, %d dial errors): %v",
-		duration, churned, opened.Load(), dialErrors.Load(), during)
+	t.Logf("after %v of churn (%d sockets replaced, %d opened in all, %d dial errors): %v; slow consumers cut off: %v",
+		duration, churned, opened.Load(), dialErrors.Load(), during, metricValue(t, p.base, "chatr_slow_consumers_total"))
+	serverClosed.Lock()
+	if len(serverClosed.codes) > 0 {
+		t.Errorf("the server closed healthy sockets (close code: count): %v", serverClosed.codes)
+	}
+	serverClosed.Unlock()
 
 	// Close everything, half cleanly, half dropped.
 	for i, c := range crowd {
