@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -53,7 +54,7 @@ func (e *Env) profile(srv *ServerProc, name string, d time.Duration) func() {
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		resp, err := httpClient.Get(fmt.Sprintf("http://%s/debug/pprof/profile?seconds=%d", srv.Pprof, int(d.Seconds())-1))
+		resp, err := http.Get(fmt.Sprintf("http://%s/debug/pprof/profile?seconds=%d", srv.Pprof, int(d.Seconds())-1))
 		if err != nil {
 			e.logf("profile: %v", err)
 			return
