@@ -279,7 +279,8 @@ var built struct {
 	err  error
 }
 
-// chatrBinary builds cmd/chatr once per test process.
+// chatrBinary builds cmd/chatr once per test process; with
+// CHATR_E2E_RACE=1 with the race detector (its reports go to stderr).
 func chatrBinary(t testing.TB) string {
 	t.Helper()
 	built.once.Do(func() {
@@ -289,7 +290,11 @@ func chatrBinary(t testing.TB) string {
 			return
 		}
 		built.path = filepath.Join(dir, "chatr")
-		out, err := exec.Command("go", "build", "-o", built.path, "../cmd/chatr").CombinedOutput()
+		args := []string{"build", "-o", built.path}
+		if os.Getenv("CHATR_E2E_RACE") == "1" {
+			args = append(args, "-race")
+		}
+		out, err := exec.Command("go", append(args, "../cmd/chatr")...).CombinedOutput()
 		if err != nil {
 			built.err = fmt.Errorf("go build: %v\n%s", err, out)
 		}
