@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -84,15 +85,23 @@ func dialRaw(t *testing.T, tokenURL string) *rawConn {
 // success) and the close code (0 if the socket stayed open).
 func (c *rawConn) outcome(t *testing.T, wantAcks int) (acks []string, closeCode int) {
 	t.Helper()
+	acks, closeCode, err := c.outcomeErr(wantAcks)
+	if err != nil {
+		t.Fatalf("reading: %v (acks so far %v)", err, acks)
+	}
+	return acks, closeCode
+}
+
+func (c *rawConn) outcomeErr(wantAcks int) (acks []string, closeCode int, _ error) {
 	c.nc.SetReadDeadline(time.Now().Add(10 * time.Second))
 	for {
 		b, op, err := wsutil.ReadServerData(c.rw)
 		if err != nil {
 			var ce wsutil.ClosedError
 			if errors.As(err, &ce) {
-				return acks, int(ce.Code)
+				return acks, int(ce.Code), nil
 			}
-			t.Fatalf("reading: %v (acks so far %v)", err, acks)
+			return acks, 0, err
 		}
 		if op != ws.OpText {
 			continue
@@ -115,7 +124,7 @@ func (c *rawConn) outcome(t *testing.T, wantAcks int) (acks []string, closeCode 
 		}
 		acks = append(acks, name)
 		if len(acks) == wantAcks {
-			return acks, 0
+			return acks, 0, nil
 		}
 	}
 }
@@ -124,26 +133,17 @@ func nested(depth int) string {
 	return strings.Repeat("[", depth) + strings.Repeat("]", depth)
 }
 
-// TestBadWebSocketInput sends each hostile frame on a fresh socket of a
-// member of the chat "room" and checks the answer: an ack error, or the
-// close code of PROTOCOL.md. After each, another user still chats and the
-// stored history is intact.
-func TestBadWebSocketInput(t *testing.T) {
-	n := start(t, server.Config{Limits: chat.Limits{ConnectionsPerUser: 1000, MessagesPerSecond: 1000, MessageBurst: 1000, EventsPerSecond: 1000, EventBurst: 1000}})
-	alice, mallory := n.guest("Alice"), n.guest("Mallory")
-	ca, cm := alice.connect(wsclient.JSON), mallory.connect(wsclient.JSON)
-	mustAck(t, ca, "createChat", map[string]string{"name": "Room", "id": "room"})
-	mustAck(t, ca, "joinChat", "room")
-	mustAck(t, cm, "joinChat", "room")
-	mustAck(t, ca, "createChat", map[string]string{"name": "Elsewhere", "id": "elsewhere"})
-	var want []string
-	for i := 0; i < 3; i++ {
-		msg := fmt.Sprintf("before %d", i)
-		say(t, ca, "room", msg)
-		want = append(want, msg)
-	}
-	cm.Close()
+// wsCase is one hostile WebSocket input and the answer it must get.
+type wsCase struct {
+	name  string
+	raw   []byte
+	acks  []string // expected ack error names of ackId 7, in order ("ok" = success)
+	close int      // expected close code instead
+}
 
+// wsHostileCases is the catalogue, for a member of the chat "room" who is
+// not a member of "elsewhere".
+func wsHostileCases() []wsCase {
 	ev := func(name, data string) string {
 		return `{"type":"event","event":"` + name + `","ackId":7,"dataType":"json","data":` + data + `}`
 	}
@@ -154,12 +154,7 @@ func TestBadWebSocketInput(t *testing.T) {
 		return `{"type":"sendToGroup","group":"room","ackId":7,"dataType":"json","data":` + data + `}`
 	}
 	big := strings.Repeat("x", 1<<20)
-	cases := []struct {
-		name  string
-		raw   []byte
-		acks  []string // expected ack error names of ackId 7, in order ("ok" = success)
-		close int      // expected close code instead
-	}{
+	return []wsCase{
 		// Not a frame the JSON protocols know: 1007.
 		{"malformed JSON", text(`{"type":`), nil, 1007},
 		{"array", text(`[]`), nil, 1007},
@@ -255,6 +250,29 @@ func TestBadWebSocketInput(t *testing.T) {
 		{"message as text", text(`{"type":"sendToGroup","group":"room","ackId":7,"dataType":"text","data":"hi"}`), []string{"BadRequest"}, 0},
 		{"message as binary", text(`{"type":"sendToGroup","group":"room","ackId":7,"dataType":"binary","data":"aGk="}`), []string{"BadRequest"}, 0},
 	}
+}
+
+// TestBadWebSocketInput sends each hostile frame on a fresh socket of a
+// member of the chat "room" and checks the answer: an ack error, or the
+// close code of PROTOCOL.md. After each, another user still chats and the
+// stored history is intact.
+func TestBadWebSocketInput(t *testing.T) {
+	n := start(t, server.Config{Limits: chat.Limits{ConnectionsPerUser: 1000, MessagesPerSecond: 1000, MessageBurst: 1000, EventsPerSecond: 1000, EventBurst: 1000}})
+	alice, mallory := n.guest("Alice"), n.guest("Mallory")
+	ca, cm := alice.connect(wsclient.JSON), mallory.connect(wsclient.JSON)
+	mustAck(t, ca, "createChat", map[string]string{"name": "Room", "id": "room"})
+	mustAck(t, ca, "joinChat", "room")
+	mustAck(t, cm, "joinChat", "room")
+	mustAck(t, ca, "createChat", map[string]string{"name": "Elsewhere", "id": "elsewhere"})
+	var want []string
+	for i := 0; i < 3; i++ {
+		msg := fmt.Sprintf("before %d", i)
+		say(t, ca, "room", msg)
+		want = append(want, msg)
+	}
+	cm.Close()
+
+	cases := wsHostileCases()
 	tokenURL, _ := mallory.token()
 	canary := 0
 	for _, tc := range cases {
@@ -568,5 +586,105 @@ func TestBadRecoveryParameters(t *testing.T) {
 	// The real session still works.
 	if _, err := real.Event("userExitIdle", ""); err != nil {
 		t.Errorf("the real session after the attempts: %v", err)
+	}
+}
+
+// TestConcurrentHostileSockets runs the catalogue from many sockets at
+// once while two users chat: every hostile socket still gets its answer,
+// every message of the two is acked and stored, and the sockets and
+// goroutines of the attack are gone afterwards.
+func TestConcurrentHostileSockets(t *testing.T) {
+	if testing.Short() {
+		t.Skip("many sockets")
+	}
+	n := start(t, server.Config{RequestsPerSecond: -1, SignInsPerMinute: -1, ConnectionsPerIP: -1,
+		Limits: chat.Limits{ConnectionsPerUser: 1000, MessagesPerSecond: 1e6, MessageBurst: 1e6, EventsPerSecond: 1e6, EventBurst: 1e6}})
+	alice, bob, mallory := n.guest("Alice"), n.guest("Bob"), n.guest("Mallory")
+	ca, cb, cm := alice.connect(wsclient.JSON), bob.connect(wsclient.Reliable), mallory.connect(wsclient.JSON)
+	mustAck(t, ca, "createChat", map[string]string{"name": "Room", "id": "room"})
+	mustAck(t, ca, "createChat", map[string]string{"name": "Elsewhere", "id": "elsewhere"})
+	for _, c := range []*wsclient.Conn{ca, cb, cm} {
+		mustAck(t, c, "joinChat", "room")
+	}
+	cm.Close()
+	tokenURL, _ := mallory.token()
+	time.Sleep(200 * time.Millisecond)
+	baseline := metric(t, n.base, "go_goroutines")
+
+	cases := wsHostileCases()
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	var wrong []string
+	for w := 0; w < 48; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; i < 12; i++ {
+				tc := cases[(w*12+i*7)%len(cases)]
+				d := ws.Dialer{Protocols: []string{wsclient.JSON}, Timeout: 10 * time.Second}
+				nc, br, _, err := d.Dial(context.Background(), tokenURL)
+				if err != nil {
+					mu.Lock()
+					wrong = append(wrong, tc.name+": dial: "+err.Error())
+					mu.Unlock()
+					return
+				}
+				var r io.Reader = nc
+				if br != nil {
+					r = io.MultiReader(br, nc)
+				}
+				c := &rawConn{nc: nc, rw: struct {
+					io.Reader
+					io.Writer
+				}{r, nc}}
+				nc.Write(tc.raw)
+				acks, code, err := c.outcomeErr(len(tc.acks))
+				nc.Close()
+				ok := err == nil && (tc.close != 0 && code == tc.close ||
+					tc.close == 0 && code == 0 && strings.Join(acks, ",") == strings.Join(tc.acks, ","))
+				if !ok {
+					mu.Lock()
+					wrong = append(wrong, fmt.Sprintf("%s: acks %v close %d (%v)", tc.name, acks, code, err))
+					mu.Unlock()
+				}
+			}
+		}()
+	}
+	// Meanwhile the two chat.
+	var want []string
+	for i := 0; i < 100; i++ {
+		c := ca
+		if i%2 == 1 {
+			c = cb
+		}
+		text := fmt.Sprintf("during the attack %d", i)
+		if f, err := c.Call(send("room", text)); err != nil || !f.Success {
+			t.Fatalf("message %d during the attack: %+v %v", i, f.Error, err)
+		}
+		want = append(want, text)
+	}
+	wg.Wait()
+	for _, w := range wrong {
+		t.Errorf("under concurrency: %s", w)
+	}
+	got := alice.history("room")
+	if len(got) != len(want) {
+		t.Fatalf("history has %d messages, want %d", len(got), len(want))
+	}
+	for i, m := range got {
+		if m.Message != want[i] || m.ID != int64(i+1) {
+			t.Fatalf("history[%d] = %+v, want %q id %d", i, m, want[i], i+1)
+		}
+	}
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		conns, gr := metric(t, n.base, "chatr_connections"), metric(t, n.base, "go_goroutines")
+		if conns == 2 && gr <= baseline+10 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("15 s after the attack: %v sockets (want 2), %v goroutines (baseline %v)", conns, gr, baseline)
+		}
+		time.Sleep(100 * time.Millisecond)
 	}
 }
