@@ -109,6 +109,7 @@ type App struct {
 	names  userNames          // names of the users connected here, for stamping messages
 	rate   *ratelimit.Limiter // chat messages per user
 	events *ratelimit.Limiter // state-changing events per user
+	reads  *ratelimit.Limiter // markRead per user: a busy chat must not starve the other events
 	mu     sync.Mutex
 	typing map[string]time.Time // userID+"\x00"+chatID -> last typing event sent
 }
@@ -158,6 +159,7 @@ func New(cfg Config) *App {
 		store: cfg.Store, presence: cfg.Presence, limits: l, log: cfg.Logger, now: cfg.Now,
 		rate:   ratelimit.New(l.MessagesPerSecond, l.MessageBurst),
 		events: ratelimit.New(l.EventsPerSecond, l.EventBurst),
+		reads:  ratelimit.New(l.EventsPerSecond, l.EventBurst),
 		typing: make(map[string]time.Time),
 	}
 }

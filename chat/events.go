@@ -21,11 +21,18 @@ func (a *App) Event(ctx context.Context, conn *hub.ConnInfo, ev *hub.Event) (_ *
 	defer cancel()
 	defer func() { err = timedOut(ctx, err) }()
 	switch ev.Name {
-	case "createChat", "joinChat", "leaveChat", "deleteChat", "createPrivateChat", "userEnterIdle", "userExitIdle", "markRead":
+	case "createChat", "joinChat", "leaveChat", "deleteChat", "createPrivateChat", "userEnterIdle", "userExitIdle":
 		// Each writes to the store, most are broadcast: a flood is slowed
 		// down like a flood of messages. typing has its own throttle.
 		if !a.events.Allow(conn.UserID, a.now()) {
 			return nil, &hub.AckError{Name: "TooManyRequests", Message: "slow down: too many events"}
+		}
+	case "markRead":
+		// The browser sends one per message it shows: in a busy chat these
+		// may be refused (the next one catches up, markers only move
+		// forward) but must not use up the budget of the events above.
+		if !a.reads.Allow(conn.UserID, a.now()) {
+			return nil, &hub.AckError{Name: "TooManyRequests", Message: "slow down: too many read markers"}
 		}
 	}
 	switch ev.Name {

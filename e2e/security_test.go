@@ -892,3 +892,25 @@ func TestTCPConnectionsPerAddress(t *testing.T) {
 		time.Sleep(50 * time.Millisecond)
 	}
 }
+
+// TestMarkReadDoesNotStarveEvents: read markers (one per message the
+// browser shows) have a budget of their own: a busy chat's markers do not
+// keep the user from joining or creating chats.
+func TestMarkReadDoesNotStarveEvents(t *testing.T) {
+	n := start(t, server.Config{})
+	alice := n.guest("Alice")
+	ca := alice.connect(wsclient.JSON)
+	mustAck(t, ca, "createChat", map[string]string{"name": "Busy", "id": "busy"})
+	mustAck(t, ca, "joinChat", "busy")
+	limited := 0
+	for i := 1; i <= 60; i++ {
+		if ackName(t, ca, event("markRead", map[string]any{"chatId": "busy", "messageId": i})) == "TooManyRequests" {
+			limited++
+		}
+	}
+	if limited == 0 {
+		t.Errorf("60 read markers at once: none limited")
+	}
+	mustAck(t, ca, "createChat", map[string]string{"name": "Other", "id": "other"})
+	mustAck(t, ca, "joinChat", "other")
+}
