@@ -56,7 +56,7 @@ func run() error {
 	idlePerUser := flag.Int("idle-conns-per-user", 100, "idle: connections per signed-in user (each new user is announced to everyone)")
 	subs := flag.Int("subscribers", 1000, "fanout/churn/slow: members of the chat")
 	senders := flag.Int("senders", 10, "fanout: members that send, in turn")
-	rates := flag.String("fanout-rates", "200,400,600,800,1000,1200,1500", "fanout: messages/s in, one step each")
+	rates := flag.String("fanout-rates", "200,400,500,600,700,800,1000,1200,1500", "fanout: messages/s in, one step each")
 	reliable := flag.Bool("reliable", false, "fanout: also run it with every subscriber on the reliable protocol")
 	stepDur := flag.Duration("step", 8*time.Second, "duration of one load step")
 	roomConns := flag.Int("room-conns", 10000, "rooms: connections")
@@ -139,10 +139,13 @@ func run() error {
 				rate = floats(*rates)[0]
 			}
 			r = &bench.Result{Scenario: "baseline", Load: bench.Load()}
+			// Chatr's figure at that rate: the attempt least disturbed by
+			// other processes (a disturbed server batches more, which flatters it).
 			var chatrPer time.Duration
+			others := 2.0
 			for _, s := range fanSteps {
-				if s.Rate == rate {
-					chatrPer = s.CPUPerDelivery
+				if s.Rate == rate && s.OK() && s.Use.Others < others {
+					chatrPer, others = s.CPUPerDelivery, s.Use.Others
 				}
 			}
 			r.Figures = append(r.Figures, bench.Figure{Name: "setting", Value: fmt.Sprintf("%.0f msg/s × %d sockets", rate, *subs), Note: "the fanout's highest sustained rate, same frame size, same client"})
