@@ -1149,3 +1149,89 @@ func TestPublishRewritesAndObserveFanout(t *testing.T) {
 	}
 	b.expectNothing()
 }
+
+// TestCloseReplies: the hub answers a client's close frame with a code a
+// peer may send (RFC 6455 7.4): the client's own when valid, else 1002, and
+// 1007 for a reason that is not UTF-8.
+func TestCloseReplies(t *testing.T) {
+	e := newEnv(t, hub.Config{})
+	for _, tc := range []struct {
+		name string
+		body []byte
+		want int
+	}{
+		{"empty", nil, 1000},
+		{"normal", ws.NewCloseFrameBody(1000, "bye"), 1000},
+		{"going away", ws.NewCloseFrameBody(1001, ""), 1001},
+		{"application code", ws.NewCloseFrameBody(4000, "x"), 4000},
+		{"1005 on the wire", ws.NewCloseFrameBody(1005, ""), 1002},
+		{"1006 on the wire", ws.NewCloseFrameBody(1006, ""), 1002},
+		{"1015 on the wire", ws.NewCloseFrameBody(1015, ""), 1002},
+		{"below 1000", ws.NewCloseFrameBody(999, ""), 1002},
+		{"above 4999", ws.NewCloseFrameBody(5000, ""), 1002},
+		{"one byte", []byte{3}, 1002},
+		{"bad reason", append(ws.NewCloseFrameBody(1000, ""), 0xff, 0xfe), 1007},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := e.dial(plain, "alice")
+			c.nc.SetWriteDeadline(time.Now().Add(frameWait))
+			if err := ws.WriteFrame(c.nc, ws.MaskFrame(ws.NewCloseFrame(tc.body))); err != nil {
+				t.Fatal(err)
+			}
+			if got, _ := c.expectClose(); got != tc.want {
+				t.Errorf("close reply %d, want %d", got, tc.want)
+			}
+		})
+	}
+}
+
+// TestRefusalsAreJSON: every refusal before the upgrade uses the project's
+// JSON error shape, and a connect hook's Timeout is a 503 to retry.
+func TestRefusalsAreJSON(t *testing.T) {
+	e := newEnv(t, hub.Config{}, func(a *testApp) {
+		a.connect = func(r *hub.ConnectRequest) error {
+			if r.Conn.UserID == "slow" {
+				return &hub.AckError{Name: "Timeout", Message: "storage did not answer"}
+			}
+			return nil
+		}
+	})
+	get := func(url string, hdr http.Header) (*http.Response, map[string]string) {
+		req, _ := http.NewRequest("GET", strings.Replace(url, "ws://", "http://", 1), nil)
+		for k, v := range hdr {
+			req.Header[k] = v
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var body map[string]string
+		if err := json.NewDecoder(resp.Body).Decode(&body); err != nil {
+			t.Errorf("%s: body is not JSON: %v", url, err)
+		}
+		return resp, body
+	}
+	upgrade := http.Header{"Upgrade": {"websocket"}, "Connection": {"Upgrade"}, "Sec-Websocket-Version": {"13"},
+		"Sec-Websocket-Key": {"dGhlIHNhbXBsZSBub25jZQ=="}, "Sec-Websocket-Protocol": {plain}}
+	for _, tc := range []struct {
+		name   string
+		url    string
+		hdr    http.Header
+		status int
+		code   string
+	}{
+		{"no upgrade", e.wsURL(e.token("alice")), nil, 400, "invalid"},
+		{"no token", e.hubURL(), upgrade, 401, "unauthorized"},
+		{"other path", e.srv.URL + "/client/hubs/", upgrade, 404, "not_found"},
+		{"storage timeout", e.wsURL(e.token("slow")), upgrade, 503, "unavailable"},
+	} {
+		resp, body := get(tc.url, tc.hdr)
+		if resp.StatusCode != tc.status || body["error"] != tc.code || body["message"] == "" {
+			t.Errorf("%s: %d %v, want %d with error %q", tc.name, resp.StatusCode, body, tc.status, tc.code)
+		}
+		if tc.status == 503 && resp.Header.Get("Retry-After") == "" {
+			t.Errorf("%s: no Retry-After", tc.name)
+		}
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/binary"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -28,24 +29,24 @@ func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	name, ok := strings.CutPrefix(r.URL.Path, hubPathPrefix)
 	name = strings.TrimSuffix(name, "/")
 	if !ok || name == "" || strings.Contains(name, "/") || h.cfg.Hub != "" && !strings.EqualFold(name, h.cfg.Hub) {
-		http.NotFound(w, r)
+		httpError(w, http.StatusNotFound, "no such hub")
 		return
 	}
 	if r.Method != http.MethodGet {
 		w.Header().Set("Allow", http.MethodGet)
-		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
+		httpError(w, http.StatusMethodNotAllowed, "method not allowed")
 		return
 	}
 	if h.closing.Load() {
-		http.Error(w, "server shutting down", http.StatusServiceUnavailable)
+		httpError(w, http.StatusServiceUnavailable, "server shutting down")
 		return
 	}
 	if !strings.EqualFold(r.Header.Get("Upgrade"), "websocket") {
-		http.Error(w, "expected a WebSocket upgrade", http.StatusBadRequest)
+		httpError(w, http.StatusBadRequest, "expected a WebSocket upgrade")
 		return
 	}
 	if co := h.cfg.CheckOrigin; co != nil && !co(r) {
-		http.Error(w, "origin not allowed", http.StatusForbidden)
+		httpError(w, http.StatusForbidden, "origin not allowed")
 		return
 	}
 	offered := offeredProtocols(r.Header)
@@ -60,7 +61,7 @@ func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 	proto := pickProtocol(offered)
 	if proto == "" {
-		http.Error(w, "no supported subprotocol: offer "+ProtocolJSONReliable+" or "+ProtocolJSON, http.StatusBadRequest)
+		httpError(w, http.StatusBadRequest, "no supported subprotocol: offer "+ProtocolJSONReliable+" or "+ProtocolJSON)
 		return
 	}
 	token := q.Get("access_token")
@@ -109,11 +110,17 @@ func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 				status, msg = http.StatusForbidden, ae.Message
 			case "Unauthorized":
 				status, msg = http.StatusUnauthorized, ae.Message
+			case "TooManyRequests":
+				w.Header().Set("Retry-After", "5")
+				status, msg = http.StatusTooManyRequests, ae.Message
+			case "Timeout":
+				w.Header().Set("Retry-After", "5")
+				status, msg = http.StatusServiceUnavailable, ae.Message
 			}
 		} else {
 			h.log.Error("hub: connect hook failed", "err", err, "user", info.UserID)
 		}
-		http.Error(w, msg, status)
+		httpError(w, status, msg)
 		return
 	}
 	info.Protocol, info.Reliable = proto, proto == ProtocolJSONReliable // negotiated, not the application's to change
@@ -153,7 +160,7 @@ func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 func unauthorized(w http.ResponseWriter, msg string) {
 	w.Header().Set("WWW-Authenticate", `Bearer realm="chatr"`)
-	http.Error(w, msg, http.StatusUnauthorized)
+	httpError(w, http.StatusUnauthorized, msg)
 }
 
 // offeredProtocols lists the subprotocols the client asked for, in order.
@@ -242,7 +249,7 @@ func (h *Hub) recoverSession(w http.ResponseWriter, r *http.Request, offered []s
 		proto = s.info.Protocol
 	}
 	if proto == "" {
-		http.Error(w, "no supported subprotocol", http.StatusBadRequest)
+		httpError(w, http.StatusBadRequest, "no supported subprotocol")
 		return
 	}
 	valid := s != nil && id != "" && h.validReconnectionToken(id, token) &&
@@ -494,10 +501,7 @@ func (k *socket) frame(hd ws.Header, st *readState) (done bool, err error) {
 				code = int(binary.BigEndian.Uint16(p))
 			}
 			k.clientCode = code
-			reply := uint16(code)
-			if code == closeNoStatus {
-				reply = closeNormal
-			}
+			reply := closeReply(code, p)
 			k.s.mu.Lock()
 			k.closeLocked(reply, "", false)
 			k.s.mu.Unlock()
@@ -567,4 +571,45 @@ func readPayload(r io.Reader, dst []byte, n int64) ([]byte, error) {
 		n -= int64(c)
 	}
 	return dst, nil
+}
+
+// closeReply is the code to answer a client's close frame with (RFC 6455
+// 5.5.1, 7.4): its own code when that is one a peer may send, 1000 for an
+// empty close, 1002 for a code that must not travel on the wire or a
+// one-byte body, 1007 for a reason that is not UTF-8.
+func closeReply(code int, body []byte) uint16 {
+	switch {
+	case len(body) == 0:
+		return closeNormal
+	case len(body) == 1:
+		return closeProtocol
+	case !utf8.Valid(body[2:]):
+		return closeInvalidData
+	case code >= 1000 && code <= 1003, code >= 1007 && code <= 1014, code >= 3000 && code <= 4999:
+		return uint16(code)
+	}
+	return closeProtocol
+}
+
+// httpError answers a request the hub refuses before the upgrade with the
+// project's JSON error shape, {"error": code, "message": text}.
+func httpError(w http.ResponseWriter, status int, msg string) {
+	code := map[int]string{
+		http.StatusBadRequest:          "invalid",
+		http.StatusUnauthorized:        "unauthorized",
+		http.StatusForbidden:           "forbidden",
+		http.StatusNotFound:            "not_found",
+		http.StatusMethodNotAllowed:    "invalid",
+		http.StatusTooManyRequests:     "limit",
+		http.StatusServiceUnavailable:  "unavailable",
+		http.StatusInternalServerError: "internal",
+	}[status]
+	if code == "" {
+		code = "internal"
+	}
+	b, _ := json.Marshal(map[string]string{"error": code, "message": msg})
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(status)
+	w.Write(append(b, '\n'))
 }
