@@ -12,14 +12,8 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/chatr/chatr"
+	"github.com/chatr/chatr/internal/groupcommit"
 )
-
-// addRequest is one AddMessage call waiting for the writer.
-type addRequest struct {
-	msg  chatr.Message
-	err  error
-	done chan struct{} // closed when msg (with its ID) or err is final
-}
 
 // AddMessage hands m to the writer goroutine and waits until the transaction
 // that stored it has committed. If ctx ends first, AddMessage returns its
@@ -28,30 +22,9 @@ func (db *DB) AddMessage(ctx context.Context, m chatr.Message) (chatr.Message, e
 	if err := validText(m.ChatID, m.Text, m.FromUserID, m.FromUserName); err != nil {
 		return chatr.Message{}, err
 	}
-	if err := ctx.Err(); err != nil {
-		return chatr.Message{}, err
-	}
 	m.ID = 0
 	m.Time = normal(orNow(m.Time))
-	req := &addRequest{msg: m, done: make(chan struct{})}
-
-	db.mu.Lock()
-	if db.closed {
-		db.mu.Unlock()
-		return chatr.Message{}, ErrClosed
-	}
-	db.pending = append(db.pending, req)
-	if len(db.pending) == 1 {
-		db.wake.Signal()
-	}
-	db.mu.Unlock()
-
-	select {
-	case <-req.done:
-		return req.msg, req.err
-	case <-ctx.Done():
-		return chatr.Message{}, ctx.Err()
-	}
+	return db.messages.Submit(ctx, m)
 }
 
 // validText rejects strings PostgreSQL cannot store in a text column (NUL,
@@ -73,61 +46,16 @@ func storable(ss ...string) bool {
 	return true
 }
 
-// writeMessages is the writer goroutine: it commits everything pending in
-// one transaction, answers the callers, and repeats until the store closes
-// with nothing pending.
-func (db *DB) writeMessages() {
-	defer close(db.done)
-	for {
-		db.mu.Lock()
-		for len(db.pending) == 0 && !db.closed {
-			db.wake.Wait()
-		}
-		if len(db.pending) == 0 { // closed and drained
-			db.mu.Unlock()
-			return
-		}
-		n := min(len(db.pending), maxBatch)
-		batch := make([]*addRequest, n)
-		copy(batch, db.pending)
-		rest := copy(db.pending, db.pending[n:])
-		clear(db.pending[rest:])
-		db.pending = db.pending[:rest]
-		db.mu.Unlock()
-
-		db.commitBatch(batch)
-	}
-}
-
-// commitBatch stores the batch in one transaction. Should that fail (a lost
-// connection, a deadlock with a DeleteChat), each message is retried in its
-// own transaction so that one bad message cannot fail the others.
-func (db *DB) commitBatch(batch []*addRequest) {
-	err := db.insertMessages(batch)
-	if err != nil && len(batch) > 1 {
-		for _, req := range batch {
-			db.commitBatch([]*addRequest{req})
-		}
-		return
-	}
-	for _, req := range batch {
-		if err != nil {
-			req.err = err
-		}
-		close(req.done)
-	}
-}
-
 // insertMessages raises each chat's counter once by the number of its
 // messages in the batch (in chat-ID order, the lock order every node
 // follows), numbers the messages in submission order and inserts them, all
 // in one pipelined round trip. Requests for a missing chat get ENOTFOUND.
-func (db *DB) insertMessages(batch []*addRequest) error {
+func (db *DB) insertMessages(batch []*groupcommit.Request[chatr.Message]) error {
 	ctx := context.Background() // a batch is never abandoned half-way
 	perChat := map[string]int64{}
 	for _, req := range batch {
-		req.msg.ID, req.err = 0, nil // a retry starts afresh
-		perChat[req.msg.ChatID]++
+		req.Item.ID = 0 // a retry starts afresh
+		perChat[req.Item.ChatID]++
 	}
 	chatIDs := make([]string, 0, len(perChat))
 	for id := range perChat {
@@ -145,7 +73,7 @@ func (db *DB) insertMessages(batch []*addRequest) error {
 		seen                   = map[string]int64{}
 	)
 	for i, req := range batch {
-		m := req.msg
+		m := req.Item
 		seen[m.ChatID]++
 		chat[i], from[i], name[i], text[i], seq[i], at[i] = m.ChatID, m.FromUserID, m.FromUserName, m.Text, seen[m.ChatID], m.Time
 	}
@@ -196,12 +124,12 @@ func (db *DB) insertMessages(batch []*addRequest) error {
 	}
 
 	for i, req := range batch {
-		base, found := first[req.msg.ChatID]
+		base, found := first[req.Item.ChatID]
 		if !found {
-			req.err = chatr.Errorf(chatr.ENOTFOUND, "no chat %q", req.msg.ChatID)
+			req.Err = chatr.Errorf(chatr.ENOTFOUND, "no chat %q", req.Item.ChatID)
 			continue
 		}
-		req.msg.ID = base + seq[i] - 1
+		req.Item.ID = base + seq[i] - 1
 	}
 	return nil
 }

@@ -19,20 +19,20 @@ package postgres
 import (
 	"context"
 	"embed"
-	"errors"
 	"fmt"
 	"io/fs"
 	"runtime"
 	"sort"
 	"strconv"
 	"strings"
-	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/chatr/chatr"
+	"github.com/chatr/chatr/internal/groupcommit"
 )
 
 //go:embed migrations/*.sql
@@ -45,17 +45,14 @@ const maxBatch = 2048
 type DB struct {
 	pool *pgxpool.Pool
 
-	mu      sync.Mutex
-	wake    *sync.Cond // signalled when pending grows or the store closes
-	pending []*addRequest
-	closed  bool
-	done    chan struct{} // closed when the writer goroutine has exited
+	messages *groupcommit.Committer[chatr.Message] // AddMessage's group commit
+	closing  atomic.Bool
 }
 
 var _ chatr.Store = (*DB)(nil)
 
 // ErrClosed is returned by AddMessage on a closed store.
-var ErrClosed = errors.New("postgres: store is closed")
+var ErrClosed = groupcommit.ErrClosed
 
 // Open connects to the database at url (a postgres:// URL or a key=value
 // connection string; search_path and pgxpool's pool_max_conns may be set
@@ -79,9 +76,8 @@ func Open(ctx context.Context, url string) (*DB, error) {
 		pool.Close()
 		return nil, fmt.Errorf("postgres: migrate: %w", err)
 	}
-	db := &DB{pool: pool, done: make(chan struct{})}
-	db.wake = sync.NewCond(&db.mu)
-	go db.writeMessages()
+	db := &DB{pool: pool}
+	db.messages = groupcommit.New(maxBatch, db.insertMessages)
 	return db, nil
 }
 
@@ -149,16 +145,11 @@ func (db *DB) Ping(ctx context.Context) error {
 // Close commits the messages already submitted, answers their callers, then
 // closes the pool. Calling Close again does nothing.
 func (db *DB) Close() error {
-	db.mu.Lock()
-	if db.closed {
-		db.mu.Unlock()
-		<-db.done
+	if !db.closing.CompareAndSwap(false, true) {
+		db.messages.Close() // waits for the first Close's drain
 		return nil
 	}
-	db.closed = true
-	db.wake.Broadcast()
-	db.mu.Unlock()
-	<-db.done
+	db.messages.Close()
 	db.pool.Close()
 	return nil
 }

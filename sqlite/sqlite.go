@@ -32,9 +32,11 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/chatr/chatr"
+	"github.com/chatr/chatr/internal/groupcommit"
 
 	_ "modernc.org/sqlite" // registers the "sqlite" driver
 )
@@ -59,17 +61,14 @@ type DB struct {
 	// running the point queries (membership, user, session) themselves.
 	readStmts sync.Map // query -> *sql.Stmt
 
-	mu      sync.Mutex
-	wake    *sync.Cond // signalled when pending grows or the store closes
-	pending []*addRequest
-	closed  bool
-	done    chan struct{} // closed when the writer goroutine has exited
+	messages *groupcommit.Committer[chatr.Message] // AddMessage's group commit
+	closing  atomic.Bool
 }
 
 var _ chatr.Store = (*DB)(nil)
 
 // ErrClosed is returned by AddMessage on a closed store.
-var ErrClosed = errors.New("sqlite: store is closed")
+var ErrClosed = groupcommit.ErrClosed
 
 // Open opens (creating if needed) the SQLite file at path, applies the
 // migrations it has not seen yet and starts the message writer.
@@ -113,7 +112,7 @@ func Open(ctx context.Context, path string) (*DB, error) {
 		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
 	}
 
-	db := &DB{write: write, read: read, done: make(chan struct{})}
+	db := &DB{write: write, read: read}
 	db.raiseCounter, err = write.PrepareContext(ctx, `UPDATE chats SET last_message_id = last_message_id + ? WHERE id = ? RETURNING last_message_id`)
 	if err == nil {
 		db.insertMessage, err = write.PrepareContext(ctx, `INSERT INTO messages (chat_id, id, from_user_id, from_user_name, text, time) VALUES (?, ?, ?, ?, ?, ?)`)
@@ -123,8 +122,7 @@ func Open(ctx context.Context, path string) (*DB, error) {
 		read.Close()
 		return nil, fmt.Errorf("sqlite: prepare: %w", err)
 	}
-	db.wake = sync.NewCond(&db.mu)
-	go db.writeMessages()
+	db.messages = groupcommit.New(maxBatch, db.insertMessages)
 	return db, nil
 }
 
@@ -196,16 +194,11 @@ func (db *DB) Ping(ctx context.Context) error {
 // Close commits the messages already submitted, answers their callers, then
 // closes the file. Calling Close again does nothing.
 func (db *DB) Close() error {
-	db.mu.Lock()
-	if db.closed {
-		db.mu.Unlock()
-		<-db.done
+	if !db.closing.CompareAndSwap(false, true) {
+		db.messages.Close() // waits for the first Close's drain
 		return nil
 	}
-	db.closed = true
-	db.wake.Broadcast()
-	db.mu.Unlock()
-	<-db.done
+	db.messages.Close()
 	errs := []error{db.raiseCounter.Close(), db.insertMessage.Close()}
 	db.readStmts.Range(func(_, v any) bool {
 		errs = append(errs, v.(*sql.Stmt).Close())
