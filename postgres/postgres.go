@@ -20,10 +20,7 @@ import (
 	"context"
 	"embed"
 	"fmt"
-	"io/fs"
 	"runtime"
-	"sort"
-	"strconv"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -33,6 +30,7 @@ import (
 
 	"github.com/chatr/chatr"
 	"github.com/chatr/chatr/internal/groupcommit"
+	schema "github.com/chatr/chatr/internal/migrations"
 )
 
 //go:embed migrations/*.sql
@@ -85,24 +83,10 @@ func Open(ctx context.Context, url string) (*DB, error) {
 // number is above the recorded schema version. The advisory lock (per
 // schema) makes nodes that start together take turns.
 func migrate(ctx context.Context, pool *pgxpool.Pool) error {
-	names, err := fs.Glob(migrations, "migrations/*.sql")
+	steps, err := schema.Load(migrations, "migrations")
 	if err != nil {
 		return err
 	}
-	type step struct {
-		version int
-		name    string
-	}
-	var steps []step
-	for _, name := range names {
-		base := strings.TrimPrefix(name, "migrations/")
-		n, err := strconv.Atoi(strings.SplitN(base, "_", 2)[0])
-		if err != nil {
-			return fmt.Errorf("migration %s has no number prefix", name)
-		}
-		steps = append(steps, step{n, name})
-	}
-	sort.Slice(steps, func(i, j int) bool { return steps[i].version < steps[j].version })
 
 	return pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtext('chatr.migrate.' || current_schema()))`); err != nil {
@@ -116,17 +100,13 @@ func migrate(ctx context.Context, pool *pgxpool.Pool) error {
 			return err
 		}
 		for _, s := range steps {
-			if s.version <= current {
+			if s.Version <= current {
 				continue
 			}
-			body, err := migrations.ReadFile(s.name)
-			if err != nil {
-				return err
+			if _, err := tx.Exec(ctx, s.SQL); err != nil {
+				return fmt.Errorf("%s: %w", s.Name, err)
 			}
-			if _, err := tx.Exec(ctx, string(body)); err != nil {
-				return fmt.Errorf("%s: %w", s.name, err)
-			}
-			if _, err := tx.Exec(ctx, `INSERT INTO schema_version (version) VALUES ($1)`, s.version); err != nil {
+			if _, err := tx.Exec(ctx, `INSERT INTO schema_version (version) VALUES ($1)`, s.Version); err != nil {
 				return err
 			}
 		}

@@ -25,11 +25,8 @@ import (
 	"embed"
 	"errors"
 	"fmt"
-	"io/fs"
 	"net/url"
 	"runtime"
-	"sort"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -37,6 +34,7 @@ import (
 
 	"github.com/chatr/chatr"
 	"github.com/chatr/chatr/internal/groupcommit"
+	schema "github.com/chatr/chatr/internal/migrations"
 
 	_ "modernc.org/sqlite" // registers the "sqlite" driver
 )
@@ -130,24 +128,10 @@ func Open(ctx context.Context, path string) (*DB, error) {
 // whose number is above the recorded schema version. Running it again (a
 // restart, a second process) finds nothing to do.
 func migrate(ctx context.Context, db *sql.DB) error {
-	names, err := fs.Glob(migrations, "migrations/*.sql")
+	steps, err := schema.Load(migrations, "migrations")
 	if err != nil {
 		return err
 	}
-	type step struct {
-		version int
-		name    string
-	}
-	var steps []step
-	for _, name := range names {
-		base := strings.TrimPrefix(name, "migrations/")
-		n, err := strconv.Atoi(strings.SplitN(base, "_", 2)[0])
-		if err != nil {
-			return fmt.Errorf("migration %s has no number prefix", name)
-		}
-		steps = append(steps, step{n, name})
-	}
-	sort.Slice(steps, func(i, j int) bool { return steps[i].version < steps[j].version })
 
 	tx, err := db.BeginTx(ctx, nil)
 	if err != nil {
@@ -162,17 +146,13 @@ func migrate(ctx context.Context, db *sql.DB) error {
 		return err
 	}
 	for _, s := range steps {
-		if s.version <= current {
+		if s.Version <= current {
 			continue
 		}
-		body, err := migrations.ReadFile(s.name)
-		if err != nil {
-			return err
+		if _, err := tx.ExecContext(ctx, s.SQL); err != nil {
+			return fmt.Errorf("%s: %w", s.Name, err)
 		}
-		if _, err := tx.ExecContext(ctx, string(body)); err != nil {
-			return fmt.Errorf("%s: %w", s.name, err)
-		}
-		if _, err := tx.ExecContext(ctx, `INSERT INTO schema_version (version, applied) VALUES (?, ?)`, s.version, stamp(time.Now())); err != nil {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO schema_version (version, applied) VALUES (?, ?)`, s.Version, stamp(time.Now())); err != nil {
 			return err
 		}
 	}
