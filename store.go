@@ -2,7 +2,9 @@ package chatr
 
 import (
 	"context"
+	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // Store keeps Chatr's state. Every implementation (sqlite, postgres) passes
@@ -111,4 +113,24 @@ type MessageQuery struct {
 	Before int64
 	After  int64
 	Limit  int
+}
+
+// StorableText reports whether every string is text every Store keeps byte
+// for byte: valid UTF-8 without NUL bytes (PostgreSQL refuses the rest).
+func StorableText(ss ...string) bool {
+	for _, s := range ss {
+		if !utf8.ValidString(s) || strings.ContainsRune(s, 0) {
+			return false
+		}
+	}
+	return true
+}
+
+// CheckText is StorableText as the error a Store returns on a write:
+// EINVALID.
+func CheckText(ss ...string) error {
+	if !StorableText(ss...) {
+		return Errorf(EINVALID, "text must be UTF-8 without NUL")
+	}
+	return nil
 }

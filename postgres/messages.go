@@ -5,9 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sort"
-	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/jackc/pgx/v5"
 
@@ -19,31 +17,12 @@ import (
 // that stored it has committed. If ctx ends first, AddMessage returns its
 // error; the message may still be stored.
 func (db *DB) AddMessage(ctx context.Context, m chatr.Message) (chatr.Message, error) {
-	if err := validText(m.ChatID, m.Text, m.FromUserID, m.FromUserName); err != nil {
+	if err := chatr.CheckText(m.ChatID, m.Text, m.FromUserID, m.FromUserName); err != nil {
 		return chatr.Message{}, err
 	}
 	m.ID = 0
 	m.Time = normal(orNow(m.Time))
 	return db.messages.Submit(ctx, m)
-}
-
-// validText rejects strings PostgreSQL cannot store in a text column (NUL,
-// invalid UTF-8) as bad input rather than letting them fail a whole batch.
-func validText(ss ...string) error {
-	if !storable(ss...) {
-		return chatr.Errorf(chatr.EINVALID, "text must be UTF-8 without NUL")
-	}
-	return nil
-}
-
-// storable reports whether every string fits a PostgreSQL text column.
-func storable(ss ...string) bool {
-	for _, s := range ss {
-		if !utf8.ValidString(s) || strings.ContainsRune(s, 0) {
-			return false
-		}
-	}
-	return true
 }
 
 // insertMessages raises each chat's counter once by the number of its

@@ -22,7 +22,7 @@ func (db *DB) UpsertUser(ctx context.Context, u chatr.User) error {
 	if u.ID == "" {
 		return chatr.Errorf(chatr.EINVALID, "user id is empty")
 	}
-	if err := validText(u.ID, u.Name, u.Provider); err != nil {
+	if err := chatr.CheckText(u.ID, u.Name, u.Provider); err != nil {
 		return err
 	}
 	_, err := db.pool.Exec(ctx, `
@@ -46,7 +46,7 @@ func scanUser(row pgx.Row) (chatr.User, error) {
 
 // GetUser returns the user, or ENOTFOUND.
 func (db *DB) GetUser(ctx context.Context, id string) (chatr.User, error) {
-	if !storable(id) {
+	if !chatr.StorableText(id) {
 		return chatr.User{}, chatr.Errorf(chatr.ENOTFOUND, "no user %q", id)
 	}
 	u, err := scanUser(db.pool.QueryRow(ctx, `SELECT `+userColumns+` FROM users WHERE id = $1`, id))
@@ -74,7 +74,7 @@ func (db *DB) ListUsers(ctx context.Context) ([]chatr.User, error) {
 
 // SetIdle records the user's idle flag and last-seen time.
 func (db *DB) SetIdle(ctx context.Context, userID string, idle bool, at time.Time) error {
-	if !storable(userID) {
+	if !chatr.StorableText(userID) {
 		return chatr.Errorf(chatr.ENOTFOUND, "no user %q", userID)
 	}
 	tag, err := db.pool.Exec(ctx, `UPDATE users SET idle = $1, last_seen = $2 WHERE id = $3`, idle, normal(at), userID)
@@ -94,7 +94,7 @@ func (db *DB) CreateSession(ctx context.Context, s chatr.Session) error {
 	if s.TokenHash == "" {
 		return chatr.Errorf(chatr.EINVALID, "session token hash is empty")
 	}
-	if err := validText(s.TokenHash, s.UserID); err != nil {
+	if err := chatr.CheckText(s.TokenHash, s.UserID); err != nil {
 		return err
 	}
 	tag, err := db.pool.Exec(ctx, `
@@ -112,7 +112,7 @@ func (db *DB) CreateSession(ctx context.Context, s chatr.Session) error {
 
 // GetSession returns the session if it is live at now (now < Expires).
 func (db *DB) GetSession(ctx context.Context, tokenHash string, now time.Time) (chatr.Session, error) {
-	if !storable(tokenHash) {
+	if !chatr.StorableText(tokenHash) {
 		return chatr.Session{}, chatr.Errorf(chatr.ENOTFOUND, "no session")
 	}
 	var s chatr.Session
@@ -131,7 +131,7 @@ func (db *DB) GetSession(ctx context.Context, tokenHash string, now time.Time) (
 
 // ExtendSession moves the session's expiry.
 func (db *DB) ExtendSession(ctx context.Context, tokenHash string, expires time.Time) error {
-	if !storable(tokenHash) {
+	if !chatr.StorableText(tokenHash) {
 		return chatr.Errorf(chatr.ENOTFOUND, "no session")
 	}
 	tag, err := db.pool.Exec(ctx, `UPDATE sessions SET expires = $1 WHERE token_hash = $2`, normal(expires), tokenHash)
@@ -146,7 +146,7 @@ func (db *DB) ExtendSession(ctx context.Context, tokenHash string, expires time.
 
 // DeleteSession removes the session if it exists.
 func (db *DB) DeleteSession(ctx context.Context, tokenHash string) error {
-	if !storable(tokenHash) {
+	if !chatr.StorableText(tokenHash) {
 		return nil
 	}
 	if _, err := db.pool.Exec(ctx, `DELETE FROM sessions WHERE token_hash = $1`, tokenHash); err != nil {
@@ -157,7 +157,7 @@ func (db *DB) DeleteSession(ctx context.Context, tokenHash string) error {
 
 // DeleteUserSessions removes every session of the user.
 func (db *DB) DeleteUserSessions(ctx context.Context, userID string) error {
-	if !storable(userID) {
+	if !chatr.StorableText(userID) {
 		return nil
 	}
 	if _, err := db.pool.Exec(ctx, `DELETE FROM sessions WHERE user_id = $1`, userID); err != nil {
@@ -182,7 +182,7 @@ func (db *DB) CreateChat(ctx context.Context, c chatr.Chat) error {
 	if c.ID == "" || c.Name == "" {
 		return chatr.Errorf(chatr.EINVALID, "chat id and name must not be empty")
 	}
-	if err := validText(c.ID, c.Name, c.Owner); err != nil {
+	if err := chatr.CheckText(c.ID, c.Name, c.Owner); err != nil {
 		return err
 	}
 	tag, err := db.pool.Exec(ctx, `
@@ -209,7 +209,7 @@ func scanChat(row pgx.Row) (chatr.Chat, error) {
 
 // GetChat returns the chat, or ENOTFOUND.
 func (db *DB) GetChat(ctx context.Context, id string) (chatr.Chat, error) {
-	if !storable(id) {
+	if !chatr.StorableText(id) {
 		return chatr.Chat{}, chatr.Errorf(chatr.ENOTFOUND, "no chat %q", id)
 	}
 	c, err := scanChat(db.pool.QueryRow(ctx, `SELECT `+chatColumns+` FROM chats c WHERE c.id = $1`, id))
@@ -242,7 +242,7 @@ func (db *DB) ListGroupChats(ctx context.Context) ([]chatr.Chat, error) {
 
 // ListUserChats returns the user's chats by creation time then ID.
 func (db *DB) ListUserChats(ctx context.Context, userID string) ([]chatr.Chat, error) {
-	if !storable(userID) {
+	if !chatr.StorableText(userID) {
 		return []chatr.Chat{}, nil
 	}
 	chats, err := db.listChats(ctx, `
@@ -257,7 +257,7 @@ func (db *DB) ListUserChats(ctx context.Context, userID string) ([]chatr.Chat, e
 // DeleteChat removes the chat; foreign keys cascade to its members,
 // messages and read markers.
 func (db *DB) DeleteChat(ctx context.Context, id string) error {
-	if !storable(id) {
+	if !chatr.StorableText(id) {
 		return chatr.Errorf(chatr.ENOTFOUND, "no chat %q", id)
 	}
 	tag, err := db.pool.Exec(ctx, `DELETE FROM chats WHERE id = $1`, id)
@@ -299,7 +299,7 @@ func (db *DB) AddMember(ctx context.Context, chatID string, m chatr.Member) erro
 	if m.UserID == "" {
 		return chatr.Errorf(chatr.EINVALID, "member user id is empty")
 	}
-	if err := validText(chatID, m.UserID, m.UserName); err != nil {
+	if err := chatr.CheckText(chatID, m.UserID, m.UserName); err != nil {
 		return err
 	}
 	tag, err := db.pool.Exec(ctx, `
@@ -315,7 +315,7 @@ func (db *DB) AddMember(ctx context.Context, chatID string, m chatr.Member) erro
 
 // RemoveMember removes the membership if it exists.
 func (db *DB) RemoveMember(ctx context.Context, chatID, userID string) error {
-	if !storable(chatID, userID) {
+	if !chatr.StorableText(chatID, userID) {
 		return nil
 	}
 	if _, err := db.pool.Exec(ctx, `DELETE FROM members WHERE chat_id = $1 AND user_id = $2`, chatID, userID); err != nil {
@@ -326,7 +326,7 @@ func (db *DB) RemoveMember(ctx context.Context, chatID, userID string) error {
 
 // ListMembers returns the members by join time then user ID.
 func (db *DB) ListMembers(ctx context.Context, chatID string) ([]chatr.Member, error) {
-	if !storable(chatID) {
+	if !chatr.StorableText(chatID) {
 		return nil, chatr.Errorf(chatr.ENOTFOUND, "no chat %q", chatID)
 	}
 	rows, _ := db.pool.Query(ctx, `
@@ -353,7 +353,7 @@ func (db *DB) ListMembers(ctx context.Context, chatID string) ([]chatr.Member, e
 
 // IsMember reports whether the user is a member of the chat.
 func (db *DB) IsMember(ctx context.Context, chatID, userID string) (bool, error) {
-	if !storable(chatID, userID) {
+	if !chatr.StorableText(chatID, userID) {
 		return false, nil
 	}
 	var isMember bool
@@ -369,7 +369,7 @@ func (db *DB) IsMember(ctx context.Context, chatID, userID string) (bool, error)
 // ListMessages returns a page of the chat's history in ascending ID order.
 // A missing chat is ENOTFOUND.
 func (db *DB) ListMessages(ctx context.Context, chatID string, q chatr.MessageQuery) ([]chatr.Message, error) {
-	if !storable(chatID) {
+	if !chatr.StorableText(chatID) {
 		return nil, chatr.Errorf(chatr.ENOTFOUND, "no chat %q", chatID)
 	}
 	limit := q.Limit
@@ -418,7 +418,7 @@ func (db *DB) ListMessages(ctx context.Context, chatID string, q chatr.MessageQu
 // MarkRead moves the user's read marker of the chat forward to messageID.
 // A missing chat is ENOTFOUND.
 func (db *DB) MarkRead(ctx context.Context, userID, chatID string, messageID int64) error {
-	if err := validText(userID, chatID); err != nil {
+	if err := chatr.CheckText(userID, chatID); err != nil {
 		return err
 	}
 	tag, err := db.pool.Exec(ctx, `
@@ -436,7 +436,7 @@ func (db *DB) MarkRead(ctx context.Context, userID, chatID string, messageID int
 // UnreadCounts counts, per chat of the user, the messages of others above
 // the user's read marker. Chats with none are left out.
 func (db *DB) UnreadCounts(ctx context.Context, userID string) (map[string]int, error) {
-	if !storable(userID) {
+	if !chatr.StorableText(userID) {
 		return map[string]int{}, nil
 	}
 	rows, err := db.pool.Query(ctx, `

@@ -5,8 +5,6 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"strings"
-	"unicode/utf8"
 
 	"github.com/chatr/chatr"
 	"github.com/chatr/chatr/internal/groupcommit"
@@ -16,24 +14,12 @@ import (
 // that stored it has committed. If ctx ends first, AddMessage returns its
 // error; the message may still be stored.
 func (db *DB) AddMessage(ctx context.Context, m chatr.Message) (chatr.Message, error) {
-	if err := validText(m.ChatID, m.Text, m.FromUserID, m.FromUserName); err != nil {
+	if err := chatr.CheckText(m.ChatID, m.Text, m.FromUserID, m.FromUserName); err != nil {
 		return chatr.Message{}, err
 	}
 	m.ID = 0
 	m.Time = normal(orNow(m.Time))
 	return db.messages.Submit(ctx, m)
-}
-
-// validText rejects text that a store cannot keep byte for byte in every
-// backend (PostgreSQL refuses NUL and invalid UTF-8), so that SQLite and
-// PostgreSQL agree on what is bad input.
-func validText(ss ...string) error {
-	for _, s := range ss {
-		if !utf8.ValidString(s) || strings.ContainsRune(s, 0) {
-			return chatr.Errorf(chatr.EINVALID, "text must be UTF-8 without NUL")
-		}
-	}
-	return nil
 }
 
 // insertMessages raises each chat's counter once by the number of its

@@ -17,7 +17,7 @@ func (db *DB) UpsertUser(ctx context.Context, u chatr.User) error {
 	if u.ID == "" {
 		return chatr.Errorf(chatr.EINVALID, "user id is empty")
 	}
-	if err := validText(u.ID, u.Name, u.Provider); err != nil {
+	if err := chatr.CheckText(u.ID, u.Name, u.Provider); err != nil {
 		return err
 	}
 	_, err := db.write.ExecContext(ctx, `
@@ -97,7 +97,7 @@ func (db *DB) CreateSession(ctx context.Context, s chatr.Session) error {
 	if s.TokenHash == "" {
 		return chatr.Errorf(chatr.EINVALID, "session token hash is empty")
 	}
-	if err := validText(s.TokenHash, s.UserID); err != nil {
+	if err := chatr.CheckText(s.TokenHash, s.UserID); err != nil {
 		return err
 	}
 	res, err := db.write.ExecContext(ctx, `
@@ -184,7 +184,7 @@ func (db *DB) CreateChat(ctx context.Context, c chatr.Chat) error {
 	if c.ID == "" || c.Name == "" {
 		return chatr.Errorf(chatr.EINVALID, "chat id and name must not be empty")
 	}
-	if err := validText(c.ID, c.Name, c.Owner); err != nil {
+	if err := chatr.CheckText(c.ID, c.Name, c.Owner); err != nil {
 		return err
 	}
 	res, err := db.write.ExecContext(ctx, `
@@ -296,7 +296,7 @@ func (db *DB) AddMember(ctx context.Context, chatID string, m chatr.Member) erro
 	if m.UserID == "" {
 		return chatr.Errorf(chatr.EINVALID, "member user id is empty")
 	}
-	if err := validText(chatID, m.UserID, m.UserName); err != nil {
+	if err := chatr.CheckText(chatID, m.UserID, m.UserName); err != nil {
 		return err
 	}
 	res, err := db.write.ExecContext(ctx, `
