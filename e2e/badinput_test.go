@@ -258,8 +258,8 @@ func wsHostileCases() []wsCase {
 // stored history is intact.
 func TestBadWebSocketInput(t *testing.T) {
 	n := start(t, server.Config{Limits: chat.Limits{ConnectionsPerUser: 1000, MessagesPerSecond: 1000, MessageBurst: 1000, EventsPerSecond: 1000, EventBurst: 1000}})
-	alice, mallory := n.guest("Alice"), n.guest("Mallory")
-	ca, cm := alice.connect(wsclient.JSON), mallory.connect(wsclient.JSON)
+	alice, mallory := n.Guest("Alice"), n.Guest("Mallory")
+	ca, cm := alice.Connect(wsclient.JSON), mallory.Connect(wsclient.JSON)
 	mustAck(t, ca, "createChat", map[string]string{"name": "Room", "id": "room"})
 	mustAck(t, ca, "joinChat", "room")
 	mustAck(t, cm, "joinChat", "room")
@@ -273,7 +273,7 @@ func TestBadWebSocketInput(t *testing.T) {
 	cm.Close()
 
 	cases := wsHostileCases()
-	tokenURL, _ := mallory.token()
+	tokenURL, _ := mallory.Token()
 	canary := 0
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -295,7 +295,7 @@ func TestBadWebSocketInput(t *testing.T) {
 			msg := fmt.Sprintf("canary %d", canary)
 			say(t, ca, "room", msg)
 			want = append(want, msg)
-			got := alice.history("room")
+			got := alice.History("room")
 			if len(got) != len(want) {
 				t.Fatalf("history has %d messages, want %d", len(got), len(want))
 			}
@@ -309,7 +309,7 @@ func TestBadWebSocketInput(t *testing.T) {
 	var chats struct {
 		Chats map[string]struct{ Name, Owner string }
 	}
-	alice.do("GET", "/api/chats", nil, &chats)
+	alice.Do("GET", "/api/chats", nil, &chats)
 	if len(chats.Chats) != 2 || chats.Chats["room"].Owner != alice.ID || chats.Chats["room"].Name != "Room" {
 		t.Errorf("chats after the catalogue: %+v, want room and elsewhere, unchanged", chats.Chats)
 	}
@@ -342,15 +342,15 @@ func rawHTTP(t *testing.T, addr string, req []byte) (int, http.Header, string) {
 // each, a signed-in user still reads intact history.
 func TestBadHTTPInput(t *testing.T) {
 	n := start(t, server.Config{RequestsPerSecond: -1, SignInsPerMinute: -1})
-	addr := strings.TrimPrefix(n.base, "http://")
-	alice := n.guest("Alice")
-	ca := alice.connect(wsclient.JSON)
+	addr := strings.TrimPrefix(n.Base, "http://")
+	alice := n.Guest("Alice")
+	ca := alice.Connect(wsclient.JSON)
 	mustAck(t, ca, "createChat", map[string]string{"name": "Room", "id": "room"})
 	mustAck(t, ca, "joinChat", "room")
 	say(t, ca, "room", "kept")
 	var cookie string
-	u, _ := url.Parse(n.base)
-	for _, c := range alice.http.Jar.Cookies(u) {
+	u, _ := url.Parse(n.Base)
+	for _, c := range alice.HTTP.Jar.Cookies(u) {
 		cookie = c.Name + "=" + c.Value
 	}
 
@@ -455,7 +455,7 @@ func TestBadHTTPInput(t *testing.T) {
 				}
 			}
 			// Still serving, data intact.
-			if got := alice.history("room"); len(got) != 1 || got[0].Message != "kept" {
+			if got := alice.History("room"); len(got) != 1 || got[0].Message != "kept" {
 				t.Fatalf("history after %s: %+v", tc.name, got)
 			}
 		})
@@ -471,7 +471,7 @@ func TestSlowClients(t *testing.T) {
 	}
 	t.Parallel() // mostly waiting
 	n := start(t, server.Config{})
-	addr := strings.TrimPrefix(n.base, "http://")
+	addr := strings.TrimPrefix(n.Base, "http://")
 	for _, tc := range []struct {
 		name  string
 		first string
@@ -509,7 +509,7 @@ func TestSlowClients(t *testing.T) {
 					}
 					nc.Write([]byte("a"))
 					// Meanwhile others are served.
-					resp, err := http.Get(n.base + "/healthz")
+					resp, err := http.Get(n.Base + "/healthz")
 					if err != nil || resp.StatusCode != 200 {
 						t.Fatalf("healthz while a slow client hangs on: %v", err)
 					}
@@ -529,8 +529,8 @@ func TestWebSocketOutlivesHTTPTimeouts(t *testing.T) {
 	}
 	t.Parallel() // only waiting
 	n := start(t, server.Config{})
-	alice, bob := n.guest("Alice"), n.guest("Bob")
-	ca, cb := alice.connect(wsclient.Reliable), bob.connect(wsclient.JSON)
+	alice, bob := n.Guest("Alice"), n.Guest("Bob")
+	ca, cb := alice.Connect(wsclient.Reliable), bob.Connect(wsclient.JSON)
 	mustAck(t, ca, "createChat", map[string]string{"name": "Long", "id": "long"})
 	mustAck(t, ca, "joinChat", "long")
 	mustAck(t, cb, "joinChat", "long")
@@ -547,8 +547,8 @@ func TestWebSocketOutlivesHTTPTimeouts(t *testing.T) {
 // untouched.
 func TestBadRecoveryParameters(t *testing.T) {
 	n := start(t, server.Config{})
-	alice, bob := n.guest("Alice"), n.guest("Bob")
-	u, _ := alice.token()
+	alice, bob := n.Guest("Alice"), n.Guest("Bob")
+	u, _ := alice.Token()
 	real, err := wsclient.Dial(context.Background(), u, wsclient.Reliable, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -558,7 +558,7 @@ func TestBadRecoveryParameters(t *testing.T) {
 	if err != nil || f.ConnectionID == "" || f.ReconnToken == "" {
 		t.Fatalf("connected frame %+v %v", f, err)
 	}
-	bobURL, _ := bob.token()
+	bobURL, _ := bob.Token()
 	for _, tc := range []struct{ name, query string }{
 		{"no token", "&awps_connection_id=" + f.ConnectionID},
 		{"no connection id", "&awps_reconnection_token=" + url.QueryEscape(f.ReconnToken)},
@@ -599,17 +599,17 @@ func TestConcurrentHostileSockets(t *testing.T) {
 	}
 	n := start(t, server.Config{RequestsPerSecond: -1, SignInsPerMinute: -1, ConnectionsPerIP: -1,
 		Limits: chat.Limits{ConnectionsPerUser: 1000, MessagesPerSecond: 1e6, MessageBurst: 1e6, EventsPerSecond: 1e6, EventBurst: 1e6}})
-	alice, bob, mallory := n.guest("Alice"), n.guest("Bob"), n.guest("Mallory")
-	ca, cb, cm := alice.connect(wsclient.JSON), bob.connect(wsclient.Reliable), mallory.connect(wsclient.JSON)
+	alice, bob, mallory := n.Guest("Alice"), n.Guest("Bob"), n.Guest("Mallory")
+	ca, cb, cm := alice.Connect(wsclient.JSON), bob.Connect(wsclient.Reliable), mallory.Connect(wsclient.JSON)
 	mustAck(t, ca, "createChat", map[string]string{"name": "Room", "id": "room"})
 	mustAck(t, ca, "createChat", map[string]string{"name": "Elsewhere", "id": "elsewhere"})
 	for _, c := range []*wsclient.Conn{ca, cb, cm} {
 		mustAck(t, c, "joinChat", "room")
 	}
 	cm.Close()
-	tokenURL, _ := mallory.token()
+	tokenURL, _ := mallory.Token()
 	time.Sleep(200 * time.Millisecond)
-	baseline := metric(t, n.base, "go_goroutines")
+	baseline := metric(t, n.Base, "go_goroutines")
 
 	cases := wsHostileCases()
 	var wg sync.WaitGroup
@@ -667,7 +667,7 @@ func TestConcurrentHostileSockets(t *testing.T) {
 	for _, w := range wrong {
 		t.Errorf("under concurrency: %s", w)
 	}
-	got := alice.history("room")
+	got := alice.History("room")
 	if len(got) != len(want) {
 		t.Fatalf("history has %d messages, want %d", len(got), len(want))
 	}
@@ -678,7 +678,7 @@ func TestConcurrentHostileSockets(t *testing.T) {
 	}
 	deadline := time.Now().Add(15 * time.Second)
 	for {
-		conns, gr := metric(t, n.base, "chatr_connections"), metric(t, n.base, "go_goroutines")
+		conns, gr := metric(t, n.Base, "chatr_connections"), metric(t, n.Base, "go_goroutines")
 		if conns == 2 && gr <= baseline+10 {
 			break
 		}

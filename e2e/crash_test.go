@@ -84,9 +84,9 @@ func runCrashRounds(t *testing.T, db string, open func(*testing.T) *sql.DB) {
 	port := freePort(t)
 	rounds := crashRounds(t)
 	p := startProcess(t, db, port, unlimited...)
-	alice, bob := guest(t, p.base, "Alice"), guest(t, p.base, "Bob")
+	alice, bob := guest(t, p.Base, "Alice"), guest(t, p.Base, "Bob")
 	{
-		ca, cb := alice.connect(wsclient.JSON), bob.connect(wsclient.JSON)
+		ca, cb := alice.Connect(wsclient.JSON), bob.Connect(wsclient.JSON)
 		for _, id := range []string{"c1", "c2"} {
 			mustAck(t, ca, "createChat", map[string]string{"name": id, "id": id})
 			mustAck(t, ca, "joinChat", id)
@@ -107,7 +107,7 @@ func runCrashRounds(t *testing.T, db string, open func(*testing.T) *sql.DB) {
 		if round > 0 {
 			p = startProcess(t, db, port, unlimited...)
 		}
-		conns := []*wsclient.Conn{alice.connect(wsclient.JSON), bob.connect(wsclient.Reliable)}
+		conns := []*wsclient.Conn{alice.Connect(wsclient.JSON), bob.Connect(wsclient.Reliable)}
 		killAfter := time.Duration(20+rng.IntN(400)) * time.Millisecond
 		var wg sync.WaitGroup
 		for ci, c := range conns {
@@ -177,10 +177,10 @@ func runCrashRounds(t *testing.T, db string, open func(*testing.T) *sql.DB) {
 		go func() {
 			defer wg.Done()
 			for i := 0; ; i++ {
-				c := anon(t, p.base)
-				c.http.Timeout = 2 * time.Second
+				c := anon(t, p.Base)
+				c.HTTP.Timeout = 2 * time.Second
 				body := strings.NewReader(`{"name":"Guest"}`)
-				resp, err := c.http.Post(p.base+"/.auth/login/guest", "application/json", body)
+				resp, err := c.HTTP.Post(p.Base+"/.auth/login/guest", "application/json", body)
 				if err != nil {
 					return
 				}
@@ -193,10 +193,10 @@ func runCrashRounds(t *testing.T, db string, open func(*testing.T) *sql.DB) {
 			}
 		}()
 		time.Sleep(killAfter)
-		if err := p.cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		if err := p.Cmd.Process.Signal(syscall.SIGKILL); err != nil {
 			t.Fatal(err)
 		}
-		<-p.done
+		<-p.Done
 		for _, c := range conns {
 			c.Drop()
 		}
@@ -212,7 +212,7 @@ func runCrashRounds(t *testing.T, db string, open func(*testing.T) *sql.DB) {
 	stored := 0
 	for _, chat := range []string{"c1", "c2"} {
 		seen := map[string]int{}
-		for i, m := range alice.history(chat) {
+		for i, m := range alice.History(chat) {
 			stored++
 			seen[m.Message]++
 			if m.ID != int64(i+1) {
@@ -233,20 +233,20 @@ func runCrashRounds(t *testing.T, db string, open func(*testing.T) *sql.DB) {
 	}
 	for _, c := range signedIn {
 		var me struct{ ClientPrincipal *struct{ UserID string } }
-		if st := c.do("GET", "/.auth/me", nil, &me); st != 200 || me.ClientPrincipal == nil {
+		if st := c.Do("GET", "/.auth/me", nil, &me); st != 200 || me.ClientPrincipal == nil {
 			t.Errorf("a session answered before a kill is gone: %d %+v", st, me.ClientPrincipal)
 			break
 		}
 	}
 	var list struct{ Chats map[string]any }
-	alice.do("GET", "/api/chats", nil, &list)
+	alice.Do("GET", "/api/chats", nil, &list)
 	for _, chat := range ackedChats {
 		if _, ok := list.Chats[chat]; !ok {
 			t.Errorf("acked createChat %q lost", chat)
 		}
 	}
-	p.cmd.Process.Signal(syscall.SIGTERM)
-	<-p.done
+	p.Cmd.Process.Signal(syscall.SIGTERM)
+	<-p.Done
 	t.Logf("%d SIGKILL rounds: %d messages sent, %d acked, %d stored; %d chats acked; %d sign-ins answered, all sessions kept",
 		rounds, sent, len(ackedMsgs), stored, len(ackedChats), len(signedIn))
 

@@ -123,12 +123,12 @@ func TestStorageOutage(t *testing.T) {
 	u.Host = proxy.ln.Addr().String()
 	const storeTimeout = 2 * time.Second
 	n := start(t, server.Config{DB: u.String(), StoreTimeout: storeTimeout, RequestsPerSecond: -1})
-	alice, bob := n.guest("Alice"), n.guest("Bob")
-	ca, cb := alice.connect(wsclient.JSON), bob.connect(wsclient.JSON)
+	alice, bob := n.Guest("Alice"), n.Guest("Bob")
+	ca, cb := alice.Connect(wsclient.JSON), bob.Connect(wsclient.JSON)
 	mustAck(t, ca, "createChat", map[string]string{"name": "Room", "id": "room"})
 	mustAck(t, ca, "joinChat", "room")
 	mustAck(t, cb, "joinChat", "room")
-	tokenURL, _ := bob.token()
+	tokenURL, _ := bob.Token()
 	acked := map[string]bool{}
 	for i := 0; i < 3; i++ {
 		text := fmt.Sprintf("before %d", i)
@@ -138,7 +138,7 @@ func TestStorageOutage(t *testing.T) {
 
 	status := func(c *client, path string) (int, string) {
 		var e struct{ Error, Status string }
-		st := c.do("GET", path, nil, &e)
+		st := c.Do("GET", path, nil, &e)
 		return st, e.Error + e.Status
 	}
 	for _, mode := range []struct {
@@ -184,7 +184,7 @@ func TestStorageOutage(t *testing.T) {
 				}
 			}
 			var e struct{ Error string }
-			if st := anon(t, n.base).do("POST", "/.auth/login/guest", map[string]string{"name": "Carol"}, &e); st != 503 || e.Error != "unavailable" {
+			if st := anon(t, n.Base).Do("POST", "/.auth/login/guest", map[string]string{"name": "Carol"}, &e); st != 503 || e.Error != "unavailable" {
 				t.Errorf("sign-in while storage is %s: %d %+v, want 503", mode.name, st, e)
 			}
 			if st, _ := status(alice, "/readyz"); st != 503 {
@@ -220,12 +220,12 @@ func TestStorageOutage(t *testing.T) {
 			if st, _ := status(bob, "/api/chats"); st != 200 {
 				t.Errorf("/api/chats after recovery: %d", st)
 			}
-			c := bob.connect(wsclient.JSON) // new connections work too
+			c := bob.Connect(wsclient.JSON) // new connections work too
 			c.Close()
 		})
 	}
 	seen := map[string]int{}
-	for _, m := range alice.history("room") {
+	for _, m := range alice.History("room") {
 		seen[m.Message]++
 	}
 	for text := range acked {

@@ -51,8 +51,8 @@ func jwt(header, claims map[string]any, key []byte) string {
 // genuine token still works.
 func TestTokenForgery(t *testing.T) {
 	n := start(t, server.Config{})
-	alice := n.guest("Alice")
-	genuineURL, genuine := alice.token()
+	alice := n.Guest("Alice")
+	genuineURL, genuine := alice.Token()
 	aud := strings.Replace(strings.SplitN(genuineURL, "?", 2)[0], "ws://", "http://", 1)
 	now := time.Now().Unix()
 	claims := func(mod func(map[string]any)) map[string]any {
@@ -125,8 +125,8 @@ func TestTokenForgery(t *testing.T) {
 // client controls; the server always uses the connection's identity.
 func TestImpersonation(t *testing.T) {
 	n := start(t, server.Config{})
-	alice, bob := n.guest("Alice"), n.guest("Bob")
-	ca, cb := alice.connect(wsclient.JSON), bob.connect(wsclient.JSON)
+	alice, bob := n.Guest("Alice"), n.Guest("Bob")
+	ca, cb := alice.Connect(wsclient.JSON), bob.Connect(wsclient.JSON)
 	mustAck(t, cb, "createChat", map[string]string{"name": "Bob's", "id": "bobs"})
 	mustAck(t, cb, "joinChat", "bobs")
 	mustAck(t, ca, "joinChat", "bobs")
@@ -148,7 +148,7 @@ func TestImpersonation(t *testing.T) {
 	var chats struct {
 		Chats map[string]struct{ Owner string }
 	}
-	alice.do("GET", "/api/chats", nil, &chats)
+	alice.Do("GET", "/api/chats", nil, &chats)
 	if chats.Chats["owned"].Owner != alice.ID {
 		t.Errorf("owner of a chat alice created naming bob: %q", chats.Chats["owned"].Owner)
 	}
@@ -157,7 +157,7 @@ func TestImpersonation(t *testing.T) {
 	var members struct {
 		Chats map[string]struct{ Members map[string]any }
 	}
-	bob.do("GET", "/api/chats", nil, &members)
+	bob.Do("GET", "/api/chats", nil, &members)
 	if _, ok := members.Chats["bobs"].Members[bob.ID]; !ok || len(members.Chats["bobs"].Members) != 1 {
 		t.Errorf("members after alice's leaveChat naming bob: %v", members.Chats["bobs"].Members)
 	}
@@ -172,7 +172,7 @@ func TestImpersonation(t *testing.T) {
 	say(t, ca, "bobs", "unread for bob")
 	mustAck(t, ca, "markRead", map[string]any{"chatId": "bobs", "messageId": 99, "userId": bob.ID})
 	var unread struct{ Unread map[string]int }
-	bob.do("GET", "/api/chats", nil, &unread)
+	bob.Do("GET", "/api/chats", nil, &unread)
 	if unread.Unread["bobs"] != 2 {
 		t.Errorf("bob's unread after alice's markRead naming him: %d, want 2", unread.Unread["bobs"])
 	}
@@ -182,17 +182,17 @@ func TestImpersonation(t *testing.T) {
 		t.Errorf("userIsIdle %q, want alice", d)
 	}
 	// Sign-in fields beyond the name are ignored: a new guest id each time.
-	eve := anon(t, n.base)
+	eve := anon(t, n.Base)
 	var me struct {
 		ClientPrincipal struct{ UserID, IdentityProvider, UserDetails string }
 	}
-	eve.do("POST", "/.auth/login/guest", map[string]any{"name": "Bob", "userId": bob.ID, "identityProvider": "github", "provider": "github"}, &me)
+	eve.Do("POST", "/.auth/login/guest", map[string]any{"name": "Bob", "userId": bob.ID, "identityProvider": "github", "provider": "github"}, &me)
 	if p := me.ClientPrincipal; p.UserID == bob.ID || !strings.HasPrefix(p.UserID, "guest:") || p.IdentityProvider != "guest" {
 		t.Errorf("guest sign-in naming bob's id: %+v", p)
 	}
 	// A token for someone else is refused, by id in any spelling.
 	for _, q := range []string{bob.ID, url.QueryEscape(bob.ID), " " + alice.ID, alice.ID + "\x00"} {
-		if st := alice.do("GET", "/api/getToken?userId="+url.QueryEscape(q), nil, nil); st != 403 {
+		if st := alice.Do("GET", "/api/getToken?userId="+url.QueryEscape(q), nil, nil); st != 403 {
 			t.Errorf("getToken?userId=%q: %d, want 403", q, st)
 		}
 	}
@@ -220,8 +220,8 @@ func waitEvent(t *testing.T, c *wsclient.Conn, name string) string {
 // private chat nor its history, by any route.
 func TestPrivateChatIsolation(t *testing.T) {
 	n := start(t, server.Config{})
-	alice, bob, eve := n.guest("Alice"), n.guest("Bob"), n.guest("Eve")
-	ca, cb, ce := alice.connect(wsclient.JSON), bob.connect(wsclient.Reliable), eve.connect(wsclient.JSON)
+	alice, bob, eve := n.Guest("Alice"), n.Guest("Bob"), n.Guest("Eve")
+	ca, cb, ce := alice.Connect(wsclient.JSON), bob.Connect(wsclient.Reliable), eve.Connect(wsclient.JSON)
 	mustAck(t, ca, "createPrivateChat", map[string]string{"targetUserId": bob.ID})
 	var pc struct{ ID string }
 	json.Unmarshal([]byte(waitEvent(t, ca, "joinPrivateChat")), &pc)
@@ -231,7 +231,7 @@ func TestPrivateChatIsolation(t *testing.T) {
 		t.Errorf("eve received the private message")
 	}
 	for _, q := range []string{"", "?before=100", "?after=0", "?limit=200"} {
-		if st := eve.do("GET", "/api/chats/"+url.PathEscape(pc.ID)+"/messages"+q, nil, nil); st != 404 {
+		if st := eve.Do("GET", "/api/chats/"+url.PathEscape(pc.ID)+"/messages"+q, nil, nil); st != 404 {
 			t.Errorf("eve reads history%s: %d, want 404", q, st)
 		}
 	}
@@ -257,14 +257,14 @@ func TestPrivateChatIsolation(t *testing.T) {
 		Chats, PrivateChats map[string]any
 		Unread              map[string]int
 	}
-	eve.do("GET", "/api/chats", nil, &chats)
+	eve.Do("GET", "/api/chats", nil, &chats)
 	if _, ok := chats.Chats[pc.ID]; ok || len(chats.PrivateChats) != 0 || chats.Unread[pc.ID] != 0 {
 		t.Errorf("eve's /api/chats shows the private chat: %+v", chats)
 	}
 	// Eve cannot take over bob's reliable session with his connection id.
 	var connID string
 	{
-		u, _ := bob.token()
+		u, _ := bob.Token()
 		c, err := wsclient.Dial(context.Background(), u, wsclient.Reliable, nil)
 		if err != nil {
 			t.Fatal(err)
@@ -273,7 +273,7 @@ func TestPrivateChatIsolation(t *testing.T) {
 		connID = f.ConnectionID
 		defer c.Drop()
 	}
-	eveURL, _ := eve.token()
+	eveURL, _ := eve.Token()
 	steal, err := wsclient.Dial(context.Background(), eveURL+"&awps_connection_id="+url.QueryEscape(connID)+"&awps_reconnection_token=forged", wsclient.Reliable, nil)
 	if err != nil {
 		t.Fatalf("recovery dial: %v", err)
@@ -306,7 +306,7 @@ func TestPrivateChatIsolation(t *testing.T) {
 		t.Errorf("send with a token granting the group: %q, want Forbidden", got)
 	}
 	// And the private messages are still there for its members only.
-	if got := alice.history(pc.ID); len(got) != 2 || got[0].Message != "secret" {
+	if got := alice.History(pc.ID); len(got) != 2 || got[0].Message != "secret" {
 		t.Errorf("alice's history: %+v", got)
 	}
 }
@@ -314,8 +314,8 @@ func TestPrivateChatIsolation(t *testing.T) {
 // TestOwnerOnlyDelete: only the owner deletes a group chat.
 func TestOwnerOnlyDelete(t *testing.T) {
 	n := start(t, server.Config{})
-	alice, bob := n.guest("Alice"), n.guest("Bob")
-	ca, cb := alice.connect(wsclient.JSON), bob.connect(wsclient.JSON)
+	alice, bob := n.Guest("Alice"), n.Guest("Bob")
+	ca, cb := alice.Connect(wsclient.JSON), bob.Connect(wsclient.JSON)
 	mustAck(t, ca, "createChat", map[string]string{"name": "Alice's", "id": "alices"})
 	mustAck(t, ca, "joinChat", "alices")
 	mustAck(t, cb, "joinChat", "alices")
@@ -334,7 +334,7 @@ func TestOwnerOnlyDelete(t *testing.T) {
 	if got := ackName(t, cb, event("deleteChat", "alices")); got != "Forbidden" {
 		t.Errorf("bob deletes after leaving: %q, want Forbidden", got)
 	}
-	if got := alice.history("alices"); len(got) != 1 {
+	if got := alice.History("alices"); len(got) != 1 {
 		t.Errorf("history after bob's attempts: %+v", got)
 	}
 	mustAck(t, ca, "deleteChat", "alices")
@@ -344,15 +344,15 @@ func TestOwnerOnlyDelete(t *testing.T) {
 // does the WebSocket upgrade.
 func TestCSRFAndOrigins(t *testing.T) {
 	n := start(t, server.Config{})
-	alice := n.guest("Alice")
-	foreign := []string{"https://evil.example", "null", n.base + ".evil.example", "http://127.0.0.1.evil.example", "file://"}
+	alice := n.Guest("Alice")
+	foreign := []string{"https://evil.example", "null", n.Base + ".evil.example", "http://127.0.0.1.evil.example", "file://"}
 	for _, origin := range foreign {
 		for _, ctype := range []string{"application/json", "application/x-www-form-urlencoded", "text/plain"} {
 			body := `{"name":"Victim"}`
 			if ctype != "application/json" {
 				body = "name=Victim"
 			}
-			req, _ := http.NewRequest("POST", n.base+"/.auth/login/guest", strings.NewReader(body))
+			req, _ := http.NewRequest("POST", n.Base+"/.auth/login/guest", strings.NewReader(body))
 			req.Header.Set("Content-Type", ctype)
 			req.Header.Set("Origin", origin)
 			resp, err := http.DefaultClient.Do(req)
@@ -368,11 +368,11 @@ func TestCSRFAndOrigins(t *testing.T) {
 	// Sign-out: a foreign POST, or a GET the browser marks cross-site, does
 	// not end the session.
 	tryLogout := func(method string, hdr map[string]string) int {
-		req, _ := http.NewRequest(method, n.base+"/.auth/logout", nil)
+		req, _ := http.NewRequest(method, n.Base+"/.auth/logout", nil)
 		for k, v := range hdr {
 			req.Header.Set(k, v)
 		}
-		resp, err := alice.http.Do(req)
+		resp, err := alice.HTTP.Do(req)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -391,12 +391,12 @@ func TestCSRFAndOrigins(t *testing.T) {
 		if st := tryLogout(tc.method, tc.hdr); st != 403 {
 			t.Errorf("%s sign-out with %v: %d, want 403", tc.method, tc.hdr, st)
 		}
-		if st := alice.do("GET", "/api/chats", nil, nil); st != 200 {
+		if st := alice.Do("GET", "/api/chats", nil, nil); st != 200 {
 			t.Fatalf("session ended by a cross-site sign-out %v: %d", tc.hdr, st)
 		}
 	}
 	// WebSocket upgrade from foreign origins.
-	u, _ := alice.token()
+	u, _ := alice.Token()
 	for _, origin := range foreign {
 		_, err := wsclient.Dial(context.Background(), u, wsclient.JSON, http.Header{"Origin": {origin}})
 		var se ws.StatusError
@@ -406,10 +406,10 @@ func TestCSRFAndOrigins(t *testing.T) {
 	}
 	// No CORS: a foreign page cannot read API answers, nor pass a preflight.
 	for _, method := range []string{"GET", "OPTIONS"} {
-		req, _ := http.NewRequest(method, n.base+"/api/chats", nil)
+		req, _ := http.NewRequest(method, n.Base+"/api/chats", nil)
 		req.Header.Set("Origin", "https://evil.example")
 		req.Header.Set("Access-Control-Request-Method", "GET")
-		resp, err := alice.http.Do(req)
+		resp, err := alice.HTTP.Do(req)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -429,10 +429,10 @@ func TestCSRFAndOrigins(t *testing.T) {
 func TestXSSDefences(t *testing.T) {
 	n := start(t, server.Config{})
 	evilName := `<img src=x onerror=alert(1)>`
-	alice, mallory := n.guest("Alice"), n.guest(evilName)
+	alice, mallory := n.Guest("Alice"), n.Guest(evilName)
 	for _, path := range []string{"/", "/index.html", "/nope", "/app/../", "/api/chats", "/.auth/me", "/healthz", "/client/hubs/chat"} {
-		req, _ := http.NewRequest("GET", n.base+path, nil)
-		resp, err := alice.http.Do(req)
+		req, _ := http.NewRequest("GET", n.Base+path, nil)
+		resp, err := alice.HTTP.Do(req)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -445,7 +445,7 @@ func TestXSSDefences(t *testing.T) {
 			t.Errorf("%s: missing nosniff or frame denial", path)
 		}
 	}
-	ca, cm := alice.connect(wsclient.JSON), mallory.connect(wsclient.JSON)
+	ca, cm := alice.Connect(wsclient.JSON), mallory.Connect(wsclient.JSON)
 	mustAck(t, ca, "createChat", map[string]string{"name": "Room", "id": "room"})
 	mustAck(t, ca, "joinChat", "room")
 	mustAck(t, cm, "joinChat", "room")
@@ -483,17 +483,17 @@ func TestOpenRedirects(t *testing.T) {
 		"//evil.example@chatr", "/.//evil.example", "%2F%2Fevil.example"}
 	for _, target := range targets {
 		// Sign-in by form, then sign-out, each with the target.
-		c := anon(t, n.base)
+		c := anon(t, n.Base)
 		form := url.Values{"name": {"Alice"}, "post_login_redirect_uri": {target}}
-		req, _ := http.NewRequest("POST", n.base+"/.auth/login/guest", strings.NewReader(form.Encode()))
+		req, _ := http.NewRequest("POST", n.Base+"/.auth/login/guest", strings.NewReader(form.Encode()))
 		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-		resp, err := c.http.Do(req)
+		resp, err := c.HTTP.Do(req)
 		if err != nil {
 			t.Fatal(err)
 		}
 		resp.Body.Close()
 		checkLocation(t, "sign-in", target, resp)
-		resp, err = c.http.Get(n.base + "/.auth/logout?post_logout_redirect_uri=" + url.QueryEscape(target))
+		resp, err = c.HTTP.Get(n.Base + "/.auth/logout?post_logout_redirect_uri=" + url.QueryEscape(target))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -523,24 +523,24 @@ func checkLocation(t *testing.T, what, target string, resp *http.Response) {
 // replaced, and the planted session dies.
 func TestSessionFixationEndToEnd(t *testing.T) {
 	n := start(t, server.Config{})
-	attacker := n.guest("Mallory")
-	u, _ := url.Parse(n.base)
-	planted := attacker.http.Jar.Cookies(u)
-	victim := anon(t, n.base)
-	victim.http.Jar.SetCookies(u, planted)
+	attacker := n.Guest("Mallory")
+	u, _ := url.Parse(n.Base)
+	planted := attacker.HTTP.Jar.Cookies(u)
+	victim := anon(t, n.Base)
+	victim.HTTP.Jar.SetCookies(u, planted)
 	var me struct{ ClientPrincipal struct{ UserID string } }
-	if st := victim.do("POST", "/.auth/login/guest", map[string]string{"name": "Victim"}, &me); st != 200 {
+	if st := victim.Do("POST", "/.auth/login/guest", map[string]string{"name": "Victim"}, &me); st != 200 {
 		t.Fatalf("victim sign-in: %d", st)
 	}
-	now := victim.http.Jar.Cookies(u)
+	now := victim.HTTP.Jar.Cookies(u)
 	if len(now) != 1 || len(planted) != 1 || now[0].Value == planted[0].Value {
 		t.Fatalf("session cookie after sign-in %v, planted %v: want a new value", now, planted)
 	}
-	if st := attacker.do("GET", "/api/chats", nil, nil); st != 401 {
+	if st := attacker.Do("GET", "/api/chats", nil, nil); st != 401 {
 		t.Errorf("planted session after the victim signed in: %d, want 401", st)
 	}
 	var who struct{ ClientPrincipal *struct{ UserID string } }
-	victim.do("GET", "/.auth/me", nil, &who)
+	victim.Do("GET", "/.auth/me", nil, &who)
 	if who.ClientPrincipal == nil || who.ClientPrincipal.UserID != me.ClientPrincipal.UserID {
 		t.Errorf("victim is %+v, want own new user", who.ClientPrincipal)
 	}
@@ -550,11 +550,11 @@ func TestSessionFixationEndToEnd(t *testing.T) {
 // with 1008 (no recovery); other users keep theirs.
 func TestSignOutClosesSockets(t *testing.T) {
 	n := start(t, server.Config{})
-	alice, bob := n.guest("Alice"), n.guest("Bob")
-	a1, a2, b := alice.connect(wsclient.JSON), alice.connect(wsclient.Reliable), bob.connect(wsclient.JSON)
-	leaked, _ := alice.token()          // a token that leaked with its URL before sign-out
+	alice, bob := n.Guest("Alice"), n.Guest("Bob")
+	a1, a2, b := alice.Connect(wsclient.JSON), alice.Connect(wsclient.Reliable), bob.Connect(wsclient.JSON)
+	leaked, _ := alice.Token()          // a token that leaked with its URL before sign-out
 	time.Sleep(1100 * time.Millisecond) // tokens carry their issue time to the second
-	if st := alice.do("POST", "/.auth/logout", nil, nil); st != 302 {
+	if st := alice.Do("POST", "/.auth/logout", nil, nil); st != 302 {
 		t.Fatalf("sign-out: %d", st)
 	}
 	for i, c := range []*wsclient.Conn{a1, a2} {
@@ -568,7 +568,7 @@ func TestSignOutClosesSockets(t *testing.T) {
 	if _, err := b.Event("userExitIdle", ""); err != nil {
 		t.Errorf("bob's socket after alice signed out: %v", err)
 	}
-	if st := alice.do("GET", "/api/getToken", nil, nil); st != 401 {
+	if st := alice.Do("GET", "/api/getToken", nil, nil); st != 401 {
 		t.Errorf("getToken after sign-out: %d, want 401", st)
 	}
 	// The leaked token no longer opens a socket.
@@ -578,7 +578,7 @@ func TestSignOutClosesSockets(t *testing.T) {
 		t.Errorf("token issued before sign-out: %v, want 401", err)
 	}
 	// Bob's tokens are unaffected.
-	bob.connect(wsclient.JSON).Close()
+	bob.Connect(wsclient.JSON).Close()
 }
 
 // TestRateLimits: sign-ins, API requests, socket upgrades, chat messages
@@ -586,16 +586,16 @@ func TestSignOutClosesSockets(t *testing.T) {
 // or a TooManyRequests ack.
 func TestRateLimits(t *testing.T) {
 	n := start(t, server.Config{SignInsPerMinute: 2, RequestsPerSecond: 5})
-	alice := n.guest("Alice")
-	n.guest("Bob")
-	c := anon(t, n.base)
+	alice := n.Guest("Alice")
+	n.Guest("Bob")
+	c := anon(t, n.Base)
 	var e struct{ Error, Message string }
-	if st := c.do("POST", "/.auth/login/guest", map[string]string{"name": "Eve"}, &e); st != 429 || e.Error != "limit" {
+	if st := c.Do("POST", "/.auth/login/guest", map[string]string{"name": "Eve"}, &e); st != 429 || e.Error != "limit" {
 		t.Errorf("3rd sign-in: %d %+v, want 429 limit", st, e)
 	}
 	// Without --trust-proxy, forwarding headers do not make a new client.
 	for _, xff := range []string{"203.0.113.7", "2001:db8::1", "127.0.0.2, 198.51.100.1"} {
-		req, _ := http.NewRequest("POST", n.base+"/.auth/login/guest", strings.NewReader(`{"name":"Eve"}`))
+		req, _ := http.NewRequest("POST", n.Base+"/.auth/login/guest", strings.NewReader(`{"name":"Eve"}`))
 		req.Header.Set("Content-Type", "application/json")
 		req.Header.Set("X-Forwarded-For", xff)
 		req.Header.Set("X-Real-IP", xff)
@@ -610,7 +610,7 @@ func TestRateLimits(t *testing.T) {
 	}
 	// Requests: the upgrade counts too.
 	time.Sleep(time.Second)
-	u, _ := alice.token()
+	u, _ := alice.Token()
 	limited := 0
 	for i := 0; i < 40; i++ {
 		_, err := wsclient.Dial(context.Background(), u, wsclient.JSON, nil)
@@ -628,8 +628,8 @@ func TestRateLimits(t *testing.T) {
 // everyone) is slowed down like a message flood.
 func TestEventFloodLimited(t *testing.T) {
 	n := start(t, server.Config{})
-	alice := n.guest("Alice")
-	ca := alice.connect(wsclient.JSON)
+	alice := n.Guest("Alice")
+	ca := alice.Connect(wsclient.JSON)
 	limited := 0
 	for i := 0; i < 100; i++ {
 		if ackName(t, ca, event("createChat", map[string]string{"name": "spam"})) == "TooManyRequests" {
@@ -640,7 +640,7 @@ func TestEventFloodLimited(t *testing.T) {
 		t.Errorf("%d of 100 createChat events at once limited, want most (burst 30)", limited)
 	}
 	var chats struct{ Chats map[string]any }
-	alice.do("GET", "/api/chats", nil, &chats)
+	alice.Do("GET", "/api/chats", nil, &chats)
 	if len(chats.Chats) > 50 {
 		t.Errorf("%d chats created by one user's flood", len(chats.Chats))
 	}
@@ -652,23 +652,23 @@ var _ = hub.ProtocolJSON
 // sockets; a closed or dropped socket frees its place.
 func TestConnectionsPerIP(t *testing.T) {
 	n := start(t, server.Config{ConnectionsPerIP: 4})
-	alice, bob := n.guest("Alice"), n.guest("Bob")
+	alice, bob := n.Guest("Alice"), n.Guest("Bob")
 	var open []*wsclient.Conn
 	for i := 0; i < 4; i++ {
 		u := alice
 		if i%2 == 1 {
 			u = bob
 		}
-		open = append(open, u.connect(wsclient.JSON))
+		open = append(open, u.Connect(wsclient.JSON))
 	}
-	u, _ := alice.token()
+	u, _ := alice.Token()
 	_, err := wsclient.Dial(context.Background(), u, wsclient.JSON, nil)
 	var se ws.StatusError
 	if !errors.As(err, &se) || int(se) != 429 {
 		t.Fatalf("5th socket from one IP: %v, want 429", err)
 	}
 	var e struct{ Error string }
-	if st := alice.do("GET", "/client/hubs/chat", nil, &e); st != 429 || e.Error != "limit" {
+	if st := alice.Do("GET", "/client/hubs/chat", nil, &e); st != 429 || e.Error != "limit" {
 		t.Errorf("plain GET at the limit: %d %+v, want 429 JSON", st, e)
 	}
 	// Refused upgrades (bad token) do not use up places.
@@ -699,10 +699,10 @@ func TestConnectionsPerIP(t *testing.T) {
 // accepted ones, so that it cannot turn into unbounded storage reads.
 func TestRefusedFramesAreLimited(t *testing.T) {
 	n := start(t, server.Config{})
-	alice, mallory := n.guest("Alice"), n.guest("Mallory")
-	ca, cm := alice.connect(wsclient.JSON), mallory.connect(wsclient.JSON)
+	alice, mallory := n.Guest("Alice"), n.Guest("Mallory")
+	ca, cm := alice.Connect(wsclient.JSON), mallory.Connect(wsclient.JSON)
 	mustAck(t, ca, "createChat", map[string]string{"name": "Room", "id": "room"})
-	isMember := func() float64 { return metric(t, n.base, `chatr_storage_seconds_count{op="IsMember"}`) }
+	isMember := func() float64 { return metric(t, n.Base, `chatr_storage_seconds_count{op="IsMember"}`) }
 	before := isMember()
 	names := map[string]int{}
 	const flood = 300
@@ -758,14 +758,14 @@ func TestSlowConsumerCutOff(t *testing.T) {
 		t.Skip("pushes tens of megabytes")
 	}
 	n := start(t, server.Config{Limits: chat.Limits{MessagesPerSecond: 1e6, MessageBurst: 1e6}})
-	alice, bob, mallory := n.guest("Alice"), n.guest("Bob"), n.guest("Mallory")
-	ca, cb, cm := alice.connect(wsclient.JSON), bob.connect(wsclient.JSON), mallory.connect(wsclient.JSON)
+	alice, bob, mallory := n.Guest("Alice"), n.Guest("Bob"), n.Guest("Mallory")
+	ca, cb, cm := alice.Connect(wsclient.JSON), bob.Connect(wsclient.JSON), mallory.Connect(wsclient.JSON)
 	mustAck(t, ca, "createChat", map[string]string{"name": "Busy", "id": "busy"})
 	for _, c := range []*wsclient.Conn{ca, cb, cm} {
 		mustAck(t, c, "joinChat", "busy")
 	}
 	// Mallory opens a second socket and never reads from it.
-	u, _ := mallory.token()
+	u, _ := mallory.Token()
 	stuck := dialRaw(t, u)
 	_ = stuck
 	cm.Close()
@@ -816,14 +816,14 @@ func TestSlowConsumerCutOff(t *testing.T) {
 	// The non-reading socket is cut off: as a slow consumer (queue full) or
 	// by the write deadline, whichever comes first.
 	deadline := time.Now().Add(30 * time.Second)
-	for metric(t, n.base, "chatr_connections") != 2 {
+	for metric(t, n.Base, "chatr_connections") != 2 {
 		if time.Now().After(deadline) {
 			t.Fatalf("%v sockets open 30 s after the flood, want alice's and bob's only (slow consumers cut off: %v)",
-				metric(t, n.base, "chatr_connections"), metric(t, n.base, "chatr_slow_consumers_total"))
+				metric(t, n.Base, "chatr_connections"), metric(t, n.Base, "chatr_slow_consumers_total"))
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
-	if got := alice.history("busy"); len(got) != total {
+	if got := alice.History("busy"); len(got) != total {
 		t.Errorf("history holds %d messages, want %d", len(got), total)
 	}
 }
@@ -834,7 +834,7 @@ func TestSlowConsumerCutOff(t *testing.T) {
 // connection frees its place.
 func TestTCPConnectionsPerAddress(t *testing.T) {
 	n := start(t, server.Config{ConnectionsPerIP: 6})
-	addr := strings.TrimPrefix(n.base, "http://")
+	addr := strings.TrimPrefix(n.Base, "http://")
 	const limit = 6 + 64
 	var held []net.Conn
 	defer func() {
@@ -864,7 +864,7 @@ func TestTCPConnectionsPerAddress(t *testing.T) {
 	}
 	// Another address is served meanwhile (Linux routes all of 127/8 to lo).
 	other := &http.Client{Transport: &http.Transport{DialContext: (&net.Dialer{LocalAddr: &net.TCPAddr{IP: net.IPv4(127, 0, 0, 2)}}).DialContext}}
-	resp, err := other.Get(n.base + "/healthz")
+	resp, err := other.Get(n.Base + "/healthz")
 	if err != nil || resp.StatusCode != 200 {
 		t.Fatalf("another address while one is at its limit: %v", err)
 	}
@@ -898,8 +898,8 @@ func TestTCPConnectionsPerAddress(t *testing.T) {
 // keep the user from joining or creating chats.
 func TestMarkReadDoesNotStarveEvents(t *testing.T) {
 	n := start(t, server.Config{})
-	alice := n.guest("Alice")
-	ca := alice.connect(wsclient.JSON)
+	alice := n.Guest("Alice")
+	ca := alice.Connect(wsclient.JSON)
 	mustAck(t, ca, "createChat", map[string]string{"name": "Busy", "id": "busy"})
 	mustAck(t, ca, "joinChat", "busy")
 	limited := 0

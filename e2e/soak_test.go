@@ -234,29 +234,29 @@ func TestSoak(t *testing.T) {
 	port := freePort(t)
 	p := startProcess(t, filepath.Join(t.TempDir(), "chatr.db"), port, append(unlimited,
 		"--connections-per-user", "1000000", "--recovery-window", "2s")...)
-	pid := p.cmd.Process.Pid
+	pid := p.Cmd.Process.Pid
 
 	// Users and chats.
 	const nUsers, nChats = 60, 8
 	users := make([]*client, nUsers)
 	tokens := make([]string, nUsers)
 	for i := range users {
-		users[i] = guest(t, p.base, fmt.Sprintf("user%d", i))
-		tokens[i], _ = users[i].token()
+		users[i] = guest(t, p.Base, fmt.Sprintf("user%d", i))
+		tokens[i], _ = users[i].Token()
 	}
-	setup := users[0].connect(wsclient.JSON)
+	setup := users[0].Connect(wsclient.JSON)
 	for c := 0; c < nChats; c++ {
 		mustAck(t, setup, "createChat", map[string]string{"name": fmt.Sprintf("chat %d", c), "id": fmt.Sprintf("chat%d", c)})
 	}
 	setup.Close()
 	for i, u := range users {
-		c := u.connect(wsclient.JSON)
+		c := u.Connect(wsclient.JSON)
 		mustAck(t, c, "joinChat", fmt.Sprintf("chat%d", i%nChats))
 		mustAck(t, c, "joinChat", fmt.Sprintf("chat%d", (i+3)%nChats))
 		c.Close()
 	}
 	time.Sleep(500 * time.Millisecond)
-	baseline := measure(t, p.base, pid)
+	baseline := measure(t, p.Base, pid)
 	t.Logf("baseline: %v", baseline)
 
 	// Senders: one steady socket per user of the first 20, each writing
@@ -330,7 +330,7 @@ func TestSoak(t *testing.T) {
 		go func() { defer wg.Done(); defer func() { <-sem }(); openOne() }()
 	}
 	wg.Wait()
-	peak := measure(t, p.base, pid)
+	peak := measure(t, p.Base, pid)
 	t.Logf("with %d sockets: %v", len(crowd)+len(senders), peak)
 
 	// Traffic and churn until the duration is up.
@@ -387,9 +387,9 @@ func TestSoak(t *testing.T) {
 	close(stop)
 	traffic.Wait()
 	time.Sleep(time.Second) // the last acks
-	during := measure(t, p.base, pid)
+	during := measure(t, p.Base, pid)
 	t.Logf("after %v of churn (%d sockets replaced, %d opened in all, %d dial errors): %v; slow consumers cut off: %v",
-		duration, churned, opened.Load(), dialErrors.Load(), during, metricValue(t, p.base, "chatr_slow_consumers_total"))
+		duration, churned, opened.Load(), dialErrors.Load(), during, metricValue(t, p.Base, "chatr_slow_consumers_total"))
 	serverClosed.Lock()
 	if len(serverClosed.codes) > 0 {
 		t.Errorf("the server closed healthy sockets (close code: count): %v", serverClosed.codes)
@@ -418,7 +418,7 @@ func TestSoak(t *testing.T) {
 	for c := 0; c < nChats; c++ {
 		chat := fmt.Sprintf("chat%d", c)
 		seen := map[string]int{}
-		for _, m := range users[c].history(chat) {
+		for _, m := range users[c].History(chat) {
 			seen[m.Message]++
 			seenAll++
 		}
@@ -445,9 +445,9 @@ func TestSoak(t *testing.T) {
 	settle := time.Now().Add(60 * time.Second)
 	for {
 		for i := 0; i < 20; i++ {
-			users[0].history("chat0")
+			users[0].History("chat0")
 		}
-		end = measure(t, p.base, pid)
+		end = measure(t, p.Base, pid)
 		ok := end.goroutines <= baseline.goroutines+5 && end.fds <= baseline.fds+5 &&
 			end.heapInuse <= max(2*baseline.heapInuse, baseline.heapInuse+32<<20) && end.connections == 0 && end.sessions == 0
 		if ok {

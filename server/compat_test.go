@@ -16,45 +16,45 @@ import (
 // user before leaving its loading screen.
 func TestOriginalClientFlow(t *testing.T) {
 	n := startNode(t, server.Config{})
-	alice, bob := n.guest("Alice"), n.guest("Bob")
+	alice, bob := n.Guest("Alice"), n.Guest("Bob")
 
 	var me struct {
 		ClientPrincipal struct{ UserID, UserDetails, IdentityProvider string }
 	}
-	alice.do("GET", "/.auth/me", nil, &me)
+	alice.Do("GET", "/.auth/me", nil, &me)
 	var chats struct{ Chats map[string]any }
-	if st := alice.do("GET", "/api/chats", nil, &chats); st != 200 || chats.Chats == nil {
+	if st := alice.Do("GET", "/api/chats", nil, &chats); st != 200 || chats.Chats == nil {
 		t.Fatalf("/api/chats: %d %+v", st, chats)
 	}
 	var users struct{ Users map[string]any }
-	if st := alice.do("GET", "/api/users", nil, &users); st != 200 || users.Users == nil {
+	if st := alice.Do("GET", "/api/users", nil, &users); st != 200 || users.Users == nil {
 		t.Fatalf("/api/users: %d %+v", st, users)
 	}
 	var tok struct{ URL string }
-	if st := alice.do("GET", "/api/getToken?userId="+me.ClientPrincipal.UserID, nil, &tok); st != 200 {
+	if st := alice.Do("GET", "/api/getToken?userId="+me.ClientPrincipal.UserID, nil, &tok); st != 200 {
 		t.Fatalf("getToken with own id unencoded: %d", st)
 	}
 	ca := dialURL(t, tok.URL)
 	ca.Send(map[string]any{"type": "event", "event": "userConnected", "dataType": "json",
 		"data": map[string]string{"userName": "Alice", "userProvider": "guest"}})
 	var online struct{ UserID, UserName, UserProvider string }
-	json.Unmarshal([]byte(alice.waitEvent(ca, "userOnline", func(d string) bool { return strings.Contains(d, alice.ID) })), &online)
+	json.Unmarshal([]byte(waitEvent(t, ca, "userOnline", func(d string) bool { return strings.Contains(d, alice.ID) })), &online)
 	if online.UserName != "Alice" || online.UserProvider != "guest" {
 		t.Errorf("userOnline = %+v", online)
 	}
 
 	// Bob is already online in another tab; his second connection must
 	// still receive userOnline for himself.
-	bob.connect(wsclient.JSON)
+	bob.Connect(wsclient.JSON)
 	var btok struct{ URL string }
-	bob.do("GET", "/api/getToken?userId="+bob.ID, nil, &btok)
+	bob.Do("GET", "/api/getToken?userId="+bob.ID, nil, &btok)
 	cb := dialURL(t, btok.URL)
 	cb.Send(map[string]any{"type": "event", "event": "userConnected", "dataType": "json", "data": map[string]string{}})
-	bob.waitEvent(cb, "userOnline", func(d string) bool { return strings.Contains(d, bob.ID) })
+	waitEvent(t, cb, "userOnline", func(d string) bool { return strings.Contains(d, bob.ID) })
 
 	// No ackIds anywhere: the effects must still happen.
 	ca.Send(map[string]any{"type": "event", "event": "createChat", "dataType": "json", "data": map[string]string{"name": "Old", "id": "0d6f5c7e-1111-4222-8333-944445555666"}})
-	alice.waitEvent(cb, "chatCreated", nil)
+	waitEvent(t, cb, "chatCreated", nil)
 	ca.Send(map[string]any{"type": "event", "event": "joinChat", "dataType": "text", "data": "0d6f5c7e-1111-4222-8333-944445555666"})
 	// Events of different connections run concurrently: Bob joins once
 	// Alice's own join has been announced to her.
@@ -87,7 +87,7 @@ func TestOriginalClientFlow(t *testing.T) {
 	// No application pings: the connection stays open on WebSocket pings alone.
 	time.Sleep(1500 * time.Millisecond)
 	ca.Send(map[string]any{"type": "event", "event": "userEnterIdle", "dataType": "text", "data": alice.ID})
-	if d := bob.waitEvent(cb, "userIsIdle", nil); d != alice.ID {
+	if d := waitEvent(t, cb, "userIsIdle", nil); d != alice.ID {
 		t.Errorf("userIsIdle %q", d)
 	}
 }

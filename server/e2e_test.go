@@ -17,11 +17,11 @@ import (
 
 func TestSignInAndMe(t *testing.T) {
 	n := startNode(t, server.Config{})
-	alice := n.guest("Alice")
+	alice := n.Guest("Alice")
 	if !strings.HasPrefix(alice.ID, "guest:") {
 		t.Fatalf("guest id %q, want guest:<random>", alice.ID)
 	}
-	alice2 := n.guest("Alice")
+	alice2 := n.Guest("Alice")
 	if alice2.ID == alice.ID {
 		t.Fatalf("two guests named Alice share id %q", alice.ID)
 	}
@@ -31,7 +31,7 @@ func TestSignInAndMe(t *testing.T) {
 			UserRoles                             []string
 		}
 	}
-	if st := alice.do("GET", "/.auth/me", nil, &me); st != 200 || me.ClientPrincipal == nil {
+	if st := alice.Do("GET", "/.auth/me", nil, &me); st != 200 || me.ClientPrincipal == nil {
 		t.Fatalf("/.auth/me: status %d, %+v", st, me)
 	}
 	p := me.ClientPrincipal
@@ -39,27 +39,27 @@ func TestSignInAndMe(t *testing.T) {
 		t.Errorf("principal = %+v", p)
 	}
 
-	anon := &user{t: t, n: n, http: &http.Client{}}
+	anon := anon(t, n.Base)
 	var out map[string]any
-	if st := anon.do("GET", "/.auth/me", nil, &out); st != 200 || out["clientPrincipal"] != nil {
+	if st := anon.Do("GET", "/.auth/me", nil, &out); st != 200 || out["clientPrincipal"] != nil {
 		t.Errorf("signed-out /.auth/me: status %d, %v; want 200 null", st, out)
 	}
 	for _, path := range []string{"/api/chats", "/api/users", "/api/getToken", "/api/config", "/api/chats/x/messages"} {
 		var e struct{ Error, Message string }
-		if st := anon.do("GET", path, nil, &e); st != 401 || e.Error != "unauthorized" {
+		if st := anon.Do("GET", path, nil, &e); st != 401 || e.Error != "unauthorized" {
 			t.Errorf("GET %s without session: %d %+v, want 401 JSON", path, st, e)
 		}
 	}
 	for _, name := range []string{"", "   ", strings.Repeat("x", 33), "bad\x00name"} {
-		if st := anon.do("POST", "/.auth/login/guest", map[string]string{"name": name}, nil); st != 400 {
+		if st := anon.Do("POST", "/.auth/login/guest", map[string]string{"name": name}, nil); st != 400 {
 			t.Errorf("guest name %q: status %d, want 400", name, st)
 		}
 	}
 
 	// Sign-out ends the session.
-	req, _ := http.NewRequest("GET", n.base+"/.auth/logout?post_logout_redirect_uri=/bye", nil)
-	alice.http.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
-	resp, err := alice.http.Do(req)
+	req, _ := http.NewRequest("GET", n.Base+"/.auth/logout?post_logout_redirect_uri=/bye", nil)
+	alice.HTTP.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	resp, err := alice.HTTP.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -67,21 +67,21 @@ func TestSignInAndMe(t *testing.T) {
 	if resp.StatusCode != 302 || resp.Header.Get("Location") != "/bye" {
 		t.Errorf("logout: %d to %q, want 302 to /bye", resp.StatusCode, resp.Header.Get("Location"))
 	}
-	if st := alice.do("GET", "/api/chats", nil, nil); st != 401 {
+	if st := alice.Do("GET", "/api/chats", nil, nil); st != 401 {
 		t.Errorf("after logout /api/chats: %d, want 401", st)
 	}
 }
 
 func TestChatLifecycle(t *testing.T) {
 	n := startNode(t, server.Config{})
-	alice, bob, carol := n.guest("Alice"), n.guest("Bob <b>"), n.guest("Carol")
-	ca, cb, cc := alice.connect(wsclient.JSON), bob.connect(wsclient.JSON), carol.connect(wsclient.JSON)
+	alice, bob, carol := n.Guest("Alice"), n.Guest("Bob <b>"), n.Guest("Carol")
+	ca, cb, cc := alice.Connect(wsclient.JSON), bob.Connect(wsclient.JSON), carol.Connect(wsclient.JSON)
 
 	// Everyone sees everyone online.
 	var users struct {
 		Users map[string]struct{ UserName, UserProvider string }
 	}
-	alice.do("GET", "/api/users", nil, &users)
+	alice.Do("GET", "/api/users", nil, &users)
 	for _, u := range []*user{alice, bob, carol} {
 		if got := users.Users[u.ID].UserName; got != u.Name {
 			t.Errorf("/api/users[%s].userName = %q, want %q", u.ID, got, u.Name)
@@ -91,7 +91,7 @@ func TestChatLifecycle(t *testing.T) {
 	// createChat is broadcast; the creator joins with joinChat, as the original client does.
 	mustAck(t, ca, "createChat", map[string]string{"name": "General", "id": "general-1"})
 	for _, c := range []*wsclient.Conn{ca, cb, cc} {
-		d := alice.waitEvent(c, "chatCreated", nil)
+		d := waitEvent(t, c, "chatCreated", nil)
 		var got struct {
 			ID, Name, Owner string
 			Members         map[string]any
@@ -142,7 +142,7 @@ func TestChatLifecycle(t *testing.T) {
 		Messages []chatMsg
 		HasMore  bool
 	}
-	if st := carol.do("GET", "/api/chats/general-1/messages", nil, &hist); st != 404 {
+	if st := carol.Do("GET", "/api/chats/general-1/messages", nil, &hist); st != 404 {
 		t.Errorf("non-member history: %d, want 404", st)
 	}
 
@@ -150,17 +150,17 @@ func TestChatLifecycle(t *testing.T) {
 	for i := 2; i <= 5; i++ {
 		say(t, cb, "general-1", "msg "+string(rune('0'+i)))
 	}
-	if st := alice.do("GET", "/api/chats/general-1/messages?limit=2", nil, &hist); st != 200 {
+	if st := alice.Do("GET", "/api/chats/general-1/messages?limit=2", nil, &hist); st != 200 {
 		t.Fatalf("history: %d", st)
 	}
 	if len(hist.Messages) != 2 || hist.Messages[0].ID != 4 || hist.Messages[1].ID != 5 || !hist.HasMore {
 		t.Errorf("newest page = %+v, want ids 4,5 and hasMore", hist)
 	}
-	alice.do("GET", "/api/chats/general-1/messages?before=4&limit=10", nil, &hist)
+	alice.Do("GET", "/api/chats/general-1/messages?before=4&limit=10", nil, &hist)
 	if len(hist.Messages) != 3 || hist.Messages[0].ID != 1 || hist.Messages[0].Message != "hello bob" || hist.HasMore {
 		t.Errorf("older page = %+v, want ids 1..3, no more", hist)
 	}
-	alice.do("GET", "/api/chats/general-1/messages?after=3", nil, &hist)
+	alice.Do("GET", "/api/chats/general-1/messages?after=3", nil, &hist)
 	if len(hist.Messages) != 2 || hist.Messages[0].ID != 4 {
 		t.Errorf("after=3 = %+v, want ids 4,5", hist)
 	}
@@ -173,7 +173,7 @@ func TestChatLifecycle(t *testing.T) {
 		}
 		Unread map[string]int
 	}
-	alice.do("GET", "/api/chats", nil, &chats)
+	alice.Do("GET", "/api/chats", nil, &chats)
 	if c := chats.Chats["general-1"]; c.Name != "General" || c.Owner != alice.ID || len(c.Members) != 2 {
 		t.Errorf("/api/chats general-1 = %+v", c)
 	}
@@ -182,14 +182,14 @@ func TestChatLifecycle(t *testing.T) {
 	}
 	mustAck(t, ca, "markRead", map[string]any{"chatId": "general-1", "messageId": 5})
 	chats.Unread = nil
-	alice.do("GET", "/api/chats", nil, &chats)
+	alice.Do("GET", "/api/chats", nil, &chats)
 	if chats.Unread["general-1"] != 0 {
 		t.Errorf("after markRead unread = %d, want 0", chats.Unread["general-1"])
 	}
 
 	// Typing reaches the other members, not the typist, not outsiders.
 	mustAck(t, cb, "typing", map[string]string{"chatId": "general-1"})
-	d := alice.waitEvent(ca, "typing", nil)
+	d := waitEvent(t, ca, "typing", nil)
 	if !strings.Contains(d, bob.ID) {
 		t.Errorf("typing data %s does not name bob", d)
 	}
@@ -203,10 +203,10 @@ func TestChatLifecycle(t *testing.T) {
 		t.Errorf("re-using a chat id: %q, want Duplicate", name)
 	}
 	mustAck(t, ca, "deleteChat", "general-1")
-	if d := alice.waitEvent(cc, "chatDeleted", nil); d != "general-1" {
+	if d := waitEvent(t, cc, "chatDeleted", nil); d != "general-1" {
 		t.Errorf("chatDeleted data %q", d)
 	}
-	if st := alice.do("GET", "/api/chats/general-1/messages", nil, nil); st != 404 {
+	if st := alice.Do("GET", "/api/chats/general-1/messages", nil, nil); st != 404 {
 		t.Errorf("history of deleted chat: %d, want 404", st)
 	}
 	if name := ackError(t, ca, map[string]any{"type": "event", "event": "joinChat", "dataType": "text", "data": "general-1"}); name != "NotFound" {
@@ -216,16 +216,16 @@ func TestChatLifecycle(t *testing.T) {
 
 func TestPrivateChat(t *testing.T) {
 	n := startNode(t, server.Config{})
-	alice, bob, eve := n.guest("Alice"), n.guest("Bob"), n.guest("Eve")
-	ca, cb, ce := alice.connect(wsclient.JSON), bob.connect(wsclient.JSON), eve.connect(wsclient.JSON)
+	alice, bob, eve := n.Guest("Alice"), n.Guest("Bob"), n.Guest("Eve")
+	ca, cb, ce := alice.Connect(wsclient.JSON), bob.Connect(wsclient.JSON), eve.Connect(wsclient.JSON)
 
 	mustAck(t, ca, "createPrivateChat", map[string]string{"targetUserId": bob.ID, "initiatorUserId": eve.ID})
 	var pa, pb struct {
 		ID, Name  string
 		GrabFocus bool
 	}
-	json.Unmarshal([]byte(alice.waitEvent(ca, "joinPrivateChat", nil)), &pa)
-	json.Unmarshal([]byte(bob.waitEvent(cb, "joinPrivateChat", nil)), &pb)
+	json.Unmarshal([]byte(waitEvent(t, ca, "joinPrivateChat", nil)), &pa)
+	json.Unmarshal([]byte(waitEvent(t, cb, "joinPrivateChat", nil)), &pb)
 	lo, hi := alice.ID, bob.ID
 	if hi < lo {
 		lo, hi = hi, lo
@@ -250,18 +250,18 @@ func TestPrivateChat(t *testing.T) {
 	if name := ackError(t, ce, map[string]any{"type": "sendToGroup", "group": want, "dataType": "json", "data": map[string]any{"message": "hi"}}); name != "Forbidden" {
 		t.Errorf("eve send private: %q, want Forbidden", name)
 	}
-	if st := eve.do("GET", "/api/chats/"+want+"/messages", nil, nil); st != 404 {
+	if st := eve.Do("GET", "/api/chats/"+want+"/messages", nil, nil); st != 404 {
 		t.Errorf("eve reads private history: %d, want 404", st)
 	}
 	var chats struct {
 		Chats        map[string]any
 		PrivateChats map[string]struct{ Name string }
 	}
-	eve.do("GET", "/api/chats", nil, &chats)
+	eve.Do("GET", "/api/chats", nil, &chats)
 	if _, ok := chats.Chats[want]; ok || len(chats.PrivateChats) != 0 {
 		t.Errorf("eve's /api/chats shows the private chat: %+v", chats)
 	}
-	bob.do("GET", "/api/chats", nil, &chats)
+	bob.Do("GET", "/api/chats", nil, &chats)
 	if chats.PrivateChats[want].Name != "Chat with Alice" {
 		t.Errorf("bob's privateChats = %+v", chats.PrivateChats)
 	}
@@ -272,14 +272,14 @@ func TestPrivateChat(t *testing.T) {
 
 func TestPresenceAndIdle(t *testing.T) {
 	n := startNode(t, server.Config{})
-	alice, bob := n.guest("Alice"), n.guest("Bob")
-	cb := bob.connect(wsclient.JSON)
-	a1 := alice.connect(wsclient.JSON)
-	bob.waitEvent(cb, "userOnline", func(d string) bool { return strings.Contains(d, alice.ID) })
+	alice, bob := n.Guest("Alice"), n.Guest("Bob")
+	cb := bob.Connect(wsclient.JSON)
+	a1 := alice.Connect(wsclient.JSON)
+	waitEvent(t, cb, "userOnline", func(d string) bool { return strings.Contains(d, alice.ID) })
 
 	// A second tab gets its own userOnline but nobody else hears of it, and
 	// closing one tab does not take Alice offline.
-	a2 := alice.connect(wsclient.Reliable)
+	a2 := alice.Connect(wsclient.Reliable)
 	a1.Close()
 	if _, err := cb.WaitFor(500*time.Millisecond, func(f wsclient.Frame) bool {
 		name, _, _ := f.ServerEvent()
@@ -289,25 +289,25 @@ func TestPresenceAndIdle(t *testing.T) {
 	}
 
 	mustAck(t, a2, "userEnterIdle", "")
-	if d := bob.waitEvent(cb, "userIsIdle", nil); d != alice.ID {
+	if d := waitEvent(t, cb, "userIsIdle", nil); d != alice.ID {
 		t.Errorf("userIsIdle data %q", d)
 	}
 	var users struct {
 		Users map[string]struct{ Idle bool }
 	}
-	bob.do("GET", "/api/users", nil, &users)
+	bob.Do("GET", "/api/users", nil, &users)
 	if !users.Users[alice.ID].Idle {
 		t.Errorf("/api/users: alice not idle")
 	}
 	mustAck(t, a2, "userExitIdle", "")
-	if d := bob.waitEvent(cb, "userNotIdle", nil); d != alice.ID {
+	if d := waitEvent(t, cb, "userNotIdle", nil); d != alice.ID {
 		t.Errorf("userNotIdle data %q", d)
 	}
 
 	// A reload (last connection closes, a new one opens at once) does not
 	// flash alice offline.
 	a2.Close() // a clean close ends the reliable session at once
-	a3 := alice.connect(wsclient.JSON)
+	a3 := alice.Connect(wsclient.JSON)
 	if _, err := cb.WaitFor(400*time.Millisecond, func(f wsclient.Frame) bool {
 		name, _, _ := f.ServerEvent()
 		return name == "userOffline"
@@ -315,11 +315,11 @@ func TestPresenceAndIdle(t *testing.T) {
 		t.Errorf("a reload flashed alice offline")
 	}
 	a3.Close()
-	if d := bob.waitEvent(cb, "userOffline", nil); d != alice.ID {
+	if d := waitEvent(t, cb, "userOffline", nil); d != alice.ID {
 		t.Errorf("userOffline data %q", d)
 	}
 	users.Users = nil
-	bob.do("GET", "/api/users", nil, &users)
+	bob.Do("GET", "/api/users", nil, &users)
 	if _, ok := users.Users[alice.ID]; ok {
 		t.Errorf("/api/users still lists alice after she left")
 	}
@@ -327,18 +327,18 @@ func TestPresenceAndIdle(t *testing.T) {
 
 func TestImpersonationAndLimits(t *testing.T) {
 	n := startNode(t, server.Config{Limits: chat.Limits{MaxMessageBytes: 100, MessagesPerSecond: 1, MessageBurst: 5}})
-	alice, bob := n.guest("Alice"), n.guest("Bob")
+	alice, bob := n.Guest("Alice"), n.Guest("Bob")
 
-	if st := alice.do("GET", "/api/getToken?userId="+bob.ID, nil, nil); st != 403 {
+	if st := alice.Do("GET", "/api/getToken?userId="+bob.ID, nil, nil); st != 403 {
 		t.Errorf("token for another user: %d, want 403", st)
 	}
-	if st := alice.do("GET", "/api/getToken?userId="+alice.ID, nil, nil); st != 200 {
+	if st := alice.Do("GET", "/api/getToken?userId="+alice.ID, nil, nil); st != 200 {
 		t.Errorf("token for own id (original client): %d, want 200", st)
 	}
-	ca := alice.connect(wsclient.JSON)
+	ca := alice.Connect(wsclient.JSON)
 	mustAck(t, ca, "createChat", map[string]string{"name": "Room"})
 	var created struct{ ID string }
-	json.Unmarshal([]byte(alice.waitEvent(ca, "chatCreated", nil)), &created)
+	json.Unmarshal([]byte(waitEvent(t, ca, "chatCreated", nil)), &created)
 	mustAck(t, ca, "joinChat", created.ID)
 
 	send := func(text string) string {
@@ -383,7 +383,7 @@ func TestImpersonationAndLimits(t *testing.T) {
 	if code, err := ca.WaitClosed(5 * time.Second); err != nil || code != 1007 {
 		t.Errorf("malformed JSON: close %d (%v), want 1007", code, err)
 	}
-	cb := bob.connect(wsclient.JSON)
+	cb := bob.Connect(wsclient.JSON)
 	cb.SendRaw(ws.OpBinary, []byte{1, 2, 3})
 	if code, err := cb.WaitClosed(5 * time.Second); err != nil || code != 1003 {
 		t.Errorf("binary frame: close %d (%v), want 1003", code, err)
@@ -392,9 +392,9 @@ func TestImpersonationAndLimits(t *testing.T) {
 
 func TestOriginChecks(t *testing.T) {
 	n := startNode(t, server.Config{})
-	alice := n.guest("Alice")
+	alice := n.Guest("Alice")
 
-	req, _ := http.NewRequest("POST", n.base+"/.auth/login/guest", strings.NewReader(`{"name":"Eve"}`))
+	req, _ := http.NewRequest("POST", n.Base+"/.auth/login/guest", strings.NewReader(`{"name":"Eve"}`))
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("Origin", "https://evil.example")
 	resp, err := http.DefaultClient.Do(req)
@@ -407,18 +407,18 @@ func TestOriginChecks(t *testing.T) {
 	}
 
 	var tok struct{ URL string }
-	alice.do("GET", "/api/getToken", nil, &tok)
+	alice.Do("GET", "/api/getToken", nil, &tok)
 	_, err = wsclient.Dial(context.Background(), tok.URL, wsclient.JSON, http.Header{"Origin": {"https://evil.example"}})
 	if se, ok := err.(ws.StatusError); !ok || int(se) != 403 {
 		t.Errorf("upgrade from a foreign origin: %v, want status 403", err)
 	}
-	c, err := wsclient.Dial(context.Background(), tok.URL, wsclient.JSON, http.Header{"Origin": {n.base}})
+	c, err := wsclient.Dial(context.Background(), tok.URL, wsclient.JSON, http.Header{"Origin": {n.Base}})
 	if err != nil {
 		t.Fatalf("upgrade from own origin: %v", err)
 	}
 	c.Close()
 
-	resp, err = http.Get(n.base + "/")
+	resp, err = http.Get(n.Base + "/")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -433,10 +433,10 @@ func TestOriginChecks(t *testing.T) {
 
 func TestHealthAndMetrics(t *testing.T) {
 	n := startNode(t, server.Config{})
-	alice := n.guest("Alice")
-	alice.connect(wsclient.JSON)
+	alice := n.Guest("Alice")
+	alice.Connect(wsclient.JSON)
 	for _, p := range []string{"/healthz", "/readyz"} {
-		resp, err := http.Get(n.base + p)
+		resp, err := http.Get(n.Base + p)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -445,7 +445,7 @@ func TestHealthAndMetrics(t *testing.T) {
 			t.Errorf("%s: %d", p, resp.StatusCode)
 		}
 	}
-	resp, err := http.Get(n.base + "/metrics")
+	resp, err := http.Get(n.Base + "/metrics")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -470,23 +470,23 @@ func TestHealthAndMetrics(t *testing.T) {
 func TestPerIPLimits(t *testing.T) {
 	n := startNode(t, server.Config{SignInsPerMinute: 3, RequestsPerSecond: 5})
 	for i := 0; i < 3; i++ {
-		n.guest("G")
+		n.Guest("G")
 	}
-	anon := &user{t: t, n: n, http: &http.Client{}}
+	anon := anon(t, n.Base)
 	var e struct{ Error string }
-	if st := anon.do("POST", "/.auth/login/guest", map[string]string{"name": "G"}, &e); st != 429 || e.Error != "limit" {
+	if st := anon.Do("POST", "/.auth/login/guest", map[string]string{"name": "G"}, &e); st != 429 || e.Error != "limit" {
 		t.Errorf("4th sign-in in a minute: %d %+v, want 429 limit", st, e)
 	}
 	limited := 0
 	for i := 0; i < 40; i++ {
-		if anon.do("GET", "/.auth/me", nil, nil) == 429 {
+		if anon.Do("GET", "/.auth/me", nil, nil) == 429 {
 			limited++
 		}
 	}
 	if limited == 0 {
 		t.Errorf("40 requests at once from one IP with a limit of 5/s (burst 20): none limited")
 	}
-	if st := anon.do("GET", "/healthz", nil, nil); st != 200 {
+	if st := anon.Do("GET", "/healthz", nil, nil); st != 200 {
 		t.Errorf("/healthz is rate-limited: %d", st)
 	}
 }

@@ -1,67 +1,18 @@
 package server_test
 
 import (
-	"fmt"
-	"net"
-	"net/http"
-	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/chatr/chatr/internal/testnode"
 	"github.com/chatr/chatr/internal/wsclient"
 )
 
-// buildChatr builds the real binary once per test binary run.
-func buildChatr(t *testing.T) string {
-	t.Helper()
-	bin := filepath.Join(t.TempDir(), "chatr")
-	cmd := exec.Command("go", "build", "-o", bin, "../cmd/chatr")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
-	return bin
-}
-
-// freePort returns a loopback port that was free a moment ago.
-func freePort(t *testing.T) int {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
-}
-
-// startProcess runs the binary and waits until /readyz answers.
-func startProcess(t *testing.T, bin, db string, port int) *exec.Cmd {
-	t.Helper()
-	cmd := exec.Command(bin, "--addr", "127.0.0.1:"+strconv.Itoa(port), "--db", db, "--log-level", "warn",
-		"--messages-per-second", "100000", "--message-burst", "100000")
-	cmd.Env = append(os.Environ(), "CHATR_SECRET="+testSecret)
-	cmd.Stderr = os.Stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
-	deadline := time.Now().Add(20 * time.Second)
-	for time.Now().Before(deadline) {
-		resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/readyz", port))
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == 200 {
-				return cmd
-			}
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	t.Fatal("chatr did not become ready")
-	return nil
-}
+// fastSenders lifts the message rate limit so that a kill lands mid-stream.
+var fastSenders = []string{"--messages-per-second", "100000", "--message-burst", "100000"}
 
 // TestAckedMessagesSurviveSIGKILL sends messages while the process is
 // killed: every message whose ack arrived must be in the history exactly
@@ -70,13 +21,11 @@ func TestAckedMessagesSurviveSIGKILL(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and kills the real binary")
 	}
-	bin := buildChatr(t)
 	db := filepath.Join(t.TempDir(), "chatr.db")
-	port := freePort(t)
-	proc := startProcess(t, bin, db, port)
-	n := &node{t: t, base: fmt.Sprintf("http://127.0.0.1:%d", port)}
-	alice := n.guest("Alice")
-	c := alice.connect(wsclient.JSON)
+	port := testnode.FreePort(t)
+	proc := testnode.StartProcess(t, db, port, fastSenders...)
+	alice := guest(t, proc.Base, "Alice")
+	c := alice.Connect(wsclient.JSON)
 	mustAck(t, c, "createChat", map[string]string{"name": "Durable", "id": "durable"})
 	mustAck(t, c, "joinChat", "durable")
 
@@ -86,7 +35,7 @@ func TestAckedMessagesSurviveSIGKILL(t *testing.T) {
 	texts := make(map[uint64]string)
 	go func() {
 		time.Sleep(150 * time.Millisecond)
-		proc.Process.Signal(syscall.SIGKILL)
+		proc.Cmd.Process.Signal(syscall.SIGKILL)
 	}()
 	for i := 0; i < total; i++ {
 		id := c.NextAckID()
@@ -105,12 +54,12 @@ func TestAckedMessagesSurviveSIGKILL(t *testing.T) {
 			acked[f.AckID] = true
 		}
 	}
-	proc.Wait()
+	<-proc.Done
 	if len(acked) == 0 {
 		t.Fatal("no message was acknowledged before the kill; the test proves nothing")
 	}
 
-	startProcess(t, bin, db, port)
+	testnode.StartProcess(t, db, port, fastSenders...)
 	var hist struct {
 		Messages []chatMsg
 		HasMore  bool
@@ -118,7 +67,7 @@ func TestAckedMessagesSurviveSIGKILL(t *testing.T) {
 	seen := map[string]int{}
 	before := ""
 	for {
-		if st := alice.do("GET", "/api/chats/durable/messages?limit=200"+before, nil, &hist); st != 200 {
+		if st := alice.Do("GET", "/api/chats/durable/messages?limit=200"+before, nil, &hist); st != 200 {
 			t.Fatalf("history after restart: status %d", st)
 		}
 		for _, m := range hist.Messages {
@@ -141,7 +90,7 @@ func TestAckedMessagesSurviveSIGKILL(t *testing.T) {
 	}
 	t.Logf("%d messages acked before SIGKILL, %d stored", len(acked), len(seen))
 	// The session survives too: the same cookie still works.
-	alice.connect(wsclient.JSON)
+	alice.Connect(wsclient.JSON)
 }
 
 // TestGracefulShutdown: SIGTERM closes sockets with 1001 (going away, so
@@ -150,18 +99,16 @@ func TestGracefulShutdown(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs the real binary")
 	}
-	bin := buildChatr(t)
-	port := freePort(t)
-	proc := startProcess(t, bin, filepath.Join(t.TempDir(), "chatr.db"), port)
-	n := &node{t: t, base: fmt.Sprintf("http://127.0.0.1:%d", port)}
-	c := n.guest("Alice").connect(wsclient.JSON)
-	if err := proc.Process.Signal(syscall.SIGTERM); err != nil {
+	proc := testnode.StartProcess(t, filepath.Join(t.TempDir(), "chatr.db"), testnode.FreePort(t))
+	c := guest(t, proc.Base, "Alice").Connect(wsclient.JSON)
+	if err := proc.Cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
 	if code, err := c.WaitClosed(10 * time.Second); err != nil || code != 1001 {
 		t.Errorf("close on SIGTERM: %d (%v), want 1001", code, err)
 	}
-	if err := proc.Wait(); err != nil {
-		t.Errorf("exit after SIGTERM: %v, want status 0", err)
+	<-proc.Done
+	if st := proc.Cmd.ProcessState; !st.Success() {
+		t.Errorf("exit after SIGTERM: %v, want status 0", st)
 	}
 }
