@@ -5,6 +5,7 @@ import (
 	"errors"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/chatr/chatr/internal/groupcommit"
 )
@@ -16,7 +17,10 @@ func TestBatchesAndIsolatesFailures(t *testing.T) {
 	var mu sync.Mutex
 	var batches []int
 	next := 0
+	entered, gate := make(chan struct{}), make(chan struct{})
+	var once sync.Once
 	c := groupcommit.New(16, func(batch []*groupcommit.Request[int]) error {
+		once.Do(func() { close(entered); <-gate }) // hold the first commit while the others queue up
 		mu.Lock()
 		defer mu.Unlock()
 		batches = append(batches, len(batch))
@@ -34,18 +38,28 @@ func TestBatchesAndIsolatesFailures(t *testing.T) {
 	const n = 200
 	results := make([]int, n)
 	errs := make([]error, n)
-	var wg sync.WaitGroup
-	for i := 0; i < n; i++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			item := i
-			if i == 7 {
-				item = -1
-			}
-			results[i], errs[i] = c.Submit(context.Background(), item)
-		}()
+	var wg, started sync.WaitGroup
+	submit := func(i int) {
+		defer wg.Done()
+		item := i
+		if i == 7 {
+			item = -1
+		}
+		started.Done()
+		results[i], errs[i] = c.Submit(context.Background(), item)
 	}
+	wg.Add(1)
+	started.Add(1)
+	go submit(0)
+	<-entered
+	for i := 1; i < n; i++ {
+		wg.Add(1)
+		started.Add(1)
+		go submit(i)
+	}
+	started.Wait()
+	time.Sleep(100 * time.Millisecond) // let them reach the queue
+	close(gate)
 	wg.Wait()
 	c.Close()
 
@@ -65,8 +79,10 @@ func TestBatchesAndIsolatesFailures(t *testing.T) {
 	if len(seen) != n-1 {
 		t.Errorf("%d distinct results, want %d", len(seen), n-1)
 	}
-	if len(batches) >= n {
-		t.Errorf("%d transactions for %d items: nothing was batched", len(batches), n)
+	// 1 held commit, then 199 queued items in batches of at most 16, plus
+	// the failed batch retried item by item.
+	if len(batches) > 1+13+16+1 {
+		t.Errorf("%d transactions for %d items: queued items were not batched (%v)", len(batches), n, batches)
 	}
 	for _, b := range batches {
 		if b > 16 {
