@@ -738,6 +738,15 @@ func (e *Env) Idle(cfg IdleConfig) (*Result, error) {
 	time.Sleep(time.Second)
 	m1, _ := Metrics(srv.Server)
 	rss1, _ := RSS(srv.Pid())
+	if e.ProfileDir != "" {
+		if resp, err := http.Get("http://" + srv.Pprof + "/debug/pprof/heap"); err == nil {
+			if f, err := os.Create(filepath.Join(e.ProfileDir, "idle-heap.prof")); err == nil {
+				io.Copy(f, resp.Body)
+				f.Close()
+			}
+			resp.Body.Close()
+		}
+	}
 	n := float64(cfg.Conns)
 	per := func(k string) float64 { return (m1[k] - m0[k]) / n }
 	out := &Result{Scenario: "idle", Load: Load()}

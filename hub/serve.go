@@ -87,7 +87,7 @@ func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	info := &ConnInfo{
 		ID:         randomID(16),
 		UserID:     claims.UserID,
-		Hub:        strings.ToLower(name),
+		Hub:        strings.Clone(strings.ToLower(name)), // not a substring of the request line, which holds the token
 		Roles:      slices.Clone(claims.Roles),
 		Protocol:   proto,
 		Reliable:   proto == ProtocolJSONReliable,
