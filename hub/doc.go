@@ -17,10 +17,17 @@
 // A connection is a session (identity, groups, sequence numbers, unacked
 // messages; it outlives a dropped socket on the reliable protocol) and, while
 // connected, a socket. Each socket has one reader goroutine, which also runs
-// the application's hooks for that connection one at a time, and a writer
-// goroutine that exists only while frames are queued: it takes the whole
-// queue, writes it with one writev (net.Buffers) and exits once the queue is
-// empty, dropping the queue's memory. A connection that cannot keep up hits
+// the application's hooks for that connection one at a time (the Connected
+// hook runs before it, on the upgrade's goroutine, so that an idle reader
+// keeps its initial 2 KiB stack). Writing needs no goroutine per socket: a
+// socket with newly queued frames goes on the hub's flush list, and a
+// flusher (one per core at most, running only while the list is not empty)
+// writes each listed socket's whole queue with one non-blocking writev,
+// after yielding once so that publishers released together (a group commit)
+// share that writev. Only a socket whose kernel buffer is full, or that is
+// closing, gets a writer goroutine of its own, bounded by WriteWait; an idle
+// socket holds no queue memory (queue slices are pooled). A connection that
+// cannot keep up hits
 // its queue limit and is cut off (close 1008 on the non-reliable protocol; a
 // reliable session is dropped to recovery, its messages kept in the unacked
 // buffer) without slowing anybody else.
