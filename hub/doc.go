@@ -27,17 +27,19 @@
 // share that writev. Only a socket whose kernel buffer is full, or that is
 // closing, gets a writer goroutine of its own, bounded by WriteWait; an idle
 // socket holds no queue memory (queue slices are pooled). A connection that
-// cannot keep up hits
-// its queue limit and is cut off (close 1008 on the non-reliable protocol; a
-// reliable session is dropped to recovery, its messages kept in the unacked
-// buffer) without slowing anybody else.
+// cannot keep up hits its queue limit (or WriteWait) and is cut off (close
+// 1008 on the non-reliable protocol; a reliable session is dropped to
+// recovery, its messages kept in the unacked buffer) without slowing anybody
+// else.
 //
 // A message to a group is encoded once: the WebSocket frame is identical for
 // every non-reliable recipient, and on the reliable protocol only a small
 // head (frame header plus {"sequenceId":N,) differs per recipient while the
 // rest of the frame is shared, so a 1,000-member fan-out copies no payload.
-// Group membership is a copy-on-write slice, so fan-out holds no lock while
-// it walks the members and never holds one while writing to a socket.
+// Group membership is a copy-on-write slice (joins append in place while
+// there is room, which readers of the shorter slice never see), so fan-out
+// holds no lock while it walks the members and never holds one while
+// writing to a socket.
 //
 // # Why gobwas/ws
 //
