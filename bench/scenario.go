@@ -555,7 +555,11 @@ func (e *Env) Slow(cfg FanoutConfig, rate float64, slowDur time.Duration) (*Resu
 	}
 	out.add("server RSS before / peak / after", fmt.Sprintf("%.1f / %.1f / %.1f MB", mb(rss0), mb(peak.Load()), mb(rss1)), "")
 	out.add("slow consumers cut off", fmt.Sprintf("%.0f", m["chatr_slow_consumers_total"]), "queue past its limit (4,096 frames or 16 MiB): closed")
-	out.add("server connections before / after", fmt.Sprintf("%.0f / %.0f", mc0["chatr_connections"], m["chatr_connections"]), "one fewer: the silent member was cut off (queue limit or the 10 s write deadline)")
+	note := "the silent member is still connected: its kernel buffers (up to 4 MiB) have not filled yet"
+	if m["chatr_connections"] < mc0["chatr_connections"] {
+		note = "the silent member was cut off (queue limit or the 10 s write deadline)"
+	}
+	out.add("server connections before / after", fmt.Sprintf("%.0f / %.0f", mc0["chatr_connections"], m["chatr_connections"]), note)
 	return out, nil
 }
 

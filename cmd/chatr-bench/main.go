@@ -93,7 +93,7 @@ func run() error {
 	}
 	if *short {
 		*idleConns, *stepDur = 3000, 2*time.Second
-		*rates = "200,400,600,800,1000"
+		*rates = "200,400,600,800,1000,1200,1500"
 		*roomConns, *roomRates = 2000, "2000"
 		*churnRate = 200
 		*slowDur = 5 * time.Second
