@@ -418,7 +418,11 @@ func (k *socket) write() {
 // connections (TLS, say) would turn each buffer into a separate write, and a
 // TLS record each, so the frames are gathered into one buffer first.
 func writeBuffers(nc net.Conn, bufs net.Buffers) error {
-	if _, ok := nc.(*net.TCPConn); ok || len(bufs) == 1 {
+	if tc := tcpConn(nc); tc != nil {
+		_, err := bufs.WriteTo(tc)
+		return err
+	}
+	if len(bufs) == 1 {
 		_, err := bufs.WriteTo(nc)
 		return err
 	}

@@ -223,6 +223,16 @@ func (h *Hub) upgrade(w http.ResponseWriter, r *http.Request, proto string) (net
 	return nc, nil
 }
 
+// tcpConn returns the TCP connection under nc, seeing through prefixConn
+// (which changes only reads), or nil: writes go to it directly, with writev.
+func tcpConn(nc net.Conn) *net.TCPConn {
+	if p, ok := nc.(*prefixConn); ok {
+		nc = p.Conn
+	}
+	tc, _ := nc.(*net.TCPConn)
+	return tc
+}
+
 // prefixConn reads bytes that arrived with the handshake before the socket.
 type prefixConn struct {
 	net.Conn
@@ -313,7 +323,7 @@ func refuseRecovery(nc net.Conn, wait time.Duration) {
 
 func newSocket(s *session, nc net.Conn) *socket {
 	k := &socket{s: s, nc: nc}
-	if tc, ok := nc.(*net.TCPConn); ok {
+	if tc := tcpConn(nc); tc != nil {
 		k.raw, _ = tc.SyscallConn()
 	}
 	k.lastRead.Store(time.Now().UnixNano())
