@@ -3,7 +3,6 @@ package oauth_test
 import (
 	"bufio"
 	"bytes"
-	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -20,6 +19,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chatr/chatr/internal/testnode"
 	"github.com/chatr/chatr/server"
 )
 
@@ -118,32 +118,15 @@ func (l *lockedWriter) Write(p []byte) (int, error) {
 	return l.w.Write(p)
 }
 
-// startNode runs a Chatr server on 127.0.0.1:0 and returns its base URL.
+// startNode runs a Chatr server on 127.0.0.1:0 without per-IP limits and
+// returns its base URL.
 func startNode(t *testing.T, cfg server.Config) string {
 	t.Helper()
-	cfg.DB = filepath.Join(t.TempDir(), "chatr.db")
-	cfg.Addr = "127.0.0.1:0"
-	cfg.Secret = "test-secret-0123456789abcdef"
 	cfg.RequestsPerSecond, cfg.SignInsPerMinute = -1, -1
 	if testing.Verbose() {
 		cfg.Logger = slog.New(slog.NewTextHandler(os.Stderr, nil))
-	} else {
-		cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
-	srv, err := server.New(cfg)
-	if err != nil {
-		t.Fatalf("server.New: %v", err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- srv.Run(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("Run: %v", err)
-		}
-	})
-	return "http://" + srv.Addr()
+	return testnode.Start(t, cfg).Base
 }
 
 // browser is a user agent with its own cookies that follows no redirect by
