@@ -8,13 +8,11 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/http/cookiejar"
 	"net/url"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -23,6 +21,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/chatr/chatr/internal/testnode"
 	"github.com/chatr/chatr/internal/wsclient"
 	"github.com/chatr/chatr/redis"
 )
@@ -100,15 +99,8 @@ func services(t *testing.T) (pgURL, redisURL, prefix string) {
 	return pgURL, redisURL, prefix
 }
 
-// buildChatr builds the real binary.
-func buildChatr(t *testing.T) string {
-	t.Helper()
-	bin := filepath.Join(t.TempDir(), "chatr")
-	if out, err := exec.Command("go", "build", "-o", bin, "../cmd/chatr").CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
-	return bin
-}
+// buildChatr builds the real binary (once per test process).
+func buildChatr(t *testing.T) string { return testnode.ChatrBinary(t) }
 
 // node is one chatr process of the cluster.
 type node struct {
@@ -118,15 +110,7 @@ type node struct {
 	base string
 }
 
-func freePort(t *testing.T) int {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
-}
+var freePort = testnode.FreePort
 
 // startNodes starts n processes on one database and Redis prefix and waits
 // until each is ready.
