@@ -1,46 +1,19 @@
 package sqlite_test
 
 import (
-	"fmt"
 	"path/filepath"
-	"sync/atomic"
 	"testing"
-	"time"
 
-	"github.com/chatr/chatr"
 	"github.com/chatr/chatr/sqlite"
+	"github.com/chatr/chatr/storetest"
 )
 
-// BenchmarkAddMessageParallel measures group commit: many goroutines (32 per
-// GOMAXPROCS) add 100-byte messages to 16 chats on one file, each waiting
-// for its message to be durable. msgs/s is the stored-and-acknowledged rate.
+// BenchmarkAddMessageParallel measures group commit on one SQLite file.
 func BenchmarkAddMessageParallel(b *testing.B) {
-	ctx := b.Context()
-	db, err := sqlite.Open(ctx, filepath.Join(b.TempDir(), "bench.db"))
+	db, err := sqlite.Open(b.Context(), filepath.Join(b.TempDir(), "bench.db"))
 	if err != nil {
 		b.Fatal(err)
 	}
 	defer db.Close()
-	const chats = 16
-	for i := 0; i < chats; i++ {
-		if err := db.CreateChat(ctx, chatr.Chat{ID: fmt.Sprint("chat-", i), Name: "bench", Owner: "guest:bench"}); err != nil {
-			b.Fatal(err)
-		}
-	}
-	text := fmt.Sprintf("%-100s", "a chat message of a hundred bytes")
-	var sender atomic.Int64
-	b.SetParallelism(32)
-	b.ResetTimer()
-	start := time.Now()
-	b.RunParallel(func(pb *testing.PB) {
-		n := sender.Add(1)
-		m := chatr.Message{ChatID: fmt.Sprint("chat-", n%chats), FromUserID: fmt.Sprint("guest:", n), FromUserName: "bench", Text: text}
-		for pb.Next() {
-			if _, err := db.AddMessage(ctx, m); err != nil {
-				b.Error(err)
-				return
-			}
-		}
-	})
-	b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "msgs/s")
+	storetest.BenchmarkAddMessageParallel(b, db)
 }
