@@ -82,6 +82,10 @@ type Payload struct {
 type GroupMessage struct {
 	Group  string
 	NoEcho bool
+	// AckID is the frame's ackId when HasAck: with the connection id it names
+	// a send uniquely, so the application can make a retry idempotent.
+	AckID  uint64
+	HasAck bool
 	Payload
 }
 

@@ -80,7 +80,7 @@ func (s *session) do(f *clientFrame, arrived int64) (name, message string) {
 		if !hasRole(s.info.Roles, roleSend, f.Group) {
 			return ackForbidden, "The connection has no permission to send to group " + f.Group
 		}
-		gm := &GroupMessage{Group: f.Group, NoEcho: f.NoEcho, Payload: f.Payload}
+		gm := &GroupMessage{Group: f.Group, NoEcho: f.NoEcho, AckID: f.AckID, HasAck: f.HasAck, Payload: f.Payload}
 		if err := h.hook("Publish", func() error { return h.app.Publish(h.ctx, s.info, gm) }); err != nil {
 			return h.ackError(err)
 		}
