@@ -51,6 +51,10 @@ type ConnInfo struct {
 	Protocol   string   // negotiated subprotocol
 	Reliable   bool     // Protocol is json.reliable.webpubsub.azure.v1
 	RemoteAddr string
+	// HTMLText marks a connection whose client renders message text as HTML
+	// (the original Chatr client). Connect may set it; such a connection is
+	// sent a Message's HTMLPayload instead of its Payload when one is set.
+	HTMLText bool
 }
 
 // ConnectRequest is what the application sees of a new connection before it
@@ -87,6 +91,9 @@ type GroupMessage struct {
 	AckID  uint64
 	HasAck bool
 	Payload
+	// HTMLPayload, when Publish sets it, is what connections marked HTMLText
+	// receive instead of Payload (the same message with its text escaped).
+	HTMLPayload *Payload
 }
 
 // AckError is an error the application returns from a hook to choose the ack
@@ -160,6 +167,9 @@ type Message struct {
 	AsServer   bool   `json:"s,omitempty"`
 	FromUserID string `json:"f,omitempty"` // for group messages: the sender, "" for announcements
 	Payload
+	// HTMLPayload, when set, goes to connections marked HTMLText instead of
+	// Payload.
+	HTMLPayload *Payload `json:"h,omitempty"`
 	ExcludeConn string `json:"x,omitempty"` // a connection that must not receive it (noEcho)
 }
 
