@@ -170,7 +170,7 @@ type Message struct {
 	// HTMLPayload, when set, goes to connections marked HTMLText instead of
 	// Payload.
 	HTMLPayload *Payload `json:"h,omitempty"`
-	ExcludeConn string `json:"x,omitempty"` // a connection that must not receive it (noEcho)
+	ExcludeConn string   `json:"x,omitempty"` // a connection that must not receive it (noEcho)
 }
 
 // Server-side calls. Each goes through the Broker, so in a cluster it reaches
