@@ -150,3 +150,17 @@ func utc(ts ...*time.Time) {
 		*t = t.UTC()
 	}
 }
+
+// callTimeout bounds a store call whose caller set no deadline, so that a
+// stuck database answers with an error instead of holding the caller (and
+// whatever it holds) forever.
+const callTimeout = 30 * time.Second
+
+// withDeadline returns ctx with callTimeout as its deadline unless it has
+// one already.
+func withDeadline(ctx context.Context) (context.Context, context.CancelFunc) {
+	if _, ok := ctx.Deadline(); ok {
+		return ctx, func() {}
+	}
+	return context.WithTimeout(ctx, callTimeout)
+}

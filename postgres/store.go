@@ -35,12 +35,18 @@ func (db *DB) UpsertUser(ctx context.Context, u chatr.User) error {
 	return nil
 }
 
-const userColumns = `id, name, provider, idle, last_seen, created`
+const userColumns = `id, name, provider, idle, last_seen, created, tokens_revoked`
 
 func scanUser(row pgx.Row) (chatr.User, error) {
-	var u chatr.User
-	err := row.Scan(&u.ID, &u.Name, &u.Provider, &u.Idle, &u.LastSeen, &u.Created)
-	utc(&u.LastSeen, &u.Created)
+	var (
+		u       chatr.User
+		revoked *time.Time
+	)
+	err := row.Scan(&u.ID, &u.Name, &u.Provider, &u.Idle, &u.LastSeen, &u.Created, &revoked)
+	if revoked != nil {
+		u.TokensRevoked = *revoked
+	}
+	utc(&u.LastSeen, &u.Created, &u.TokensRevoked)
 	return u, err
 }
 
@@ -80,6 +86,23 @@ func (db *DB) SetIdle(ctx context.Context, userID string, idle bool, at time.Tim
 	tag, err := db.pool.Exec(ctx, `UPDATE users SET idle = $1, last_seen = $2 WHERE id = $3`, idle, normal(at), userID)
 	if err != nil {
 		return fmt.Errorf("postgres: set idle: %w", err)
+	}
+	if tag.RowsAffected() == 0 {
+		return chatr.Errorf(chatr.ENOTFOUND, "no user %q", userID)
+	}
+	return nil
+}
+
+// RevokeTokens moves the user's revocation moment forward to before.
+func (db *DB) RevokeTokens(ctx context.Context, userID string, before time.Time) error {
+	if !chatr.StorableText(userID) {
+		return chatr.Errorf(chatr.ENOTFOUND, "no user %q", userID)
+	}
+	ctx, cancel := withDeadline(ctx)
+	defer cancel()
+	tag, err := db.pool.Exec(ctx, `UPDATE users SET tokens_revoked = GREATEST(tokens_revoked, $1) WHERE id = $2`, normal(before), userID)
+	if err != nil {
+		return fmt.Errorf("postgres: revoke tokens: %w", err)
 	}
 	if tag.RowsAffected() == 0 {
 		return chatr.Errorf(chatr.ENOTFOUND, "no user %q", userID)
