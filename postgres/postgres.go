@@ -39,6 +39,10 @@ var migrations embed.FS
 // maxBatch bounds one group-commit transaction.
 const maxBatch = 2048
 
+// maxPending bounds the messages waiting for the writer; beyond it
+// AddMessage answers ELIMIT at once instead of queueing without end.
+const maxPending = 16 * maxBatch
+
 // DB is a chatr.Store on a PostgreSQL database.
 type DB struct {
 	pool *pgxpool.Pool
@@ -75,7 +79,10 @@ func Open(ctx context.Context, url string) (*DB, error) {
 		return nil, fmt.Errorf("postgres: migrate: %w", err)
 	}
 	db := &DB{pool: pool}
-	db.messages = groupcommit.New(maxBatch, db.insertMessages)
+	db.messages = groupcommit.Start(groupcommit.Config[chatr.Message]{
+		MaxBatch: maxBatch, MaxPending: maxPending, Timeout: callTimeout,
+		Commit: db.insertMessages, Resolve: db.resolveMessages,
+	})
 	return db, nil
 }
 

@@ -410,15 +410,10 @@ func (db *DB) ListMessages(ctx context.Context, chatID string, q chatr.MessageQu
 		order = "DESC"
 	}
 	rows, _ := db.pool.Query(ctx, `
-		SELECT id, from_user_id, from_user_name, text, time FROM messages
+		SELECT `+messageColumns+` FROM messages
 		WHERE chat_id = $1 AND id > $2 AND id < $3 ORDER BY id `+order+` LIMIT $4`,
 		chatID, max(q.After, 0), before, limit)
-	msgs, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (chatr.Message, error) {
-		m := chatr.Message{ChatID: chatID}
-		err := row.Scan(&m.ID, &m.FromUserID, &m.FromUserName, &m.Text, &m.Time)
-		utc(&m.Time)
-		return m, err
-	})
+	msgs, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (chatr.Message, error) { return scanMessage(row) })
 	if err != nil {
 		return nil, fmt.Errorf("postgres: list messages: %w", err)
 	}

@@ -46,6 +46,10 @@ var migrations embed.FS
 // that a huge backlog adds to the first callers in it.
 const maxBatch = 2048
 
+// maxPending bounds the messages waiting for the writer; beyond it
+// AddMessage answers ELIMIT at once instead of queueing without end.
+const maxPending = 16 * maxBatch
+
 // DB is a chatr.Store on a SQLite file.
 type DB struct {
 	write *sql.DB // exactly one connection: SQLite has one writer anyway
@@ -113,14 +117,17 @@ func Open(ctx context.Context, path string) (*DB, error) {
 	db := &DB{write: write, read: read}
 	db.raiseCounter, err = write.PrepareContext(ctx, `UPDATE chats SET last_message_id = last_message_id + ? WHERE id = ? RETURNING last_message_id`)
 	if err == nil {
-		db.insertMessage, err = write.PrepareContext(ctx, `INSERT INTO messages (chat_id, id, from_user_id, from_user_name, text, time) VALUES (?, ?, ?, ?, ?, ?)`)
+		db.insertMessage, err = write.PrepareContext(ctx, `INSERT INTO messages (chat_id, id, from_user_id, from_user_name, text, time, client_id) VALUES (?, ?, ?, ?, ?, ?, ?)`)
 	}
 	if err != nil {
 		write.Close()
 		read.Close()
 		return nil, fmt.Errorf("sqlite: prepare: %w", err)
 	}
-	db.messages = groupcommit.New(maxBatch, db.insertMessages)
+	db.messages = groupcommit.Start(groupcommit.Config[chatr.Message]{
+		MaxBatch: maxBatch, MaxPending: maxPending, Timeout: callTimeout,
+		Commit: db.insertMessages, Resolve: db.resolveMessages,
+	})
 	return db, nil
 }
 

@@ -424,7 +424,7 @@ func (db *DB) ListMessages(ctx context.Context, chatID string, q chatr.MessageQu
 		order = "DESC"
 	}
 	rows, err := db.query(ctx, `
-		SELECT id, from_user_id, from_user_name, text, time FROM messages
+		SELECT `+messageColumns+` FROM messages
 		WHERE chat_id = ? AND id > ? AND id < ? ORDER BY id `+order+` LIMIT ?`,
 		chatID, max(q.After, 0), before, limit)
 	if err != nil {
@@ -433,12 +433,10 @@ func (db *DB) ListMessages(ctx context.Context, chatID string, q chatr.MessageQu
 	defer rows.Close()
 	msgs := []chatr.Message{}
 	for rows.Next() {
-		m := chatr.Message{ChatID: chatID}
-		var at int64
-		if err := rows.Scan(&m.ID, &m.FromUserID, &m.FromUserName, &m.Text, &at); err != nil {
+		m, err := scanMessage(rows)
+		if err != nil {
 			return nil, fmt.Errorf("sqlite: list messages: %w", err)
 		}
-		m.Time = unstamp(at)
 		msgs = append(msgs, m)
 	}
 	if err := rows.Err(); err != nil {
