@@ -2,6 +2,7 @@ package storetest
 
 import (
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -48,6 +49,13 @@ func testClientIDOnce(t *testing.T, s chatr.Store) {
 	ms, err := s.ListMessages(ctx, "c", chatr.MessageQuery{})
 	ok(t, "ListMessages", err)
 	same(t, "ListMessages after a retry", ms, []chatr.Message{first, plain1, plain2, second})
+
+	// The longest key is kept whole; a longer one is refused.
+	long := strings.Repeat("é", chatr.MaxClientID/2)
+	got := mustMessage(t, s, keyed("c", "guest:a", long, "long key"))
+	same(t, "retry with the longest key", mustMessage(t, s, keyed("c", "guest:a", long, "x")), asDuplicate(got))
+	_, err = s.AddMessage(ctx, keyed("c", "guest:a", long+"x", "too long"))
+	code(t, "AddMessage with a key too long", err, chatr.EINVALID)
 }
 
 func testClientIDPerSender(t *testing.T, s chatr.Store) {

@@ -319,6 +319,9 @@ func (s *Store) AddMessage(_ context.Context, m chatr.Message) (chatr.Message, e
 	if err := badText(m.FromUserID, m.FromUserName, m.Text, m.ClientID); err != nil {
 		return chatr.Message{}, err
 	}
+	if len(m.ClientID) > chatr.MaxClientID {
+		return chatr.Message{}, chatr.Errorf(chatr.EINVALID, "client message id is too long")
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if _, ok := s.chats[m.ChatID]; !ok {
