@@ -308,6 +308,8 @@ func list(ctx context.Context, t *aztables.Client, filter, sel string, top int32
 // UpsertUser creates the user or updates name and provider, keeping idle,
 // lastSeen and created.
 func (s *Store) UpsertUser(ctx context.Context, u chatr.User) error {
+	ctx, cancel := withDeadline(ctx)
+	defer cancel()
 	if u.ID == "" {
 		return chatr.Errorf(chatr.EINVALID, "user id is empty")
 	}
@@ -358,6 +360,8 @@ func userOf(e entity) chatr.User {
 }
 
 func (s *Store) GetUser(ctx context.Context, id string) (chatr.User, error) {
+	ctx, cancel := withDeadline(ctx)
+	defer cancel()
 	if !textOK(id) {
 		return chatr.User{}, chatr.Errorf(chatr.ENOTFOUND, "no such user")
 	}
@@ -376,6 +380,8 @@ func (s *Store) GetUser(ctx context.Context, id string) (chatr.User, error) {
 }
 
 func (s *Store) ListUsers(ctx context.Context) ([]chatr.User, error) {
+	ctx, cancel := withDeadline(ctx)
+	defer cancel()
 	es, err := list(ctx, s.users, "PartitionKey eq "+quote(partition), "", 0)
 	if err != nil {
 		return nil, fmt.Errorf("aztables: list users: %w", err)
@@ -389,6 +395,8 @@ func (s *Store) ListUsers(ctx context.Context) ([]chatr.User, error) {
 }
 
 func (s *Store) SetIdle(ctx context.Context, userID string, idle bool, at time.Time) error {
+	ctx, cancel := withDeadline(ctx)
+	defer cancel()
 	if !textOK(userID) {
 		return chatr.Errorf(chatr.ENOTFOUND, "no such user")
 	}
@@ -444,6 +452,8 @@ func (s *Store) RevokeTokens(ctx context.Context, userID string, before time.Tim
 // --- sessions
 
 func (s *Store) CreateSession(ctx context.Context, ss chatr.Session) error {
+	ctx, cancel := withDeadline(ctx)
+	defer cancel()
 	if ss.TokenHash == "" {
 		return chatr.Errorf(chatr.EINVALID, "session hash is empty")
 	}
@@ -472,6 +482,8 @@ func sessionOf(e entity) chatr.Session {
 }
 
 func (s *Store) GetSession(ctx context.Context, tokenHash string, now time.Time) (chatr.Session, error) {
+	ctx, cancel := withDeadline(ctx)
+	defer cancel()
 	if !textOK(tokenHash) {
 		return chatr.Session{}, chatr.Errorf(chatr.ENOTFOUND, "no session")
 	}
@@ -494,6 +506,8 @@ func (s *Store) GetSession(ctx context.Context, tokenHash string, now time.Time)
 }
 
 func (s *Store) ExtendSession(ctx context.Context, tokenHash string, expires time.Time) error {
+	ctx, cancel := withDeadline(ctx)
+	defer cancel()
 	if !textOK(tokenHash) {
 		return chatr.Errorf(chatr.ENOTFOUND, "no session")
 	}
@@ -510,6 +524,8 @@ func (s *Store) ExtendSession(ctx context.Context, tokenHash string, expires tim
 }
 
 func (s *Store) DeleteSession(ctx context.Context, tokenHash string) error {
+	ctx, cancel := withDeadline(ctx)
+	defer cancel()
 	_, err := s.sessions.DeleteEntity(ctx, partition, key(tokenHash), nil)
 	if err != nil && !notFound(err) {
 		return fmt.Errorf("aztables: delete session: %w", err)
@@ -537,11 +553,15 @@ func (s *Store) deleteSessions(ctx context.Context, filter string, keep func(ent
 }
 
 func (s *Store) DeleteUserSessions(ctx context.Context, userID string) error {
+	ctx, cancel := withDeadline(ctx)
+	defer cancel()
 	_, err := s.deleteSessions(ctx, "PartitionKey eq "+quote(partition)+" and userId eq "+quote(userID), nil)
 	return err
 }
 
 func (s *Store) DeleteExpiredSessions(ctx context.Context, now time.Time) (int, error) {
+	ctx, cancel := withDeadline(ctx)
+	defer cancel()
 	return s.deleteSessions(ctx, "PartitionKey eq "+quote(partition), func(e entity) bool { return now.Before(e.time("expires")) })
 }
 
@@ -630,6 +650,8 @@ func (s *Store) getChat(ctx context.Context, id string) (*chatRow, error) {
 }
 
 func (s *Store) CreateChat(ctx context.Context, c chatr.Chat) error {
+	ctx, cancel := withDeadline(ctx)
+	defer cancel()
 	if c.ID == "" || c.Name == "" {
 		return chatr.Errorf(chatr.EINVALID, "chat id and name are required")
 	}
@@ -651,6 +673,8 @@ func (s *Store) CreateChat(ctx context.Context, c chatr.Chat) error {
 }
 
 func (s *Store) GetChat(ctx context.Context, id string) (chatr.Chat, error) {
+	ctx, cancel := withDeadline(ctx)
+	defer cancel()
 	c, err := s.getChat(ctx, id)
 	if err != nil {
 		return chatr.Chat{}, err
@@ -682,6 +706,8 @@ func (s *Store) allChats(ctx context.Context) ([]*chatRow, error) {
 }
 
 func (s *Store) ListGroupChats(ctx context.Context) ([]chatr.Chat, error) {
+	ctx, cancel := withDeadline(ctx)
+	defer cancel()
 	rows, err := s.allChats(ctx)
 	if err != nil {
 		return nil, err
@@ -696,6 +722,8 @@ func (s *Store) ListGroupChats(ctx context.Context) ([]chatr.Chat, error) {
 }
 
 func (s *Store) ListUserChats(ctx context.Context, userID string) ([]chatr.Chat, error) {
+	ctx, cancel := withDeadline(ctx)
+	defer cancel()
 	rows, err := s.allChats(ctx)
 	if err != nil {
 		return nil, err
@@ -711,6 +739,8 @@ func (s *Store) ListUserChats(ctx context.Context, userID string) ([]chatr.Chat,
 
 // DeleteChat deletes the chat, then its messages and read markers.
 func (s *Store) DeleteChat(ctx context.Context, id string) error {
+	ctx, cancel := withDeadline(ctx)
+	defer cancel()
 	if !textOK(id) {
 		return chatr.Errorf(chatr.ENOTFOUND, "no such chat")
 	}
@@ -778,6 +808,8 @@ func (s *Store) updateChat(ctx context.Context, id string, change func(c *chatRo
 }
 
 func (s *Store) AddMember(ctx context.Context, chatID string, m chatr.Member) error {
+	ctx, cancel := withDeadline(ctx)
+	defer cancel()
 	if !textOK(m.UserID, m.UserName) {
 		return errText()
 	}
@@ -795,6 +827,8 @@ func (s *Store) AddMember(ctx context.Context, chatID string, m chatr.Member) er
 }
 
 func (s *Store) RemoveMember(ctx context.Context, chatID, userID string) error {
+	ctx, cancel := withDeadline(ctx)
+	defer cancel()
 	err := s.updateChat(ctx, chatID, func(c *chatRow) bool {
 		if _, ok := c.data.Members[userID]; !ok {
 			return false
@@ -810,6 +844,8 @@ func (s *Store) RemoveMember(ctx context.Context, chatID, userID string) error {
 }
 
 func (s *Store) ListMembers(ctx context.Context, chatID string) ([]chatr.Member, error) {
+	ctx, cancel := withDeadline(ctx)
+	defer cancel()
 	c, err := s.getChat(ctx, chatID)
 	if err != nil {
 		return nil, err
@@ -833,6 +869,8 @@ func (s *Store) ListMembers(ctx context.Context, chatID string) ([]chatr.Member,
 }
 
 func (s *Store) IsMember(ctx context.Context, chatID, userID string) (bool, error) {
+	ctx, cancel := withDeadline(ctx)
+	defer cancel()
 	c, err := s.getChat(ctx, chatID)
 	if chatr.ErrorCode(err) == chatr.ENOTFOUND {
 		return false, nil
@@ -847,6 +885,8 @@ func (s *Store) IsMember(ctx context.Context, chatID, userID string) (bool, erro
 // --- read markers
 
 func (s *Store) MarkRead(ctx context.Context, userID, chatID string, messageID int64) error {
+	ctx, cancel := withDeadline(ctx)
+	defer cancel()
 	if !textOK(userID) {
 		return errText()
 	}
@@ -890,6 +930,8 @@ func (s *Store) MarkRead(ctx context.Context, userID, chatID string, messageID i
 }
 
 func (s *Store) UnreadCounts(ctx context.Context, userID string) (map[string]int, error) {
+	ctx, cancel := withDeadline(ctx)
+	defer cancel()
 	chats, err := s.ListUserChats(ctx, userID)
 	if err != nil {
 		return nil, err
@@ -920,6 +962,8 @@ func (s *Store) UnreadCounts(ctx context.Context, userID string) (map[string]int
 // --- the store
 
 func (s *Store) Ping(ctx context.Context) error {
+	ctx, cancel := withDeadline(ctx)
+	defer cancel()
 	top := int32(1)
 	p := s.svc.NewListTablesPager(&aztables.ListTablesOptions{Top: &top})
 	if _, err := p.NextPage(ctx); err != nil {

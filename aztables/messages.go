@@ -414,6 +414,8 @@ func (s *Store) messageRange(ctx context.Context, chatID string, lo, hi int64, t
 }
 
 func (s *Store) ListMessages(ctx context.Context, chatID string, q chatr.MessageQuery) ([]chatr.Message, error) {
+	ctx, cancel := withDeadline(ctx)
+	defer cancel()
 	if _, err := s.getChat(ctx, chatID); err != nil {
 		return nil, err
 	}

@@ -1,6 +1,7 @@
 package storetest
 
 import (
+	"context"
 	"fmt"
 	"strings"
 	"sync"
@@ -123,6 +124,56 @@ func testClientIDConcurrent(t *testing.T, s chatr.Store) {
 			same(t, "answer for "+key, m, byKey[key])
 		}
 		same(t, "answers that stored "+key, originals, 1)
+	}
+}
+
+// testClientIDAfterGivingUp: a call whose context has ended before it
+// began stores nothing; calls whose deadline ends at any point of their
+// way may or may not have stored the message, and the retry with the same
+// key tells which: each key ends up stored once, under the id its retry
+// answers.
+func testClientIDAfterGivingUp(t *testing.T, s chatr.Store) {
+	ctx := t.Context()
+	mustChat(t, s, group("c", at(0)))
+	cancelled, cancel := context.WithCancel(ctx)
+	cancel()
+	if _, err := s.AddMessage(cancelled, keyed("c", "guest:a", "early", "x")); err == nil {
+		t.Fatal("AddMessage with a cancelled context succeeded")
+	}
+	same(t, "messages after a cancelled AddMessage", ids(listAll(t, s, "c")), []int64{})
+
+	const n = 40
+	var wg sync.WaitGroup
+	retried := make([]chatr.Message, n)
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			key := fmt.Sprint("k", i)
+			// Deadlines from 0 to about 4 ms end before, during and after
+			// the commit of a busy store.
+			short, cancel := context.WithTimeout(ctx, time.Duration(i%9)*500*time.Microsecond)
+			s.AddMessage(short, keyed("c", "guest:a", key, key))
+			cancel()
+			m, err := s.AddMessage(ctx, keyed("c", "guest:a", key, key))
+			if err != nil {
+				t.Errorf("retry of %s: %v", key, err)
+			}
+			m.Duplicate = false
+			retried[i] = m
+		}()
+	}
+	wg.Wait()
+	stored := map[string]chatr.Message{}
+	for _, m := range listAll(t, s, "c") {
+		if _, twice := stored[m.ClientID]; twice {
+			t.Errorf("key %s stored twice", m.ClientID)
+		}
+		stored[m.ClientID] = m
+	}
+	same(t, "messages stored", len(stored), n)
+	for i, m := range retried {
+		same(t, fmt.Sprint("retry ", i), m, stored[fmt.Sprint("k", i)])
 	}
 }
 

@@ -315,7 +315,10 @@ func (s *Store) IsMember(_ context.Context, chatID, userID string) (bool, error)
 	return ok, nil
 }
 
-func (s *Store) AddMessage(_ context.Context, m chatr.Message) (chatr.Message, error) {
+func (s *Store) AddMessage(ctx context.Context, m chatr.Message) (chatr.Message, error) {
+	if err := ctx.Err(); err != nil {
+		return chatr.Message{}, err
+	}
 	if err := badText(m.FromUserID, m.FromUserName, m.Text, m.ClientID); err != nil {
 		return chatr.Message{}, err
 	}
