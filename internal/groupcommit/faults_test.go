@@ -37,11 +37,11 @@ type item struct {
 type fault int
 
 const (
-	ok              fault = iota
-	failBefore            // the transaction fails, nothing written
-	commitLost            // COMMIT fails before it took effect: outcome unknown, nothing written
-	commitAfter           // COMMIT took effect, then its answer is lost: outcome unknown
-	hang                  // the database does not answer until the batch's deadline
+	ok          fault = iota
+	failBefore        // the transaction fails, nothing written
+	commitLost        // COMMIT fails before it took effect: outcome unknown, nothing written
+	commitAfter       // COMMIT took effect, then its answer is lost: outcome unknown
+	hang              // the database does not answer until the batch's deadline
 )
 
 // model is a store with transactions: a batch's rows are written all or
