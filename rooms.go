@@ -351,6 +351,20 @@ func checkSettings(c Chat) error {
 	return nil
 }
 
+// InviteUsable applies UseInvite's checks, in their order of precedence,
+// to an invite as stored; stores call it inside their atomic step.
+func InviteUsable(inv Invite, now time.Time) error {
+	switch {
+	case inv.Revoked:
+		return ErrInviteRevoked
+	case !inv.Expires.IsZero() && !now.Before(inv.Expires):
+		return ErrInviteExpired
+	case inv.MaxUses > 0 && inv.Uses >= inv.MaxUses:
+		return ErrInviteUsedUp
+	}
+	return nil
+}
+
 // ValidRole reports whether role is one of the member roles.
 func ValidRole(role string) bool {
 	return role == RoleOwner || role == RoleModerator || role == RoleMember

@@ -272,7 +272,7 @@ func (s *Store) UseInvite(_ context.Context, tokenHash string, m chatr.Member, a
 	if !ok {
 		return chatr.Chat{}, chatr.Errorf(chatr.ENOTFOUND, "no such invite")
 	}
-	if err := inviteUsable(inv, at); err != nil {
+	if err := chatr.InviteUsable(inv, at); err != nil {
 		return chatr.Chat{}, err
 	}
 	c := s.chats[inv.ChatID]
@@ -285,19 +285,6 @@ func (s *Store) UseInvite(_ context.Context, tokenHash string, m chatr.Member, a
 	m.Role = memberRole(c, m)
 	s.members[inv.ChatID][m.UserID] = m
 	return c, nil
-}
-
-// inviteUsable applies UseInvite's checks in their order of precedence.
-func inviteUsable(inv chatr.Invite, at time.Time) error {
-	switch {
-	case inv.Revoked:
-		return chatr.ErrInviteRevoked
-	case !inv.Expires.IsZero() && !at.Before(inv.Expires):
-		return chatr.ErrInviteExpired
-	case inv.MaxUses > 0 && inv.Uses >= inv.MaxUses:
-		return chatr.ErrInviteUsedUp
-	}
-	return nil
 }
 
 // memberRole is the role AddMember stores for m: only the chat's Owner is
