@@ -30,7 +30,7 @@ const userColumns = `id, name, provider, idle, last_seen, created, COALESCE(hand
 
 func scanUser(row interface{ Scan(...any) error }) (chatr.User, error) {
 	var (
-		u                 chatr.User
+		u                           chatr.User
 		idle, banned                int
 		lastSeen, created, bannedAt int64
 	)
