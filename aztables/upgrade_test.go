@@ -39,7 +39,9 @@ func TestUpgradeFromRelease1(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	stamp := func(minute int) string { return time.Date(2026, 1, 2, 3, minute, 5, 0, time.UTC).Format("2006-01-02T15:04:05.000Z") }
+	stamp := func(minute int) string {
+		return time.Date(2026, 1, 2, 3, minute, 5, 0, time.UTC).Format("2006-01-02T15:04:05.000Z")
+	}
 	for _, u := range []struct {
 		id, name string
 		minute   int
