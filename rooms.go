@@ -62,6 +62,11 @@ var (
 	ErrInviteUsedUp  = &Error{Code: EGONE, Message: "this invite link has been used up"}
 )
 
+// ErrChatNameTaken is the ECONFLICT of CreateChat and UpdateChat when
+// another public group chat holds the name (an existing ID is another
+// ECONFLICT); it is returned as it is, for errors.Is.
+var ErrChatNameTaken = &Error{Code: ECONFLICT, Message: "a public chat with this name exists"}
+
 // Kind tells a group chat from a direct message and a group DM.
 func (c Chat) Kind() string {
 	switch {

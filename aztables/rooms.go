@@ -109,7 +109,7 @@ func (s *Store) claimName(ctx context.Context, c chatr.Chat) error {
 			return nil
 		}
 		if !s.staleClaim(ctx, e, holder) {
-			return chatr.Errorf(chatr.ECONFLICT, "a public chat named %q exists", c.Name)
+			return chatr.ErrChatNameTaken
 		}
 		_, err = s.names.UpdateEntity(ctx, claim, &aztables.UpdateEntityOptions{IfMatch: &r.ETag, UpdateMode: aztables.UpdateModeReplace})
 		if err == nil {

@@ -157,7 +157,7 @@ func (db *DB) UpdateChat(ctx context.Context, id string, u chatr.ChatUpdate) (ch
 				c.Name, c.Topic, c.Visibility, c.InvitePolicy, id)
 		}
 		if isUnique(err, "chats_name_key") {
-			return chatr.Errorf(chatr.ECONFLICT, "a public chat named %q exists", c.Name)
+			return chatr.ErrChatNameTaken
 		}
 		return err
 	})

@@ -195,7 +195,7 @@ func (db *DB) CreateChat(ctx context.Context, c chatr.Chat) error {
 		ON CONFLICT (id) DO NOTHING`,
 		c.ID, c.Name, c.Owner, c.Private, normal(orNow(c.Created)), c.Topic, c.Visibility, c.InvitePolicy, nameKey(c))
 	if isUnique(err, "chats_name_key") {
-		return chatr.Errorf(chatr.ECONFLICT, "a public chat named %q exists", c.Name)
+		return chatr.ErrChatNameTaken
 	}
 	if err != nil {
 		return fmt.Errorf("postgres: create chat: %w", err)

@@ -180,7 +180,7 @@ func (db *DB) UpdateChat(ctx context.Context, id string, u chatr.ChatUpdate) (ch
 	}
 	_, err = tx.ExecContext(ctx, query, args...)
 	if isUnique(err, "chats.name_key") {
-		return chatr.Chat{}, chatr.Errorf(chatr.ECONFLICT, "a public chat named %q exists", c.Name)
+		return chatr.Chat{}, chatr.ErrChatNameTaken
 	}
 	if err == nil {
 		err = tx.Commit()

@@ -194,7 +194,7 @@ func (db *DB) CreateChat(ctx context.Context, c chatr.Chat) error {
 		ON CONFLICT (id) DO NOTHING`,
 		c.ID, c.Name, c.Owner, boolInt(c.Private), stamp(orNow(c.Created)), c.Topic, c.Visibility, c.InvitePolicy, nameKey(c))
 	if isUnique(err, "chats.name_key") {
-		return chatr.Errorf(chatr.ECONFLICT, "a public chat named %q exists", c.Name)
+		return chatr.ErrChatNameTaken
 	}
 	if err != nil {
 		return fmt.Errorf("sqlite: create chat: %w", err)

@@ -22,12 +22,11 @@ func handles(us []chatr.User) []string {
 
 func testHandles(t *testing.T, s chatr.Store) {
 	ctx := t.Context()
-	for i, u := range []chatr.User{
+	for _, u := range []chatr.User{
 		user("guest:1", "Bob"), user("guest:2", "bob"), user("guest:3", "Bob"),
 		{ID: "github:9", Name: "Octo Cat", Handle: "Octo-Cat", Provider: "github"},
 		user("guest:4", "  Jean-Luc  Picard!"), user("guest:5", "日本"), user("guest:6", "bob2"),
 	} {
-		_ = i
 		mustUser(t, s, u)
 	}
 	var got []string

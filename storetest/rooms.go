@@ -192,7 +192,7 @@ func testChatKinds(t *testing.T, s chatr.Store) {
 func testPublicNamesUnique(t *testing.T, s chatr.Store) {
 	ctx := t.Context()
 	mustChat(t, s, named("a", "General"))
-	code(t, "a second public chat named general", s.CreateChat(ctx, named("b", " general")), chatr.ECONFLICT)
+	is(t, "a second public chat named general", s.CreateChat(ctx, named("b", " general")), chatr.ErrChatNameTaken)
 	_, err := s.GetChat(ctx, "b")
 	code(t, "GetChat of the refused chat", err, chatr.ENOTFOUND)
 
@@ -210,7 +210,7 @@ func testPublicNamesUnique(t *testing.T, s chatr.Store) {
 
 	mustChat(t, s, named("c", "Random"))
 	_, err = s.UpdateChat(ctx, "c", chatr.ChatUpdate{Name: ptr("general")})
-	code(t, "renaming to a taken name", err, chatr.ECONFLICT)
+	is(t, "renaming to a taken name", err, chatr.ErrChatNameTaken)
 	same(t, "name after the refusal", getChat(t, s, "c").Name, "Random")
 
 	_, err = s.UpdateChat(ctx, "a", chatr.ChatUpdate{Name: ptr("Lobby")})

@@ -46,7 +46,7 @@ func (s *Store) claimName(c chatr.Chat) error {
 	}
 	k := chatr.NameKey(c.Name)
 	if holder, taken := s.r.nameKeys[k]; taken && holder != c.ID {
-		return chatr.Errorf(chatr.ECONFLICT, "a public chat named %q exists", c.Name)
+		return chatr.ErrChatNameTaken
 	}
 	s.r.nameKeys[k] = c.ID
 	return nil
