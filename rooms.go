@@ -281,7 +281,8 @@ type RoomStore interface {
 	// RevokeInvite revokes the invite for good (again: no error). ENOTFOUND
 	// for an unknown hash.
 	RevokeInvite(ctx context.Context, tokenHash string) error
-	// UseInvite makes m a member of the invite's chat and returns the chat,
+	// UseInvite makes m a member (m.Role is ignored: an invite never makes
+	// a moderator) of the invite's chat and returns the chat,
 	// atomically with the checks and the count: ENOTFOUND for an unknown
 	// hash, else ErrInviteRevoked, ErrInviteExpired (Expires <= now) or
 	// ErrInviteUsedUp (Uses == MaxUses), in that order of precedence.

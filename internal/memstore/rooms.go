@@ -281,8 +281,8 @@ func (s *Store) UseInvite(_ context.Context, tokenHash string, m chatr.Member, a
 	}
 	inv.Uses++
 	s.r.invites[tokenHash] = inv
-	m.Joined = now(m.Joined)
-	m.Role = memberRole(c, m)
+	m.Joined, m.Role = now(m.Joined), ""
+	m.Role = memberRole(c, m) // an invite makes members, never moderators
 	s.members[inv.ChatID][m.UserID] = m
 	return c, nil
 }
