@@ -22,17 +22,34 @@ type User struct {
 	// TokensRevoked is the moment before which the user's access tokens
 	// were issued are refused (sign-out everywhere); zero when never.
 	TokensRevoked time.Time `json:"-"`
+
+	// Handle is the user's unique @handle (see RoomStore).
+	Handle string `json:"handle,omitempty"`
+	// Banned users may not sign in; BannedBy and BannedAt say who and when.
+	Banned   bool      `json:"banned,omitempty"`
+	BannedBy string    `json:"-"`
+	BannedAt time.Time `json:"-"`
 }
 
-// Chat is a group chat or a private chat between two users. Private chats
-// have IDs of the form "private_<lo>_<hi>" (see PrivateChatID) and exactly
-// two members; group chats are public and have an owner.
+// Chat is a group chat or a private chat. Private chats are direct
+// messages, with IDs of the form "private_<lo>_<hi>" (see PrivateChatID) and
+// two members, or group DMs (see GroupDMID); group chats have an owner and
+// are public or private (Visibility). Kind tells them apart.
 type Chat struct {
 	ID      string    `json:"id"`
 	Name    string    `json:"name"`
 	Owner   string    `json:"owner"`
 	Private bool      `json:"private"`
 	Created time.Time `json:"created"`
+
+	// Topic is a line shown in the room's header.
+	Topic string `json:"topic,omitempty"`
+	// Visibility is VisibilityPublic or VisibilityPrivate (see RoomStore).
+	Visibility string `json:"visibility,omitempty"`
+	// InvitePolicy says who may invite: InviteByMembers or InviteByModerators.
+	InvitePolicy string `json:"invitePolicy,omitempty"`
+	// LastMessageAt is the time of the newest message, set by ListUserChats.
+	LastMessageAt time.Time `json:"lastMessageAt,omitzero"`
 }
 
 // Member is one user's membership of a chat.
@@ -40,6 +57,9 @@ type Member struct {
 	UserID   string    `json:"userId"`
 	UserName string    `json:"userName"`
 	Joined   time.Time `json:"joined"`
+	// Role is RoleOwner, RoleModerator or RoleMember. AddMember stores an
+	// empty Role as RoleOwner for the chat's Owner, RoleMember otherwise.
+	Role string `json:"role,omitempty"`
 }
 
 // Message is one chat message as stored. ID increases strictly within a chat

@@ -20,6 +20,8 @@ import (
 // (EINVALID otherwise on writes; lookups by such a key find nothing). Close
 // is idempotent.
 type Store interface {
+	RoomStore // rooms, people and moderation: rooms.go
+
 	// UpsertUser creates the user or updates its Name and Provider (Idle and
 	// LastSeen are kept for an existing user and taken from u on first
 	// insert). Created is set on first insert.

@@ -83,6 +83,7 @@ func IsConnectionString(db string) bool {
 type Store struct {
 	svc                                      *aztables.ServiceClient
 	chats, users, sessions, messages, marker *aztables.Client
+	handles, names, invites, modLog          *aztables.Client // rooms.go
 
 	mu      sync.Mutex
 	queues  map[string]*chatQueue // AddMessage group commit, per chat
@@ -120,12 +121,16 @@ func Open(ctx context.Context, connStr string) (*Store, error) {
 	}{
 		{&s.chats, "chats"}, {&s.users, "users"}, {&s.sessions, "chatrsessions"},
 		{&s.messages, "chatrmessages"}, {&s.marker, "chatrreadmarkers"},
+		{&s.handles, "chatrhandles"}, {&s.names, "chatrnames"}, {&s.invites, "chatrinvites"}, {&s.modLog, "chatrmodlog"},
 	} {
 		name := prefix + t.name
 		if _, err := svc.CreateTable(ctx, name, nil); err != nil && !hasCode(err, string(aztables.TableAlreadyExists)) && status(err) != http.StatusConflict {
 			return nil, fmt.Errorf("aztables: create table %s: %w", name, err)
 		}
 		*t.c = svc.NewClient(name)
+	}
+	if err := s.backfill(ctx); err != nil {
+		return nil, fmt.Errorf("aztables: backfill: %w", err)
 	}
 	return s, nil
 }
@@ -316,39 +321,17 @@ func (s *Store) UpsertUser(ctx context.Context, u chatr.User) error {
 	if !textOK(u.ID, u.Name, u.Provider) {
 		return errText()
 	}
-	for range maxRetries {
-		e := map[string]any{"PartitionKey": partition, "RowKey": key(u.ID), "userName": u.Name, "userProvider": u.Provider}
-		_, err := s.users.UpdateEntity(ctx, marshal(e), &aztables.UpdateEntityOptions{UpdateMode: aztables.UpdateModeMerge})
-		if err == nil {
-			return nil
-		}
-		if !notFound(err) {
-			return fmt.Errorf("aztables: update user: %w", err)
-		}
-		created := u.Created
-		if created.IsZero() {
-			created = time.Now()
-		}
-		e["idle"] = u.Idle
-		setTime(e, "created", created)
-		if !u.LastSeen.IsZero() {
-			setTime(e, "lastSeen", u.LastSeen)
-		}
-		_, err = s.users.AddEntity(ctx, marshal(e), nil)
-		if err == nil {
-			return nil
-		}
-		if !conflict(err) {
-			return fmt.Errorf("aztables: add user: %w", err)
-		}
-	}
-	return errors.New("aztables: upsert user: too much contention")
+	return s.upsertUser(ctx, u)
 }
 
 func userOf(e entity) chatr.User {
 	u := chatr.User{
 		ID: unkey(e.str("RowKey")), Name: e.str("userName"), Provider: e.str("userProvider"),
 		Idle: e.boolean("idle"), Created: e.time("created"),
+		Handle: e.str("handle"), Banned: e.boolean("banned"),
+	}
+	if u.Banned {
+		u.BannedBy, u.BannedAt = e.str("bannedBy"), e.time("bannedAt")
 	}
 	if e.str("lastSeen") != "" {
 		u.LastSeen = e.time("lastSeen")
@@ -585,6 +568,7 @@ type chatRow struct {
 	chat   chatr.Chat
 	data   chatData
 	joined map[string]time.Time
+	roles  map[string]string // moderators (the owner is data.Owner)
 	etag   azcore.ETag
 }
 
@@ -594,7 +578,8 @@ func chatOf(e entity) (*chatRow, error) {
 		return nil, fmt.Errorf("aztables: chat %s: bad data column: %w", e.str("RowKey"), err)
 	}
 	id := unkey(e.str("RowKey"))
-	c.chat = chatr.Chat{ID: id, Name: c.data.Name, Owner: c.data.Owner, Created: e.time("created")}
+	c.chat = chatr.Chat{ID: id, Name: c.data.Name, Owner: c.data.Owner, Created: e.time("created"),
+		Topic: e.str("topic"), Visibility: e.str("visibility"), InvitePolicy: e.str("invitePolicy")}
 	if _, ok := e["private"]; ok {
 		c.chat.Private = e.boolean("private")
 	} else {
@@ -611,6 +596,7 @@ func chatOf(e entity) (*chatRow, error) {
 	if c.data.Members == nil {
 		c.data.Members = map[string]memberData{}
 	}
+	c.readRooms(e)
 	return c, nil
 }
 
@@ -623,6 +609,7 @@ func (c *chatRow) entity() map[string]any {
 	jb, _ := json.Marshal(joined)
 	e := map[string]any{"PartitionKey": partition, "RowKey": key(c.chat.ID), "data": string(data), "private": c.chat.Private, "joined": string(jb)}
 	setTime(e, "created", c.chat.Created)
+	c.writeRooms(e)
 	return e
 }
 
@@ -655,14 +642,23 @@ func (s *Store) CreateChat(ctx context.Context, c chatr.Chat) error {
 	if c.ID == "" || c.Name == "" {
 		return chatr.Errorf(chatr.EINVALID, "chat id and name are required")
 	}
-	if !textOK(c.ID, c.Name, c.Owner) {
+	if !textOK(c.ID, c.Name, c.Owner, c.Topic) {
 		return errText()
+	}
+	if err := chatr.CheckChatSettings(&c); err != nil {
+		return err
 	}
 	if c.Created.IsZero() {
 		c.Created = time.Now()
 	}
+	if err := s.claimName(ctx, c); err != nil {
+		return err
+	}
 	row := &chatRow{chat: c, data: chatData{ID: c.ID, Name: c.Name, Owner: c.Owner, Members: map[string]memberData{}}, joined: map[string]time.Time{}}
 	_, err := s.chats.AddEntity(ctx, marshal(row.entity()), nil)
+	if err != nil {
+		s.releaseName(ctx, c)
+	}
 	if conflict(err) {
 		return chatr.Errorf(chatr.ECONFLICT, "chat %s exists", c.ID)
 	}
@@ -714,7 +710,7 @@ func (s *Store) ListGroupChats(ctx context.Context) ([]chatr.Chat, error) {
 	}
 	chats := []chatr.Chat{}
 	for _, c := range rows {
-		if !c.chat.Private {
+		if c.chat.IsPublic() {
 			chats = append(chats, c.chat)
 		}
 	}
@@ -734,6 +730,9 @@ func (s *Store) ListUserChats(ctx context.Context, userID string) ([]chatr.Chat,
 			chats = append(chats, c.chat)
 		}
 	}
+	if err := s.fillLastMessageAt(ctx, chats); err != nil {
+		return nil, err
+	}
 	return chats, nil
 }
 
@@ -744,12 +743,19 @@ func (s *Store) DeleteChat(ctx context.Context, id string) error {
 	if !textOK(id) {
 		return chatr.Errorf(chatr.ENOTFOUND, "no such chat")
 	}
-	_, err := s.chats.DeleteEntity(ctx, partition, key(id), nil)
+	c, err := s.getChat(ctx, id)
+	if err != nil {
+		return err
+	}
+	_, err = s.chats.DeleteEntity(ctx, partition, key(id), nil)
 	if notFound(err) {
 		return chatr.Errorf(chatr.ENOTFOUND, "no chat %s", id)
 	}
 	if err != nil {
 		return fmt.Errorf("aztables: delete chat: %w", err)
+	}
+	if err := s.deleteChatRooms(ctx, c.chat); err != nil {
+		return err
 	}
 	ck := key(id)
 	rows, err := list(ctx, s.messages, "PartitionKey eq "+quote(ck), "RowKey", 0)
@@ -813,17 +819,13 @@ func (s *Store) AddMember(ctx context.Context, chatID string, m chatr.Member) er
 	if !textOK(m.UserID, m.UserName) {
 		return errText()
 	}
+	if m.Role != "" && !chatr.ValidRole(m.Role) {
+		return chatr.Errorf(chatr.EINVALID, "unknown role %q", m.Role)
+	}
 	if m.Joined.IsZero() {
 		m.Joined = time.Now()
 	}
-	return s.updateChat(ctx, chatID, func(c *chatRow) bool {
-		if _, ok := c.data.Members[m.UserID]; ok {
-			return false
-		}
-		c.data.Members[m.UserID] = memberData{UserID: m.UserID, UserName: m.UserName}
-		c.joined[m.UserID] = m.Joined
-		return true
-	})
+	return s.updateChat(ctx, chatID, func(c *chatRow) bool { return c.addMember(m) })
 }
 
 func (s *Store) RemoveMember(ctx context.Context, chatID, userID string) error {
@@ -856,7 +858,7 @@ func (s *Store) ListMembers(ctx context.Context, chatID string) ([]chatr.Member,
 		if !ok {
 			joined = c.chat.Created // written by the original, which kept no join times
 		}
-		members = append(members, chatr.Member{UserID: uid, UserName: md.UserName, Joined: joined})
+		members = append(members, chatr.Member{UserID: uid, UserName: md.UserName, Joined: joined, Role: c.role(uid)})
 	}
 	sort.Slice(members, func(i, j int) bool {
 		a, b := members[i], members[j]

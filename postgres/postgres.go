@@ -81,7 +81,10 @@ func Open(ctx context.Context, url string) (*DB, error) {
 	if err != nil {
 		return nil, fmt.Errorf("postgres: connect: %w", err)
 	}
-	if err := migrate(ctx, pool); err != nil {
+	if err := migrate(ctx, pool); err == nil {
+		err = backfill(ctx, pool)
+	}
+	if err != nil {
 		pool.Close()
 		return nil, fmt.Errorf("postgres: migrate: %w", err)
 	}
@@ -93,9 +96,10 @@ func Open(ctx context.Context, url string) (*DB, error) {
 	return db, nil
 }
 
-// migrate applies, in one transaction, every embedded migration whose
-// number is above the recorded schema version. The advisory lock (per
-// schema) makes nodes that start together take turns.
+// migrate applies, in one transaction and in order, every embedded
+// migration whose number is not recorded yet (one numbered below an applied
+// one, merged later from another line of work, still runs). The advisory
+// lock (per schema) makes nodes that start together take turns.
 func migrate(ctx context.Context, pool *pgxpool.Pool) error {
 	steps, err := schema.Load(migrations, "migrations")
 	if err != nil {
@@ -109,12 +113,17 @@ func migrate(ctx context.Context, pool *pgxpool.Pool) error {
 		if _, err := tx.Exec(ctx, `CREATE TABLE IF NOT EXISTS schema_version (version integer PRIMARY KEY, applied timestamptz NOT NULL DEFAULT now())`); err != nil {
 			return err
 		}
-		var current int
-		if err := tx.QueryRow(ctx, `SELECT COALESCE(MAX(version), 0) FROM schema_version`).Scan(&current); err != nil {
+		rows, _ := tx.Query(ctx, `SELECT version FROM schema_version`)
+		versions, err := pgx.CollectRows(rows, pgx.RowTo[int32])
+		if err != nil {
 			return err
 		}
+		applied := map[int]bool{}
+		for _, v := range versions {
+			applied[int(v)] = true
+		}
 		for _, s := range steps {
-			if s.Version <= current {
+			if applied[s.Version] {
 				continue
 			}
 			if _, err := tx.Exec(ctx, s.SQL); err != nil {

@@ -27,28 +27,27 @@ func (db *DB) UpsertUser(ctx context.Context, u chatr.User) error {
 	if err := chatr.CheckText(u.ID, u.Name, u.Provider); err != nil {
 		return err
 	}
-	_, err := db.pool.Exec(ctx, `
-		INSERT INTO users (id, name, provider, idle, last_seen, created) VALUES ($1, $2, $3, $4, $5, $6)
-		ON CONFLICT (id) DO UPDATE SET name = EXCLUDED.name, provider = EXCLUDED.provider`,
-		u.ID, u.Name, u.Provider, u.Idle, normal(u.LastSeen), normal(orNow(u.Created)))
-	if err != nil {
+	if err := db.upsertUser(ctx, u); err != nil {
 		return fmt.Errorf("postgres: upsert user: %w", err)
 	}
 	return nil
 }
 
-const userColumns = `id, name, provider, idle, last_seen, created, tokens_revoked`
+const userColumns = `id, name, provider, idle, last_seen, created, tokens_revoked, COALESCE(handle, ''), banned, banned_by, banned_at`
 
 func scanUser(row pgx.Row) (chatr.User, error) {
 	var (
-		u       chatr.User
-		revoked *time.Time
+		u                 chatr.User
+		revoked, bannedAt *time.Time
 	)
-	err := row.Scan(&u.ID, &u.Name, &u.Provider, &u.Idle, &u.LastSeen, &u.Created, &revoked)
+	err := row.Scan(&u.ID, &u.Name, &u.Provider, &u.Idle, &u.LastSeen, &u.Created, &revoked, &u.Handle, &u.Banned, &u.BannedBy, &bannedAt)
 	if revoked != nil {
 		u.TokensRevoked = *revoked
 	}
-	utc(&u.LastSeen, &u.Created, &u.TokensRevoked)
+	if bannedAt != nil {
+		u.BannedAt = *bannedAt
+	}
+	utc(&u.LastSeen, &u.Created, &u.TokensRevoked, &u.BannedAt)
 	return u, err
 }
 
@@ -227,13 +226,19 @@ func (db *DB) CreateChat(ctx context.Context, c chatr.Chat) error {
 	if c.ID == "" || c.Name == "" {
 		return chatr.Errorf(chatr.EINVALID, "chat id and name must not be empty")
 	}
-	if err := chatr.CheckText(c.ID, c.Name, c.Owner); err != nil {
+	if err := chatr.CheckText(c.ID, c.Name, c.Owner, c.Topic); err != nil {
+		return err
+	}
+	if err := chatr.CheckChatSettings(&c); err != nil {
 		return err
 	}
 	tag, err := db.pool.Exec(ctx, `
-		INSERT INTO chats (id, name, owner, private, created) VALUES ($1, $2, $3, $4, $5)
+		INSERT INTO chats (id, name, owner, private, created, topic, visibility, invite_policy, name_key) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
 		ON CONFLICT (id) DO NOTHING`,
-		c.ID, c.Name, c.Owner, c.Private, normal(orNow(c.Created)))
+		c.ID, c.Name, c.Owner, c.Private, normal(orNow(c.Created)), c.Topic, c.Visibility, c.InvitePolicy, nameKey(c))
+	if isUnique(err, "chats_name_key") {
+		return chatr.ErrChatNameTaken
+	}
 	if err != nil {
 		return fmt.Errorf("postgres: create chat: %w", err)
 	}
@@ -243,12 +248,24 @@ func (db *DB) CreateChat(ctx context.Context, c chatr.Chat) error {
 	return nil
 }
 
-const chatColumns = `c.id, c.name, c.owner, c.private, c.created`
+const chatColumns = `c.id, c.name, c.owner, c.private, c.created, c.topic, c.visibility, c.invite_policy`
 
-func scanChat(row pgx.Row) (chatr.Chat, error) {
-	var c chatr.Chat
-	err := row.Scan(&c.ID, &c.Name, &c.Owner, &c.Private, &c.Created)
-	utc(&c.Created)
+// scanChat reads chatColumns and, when lastMessageAt is set, one column
+// more: the time of the chat's newest message (NULL for none).
+func scanChat(row pgx.Row, lastMessageAt ...bool) (chatr.Chat, error) {
+	var (
+		c    chatr.Chat
+		last *time.Time
+	)
+	dest := []any{&c.ID, &c.Name, &c.Owner, &c.Private, &c.Created, &c.Topic, &c.Visibility, &c.InvitePolicy}
+	if len(lastMessageAt) > 0 {
+		dest = append(dest, &last)
+	}
+	err := row.Scan(dest...)
+	if last != nil {
+		c.LastMessageAt = *last
+	}
+	utc(&c.Created, &c.LastMessageAt)
 	return c, err
 }
 
@@ -269,9 +286,14 @@ func (db *DB) GetChat(ctx context.Context, id string) (chatr.Chat, error) {
 	return c, nil
 }
 
-func (db *DB) listChats(ctx context.Context, query string, args ...any) ([]chatr.Chat, error) {
+func (db *DB) listChats(ctx context.Context, lastMessageAt bool, query string, args ...any) ([]chatr.Chat, error) {
 	rows, _ := db.pool.Query(ctx, query, args...)
-	chats, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (chatr.Chat, error) { return scanChat(row) })
+	chats, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (chatr.Chat, error) {
+		if lastMessageAt {
+			return scanChat(row, true)
+		}
+		return scanChat(row)
+	})
 	if chats == nil {
 		chats = []chatr.Chat{}
 	}
@@ -282,7 +304,7 @@ func (db *DB) listChats(ctx context.Context, query string, args ...any) ([]chatr
 func (db *DB) ListGroupChats(ctx context.Context) ([]chatr.Chat, error) {
 	ctx, cancel := withDeadline(ctx)
 	defer cancel()
-	chats, err := db.listChats(ctx, `SELECT `+chatColumns+` FROM chats c WHERE NOT c.private ORDER BY c.created, c.id`)
+	chats, err := db.listChats(ctx, false, `SELECT `+chatColumns+` FROM chats c WHERE NOT c.private AND c.visibility = 'public' ORDER BY c.created, c.id`)
 	if err != nil {
 		return nil, fmt.Errorf("postgres: list group chats: %w", err)
 	}
@@ -296,8 +318,9 @@ func (db *DB) ListUserChats(ctx context.Context, userID string) ([]chatr.Chat, e
 	if !chatr.StorableText(userID) {
 		return []chatr.Chat{}, nil
 	}
-	chats, err := db.listChats(ctx, `
-		SELECT `+chatColumns+` FROM chats c JOIN members m ON m.chat_id = c.id
+	chats, err := db.listChats(ctx, true, `
+		SELECT `+chatColumns+`, (SELECT time FROM messages WHERE chat_id = c.id AND id = c.last_message_id)
+		FROM chats c JOIN members m ON m.chat_id = c.id
 		WHERE m.user_id = $1 ORDER BY c.created, c.id`, userID)
 	if err != nil {
 		return nil, fmt.Errorf("postgres: list user chats: %w", err)
@@ -357,11 +380,14 @@ func (db *DB) AddMember(ctx context.Context, chatID string, m chatr.Member) erro
 	if err := chatr.CheckText(chatID, m.UserID, m.UserName); err != nil {
 		return err
 	}
+	if m.Role != "" && !chatr.ValidRole(m.Role) {
+		return chatr.Errorf(chatr.EINVALID, "unknown role %q", m.Role)
+	}
 	tag, err := db.pool.Exec(ctx, `
-		INSERT INTO members (chat_id, user_id, user_name, joined)
-		SELECT id, $2, $3, $4 FROM chats WHERE id = $1
+		INSERT INTO members (chat_id, user_id, user_name, joined, role)
+		SELECT id, $2, $3, $4, `+roleOf("$2", "$5")+` FROM chats WHERE id = $1
 		ON CONFLICT (chat_id, user_id) DO NOTHING`,
-		chatID, m.UserID, m.UserName, normal(orNow(m.Joined)))
+		chatID, m.UserID, m.UserName, normal(orNow(m.Joined)), m.Role)
 	if err != nil {
 		return fmt.Errorf("postgres: add member: %w", err)
 	}
@@ -389,10 +415,10 @@ func (db *DB) ListMembers(ctx context.Context, chatID string) ([]chatr.Member, e
 		return nil, chatr.Errorf(chatr.ENOTFOUND, "no chat %q", chatID)
 	}
 	rows, _ := db.pool.Query(ctx, `
-		SELECT user_id, user_name, joined FROM members WHERE chat_id = $1 ORDER BY joined, user_id`, chatID)
+		SELECT user_id, user_name, joined, role FROM members WHERE chat_id = $1 ORDER BY joined, user_id`, chatID)
 	members, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (chatr.Member, error) {
 		var m chatr.Member
-		err := row.Scan(&m.UserID, &m.UserName, &m.Joined)
+		err := row.Scan(&m.UserID, &m.UserName, &m.Joined, &m.Role)
 		utc(&m.Joined)
 		return m, err
 	})

@@ -92,7 +92,10 @@ func Open(ctx context.Context, path string) (*DB, error) {
 	write.SetMaxIdleConns(1)
 	write.SetConnMaxLifetime(0)
 	write.SetConnMaxIdleTime(0)
-	if err := migrate(ctx, write); err != nil {
+	if err := migrate(ctx, write); err == nil {
+		err = backfill(ctx, write)
+	}
+	if err != nil {
 		write.Close()
 		return nil, fmt.Errorf("sqlite: migrate %s: %w", path, err)
 	}
@@ -131,9 +134,10 @@ func Open(ctx context.Context, path string) (*DB, error) {
 	return db, nil
 }
 
-// migrate applies, in one immediate transaction, every embedded migration
-// whose number is above the recorded schema version. Running it again (a
-// restart, a second process) finds nothing to do.
+// migrate applies, in one immediate transaction and in order, every
+// embedded migration whose number is not recorded yet: a migration numbered
+// below one already applied (merged later from another line of work) still
+// runs. Running it again (a restart, a second process) finds nothing to do.
 func migrate(ctx context.Context, db *sql.DB) error {
 	steps, err := schema.Load(migrations, "migrations")
 	if err != nil {
@@ -148,12 +152,12 @@ func migrate(ctx context.Context, db *sql.DB) error {
 	if _, err := tx.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL PRIMARY KEY, applied INTEGER NOT NULL)`); err != nil {
 		return err
 	}
-	var current int
-	if err := tx.QueryRowContext(ctx, `SELECT COALESCE(MAX(version), 0) FROM schema_version`).Scan(&current); err != nil {
+	applied, err := appliedVersions(ctx, tx)
+	if err != nil {
 		return err
 	}
 	for _, s := range steps {
-		if s.Version <= current {
+		if applied[s.Version] {
 			continue
 		}
 		if _, err := tx.ExecContext(ctx, s.SQL); err != nil {
@@ -164,6 +168,23 @@ func migrate(ctx context.Context, db *sql.DB) error {
 		}
 	}
 	return tx.Commit()
+}
+
+func appliedVersions(ctx context.Context, tx *sql.Tx) (map[int]bool, error) {
+	rows, err := tx.QueryContext(ctx, `SELECT version FROM schema_version`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	applied := map[int]bool{}
+	for rows.Next() {
+		var v int
+		if err := rows.Scan(&v); err != nil {
+			return nil, err
+		}
+		applied[v] = true
+	}
+	return applied, rows.Err()
 }
 
 // Ping checks that both the write and the read side answer.

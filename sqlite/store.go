@@ -22,29 +22,27 @@ func (db *DB) UpsertUser(ctx context.Context, u chatr.User) error {
 	if err := chatr.CheckText(u.ID, u.Name, u.Provider); err != nil {
 		return err
 	}
-	_, err := db.write.ExecContext(ctx, `
-		INSERT INTO users (id, name, provider, idle, last_seen, created) VALUES (?, ?, ?, ?, ?, ?)
-		ON CONFLICT (id) DO UPDATE SET name = excluded.name, provider = excluded.provider`,
-		u.ID, u.Name, u.Provider, boolInt(u.Idle), stamp(u.LastSeen), stamp(orNow(u.Created)))
-	if err != nil {
+	if err := db.upsertUser(ctx, u); err != nil {
 		return fmt.Errorf("sqlite: upsert user: %w", err)
 	}
 	return nil
 }
 
-const userColumns = `id, name, provider, idle, last_seen, created, tokens_revoked`
+const userColumns = `id, name, provider, idle, last_seen, created, tokens_revoked, COALESCE(handle, ''), banned, banned_by, banned_at`
 
 func scanUser(row interface{ Scan(...any) error }) (chatr.User, error) {
 	var (
-		u                 chatr.User
-		idle              int
-		lastSeen, created int64
-		revoked           int64
+		u                                    chatr.User
+		idle, banned                         int
+		lastSeen, created, revoked, bannedAt int64
 	)
-	err := row.Scan(&u.ID, &u.Name, &u.Provider, &idle, &lastSeen, &created, &revoked)
+	err := row.Scan(&u.ID, &u.Name, &u.Provider, &idle, &lastSeen, &created, &revoked, &u.Handle, &banned, &u.BannedBy, &bannedAt)
 	u.Idle, u.LastSeen, u.Created = idle != 0, unstamp(lastSeen), unstamp(created)
 	if revoked != 0 {
 		u.TokensRevoked = unstamp(revoked)
+	}
+	if u.Banned = banned != 0; u.Banned {
+		u.BannedAt = unstamp(bannedAt)
 	}
 	return u, err
 }
@@ -226,13 +224,19 @@ func (db *DB) CreateChat(ctx context.Context, c chatr.Chat) error {
 	if c.ID == "" || c.Name == "" {
 		return chatr.Errorf(chatr.EINVALID, "chat id and name must not be empty")
 	}
-	if err := chatr.CheckText(c.ID, c.Name, c.Owner); err != nil {
+	if err := chatr.CheckText(c.ID, c.Name, c.Owner, c.Topic); err != nil {
+		return err
+	}
+	if err := chatr.CheckChatSettings(&c); err != nil {
 		return err
 	}
 	res, err := db.write.ExecContext(ctx, `
-		INSERT INTO chats (id, name, owner, private, created) VALUES (?, ?, ?, ?, ?)
+		INSERT INTO chats (id, name, owner, private, created, topic, visibility, invite_policy, name_key) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
 		ON CONFLICT (id) DO NOTHING`,
-		c.ID, c.Name, c.Owner, boolInt(c.Private), stamp(orNow(c.Created)))
+		c.ID, c.Name, c.Owner, boolInt(c.Private), stamp(orNow(c.Created)), c.Topic, c.Visibility, c.InvitePolicy, nameKey(c))
+	if isUnique(err, "chats.name_key") {
+		return chatr.ErrChatNameTaken
+	}
 	if err != nil {
 		return fmt.Errorf("sqlite: create chat: %w", err)
 	}
@@ -244,16 +248,25 @@ func (db *DB) CreateChat(ctx context.Context, c chatr.Chat) error {
 	return nil
 }
 
-const chatColumns = `c.id, c.name, c.owner, c.private, c.created`
+const chatColumns = `c.id, c.name, c.owner, c.private, c.created, c.topic, c.visibility, c.invite_policy`
 
-func scanChat(row interface{ Scan(...any) error }) (chatr.Chat, error) {
+// scanChat reads chatColumns and, when lastMessageAt is set, one column
+// more: the time of the chat's newest message (0 for none).
+func scanChat(row interface{ Scan(...any) error }, lastMessageAt ...bool) (chatr.Chat, error) {
 	var (
-		c       chatr.Chat
-		private int
-		created int64
+		c             chatr.Chat
+		private       int
+		created, last int64
 	)
-	err := row.Scan(&c.ID, &c.Name, &c.Owner, &private, &created)
+	dest := []any{&c.ID, &c.Name, &c.Owner, &private, &created, &c.Topic, &c.Visibility, &c.InvitePolicy}
+	if len(lastMessageAt) > 0 {
+		dest = append(dest, &last)
+	}
+	err := row.Scan(dest...)
 	c.Private, c.Created = private != 0, unstamp(created)
+	if last != 0 {
+		c.LastMessageAt = unstamp(last)
+	}
 	return c, err
 }
 
@@ -271,7 +284,7 @@ func (db *DB) GetChat(ctx context.Context, id string) (chatr.Chat, error) {
 	return c, nil
 }
 
-func (db *DB) listChats(ctx context.Context, query string, args ...any) ([]chatr.Chat, error) {
+func (db *DB) listChats(ctx context.Context, lastMessageAt bool, query string, args ...any) ([]chatr.Chat, error) {
 	rows, err := db.query(ctx, query, args...)
 	if err != nil {
 		return nil, err
@@ -279,7 +292,12 @@ func (db *DB) listChats(ctx context.Context, query string, args ...any) ([]chatr
 	defer rows.Close()
 	chats := []chatr.Chat{}
 	for rows.Next() {
-		c, err := scanChat(rows)
+		var c chatr.Chat
+		if lastMessageAt {
+			c, err = scanChat(rows, true)
+		} else {
+			c, err = scanChat(rows)
+		}
 		if err != nil {
 			return nil, err
 		}
@@ -292,7 +310,7 @@ func (db *DB) listChats(ctx context.Context, query string, args ...any) ([]chatr
 func (db *DB) ListGroupChats(ctx context.Context) ([]chatr.Chat, error) {
 	ctx, cancel := withDeadline(ctx)
 	defer cancel()
-	chats, err := db.listChats(ctx, `SELECT `+chatColumns+` FROM chats c WHERE c.private = 0 ORDER BY c.created, c.id`)
+	chats, err := db.listChats(ctx, false, `SELECT `+chatColumns+` FROM chats c WHERE c.private = 0 AND c.visibility = 'public' ORDER BY c.created, c.id`)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: list group chats: %w", err)
 	}
@@ -303,8 +321,9 @@ func (db *DB) ListGroupChats(ctx context.Context) ([]chatr.Chat, error) {
 func (db *DB) ListUserChats(ctx context.Context, userID string) ([]chatr.Chat, error) {
 	ctx, cancel := withDeadline(ctx)
 	defer cancel()
-	chats, err := db.listChats(ctx, `
-		SELECT `+chatColumns+` FROM chats c JOIN members m ON m.chat_id = c.id
+	chats, err := db.listChats(ctx, true, `
+		SELECT `+chatColumns+`, COALESCE((SELECT time FROM messages WHERE chat_id = c.id AND id = c.last_message_id), 0)
+		FROM chats c JOIN members m ON m.chat_id = c.id
 		WHERE m.user_id = ? ORDER BY c.created, c.id`, userID)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: list user chats: %w", err)
@@ -351,11 +370,14 @@ func (db *DB) AddMember(ctx context.Context, chatID string, m chatr.Member) erro
 	if err := chatr.CheckText(chatID, m.UserID, m.UserName); err != nil {
 		return err
 	}
+	if m.Role != "" && !chatr.ValidRole(m.Role) {
+		return chatr.Errorf(chatr.EINVALID, "unknown role %q", m.Role)
+	}
 	res, err := db.write.ExecContext(ctx, `
-		INSERT INTO members (chat_id, user_id, user_name, joined)
-		SELECT id, ?, ?, ? FROM chats WHERE id = ?
+		INSERT INTO members (chat_id, user_id, user_name, joined, role)
+		SELECT id, ?, ?, ?, `+roleOf+` FROM chats WHERE id = ?
 		ON CONFLICT (chat_id, user_id) DO NOTHING`,
-		m.UserID, m.UserName, stamp(orNow(m.Joined)), chatID)
+		m.UserID, m.UserName, stamp(orNow(m.Joined)), m.UserID, m.Role, chatID)
 	if err != nil {
 		return fmt.Errorf("sqlite: add member: %w", err)
 	}
@@ -397,7 +419,7 @@ func (db *DB) ListMembers(ctx context.Context, chatID string) ([]chatr.Member, e
 	ctx, cancel := withDeadline(ctx)
 	defer cancel()
 	rows, err := db.query(ctx, `
-		SELECT user_id, user_name, joined FROM members WHERE chat_id = ? ORDER BY joined, user_id`, chatID)
+		SELECT user_id, user_name, joined, role FROM members WHERE chat_id = ? ORDER BY joined, user_id`, chatID)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: list members: %w", err)
 	}
@@ -408,7 +430,7 @@ func (db *DB) ListMembers(ctx context.Context, chatID string) ([]chatr.Member, e
 			m      chatr.Member
 			joined int64
 		)
-		if err := rows.Scan(&m.UserID, &m.UserName, &joined); err != nil {
+		if err := rows.Scan(&m.UserID, &m.UserName, &joined, &m.Role); err != nil {
 			return nil, fmt.Errorf("sqlite: list members: %w", err)
 		}
 		m.Joined = unstamp(joined)

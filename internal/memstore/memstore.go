@@ -26,6 +26,7 @@ type Store struct {
 	messages map[string][]chatr.Message
 	read     map[[2]string]int64
 	keys     map[[2]string]chatr.Message // (sender, ClientID) -> first stored message
+	r        rooms
 }
 
 var _ chatr.Store = (*Store)(nil)
@@ -34,7 +35,7 @@ var _ chatr.Store = (*Store)(nil)
 func New() *Store {
 	return &Store{users: map[string]chatr.User{}, sessions: map[string]chatr.Session{}, chats: map[string]chatr.Chat{},
 		members: map[string]map[string]chatr.Member{}, messages: map[string][]chatr.Message{}, read: map[[2]string]int64{},
-		keys: map[[2]string]chatr.Message{}}
+		keys: map[[2]string]chatr.Message{}, r: newRooms()}
 }
 
 func badText(ss ...string) error {
@@ -63,11 +64,16 @@ func (s *Store) UpsertUser(_ context.Context, u chatr.User) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if old, ok := s.users[u.ID]; ok {
-		old.Name, old.Provider = u.Name, u.Provider
+		if !s.r.nameChosen[u.ID] {
+			old.Name = u.Name
+		}
+		old.Provider = u.Provider
 		s.users[u.ID] = old
 		return nil
 	}
 	u.Created, u.LastSeen = now(u.Created), u.LastSeen.UTC()
+	u.Banned, u.BannedBy, u.BannedAt = false, "", time.Time{}
+	s.assignHandle(&u)
 	s.users[u.ID] = u
 	return nil
 }
@@ -190,7 +196,10 @@ func (s *Store) CreateChat(_ context.Context, c chatr.Chat) error {
 	if c.ID == "" || c.Name == "" {
 		return chatr.Errorf(chatr.EINVALID, "chat id and name are required")
 	}
-	if err := badText(c.ID, c.Name, c.Owner); err != nil {
+	if err := badText(c.ID, c.Name, c.Owner, c.Topic); err != nil {
+		return err
+	}
+	if err := chatr.CheckChatSettings(&c); err != nil {
 		return err
 	}
 	s.mu.Lock()
@@ -198,7 +207,10 @@ func (s *Store) CreateChat(_ context.Context, c chatr.Chat) error {
 	if _, ok := s.chats[c.ID]; ok {
 		return chatr.Errorf(chatr.ECONFLICT, "chat exists")
 	}
-	c.Created = now(c.Created)
+	if err := s.claimName(c); err != nil {
+		return err
+	}
+	c.Created, c.LastMessageAt = now(c.Created), time.Time{}
 	s.chats[c.ID] = c
 	s.members[c.ID] = map[string]chatr.Member{}
 	return nil
@@ -233,20 +245,33 @@ func (s *Store) sortedChats(keep func(chatr.Chat) bool) []chatr.Chat {
 func (s *Store) ListGroupChats(context.Context) ([]chatr.Chat, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.sortedChats(func(c chatr.Chat) bool { return !c.Private }), nil
+	return s.sortedChats(func(c chatr.Chat) bool { return c.IsPublic() }), nil
 }
 
 func (s *Store) ListUserChats(_ context.Context, userID string) ([]chatr.Chat, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.sortedChats(func(c chatr.Chat) bool { _, ok := s.members[c.ID][userID]; return ok }), nil
+	l := s.sortedChats(func(c chatr.Chat) bool { _, ok := s.members[c.ID][userID]; return ok })
+	for i, c := range l {
+		if ms := s.messages[c.ID]; len(ms) > 0 {
+			l[i].LastMessageAt = ms[len(ms)-1].Time
+		}
+	}
+	return l, nil
 }
 
 func (s *Store) DeleteChat(_ context.Context, id string) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if _, ok := s.chats[id]; !ok {
+	c, ok := s.chats[id]
+	if !ok {
 		return chatr.Errorf(chatr.ENOTFOUND, "no such chat")
+	}
+	s.releaseName(c)
+	for h, inv := range s.r.invites {
+		if inv.ChatID == id {
+			delete(s.r.invites, h)
+		}
 	}
 	delete(s.chats, id)
 	delete(s.members, id)
@@ -274,8 +299,12 @@ func (s *Store) AddMember(_ context.Context, chatID string, m chatr.Member) erro
 	if !ok {
 		return chatr.Errorf(chatr.ENOTFOUND, "no such chat")
 	}
+	if m.Role != "" && !chatr.ValidRole(m.Role) {
+		return chatr.Errorf(chatr.EINVALID, "unknown role %q", m.Role)
+	}
 	if _, ok := ms[m.UserID]; !ok {
 		m.Joined = now(m.Joined)
+		m.Role = memberRole(s.chats[chatID], m)
 		ms[m.UserID] = m
 	}
 	return nil
