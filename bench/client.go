@@ -31,6 +31,36 @@ type Conn struct {
 	closed   bool
 	paused   bool
 	closeMsg string
+	acks     int    // acks received
+	ackErrs  int    // of which failed
+	watch    *Watch // presence this connection must be shown; nil: not tracked
+	joined   bool   // its "connected" frame arrived
+}
+
+// Watch is the presence a connection must be shown: the users whose
+// userOnline it waits for (its own user included). Owned by the poller.
+type Watch struct {
+	want map[string]bool // user id → shown online
+	left int
+}
+
+// NewWatch waits for userOnline of every id in users.
+func NewWatch(users []string) *Watch {
+	w := &Watch{want: make(map[string]bool, len(users))}
+	for _, u := range users {
+		if _, ok := w.want[u]; !ok {
+			w.want[u] = false
+			w.left++
+		}
+	}
+	return w
+}
+
+func (w *Watch) saw(id []byte) {
+	if seen, ok := w.want[string(id)]; ok && !seen {
+		w.want[string(id)] = true
+		w.left--
+	}
 }
 
 // Write writes b whole, waiting out a full socket buffer.
@@ -81,6 +111,7 @@ type Client struct {
 	closes   uint64
 	closeMsg map[string]int
 	lastAck  time.Time
+	events   map[string]uint64 // server messages by chatEvent (text: announcements)
 
 	lastFrame atomic.Int64 // unix nanos of the last frame read
 	connected atomic.Int64 // "connected" system frames seen
@@ -95,7 +126,7 @@ func NewClient(minRound time.Duration) (*Client, error) {
 		return nil, err
 	}
 	c := &Client{ep: ep, add: make(chan *Conn, 4096), MinRound: minRound,
-		closeMsg: map[string]int{}, stop: make(chan struct{}), done: make(chan struct{})}
+		closeMsg: map[string]int{}, events: map[string]uint64{}, stop: make(chan struct{}), done: make(chan struct{})}
 	go c.loop()
 	return c, nil
 }
@@ -164,6 +195,7 @@ type Snapshot struct {
 	Frames, Acks, AckErrors, ServerCloses uint64
 	AckError                              string
 	CloseReasons                          map[string]int
+	Events                                map[string]uint64
 }
 
 // Snapshot returns the counters.
@@ -174,7 +206,43 @@ func (c *Client) Snapshot() Snapshot {
 	for k, v := range c.closeMsg {
 		m[k] = v
 	}
-	return Snapshot{c.frames, c.acks, c.ackErrs, c.closes, c.ackErr, m}
+	ev := make(map[string]uint64, len(c.events))
+	for k, v := range c.events {
+		ev[k] = v
+	}
+	return Snapshot{c.frames, c.acks, c.ackErrs, c.closes, c.ackErr, m, ev}
+}
+
+// ConnState is what the poller knows of one connection.
+type ConnState struct {
+	Connected, Closed bool
+	Acks, AckErrors   int
+	// PresenceLeft is the watched users not yet shown online (-1: no watch).
+	PresenceLeft int
+}
+
+// States returns the state of each of ks (nil entries give a zero state).
+func (c *Client) States(ks []*Conn) []ConnState {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	out := make([]ConnState, len(ks))
+	for i, k := range ks {
+		if k == nil {
+			continue
+		}
+		out[i] = ConnState{Connected: k.joined, Closed: k.closed, Acks: k.acks, AckErrors: k.ackErrs, PresenceLeft: -1}
+		if k.watch != nil {
+			out[i].PresenceLeft = k.watch.left
+		}
+	}
+	return out
+}
+
+// Closed is whether the poller has closed k (the server hung up).
+func (c *Client) Closed(k *Conn) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return k.closed
 }
 
 // Step returns a copy of one step's statistics.
@@ -387,14 +455,24 @@ func (c *Client) text(k *Conn, p []byte, now int64) {
 	}
 	if bytes.Contains(p, typeAck) {
 		c.acks++
+		k.acks++
 		if bytes.Contains(p, keySuccess) {
 			c.ackErrs++
+			k.ackErrs++
 			c.ackErr = string(p)
 		}
 		return
 	}
 	if bytes.Contains(p, eventConn) {
 		c.connected.Add(1)
+		k.joined = true
+		return
+	}
+	if ev := chatEvent(p); ev != "" {
+		c.events[ev]++
+		if ev == "userOnline" && k.watch != nil {
+			eachUserID(p, k.watch.saw)
+		}
 		return
 	}
 	if bytes.Contains(p, []byte(`"event":"disconnected"`)) {
