@@ -271,6 +271,9 @@ func (c *Client) Quiet(d, timeout time.Duration) bool {
 	return false
 }
 
+// LastFrame is when the poller last read a frame.
+func (c *Client) LastFrame() time.Time { return time.Unix(0, c.lastFrame.Load()) }
+
 // Connected is the number of "connected" system frames seen.
 func (c *Client) Connected() int64 { return c.connected.Load() }
 

@@ -92,7 +92,7 @@ func (e *Env) JoinStorm(cfg JoinStormConfig) (*Result, error) {
 		out.add(p+"time until every join acked", rd(r.join).String(), status)
 		out.add(p+"frames to clients", strconv.FormatUint(r.frames, 10), fmt.Sprintf("%.1f per join, until quiet (%v after the last ack): %s", float64(r.frames)/float64(r.n), rd(r.settle), eventList(r.events)))
 		out.add(p+"server CPU", rd(r.cpu).String(), fmt.Sprintf("%.0f µs per join; other processes on its core %.0f%%, generator %.0f%%", float64(r.cpu.Microseconds())/float64(r.n), 100*r.others, 100*r.gen))
-		out.add(p+"server RSS before → peak", fmt.Sprintf("%.1f → %.1f MB", mb(r.rss0), mb(r.peak)), fmt.Sprintf("%.1f KB per connection at peak", float64(r.peak)/float64(r.n)/1000))
+		out.add(p+"server RSS before → peak", fmt.Sprintf("%.1f → %.1f MB", mb(r.rss0), mb(r.peak)), fmt.Sprintf("peak ÷ connections: %.1f KB", float64(r.peak)/float64(r.n)/1000))
 		if b := r.base; b != nil && b.Answer > 0 {
 			out.add(p+"request baseline", fmt.Sprintf("%v, %v CPU", rd(b.Answer), rd(b.AnswerCPU)), "raw TCP, same client, one goroutine per socket, one ack write per request; connect "+rd(b.Connect).String())
 			cpuRatio := "n/a"
@@ -169,7 +169,7 @@ func (e *Env) joinStormOnce(cfg JoinStormConfig, n int) (*joinRun, error) {
 	}
 	r.connect = time.Since(t0)
 	c.Quiet(500*time.Millisecond, cfg.Timeout)
-	r.connectSettle = time.Since(t0) - 500*time.Millisecond
+	r.connectSettle = c.LastFrame().Sub(t0)
 	r.connectFrames = c.Snapshot().Frames - f0
 	e.logf("N=%d connected in %v, %d frames, settled in %v", n, rd(r.connect), r.connectFrames, rd(r.connectSettle))
 
@@ -190,7 +190,7 @@ func (e *Env) joinStormOnce(cfg JoinStormConfig, n int) (*joinRun, error) {
 	r.join = time.Since(t1)
 	t2 := time.Now()
 	c.Quiet(500*time.Millisecond, cfg.Timeout)
-	r.settle = time.Since(t2) - 500*time.Millisecond
+	r.settle = max(0, c.LastFrame().Sub(t2))
 	use.stop()
 	waitProfile()
 	r.peak = peak()
