@@ -157,11 +157,15 @@ func (e *Env) Reconnect(cfg ReconnectConfig) (*Result, error) {
 	}); err != nil {
 		return nil, err
 	}
-	if ok, why := cfg.waitUntil(srv.Pid(), func() bool { return c.Connected()-conn0 >= int64(n) }); !ok {
+	// The first connect is preparation: today it is itself a storm (every
+	// user announced to everyone), so it gets a longer bound.
+	prep := cfg
+	prep.Timeout *= 4
+	if ok, why := prep.waitUntil(srv.Pid(), func() bool { return c.Connected()-conn0 >= int64(n) }); !ok {
 		return nil, fmt.Errorf("first connect: %s", why)
 	}
 	firstConnect := time.Since(t)
-	c.Quiet(time.Second, cfg.Timeout)
+	c.Quiet(time.Second, prep.Timeout)
 	firstFrames := c.Snapshot().Frames - f0
 	time.Sleep(time.Second)
 	rssRest, _ := RSS(srv.Pid())
