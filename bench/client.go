@@ -217,7 +217,8 @@ func (c *Client) Snapshot() Snapshot {
 type ConnState struct {
 	Connected, Closed bool
 	Acks, AckErrors   int
-	// PresenceLeft is the watched users not yet shown online (-1: no watch).
+	// PresenceLeft is the watched users not yet shown online (-1: no watch
+	// or no connection).
 	PresenceLeft int
 }
 
@@ -228,6 +229,7 @@ func (c *Client) States(ks []*Conn) []ConnState {
 	out := make([]ConnState, len(ks))
 	for i, k := range ks {
 		if k == nil {
+			out[i].PresenceLeft = -1
 			continue
 		}
 		out[i] = ConnState{Connected: k.joined, Closed: k.closed, Acks: k.acks, AckErrors: k.ackErrs, PresenceLeft: -1}

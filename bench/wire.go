@@ -1,7 +1,8 @@
 // Package bench is Chatr's load generator: a lean WebSocket client that
-// keeps thousands of connections on one epoll loop, the scenarios of issue 7
-// (idle, fanout, rooms, churn, slow) and the raw-TCP baseline they are
-// compared with. cmd/chatr-bench wires it to flags.
+// keeps thousands of connections on one epoll loop, the load scenarios
+// (idle, fanout, rooms, churn, slow, moderate), the storms (joinstorm,
+// reconnect) and the raw-TCP baselines they are compared with.
+// cmd/chatr-bench wires it to flags.
 //
 // It speaks the Web PubSub JSON protocols from raw file descriptors: a
 // connection costs a file descriptor and one small struct, no goroutine and
