@@ -307,7 +307,7 @@ func (e *Env) Reconnect(cfg ReconnectConfig) (*Result, error) {
 	}
 	out.add("server stopped / ready again", fmt.Sprintf("%v / %v", rd(stopped), rd(ready)), "after SIGTERM; the new process has the same port and database")
 	out.add("all reconnected", when(tConn, nc), fmt.Sprintf("%d dials refused or failed on the way; %d reconnecting at once", dialFail.Load(), cfg.Dialers))
-	out.add("all re-joined (joinChat acked)", when(tJoin, nj), fmt.Sprintf("%d joinChat acks were errors", ackErr))
+	out.add("all re-joined (joinChat acked)", when(tJoin, nj), ackNote(ackErr, s1.AckError))
 	out.add("all shown their partners online", when(tPres, np), fmt.Sprintf("%.1f%% of the expected (client, partner) pairs were shown", 100*float64(shown)/float64(max(want, 1))))
 	if !done {
 		out.Invalid = append(out.Invalid, "reconnect storm did not complete: "+why)
@@ -320,7 +320,6 @@ func (e *Env) Reconnect(cfg ReconnectConfig) (*Result, error) {
 	if use.Others > 0.1 {
 		out.Invalid = append(out.Invalid, fmt.Sprintf("noisy: other processes took %.0f%% of the server's core", 100*use.Others))
 	}
-	e.logf("reconnect: %s", out.Figures[len(out.Figures)-1].Value)
 
 	srv.Stop()
 	removeAll(firstDir)
@@ -344,4 +343,11 @@ func avgLen(l [][]string) int {
 		t += len(x)
 	}
 	return t / max(len(l), 1)
+}
+
+func ackNote(n int, last string) string {
+	if n == 0 {
+		return "no joinChat ack was an error"
+	}
+	return fmt.Sprintf("%d joinChat acks were errors, the last: %s", n, last)
 }
