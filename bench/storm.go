@@ -171,7 +171,7 @@ func (e *Env) joinStormOnce(cfg JoinStormConfig, n int) (*joinRun, error) {
 	// A second without frames: a busy core can pause the server's
 	// announcements for a few hundred milliseconds.
 	c.Quiet(time.Second, cfg.Timeout)
-	r.connectSettle = c.LastFrame().Sub(t0)
+	r.connectSettle = max(r.connect, c.LastFrame().Sub(t0))
 	r.connectFrames = c.Snapshot().Frames - f0
 	e.logf("N=%d connected in %v, %d frames, settled in %v", n, rd(r.connect), r.connectFrames, rd(r.connectSettle))
 
