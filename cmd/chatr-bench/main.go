@@ -2,7 +2,8 @@
 // pinned to one core, drives it from the other with thousands of lean
 // WebSocket clients, and prints the figures of its scenarios (idle, fanout,
 // rooms, churn, slow; the storms joinstorm and reconnect; moderate) beside a
-// raw-TCP baseline measured in the same run. The scenarios live in package bench; this is wiring only.
+// raw-TCP baseline measured in the same run. The scenarios live in package
+// bench; this is wiring only.
 //
 //	chatr-bench --chatr bin/chatr --short          # make bench
 //	chatr-bench --chatr bin/chatr --scenarios fanout,baseline
