@@ -41,6 +41,11 @@ func (e *Env) Moderate(cfg FanoutConfig, self, core string) (*Result, error) {
 		if bper > 0 {
 			out.add(p+"  Chatr ÷ baseline", fmt.Sprintf("%.2f×", per/bper), "target ≤ 1× (the issue's aim: 0.5×)")
 		}
+		if f.Wall.Seconds() > 1.1*cfg.StepDur.Seconds() {
+			// A baseline that fell behind its schedule was starved of its
+			// core: its cost per write is then no floor to compare with.
+			out.Invalid = append(out.Invalid, fmt.Sprintf("%.0f msg/s: the baseline took %.0f%% of its schedule (its core was taken): the ratio is not meaningful", s.Rate, 100*f.Wall.Seconds()/cfg.StepDur.Seconds()))
+		}
 		if f.GenUtil > e.GenBusy {
 			out.Invalid = append(out.Invalid, fmt.Sprintf("generator saturated reading the baseline (%.0f%%)", 100*f.GenUtil))
 		}
