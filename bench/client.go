@@ -31,6 +31,10 @@ type Conn struct {
 	closed   bool
 	paused   bool
 	closeMsg string
+	acks     int    // acks received
+	ackErrs  int    // of which failed
+	watch    *Watch // presence this connection must be shown; nil: not tracked
+	joined   bool   // its "connected" frame arrived
 }
 
 // Write writes b whole, waiting out a full socket buffer.
@@ -81,6 +85,7 @@ type Client struct {
 	closes   uint64
 	closeMsg map[string]int
 	lastAck  time.Time
+	events   map[string]uint64 // server messages by chatEvent (text: announcements)
 
 	lastFrame atomic.Int64 // unix nanos of the last frame read
 	connected atomic.Int64 // "connected" system frames seen
@@ -95,7 +100,7 @@ func NewClient(minRound time.Duration) (*Client, error) {
 		return nil, err
 	}
 	c := &Client{ep: ep, add: make(chan *Conn, 4096), MinRound: minRound,
-		closeMsg: map[string]int{}, stop: make(chan struct{}), done: make(chan struct{})}
+		closeMsg: map[string]int{}, events: map[string]uint64{}, stop: make(chan struct{}), done: make(chan struct{})}
 	go c.loop()
 	return c, nil
 }
@@ -164,6 +169,7 @@ type Snapshot struct {
 	Frames, Acks, AckErrors, ServerCloses uint64
 	AckError                              string
 	CloseReasons                          map[string]int
+	Events                                map[string]uint64
 }
 
 // Snapshot returns the counters.
@@ -174,7 +180,11 @@ func (c *Client) Snapshot() Snapshot {
 	for k, v := range c.closeMsg {
 		m[k] = v
 	}
-	return Snapshot{c.frames, c.acks, c.ackErrs, c.closes, c.ackErr, m}
+	ev := make(map[string]uint64, len(c.events))
+	for k, v := range c.events {
+		ev[k] = v
+	}
+	return Snapshot{c.frames, c.acks, c.ackErrs, c.closes, c.ackErr, m, ev}
 }
 
 // Step returns a copy of one step's statistics.
@@ -202,6 +212,9 @@ func (c *Client) Quiet(d, timeout time.Duration) bool {
 	}
 	return false
 }
+
+// LastFrame is when the poller last read a frame.
+func (c *Client) LastFrame() time.Time { return time.Unix(0, c.lastFrame.Load()) }
 
 // Connected is the number of "connected" system frames seen.
 func (c *Client) Connected() int64 { return c.connected.Load() }
@@ -387,14 +400,24 @@ func (c *Client) text(k *Conn, p []byte, now int64) {
 	}
 	if bytes.Contains(p, typeAck) {
 		c.acks++
+		k.acks++
 		if bytes.Contains(p, keySuccess) {
 			c.ackErrs++
+			k.ackErrs++
 			c.ackErr = string(p)
 		}
 		return
 	}
 	if bytes.Contains(p, eventConn) {
 		c.connected.Add(1)
+		k.joined = true
+		return
+	}
+	if ev := chatEvent(p); ev != "" {
+		c.events[ev]++
+		if ev == "userOnline" && k.watch != nil {
+			eachUserID(p, k.watch.saw)
+		}
 		return
 	}
 	if bytes.Contains(p, []byte(`"event":"disconnected"`)) {

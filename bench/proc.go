@@ -97,6 +97,7 @@ type ServerProc struct {
 	Cmd   *exec.Cmd
 	Pprof string // the server's --pprof-addr
 	dir   string
+	db    string
 }
 
 // GC makes the server collect garbage (through pprof's heap?gc=1), so that
@@ -119,6 +120,7 @@ type ServerOptions struct {
 	Extra    []string
 	Log      io.Writer
 	MaxFiles uint64 // RLIMIT_NOFILE of the server (0: inherited)
+	Port     int    // 0: a free port
 }
 
 // StartServer runs chatr with the benchmark's limits lifted and waits until
@@ -128,9 +130,11 @@ func StartServer(o ServerOptions) (*ServerProc, error) {
 	if err != nil {
 		return nil, err
 	}
-	port, err := freePort()
-	if err != nil {
-		return nil, err
+	port := o.Port
+	if port == 0 {
+		if port, err = freePort(); err != nil {
+			return nil, err
+		}
 	}
 	pport, err := freePort()
 	if err != nil {
@@ -171,7 +175,7 @@ func StartServer(o ServerOptions) (*ServerProc, error) {
 	if err != nil {
 		return nil, err
 	}
-	p := &ServerProc{Server: Server{Addr: [4]byte{127, 0, 0, 1}, Port: port}, Cmd: cmd, Pprof: pprofAddr, dir: dir}
+	p := &ServerProc{Server: Server{Addr: [4]byte{127, 0, 0, 1}, Port: port}, Cmd: cmd, Pprof: pprofAddr, dir: dir, db: db}
 	deadline := time.Now().Add(30 * time.Second)
 	for time.Now().Before(deadline) {
 		resp, err := httpClient.Get("http://" + p.host() + "/readyz")
@@ -192,17 +196,33 @@ func (p *ServerProc) Pid() int { return p.Cmd.Process.Pid }
 
 // Stop kills the server and removes its files.
 func (p *ServerProc) Stop() {
+	p.Terminate(5 * time.Second)
+	os.RemoveAll(p.dir)
+}
+
+// Terminate sends SIGTERM and waits for the server to exit (killing it
+// after grace), keeping its files; it returns how long the exit took.
+func (p *ServerProc) Terminate(grace time.Duration) time.Duration {
+	t0 := time.Now()
 	p.Cmd.Process.Signal(syscall.SIGTERM)
 	done := make(chan struct{})
 	go func() { p.Cmd.Wait(); close(done) }()
 	select {
 	case <-done:
-	case <-time.After(5 * time.Second):
+	case <-time.After(grace):
 		p.Cmd.Process.Kill()
 		<-done
 	}
-	os.RemoveAll(p.dir)
+	return time.Since(t0)
 }
+
+// DB is the server's SQLite file.
+func (p *ServerProc) DB() string { return p.db }
+
+func removeAll(dir string) { os.RemoveAll(dir) }
+
+// server is where a server started with o listens (o.Port must be set).
+func (o ServerOptions) server() Server { return Server{Addr: [4]byte{127, 0, 0, 1}, Port: o.Port} }
 
 func freePort() (int, error) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")

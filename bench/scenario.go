@@ -474,6 +474,9 @@ func (e *Env) Churn(cfg FanoutConfig, rate float64, perSec int) (*Result, error)
 	if len(res) == 2 {
 		a, b := res[0], res[1]
 		out.add("p99 alone → with churn", fmt.Sprintf("%v → %v", rd(a.P99), rd(b.P99)), fmt.Sprintf("p50 %v → %v", rd(a.P50), rd(b.P50)))
+		if a.P99 > 0 {
+			out.add("p99 with churn ÷ alone", fmt.Sprintf("%.2f×", float64(b.P99)/float64(a.P99)), "target ≤ 1.5× (the baseline is fan-out alone, same run)")
+		}
 		out.add("lost / out of order (churn step)", fmt.Sprintf("%d / %d", max(b.Lost(), 0), b.Disorder), "")
 		n := connects.Load()
 		note := ""

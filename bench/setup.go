@@ -124,8 +124,7 @@ func ConnectBuf(c *Client, s Server, u User, reliable bool, index int, create, j
 // event sends an event on a blocking socket and waits for its ack.
 func event(nc net.Conn, rest []byte, name string, data any) ([]byte, error) {
 	id := ackIDs.Add(1)
-	b, _ := json.Marshal(map[string]any{"type": "event", "event": name, "ackId": id, "dataType": "json", "data": data})
-	if _, err := nc.Write(clientFrame(opText, b)); err != nil {
+	if _, err := nc.Write(eventFrameID(name, data, id)); err != nil {
 		return nil, err
 	}
 	var failed string
@@ -137,6 +136,14 @@ func event(nc net.Conn, rest []byte, name string, data any) ([]byte, error) {
 		return nil, fmt.Errorf("%s: %s", name, failed)
 	}
 	return rest, nil
+}
+
+// eventFrame is a client event frame with a fresh ackId.
+func eventFrame(name string, data any) []byte { return eventFrameID(name, data, ackIDs.Add(1)) }
+
+func eventFrameID(name string, data any, id uint64) []byte {
+	b, _ := json.Marshal(map[string]any{"type": "event", "event": name, "ackId": id, "dataType": "json", "data": data})
+	return clientFrame(opText, b)
 }
 
 // parallel runs f(0..n-1) with conc goroutines and returns the first error.

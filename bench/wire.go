@@ -1,7 +1,8 @@
 // Package bench is Chatr's load generator: a lean WebSocket client that
-// keeps thousands of connections on one epoll loop, the scenarios of issue 7
-// (idle, fanout, rooms, churn, slow) and the raw-TCP baseline they are
-// compared with. cmd/chatr-bench wires it to flags.
+// keeps thousands of connections on one epoll loop, the load scenarios
+// (idle, fanout, rooms, churn, slow, moderate), the storms (joinstorm,
+// reconnect) and the raw-TCP baselines they are compared with.
+// cmd/chatr-bench wires it to flags.
 //
 // It speaks the Web PubSub JSON protocols from raw file descriptors: a
 // connection costs a file descriptor and one small struct, no goroutine and
@@ -153,4 +154,57 @@ func uintField(p, key []byte) (uint64, bool) {
 		j++
 	}
 	return x, j > 0
+}
+
+var (
+	keyChatEvent = []byte(`"chatEvent":"`)
+	keyUserID    = []byte(`userId`)
+	fromServer   = []byte(`"from":"server"`)
+	textData     = []byte(`"dataType":"text"`)
+)
+
+// chatEvent names a server message: its chatEvent ("userOnline",
+// "memberJoined", ...), "announcement" for a text message to a group, or ""
+// for anything else. Batched forms that keep the event's name count once.
+func chatEvent(p []byte) string {
+	if i := bytes.Index(p, keyChatEvent); i >= 0 {
+		rest := p[i+len(keyChatEvent):]
+		if j := bytes.IndexByte(rest, '"'); j > 0 && j < 64 {
+			return string(rest[:j])
+		}
+	}
+	if bytes.Contains(p, textData) && !bytes.Contains(p, benchMarker) {
+		return "announcement"
+	}
+	if bytes.Contains(p, fromServer) {
+		return "other server message"
+	}
+	return ""
+}
+
+// eachUserID calls f with every user id in p: every `userId` key, whether
+// the event's data is an escaped JSON string (as the original protocol
+// sends it) or an object, so that a batched presence frame counts each user.
+func eachUserID(p []byte, f func(id []byte)) {
+	for {
+		i := bytes.Index(p, keyUserID)
+		if i < 0 {
+			return
+		}
+		p = p[i+len(keyUserID):]
+		// Skip `\":\"` or `":"`.
+		j := 0
+		for j < len(p) && j < 8 && (p[j] == '\\' || p[j] == '"' || p[j] == ':' || p[j] == ' ') {
+			j++
+		}
+		p = p[j:]
+		k := 0
+		for k < len(p) && p[k] != '"' && p[k] != '\\' {
+			k++
+		}
+		if k > 0 {
+			f(p[:k])
+		}
+		p = p[k:]
+	}
 }

@@ -1,11 +1,13 @@
 // Command chatr-bench is Chatr's load generator: it starts a chatr server
 // pinned to one core, drives it from the other with thousands of lean
-// WebSocket clients, and prints the figures of issue 7's scenarios (idle,
-// fanout, rooms, churn, slow) beside a raw-TCP baseline measured in the same
-// run. The scenarios live in package bench; this is wiring only.
+// WebSocket clients, and prints the figures of its scenarios (idle, fanout,
+// rooms, churn, slow; the storms joinstorm and reconnect; moderate) beside a
+// raw-TCP baseline measured in the same run. The scenarios live in package
+// bench; this is wiring only.
 //
 //	chatr-bench --chatr bin/chatr --short          # make bench
 //	chatr-bench --chatr bin/chatr --scenarios fanout,baseline
+//	chatr-bench --chatr bin/chatr --scenario joinstorm --storm-10k
 package main
 
 import (
@@ -23,6 +25,13 @@ import (
 )
 
 func main() {
+	if len(os.Args) > 1 && os.Args[1] == "baseline-ack-serve" {
+		if err := bench.BaselineAckServe(os.Args[2:]); err != nil {
+			fmt.Fprintln(os.Stderr, "request baseline:", err)
+			os.Exit(1)
+		}
+		return
+	}
 	if len(os.Args) > 1 && os.Args[1] == "baseline-serve" {
 		if err := bench.BaselineServe(os.Args[2:]); err != nil {
 			fmt.Fprintln(os.Stderr, "baseline:", err)
@@ -46,9 +55,20 @@ func floats(s string) []float64 {
 	return out
 }
 
+func ints(s string) []int {
+	var out []int
+	for _, f := range strings.Split(s, ",") {
+		if v, err := strconv.Atoi(strings.TrimSpace(f)); err == nil && v > 0 {
+			out = append(out, v)
+		}
+	}
+	return out
+}
+
 func run() error {
 	chatrBin := flag.String("chatr", "bin/chatr", "the chatr binary to benchmark")
-	scenarios := flag.String("scenarios", "idle,fanout,baseline,rooms,churn,slow", "scenarios to run, in order")
+	scenarios := flag.String("scenarios", "idle,fanout,baseline,rooms,churn,slow,joinstorm,reconnect,moderate", "scenarios to run, in order")
+	scenario := flag.String("scenario", "", "run this one scenario (overrides --scenarios)")
 	short := flag.Bool("short", false, "a short version of every scenario (make bench)")
 	serverCore := flag.String("server-core", "0", "CPU the server (and the baseline) is pinned to; empty: not pinned")
 	genCore := flag.String("generator-core", "1", "CPU the generator pins itself to; empty: not pinned")
@@ -72,7 +92,27 @@ func run() error {
 	serverFlags := flag.String("server-flags", "", "extra chatr flags, space-separated (e.g. --pprof-addr=127.0.0.1:6060)")
 	profileDir := flag.String("profile-dir", "", "save a CPU profile of the server for every load step in this directory")
 	keepGoing := flag.Bool("keep-going", false, "run every load step even after one fails")
+	stormSizes := flag.String("storm-sizes", "1000,3000", "joinstorm: users (one connection each), one run each")
+	storm10k := flag.Bool("storm-10k", false, "joinstorm: also run 10,000 users (the issue's ≤ 10 s target)")
+	stormTimeout := flag.Duration("storm-timeout", 60*time.Second, "joinstorm/reconnect: bound on every phase that waits for the server")
+	stormRSS := flag.Int64("storm-max-rss-mb", 6144, "joinstorm/reconnect: stop waiting once the server's RSS passes this (a shared machine)")
+	reconUsers := flag.Int("reconnect-users", 10000, "reconnect: connected users (one connection each)")
+	reconChats := flag.Int("reconnect-chats", 5, "reconnect: chats per user")
+	reconSize := flag.Int("reconnect-chat-size", 10, "reconnect: members per chat")
+	reconDialers := flag.Int("reconnect-dialers", 256, "reconnect: clients reconnecting at the same moment")
+	modRates := flag.String("moderate-rates", "200", "moderate: messages/s in to the fanout's members, one step and one baseline each")
 	flag.Parse()
+	if *scenario != "" {
+		*scenarios = *scenario
+	}
+	// Thousands of sockets: the soft open-files limit up to the hard one
+	// (inherited by the baseline processes; the server gets it through
+	// ServerOptions.MaxFiles).
+	var nofile syscall.Rlimit
+	if syscall.Getrlimit(syscall.RLIMIT_NOFILE, &nofile) == nil && nofile.Cur < nofile.Max {
+		nofile.Cur = nofile.Max
+		syscall.Setrlimit(syscall.RLIMIT_NOFILE, &nofile)
+	}
 
 	if *genCore != "" && os.Getenv("CHATR_BENCH_PINNED") == "" {
 		// Re-run under taskset so that every thread of the generator is pinned.
@@ -97,9 +137,15 @@ func run() error {
 		*roomConns, *roomRates = 2000, "2000"
 		*churnRate = 200
 		*slowDur = 5 * time.Second
+		*stormSizes, *stormTimeout = "200,600", 30*time.Second
+		*reconUsers = 1000
+	}
+	sizes := ints(*stormSizes)
+	if *storm10k {
+		sizes = append(sizes, 10000)
 	}
 	env := &bench.Env{
-		Server: bench.ServerOptions{Bin: *chatrBin, Core: *serverCore, Procs: 1, Log: os.Stderr, MaxFiles: 20000, Extra: strings.Fields(*serverFlags)},
+		Server: bench.ServerOptions{Bin: *chatrBin, Core: *serverCore, Procs: 1, Log: os.Stderr, MaxFiles: nofile.Max, Extra: strings.Fields(*serverFlags)},
 		Log:    os.Stdout, GenBusy: *busy, ProfileDir: *profileDir, KeepGoing: *keepGoing,
 	}
 	bench.ServerCore = *serverCore
@@ -107,6 +153,7 @@ func run() error {
 	fmt.Printf("chatr-bench %s on %s: %d CPUs, server on CPU %q (GOMAXPROCS=1), generator on CPU %q (GOMAXPROCS=%d), load %s\n",
 		time.Now().UTC().Format(time.RFC3339), host, bench.CPUs(), *serverCore, *genCore, runtime.GOMAXPROCS(0), bench.Load())
 	fcfg := bench.FanoutConfig{Subscribers: *subs, Senders: *senders, Rates: floats(*rates), StepDur: *stepDur, Size: *size, MinRound: *minRound}
+	storm := bench.StormConfig{Self: self, Core: *serverCore, Timeout: *stormTimeout, MaxRSS: *stormRSS << 20, MinRound: *minRound}
 	var results []*bench.Result
 	var fan *bench.Result
 	var fanSteps []bench.StepResult
@@ -187,6 +234,15 @@ func run() error {
 				}
 				r, err = env.Slow(fcfg, rate, *slowDur)
 			}
+		case "joinstorm":
+			r, err = env.JoinStorm(bench.JoinStormConfig{StormConfig: storm, Sizes: sizes})
+		case "reconnect":
+			r, err = env.Reconnect(bench.ReconnectConfig{StormConfig: storm, Users: *reconUsers, ChatsPerUser: *reconChats, ChatSize: *reconSize, Dialers: *reconDialers})
+		case "moderate":
+			mc := fcfg
+			mc.Rates = floats(*modRates)
+			mc.StepDur = max(*stepDur, 4*time.Second)
+			r, err = env.Moderate(mc, self, *serverCore)
 		default:
 			err = fmt.Errorf("unknown scenario %q", sc)
 		}
