@@ -38,6 +38,21 @@ type Config struct {
 	RecoveryWindow  time.Duration // reliable protocol: how long a dropped session can be recovered, default 60 s
 	WriteWait       time.Duration // time allowed for one write to a socket, default 10 s
 	PingInterval    time.Duration // WebSocket-level ping to idle sockets, default 30 s
+
+	// FrameRate and FrameBurst are each connection's budget of client
+	// frames (every type), a token bucket checked before any hook runs:
+	// FrameRate frames per second on average, FrameBurst at once. Defaults
+	// 500/s and 1000: far above what a person or the SDK sends.
+	FrameRate  float64
+	FrameBurst int
+	// UnfinishedBytes bounds the bytes that all sockets of this node hold in
+	// messages they are still receiving (a fragmented message, or one big
+	// frame arriving slowly), default 64 MiB; one connection holds at most
+	// one such message of at most MaxFrameBytes.
+	UnfinishedBytes int
+	// MessageWait is the time a message may take to arrive, from its first
+	// frame to its last, default 30 s (close 1008 after it).
+	MessageWait time.Duration
 }
 
 // ConnInfo describes one connection (for reliable connections: one session,

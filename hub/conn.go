@@ -227,16 +227,12 @@ func (s *session) endLocked(code uint16, why, message string, discard bool) {
 		k.closeLocked(code, message, discard)
 		return
 	}
-	s.h.readers.Add(1) // Close waits for this Disconnected too
-	go func() {
-		defer s.h.readers.Done()
-		s.end(why, false)
-	}()
+	go s.end(why, false)
 }
 
-// end removes the session and calls Disconnected, exactly once. With
-// onlyIfDropped (the recovery window's timer) it does nothing unless the
-// session is still waiting for recovery.
+// end removes the session and calls Disconnected, exactly once; then Close
+// stops waiting for it. With onlyIfDropped (the recovery window's timer) it
+// does nothing unless the session is still waiting for recovery.
 func (s *session) end(why string, onlyIfDropped bool) {
 	s.mu.Lock()
 	if s.state == stateGone || onlyIfDropped && s.state != stateDropped {
@@ -252,6 +248,7 @@ func (s *session) end(why string, onlyIfDropped bool) {
 	s.unacked = unackedBuffer{}
 	s.mu.Unlock()
 	s.h.unregister(s)
+	defer s.h.live.Done()
 	s.hookMu.Lock()
 	defer s.hookMu.Unlock()
 	s.h.callDisconnected(s.info, why)

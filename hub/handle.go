@@ -87,7 +87,12 @@ func (s *session) do(f *clientFrame, arrived int64) (name, message string) {
 		if err := validatePayload(&gm.Payload); err != nil {
 			return h.ackError(err)
 		}
-		m := &Message{FromUserID: s.info.UserID, Payload: gm.Payload}
+		if gm.HTMLPayload != nil {
+			if err := validatePayload(gm.HTMLPayload); err != nil {
+				return h.ackError(err)
+			}
+		}
+		m := &Message{FromUserID: s.info.UserID, Payload: gm.Payload, HTMLPayload: gm.HTMLPayload}
 		if gm.NoEcho {
 			m.ExcludeConn = s.info.ID
 		}

@@ -101,7 +101,14 @@ func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		Header:       r.Header,
 		Subprotocols: offered,
 	}
+	// The session is counted from before its Connect hook, so that Close
+	// waits for every hook of it; a hub that is closing takes no more.
+	if !h.live.tryAdd() {
+		httpError(w, http.StatusServiceUnavailable, "server shutting down")
+		return
+	}
 	if err := h.callConnect(r.Context(), req); err != nil {
+		h.live.Done()
 		status, msg := http.StatusInternalServerError, "internal error"
 		var ae *AckError
 		if errors.As(err, &ae) {
@@ -126,6 +133,7 @@ func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	info.Protocol, info.Reliable = proto, proto == ProtocolJSONReliable // negotiated, not the application's to change
 	nc, err := h.upgrade(w, r, proto)
 	if err != nil {
+		h.live.Done()
 		return
 	}
 	s := &session{h: h, info: info}
@@ -141,11 +149,11 @@ func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	k.queue = append(k.queue, outFrame{body: connectedFrame(info.UserID, info.ID, reconnect)})
 	k.writing = true
 	s.mu.Unlock()
+	h.live.Add(1) // the reader, counted before anybody can end the session
 	h.register(s, req.Groups)
 	go k.write()
 	h.stats.connects.Add(1)
 	h.stats.connections.Add(1)
-	h.readers.Add(1)
 	// The Connected hook runs here, on the upgrade's goroutine, which ends
 	// right after: the reader starts with a small stack and keeps it while
 	// the connection idles (the hook's store calls would grow it to 8 KiB).
@@ -307,9 +315,9 @@ func (h *Hub) recoverSession(w http.ResponseWriter, r *http.Request, offered []s
 		f.headLen = uint8(reliableHead(&f.head, m.seq, len(m.body)))
 		k.pushLocked(f)
 	}
+	h.live.Add(1) // the session is live, so Close is still waiting for it
 	s.mu.Unlock()
 	h.stats.connections.Add(1)
-	h.readers.Add(1)
 	go k.read()
 }
 
@@ -374,7 +382,7 @@ var errClosedByPeer = errors.New("closed by peer")
 // for the session and, when the socket ends, decides the session's fate.
 func (k *socket) read() {
 	s, h := k.s, k.s.h
-	defer h.readers.Done()
+	defer h.live.Done()
 	err := k.readLoop()
 
 	h.stats.connections.Add(-1)
@@ -395,10 +403,11 @@ func (k *socket) read() {
 	switch {
 	case why != "":
 		s.end(why, false)
-	case !s.info.Reliable:
+	case !s.info.Reliable, k.clientCode != 0:
+		// A client that sent a close frame has left, whatever its code
+		// (1000; 1001 from a closing tab; none from the SDK's stop()):
+		// only a socket lost without one keeps its session for recovery.
 		s.end(closeReason(err, k.clientCode), false)
-	case k.clientCode == closeNormal:
-		s.end("closed by client", false)
 	case h.closing.Load():
 		s.end("hub closed", false)
 	default:
