@@ -158,7 +158,7 @@ type Claims struct {
 	Roles    []string  // "role"
 	Groups   []string  // "webpubsub.group"
 	Audience string    // "aud": the http(s) URL of the hub
-	IssuedAt time.Time // "iat"
+	IssuedAt time.Time // "iat", to the millisecond
 	Expires  time.Time // "exp"
 }
 
@@ -170,6 +170,7 @@ type Stats struct {
 	MessagesIn    int64 // client frames processed
 	MessagesOut   int64 // message frames queued to sockets
 	SlowConsumers int64 // connections cut off for not reading
+	Unfinished    int64 // bytes counted against Config.UnfinishedBytes now
 }
 
 // Message is what a server-side call delivers: a {"type":"message"} frame

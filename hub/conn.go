@@ -19,6 +19,7 @@ const (
 	closePolicy      = 1008
 	closeTooBig      = 1009
 	closeInternal    = 1011
+	closeTryAgain    = 1013
 )
 
 // sessionState is where a session is in its life.
@@ -59,6 +60,7 @@ type socket struct {
 	raw syscall.RawConn // nc's descriptor for non-blocking writes (TCP only)
 
 	lastRead atomic.Int64 // unix nanos of the last frame read
+	abandon  atomic.Bool  // closing with its queue discarded: writes keep a short deadline
 
 	// Guarded by s.mu.
 	qbox       *[]outFrame // the pooled box the queue's memory came in, if any
@@ -73,6 +75,7 @@ type socket struct {
 	// Owned by the reader goroutine.
 	hdr        [12]byte
 	clientCode int // close code the client sent, 0 if none
+	budget     frameBudget
 }
 
 // outFrame is one queued frame: head (when headLen > 0) then body. body is
@@ -331,6 +334,7 @@ func (k *socket) closeLocked(code uint16, message string, discard bool) {
 		clear(k.queue)
 		k.queue, k.queueBytes = k.queue[:0], 0
 		// A writer blocked on a full socket buffer gives up soon.
+		k.abandon.Store(true)
 		k.nc.SetWriteDeadline(time.Now().Add(closeWait))
 	}
 	k.slow = false
@@ -381,9 +385,8 @@ func (k *socket) write() {
 			bufs = append(bufs, f.body)
 			closing = closing || f.closeAfter
 		}
-		k.nc.SetWriteDeadline(time.Now().Add(s.h.cfg.WriteWait))
 		wrote = true
-		err := writeBuffers(k.nc, bufs)
+		err := k.writeAll(bufs)
 		clear(bufs[:cap(bufs)])
 		clear(batch)
 		if err != nil || closing {

@@ -18,6 +18,8 @@ const (
 	ackDuplicate  = "Duplicate"
 	ackBadRequest = "BadRequest"
 	ackInternal   = "InternalServerError"
+	// ackTooManyRequests answers a request over the connection's frame budget.
+	ackTooManyRequests = "TooManyRequests"
 )
 
 // handle runs one client frame; it is called by the socket's reader.

@@ -22,6 +22,10 @@ const (
 	defaultRecoveryWindow  = 60 * time.Second
 	defaultWriteWait       = 10 * time.Second
 	defaultPingInterval    = 30 * time.Second
+	defaultFrameRate       = 500
+	defaultFrameBurst      = 1000
+	defaultUnfinishedBytes = 64 << 20
+	defaultMessageWait     = 30 * time.Second
 )
 
 // Other limits and timings.
@@ -68,6 +72,7 @@ type Hub struct {
 	stats struct {
 		connections, sessions, connects, in, out, slow atomic.Int64
 	}
+	unfinished atomic.Int64 // bytes held by messages being received (budget.go)
 
 	flush flushList // sockets with frames to write (flush.go)
 
@@ -103,6 +108,12 @@ func New(cfg Config) (*Hub, error) {
 	defd(&cfg.RecoveryWindow, defaultRecoveryWindow)
 	defd(&cfg.WriteWait, defaultWriteWait)
 	defd(&cfg.PingInterval, defaultPingInterval)
+	def(&cfg.FrameBurst, defaultFrameBurst)
+	def(&cfg.UnfinishedBytes, defaultUnfinishedBytes)
+	defd(&cfg.MessageWait, defaultMessageWait)
+	if cfg.FrameRate <= 0 {
+		cfg.FrameRate = defaultFrameRate
+	}
 	if cfg.NodeID == "" {
 		cfg.NodeID = randomID(8)
 	}
@@ -174,6 +185,7 @@ func (h *Hub) Stats() Stats {
 		MessagesIn:    h.stats.in.Load(),
 		MessagesOut:   h.stats.out.Load(),
 		SlowConsumers: h.stats.slow.Load(),
+		Unfinished:    h.unfinished.Load(),
 	}
 }
 

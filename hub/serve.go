@@ -461,14 +461,35 @@ func (k *socket) fail(code uint16, why string, skip int64) error {
 type readState struct {
 	msg    []byte
 	pooled *[]byte
+	held   int64 // bytes counted against the node's UnfinishedBytes
+	timed  bool  // the read deadline is the message's MessageWait
 }
 
-func (st *readState) release() {
+// release returns the message's buffer and its share of h's budget.
+func (st *readState) release(h *Hub) {
 	if st.pooled != nil && cap(st.msg) <= maxPooledBuf {
 		*st.pooled = st.msg[:0]
 		bufPool.Put(st.pooled)
 	}
-	st.pooled, st.msg = nil, nil
+	if st.held != 0 {
+		h.unfinished.Add(-st.held)
+	}
+	st.pooled, st.msg, st.held = nil, nil, 0
+}
+
+// messageDone clears the deadline of a timed message just received, unless
+// a close is under way (whose deadline stays); it reports that close.
+func (k *socket) messageDone(st *readState) (closing bool) {
+	k.s.mu.Lock()
+	defer k.s.mu.Unlock()
+	if k.closing || k.dead {
+		return true
+	}
+	if st.timed {
+		k.nc.SetReadDeadline(time.Time{})
+		st.timed = false
+	}
+	return false
 }
 
 // readLoop reads frames until the socket ends. It is kept small, and the
@@ -476,16 +497,32 @@ func (st *readState) release() {
 // here: its stack stays within the goroutine's initial 2 KiB.
 func (k *socket) readLoop() error {
 	var st readState
-	defer st.release()
+	defer st.release(k.s.h)
 	for {
 		hd, err := ws.ReadHeaderBuffer(k.nc, k.hdr[:])
-		if err != nil {
-			return err
+		if err == nil {
+			var done bool
+			if done, err = k.frame(hd, &st); !done {
+				continue
+			}
 		}
-		if done, err := k.frame(hd, &st); done {
-			return err
+		if st.pooled != nil && isTimeout(err) {
+			return k.messageTimedOut(err)
 		}
+		return err
 	}
+}
+
+// messageTimedOut ends a socket whose read deadline passed in the middle of
+// a message: the message took longer than MessageWait to arrive (unless the
+// deadline was a closing socket's, which ends it anyway).
+//
+//go:noinline
+func (k *socket) messageTimedOut(err error) error {
+	if k.isClosing() {
+		return err
+	}
+	return k.fail(closePolicy, "message not received within "+k.s.h.cfg.MessageWait.String(), -1)
 }
 
 // frame handles one frame whose header was read; done reports that the
@@ -539,6 +576,12 @@ func (k *socket) frame(hd ws.Header, st *readState) (done bool, err error) {
 		}
 		st.pooled = bufPool.Get().(*[]byte)
 		st.msg = (*st.pooled)[:0]
+		if !hd.Fin || hd.Length > smallBuf {
+			// A message that is not here at once must be whole within
+			// MessageWait, however often a continuation trickles in.
+			k.nc.SetReadDeadline(time.Now().Add(h.cfg.MessageWait))
+			st.timed = true
+		}
 	case ws.OpContinuation:
 		if st.pooled == nil {
 			return true, k.fail(closeProtocol, "protocol error: continuation without a message", hd.Length)
@@ -549,6 +592,14 @@ func (k *socket) frame(hd ws.Header, st *readState) (done bool, err error) {
 	if int64(len(st.msg))+hd.Length > int64(h.cfg.MaxFrameBytes) {
 		return true, k.fail(closeTooBig, fmt.Sprintf("message larger than %d bytes", h.cfg.MaxFrameBytes), hd.Length)
 	}
+	// The frame's bytes are counted against the node's budget before they
+	// are read: many sockets each holding an unfinished message must not
+	// pin the node's memory.
+	cost := unfinishedCost(int64(len(st.msg))+hd.Length) - st.held
+	if !h.reserveUnfinished(cost) {
+		return true, k.fail(closeTryAgain, "server busy: too many unfinished messages", hd.Length)
+	}
+	st.held += max(cost, 0)
 	start := len(st.msg)
 	if st.msg, err = readPayload(k.nc, st.msg, hd.Length); err != nil {
 		return true, err
@@ -560,14 +611,17 @@ func (k *socket) frame(hd ws.Header, st *readState) (done bool, err error) {
 	if !utf8.Valid(st.msg) {
 		return true, k.fail(closeInvalidData, "text frame is not valid UTF-8", 0)
 	}
-	if k.isClosing() {
-		st.release()
+	if k.messageDone(st) {
+		st.release(h)
 		return false, nil // a close is under way: the frame is not processed
 	}
 	f, err := parseClientFrame(st.msg)
-	st.release()
+	st.release(h)
 	if err != nil {
 		return true, k.fail(closeInvalidData, "invalid frame: "+err.Error(), 0)
+	}
+	if refused, done, err := k.overBudget(&f); refused {
+		return done, err
 	}
 	h.stats.in.Add(1)
 	k.s.handle(&f)
