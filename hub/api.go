@@ -133,9 +133,9 @@ type Application interface {
 	// connected frame queued.
 	Connected(ctx context.Context, conn *ConnInfo)
 	// Disconnected is called once when the connection is gone for good: a
-	// closed non-reliable socket, a reliable session whose client sent a
-	// close frame (any code), expired without recovery, dropped on overflow,
-	// over budget or kicked. Close waits for it.
+	// closed non-reliable socket, a reliable session whose client closed
+	// with 1000, 1001 or no code (it left), expired without recovery,
+	// dropped on overflow, over budget or kicked. Close waits for it.
 	Disconnected(ctx context.Context, conn *ConnInfo, reason string)
 	// Event handles a user event. A non-nil reply goes to the caller as a
 	// {"type":"message","from":"server"} frame before the ack.

@@ -74,12 +74,14 @@
 //
 // # Presence
 //
-// A client that closes its socket with a close frame has left, whatever the
-// code (1000; 1001 from a tab that closes or navigates; none, seen as 1005,
-// from the SDK's stop()): its session ends at once and Disconnected runs
-// right away, on the reliable protocol too. Only a socket lost without a
-// close frame (or cut off by the hub for not reading) keeps its reliable
-// session for RecoveryWindow.
+// A client that closes its socket with a close frame saying it leaves
+// (1000; 1001 from a tab that closes or navigates; none, seen as 1005, from
+// the SDK's stop()) has left: its session ends at once and Disconnected runs
+// right away, on the reliable protocol too. A socket lost without a close
+// frame, cut off by the hub for not reading, or closed by the client with
+// another code (an error it saw, or an application code such as the Chatr
+// client's 4000 "dropped by hand" and 4001 "server silent", after which it
+// recovers) keeps its reliable session for RecoveryWindow.
 //
 // # Budgets
 //

@@ -91,18 +91,34 @@ func TestCloseFrameEndsReliableSession(t *testing.T) {
 			}
 		})
 	}
-	t.Run("lost without a close frame", func(t *testing.T) {
-		c := e.dial(reliable, "alice")
-		c.closeTCP()
-		waitFor(t, func() bool { return e.hub.Stats().Connections == 0 })
-		if r := e.app.disconnects(c.connID); len(r) != 0 {
-			t.Fatalf("Disconnected on a lost socket: %v", r)
-		}
-		u := e.wsURL(e.token("alice")) + "&awps_connection_id=" + url.QueryEscape(c.connID) + "&awps_reconnection_token=" + url.QueryEscape(c.token)
-		r, _, err := dialRaw(t, u, nil, reliable)
-		if err != nil {
-			t.Fatal(err)
-		}
-		r.expectNothing() // recovered: the socket answers
-	})
+	for _, tc := range []struct {
+		name string
+		drop func(c *client)
+	}{
+		{"lost without a close frame", func(c *client) { c.closeTCP() }},
+		// The Chatr client's dropConnection() and its silent-server check
+		// close with an application code and then recover.
+		{"application code 4000", func(c *client) {
+			c.closeWS(4000)
+			c.expectClose()
+			c.closeTCP()
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := e.dial(reliable, "alice")
+			tc.drop(c)
+			waitFor(t, func() bool { return e.hub.Stats().Connections == 0 })
+			if r := e.app.disconnects(c.connID); len(r) != 0 {
+				t.Fatalf("Disconnected on a lost socket: %v", r)
+			}
+			u := e.wsURL(e.token("alice")) + "&awps_connection_id=" + url.QueryEscape(c.connID) + "&awps_reconnection_token=" + url.QueryEscape(c.token)
+			r, _, err := dialRaw(t, u, nil, reliable)
+			if err != nil {
+				t.Fatal(err)
+			}
+			r.expectNothing() // recovered: the socket answers
+			r.closeTCP()
+			waitFor(t, func() bool { return e.hub.Stats().Connections == 0 })
+		})
+	}
 }

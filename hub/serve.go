@@ -403,16 +403,23 @@ func (k *socket) read() {
 	switch {
 	case why != "":
 		s.end(why, false)
-	case !s.info.Reliable, k.clientCode != 0:
-		// A client that sent a close frame has left, whatever its code
-		// (1000; 1001 from a closing tab; none from the SDK's stop()):
-		// only a socket lost without one keeps its session for recovery.
+	case !s.info.Reliable, clientLeft(k.clientCode):
 		s.end(closeReason(err, k.clientCode), false)
 	case h.closing.Load():
 		s.end("hub closed", false)
 	default:
 		s.dropped(k)
 	}
+}
+
+// clientLeft reports whether a client's close code says it has left: 1000;
+// 1001 from a tab that closes or navigates; none (1005) from the SDK's
+// stop(). Its session ends at once, so that presence is true. Any other
+// code (an error the client saw, or an application code such as the Chatr
+// client's 4000 "dropped by hand" and 4001 "server silent") means the client
+// will recover, as does a socket lost without a close frame.
+func clientLeft(code int) bool {
+	return code == closeNormal || code == closeGoingAway || code == closeNoStatus
 }
 
 func closeReason(err error, code int) string {
