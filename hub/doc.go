@@ -25,13 +25,12 @@
 // writes each listed socket's whole queue with one non-blocking writev,
 // after yielding once so that publishers released together (a group commit)
 // share that writev. Only a socket whose kernel buffer is full, or that is
-// closing, gets a writer goroutine of its own, bounded by WriteWait (of
-// progress); an idle
-// socket holds no queue memory (queue slices are pooled). A connection that
-// cannot keep up hits its queue limit (or WriteWait) and is cut off (close
-// 1008 on the non-reliable protocol; a reliable session is dropped to
-// recovery, its messages kept in the unacked buffer) without slowing anybody
-// else.
+// closing, gets a writer goroutine of its own, bounded by WriteWait without
+// progress; an idle socket holds no queue memory (queue slices are pooled).
+// A connection that cannot keep up hits its queue limit (or WriteWait) and
+// is cut off (close 1008 on the non-reliable protocol; a reliable session is
+// dropped to recovery, its messages kept in the unacked buffer) without
+// slowing anybody else.
 //
 // Every member of a group gets the group's messages in one order: fan-outs
 // to one group take turns (a lock per group name, striped), so that
