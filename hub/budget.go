@@ -90,7 +90,7 @@ func (k *socket) writeAll(bufs net.Buffers) error {
 			k.setWriteDeadline(wait)
 			n, err := bufs.WriteTo(tc) // consumes what was written
 			if err == nil || n == 0 || !isTimeout(err) || k.abandon.Load() {
-				return err
+				return k.writeError(err)
 			}
 		}
 	}
@@ -114,10 +114,19 @@ func (k *socket) writeAll(bufs net.Buffers) error {
 		}
 		k.setWriteDeadline(wait)
 		if err := writeBuffers(k.nc, chunk); err != nil {
-			return err
+			return k.writeError(err)
 		}
 	}
 	return nil
+}
+
+// writeError counts a socket that took nothing for WriteWait as a slow
+// consumer (it is cut off like one).
+func (k *socket) writeError(err error) error {
+	if err != nil && isTimeout(err) && !k.abandon.Load() {
+		k.s.h.stats.slow.Add(1)
+	}
+	return err
 }
 
 // progressChunk is how much a write without a writev of its own (TLS) must
