@@ -130,7 +130,7 @@ func (st *readState) release(h *Hub) {
 	if st.held != 0 {
 		h.unfinished.Add(-st.held)
 	}
-	st.pooled, st.msg, st.held = nil, nil, 0
+	st.pooled, st.msg, st.held, st.timed = nil, nil, 0, false
 }
 
 // messageDone clears the deadline of a timed message just received, unless
