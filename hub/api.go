@@ -38,6 +38,21 @@ type Config struct {
 	RecoveryWindow  time.Duration // reliable protocol: how long a dropped session can be recovered, default 60 s
 	WriteWait       time.Duration // time allowed for one write to a socket, default 10 s
 	PingInterval    time.Duration // WebSocket-level ping to idle sockets, default 30 s
+
+	// FrameRate and FrameBurst are each connection's budget of client
+	// frames (every type), a token bucket checked before any hook runs:
+	// FrameRate frames per second on average, FrameBurst at once. Defaults
+	// 500/s and 1000: far above what a person or the SDK sends.
+	FrameRate  float64
+	FrameBurst int
+	// UnfinishedBytes bounds the bytes that all sockets of this node hold in
+	// messages they are still receiving (a fragmented message, or one big
+	// frame arriving slowly), default 64 MiB; one connection holds at most
+	// one such message of at most MaxFrameBytes.
+	UnfinishedBytes int
+	// MessageWait is the time a message may take to arrive, from its first
+	// frame to its last, default 30 s (close 1008 after it).
+	MessageWait time.Duration
 }
 
 // ConnInfo describes one connection (for reliable connections: one session,
@@ -118,8 +133,9 @@ type Application interface {
 	// connected frame queued.
 	Connected(ctx context.Context, conn *ConnInfo)
 	// Disconnected is called once when the connection is gone for good: a
-	// closed non-reliable socket, a reliable session closed cleanly by the
-	// client, expired without recovery, dropped on overflow or kicked.
+	// closed non-reliable socket, a reliable session whose client closed
+	// with 1000, 1001 or no code (it left), expired without recovery,
+	// dropped on overflow, over budget or kicked. Close waits for it.
 	Disconnected(ctx context.Context, conn *ConnInfo, reason string)
 	// Event handles a user event. A non-nil reply goes to the caller as a
 	// {"type":"message","from":"server"} frame before the ack.
@@ -143,7 +159,7 @@ type Claims struct {
 	Roles    []string  // "role"
 	Groups   []string  // "webpubsub.group"
 	Audience string    // "aud": the http(s) URL of the hub
-	IssuedAt time.Time // "iat"
+	IssuedAt time.Time // "iat", to the millisecond
 	Expires  time.Time // "exp"
 }
 
@@ -155,6 +171,7 @@ type Stats struct {
 	MessagesIn    int64 // client frames processed
 	MessagesOut   int64 // message frames queued to sockets
 	SlowConsumers int64 // connections cut off for not reading
+	Unfinished    int64 // bytes counted against Config.UnfinishedBytes now
 }
 
 // Message is what a server-side call delivers: a {"type":"message"} frame

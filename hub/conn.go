@@ -19,6 +19,7 @@ const (
 	closePolicy      = 1008
 	closeTooBig      = 1009
 	closeInternal    = 1011
+	closeTryAgain    = 1013
 )
 
 // sessionState is where a session is in its life.
@@ -59,6 +60,7 @@ type socket struct {
 	raw syscall.RawConn // nc's descriptor for non-blocking writes (TCP only)
 
 	lastRead atomic.Int64 // unix nanos of the last frame read
+	abandon  atomic.Bool  // closing with its queue discarded: writes keep a short deadline
 
 	// Guarded by s.mu.
 	qbox       *[]outFrame // the pooled box the queue's memory came in, if any
@@ -73,6 +75,7 @@ type socket struct {
 	// Owned by the reader goroutine.
 	hdr        [12]byte
 	clientCode int // close code the client sent, 0 if none
+	budget     frameBudget
 }
 
 // outFrame is one queued frame: head (when headLen > 0) then body. body is
@@ -227,16 +230,12 @@ func (s *session) endLocked(code uint16, why, message string, discard bool) {
 		k.closeLocked(code, message, discard)
 		return
 	}
-	s.h.readers.Add(1) // Close waits for this Disconnected too
-	go func() {
-		defer s.h.readers.Done()
-		s.end(why, false)
-	}()
+	go s.end(why, false)
 }
 
-// end removes the session and calls Disconnected, exactly once. With
-// onlyIfDropped (the recovery window's timer) it does nothing unless the
-// session is still waiting for recovery.
+// end removes the session and calls Disconnected, exactly once; then Close
+// stops waiting for it. With onlyIfDropped (the recovery window's timer) it
+// does nothing unless the session is still waiting for recovery.
 func (s *session) end(why string, onlyIfDropped bool) {
 	s.mu.Lock()
 	if s.state == stateGone || onlyIfDropped && s.state != stateDropped {
@@ -252,6 +251,7 @@ func (s *session) end(why string, onlyIfDropped bool) {
 	s.unacked = unackedBuffer{}
 	s.mu.Unlock()
 	s.h.unregister(s)
+	defer s.h.live.Done()
 	s.hookMu.Lock()
 	defer s.hookMu.Unlock()
 	s.h.callDisconnected(s.info, why)
@@ -334,6 +334,7 @@ func (k *socket) closeLocked(code uint16, message string, discard bool) {
 		clear(k.queue)
 		k.queue, k.queueBytes = k.queue[:0], 0
 		// A writer blocked on a full socket buffer gives up soon.
+		k.abandon.Store(true)
 		k.nc.SetWriteDeadline(time.Now().Add(closeWait))
 	}
 	k.slow = false
@@ -384,9 +385,8 @@ func (k *socket) write() {
 			bufs = append(bufs, f.body)
 			closing = closing || f.closeAfter
 		}
-		k.nc.SetWriteDeadline(time.Now().Add(s.h.cfg.WriteWait))
 		wrote = true
-		err := writeBuffers(k.nc, bufs)
+		err := k.writeAll(bufs)
 		clear(bufs[:cap(bufs)])
 		clear(batch)
 		if err != nil || closing {

@@ -25,17 +25,28 @@
 // writes each listed socket's whole queue with one non-blocking writev,
 // after yielding once so that publishers released together (a group commit)
 // share that writev. Only a socket whose kernel buffer is full, or that is
-// closing, gets a writer goroutine of its own, bounded by WriteWait; an idle
-// socket holds no queue memory (queue slices are pooled). A connection that
-// cannot keep up hits its queue limit (or WriteWait) and is cut off (close
-// 1008 on the non-reliable protocol; a reliable session is dropped to
-// recovery, its messages kept in the unacked buffer) without slowing anybody
-// else.
+// closing, gets a writer goroutine of its own, bounded by WriteWait without
+// progress; an idle socket holds no queue memory (queue slices are pooled).
+// A connection that cannot keep up hits its queue limit (or WriteWait) and
+// is cut off (close 1008 on the non-reliable protocol; a reliable session is
+// dropped to recovery, its messages kept in the unacked buffer) without
+// slowing anybody else.
+//
+// Every member of a group gets the group's messages in one order: fan-outs
+// to one group take turns (a lock per group name, striped), so that
+// publishers delivering at once on this node (LocalBroker delivers on each
+// publisher's goroutine) cannot interleave differently for different members.
 //
 // A message to a group is encoded once: the WebSocket frame is identical for
 // every non-reliable recipient, and on the reliable protocol only a small
 // head (frame header plus {"sequenceId":N,) differs per recipient while the
 // rest of the frame is shared, so a 1,000-member fan-out copies no payload.
+// A message may carry a second variant (Message.HTMLPayload, set by the
+// application, GroupMessage.HTMLPayload by Publish) for connections whose
+// client renders text as HTML (ConnInfo.HTMLText, set by Connect): each
+// variant is encoded once per fan-out, the HTML one only if a recipient
+// needs it, and a reliable session's unacked buffer keeps the variant it
+// was sent, so a replay sends the same bytes.
 // Group membership is a copy-on-write slice (joins append in place while
 // there is room, which readers of the shorter slice never see), so fan-out
 // holds no lock while it walks the members and never holds one while
@@ -60,6 +71,40 @@
 // would hide the per-session sequencing and the slow-consumer policy that
 // this package must control. gorilla is also barely maintained.
 //
+// # Presence
+//
+// A client that closes its socket with a close frame saying it leaves
+// (1000; 1001 from a tab that closes or navigates; none, seen as 1005, from
+// the SDK's stop()) has left: its session ends at once and Disconnected runs
+// right away, on the reliable protocol too. A socket lost without a close
+// frame, cut off by the hub for not reading, or closed by the client with
+// another code (an error it saw, or an application code such as the Chatr
+// client's 4000 "dropped by hand" and 4001 "server silent", after which it
+// recovers) keeps its reliable session for RecoveryWindow.
+//
+// # Budgets
+//
+// Every client frame, of every type (ping, sequenceAck, joinGroup,
+// leaveGroup, sendToGroup, event), spends one token of its connection's
+// bucket (Config.FrameRate per second, Config.FrameBurst at once; defaults
+// 500/s and 1000), checked when the frame is parsed, before any hook or
+// store access. A frame over budget is not executed: a joinGroup,
+// leaveGroup, sendToGroup or event with an ackId is acked with error
+// TooManyRequests; a ping, a sequenceAck or a request without ackId is
+// dropped. Refusals are forgiven at a tenth of FrameRate; a connection with
+// more than twice FrameBurst refusals outstanding is abusing and is closed
+// with 1008 (its session ends).
+//
+// A message being received (one frame arriving slowly, or a fragmented
+// message) is bounded three ways: per connection by Config.MaxFrameBytes
+// (one such message at a time, close 1009 above it); per node by
+// Config.UnfinishedBytes (default 64 MiB) for the bytes beyond 4 KiB of every
+// message being received, counted before they are read (the connection that
+// would pass it is closed with 1013, Try Again Later); and in time: a
+// message that is fragmented or bigger than 4 KiB must be whole within
+// Config.MessageWait (default 30 s) of its first frame, however often
+// continuations trickle in, or the socket is closed with 1008.
+//
 // A protocol violation (malformed JSON, unknown type, missing field: 1007;
 // a binary frame: 1003; an oversized message: 1009) ends the session: no
 // recovery. The hub then reads and drops input until the client's close
@@ -72,6 +117,14 @@
 // that has sent nothing for that long; browsers answer it by themselves, so a
 // healthy connection that sends no application pings is never closed. A
 // socket silent for pongWait (2.5 × PingInterval) is treated as lost.
-// Config.WriteWait (default 10 s) bounds one write; Config.RecoveryWindow
-// (default 60 s) is how long a dropped reliable session can be recovered.
+// Config.WriteWait (default 10 s) is about progress, not size: a write
+// that moves bytes earns another WriteWait, so a slow but steady reader gets
+// a replay of any size, while a socket that takes no byte for WriteWait is
+// cut off. Config.RecoveryWindow (default 60 s) is how long a dropped
+// reliable session can be recovered.
+//
+// Close returns once every session has ended and every hook (Connect,
+// Disconnected, ...) has returned: a session is counted from before its
+// Connect hook until its Disconnected hook returns, so the application may
+// close its store right after.
 package hub

@@ -165,8 +165,7 @@ func (k *socket) writeRest(batch []outFrame, written int) {
 		written -= len(bufs[0])
 		bufs = bufs[1:]
 	}
-	k.nc.SetWriteDeadline(time.Now().Add(k.s.h.cfg.WriteWait))
-	_, err := bufs.WriteTo(k.nc)
+	err := k.writeAll(bufs)
 	clear(batch)
 	if err != nil {
 		k.writeFailed()

@@ -18,6 +18,8 @@ const (
 	ackDuplicate  = "Duplicate"
 	ackBadRequest = "BadRequest"
 	ackInternal   = "InternalServerError"
+	// ackTooManyRequests answers a request over the connection's frame budget.
+	ackTooManyRequests = "TooManyRequests"
 )
 
 // handle runs one client frame; it is called by the socket's reader.
@@ -87,7 +89,12 @@ func (s *session) do(f *clientFrame, arrived int64) (name, message string) {
 		if err := validatePayload(&gm.Payload); err != nil {
 			return h.ackError(err)
 		}
-		m := &Message{FromUserID: s.info.UserID, Payload: gm.Payload}
+		if gm.HTMLPayload != nil {
+			if err := validatePayload(gm.HTMLPayload); err != nil {
+				return h.ackError(err)
+			}
+		}
+		m := &Message{FromUserID: s.info.UserID, Payload: gm.Payload, HTMLPayload: gm.HTMLPayload}
 		if gm.NoEcho {
 			m.ExcludeConn = s.info.ID
 		}

@@ -39,6 +39,7 @@ type testApp struct {
 	join         func(*hub.ConnInfo, string) error
 	publish      func(*hub.ConnInfo, *hub.GroupMessage) error
 	event        func(*hub.ConnInfo, *hub.Event) (*hub.Payload, error)
+	disconnect   func(*hub.ConnInfo, string) // runs first in Disconnected
 	mu           sync.Mutex
 	connected    []string
 	disconnected map[string][]string // conn id -> reasons
@@ -63,6 +64,9 @@ func (a *testApp) Connected(_ context.Context, c *hub.ConnInfo) {
 }
 
 func (a *testApp) Disconnected(_ context.Context, c *hub.ConnInfo, reason string) {
+	if a.disconnect != nil {
+		a.disconnect(c, reason)
+	}
 	a.mu.Lock()
 	a.disconnected[c.ID] = append(a.disconnected[c.ID], reason)
 	a.mu.Unlock()

@@ -22,6 +22,10 @@ const (
 	defaultRecoveryWindow  = 60 * time.Second
 	defaultWriteWait       = 10 * time.Second
 	defaultPingInterval    = 30 * time.Second
+	defaultFrameRate       = 500
+	defaultFrameBurst      = 1000
+	defaultUnfinishedBytes = 64 << 20
+	defaultMessageWait     = 30 * time.Second
 )
 
 // Other limits and timings.
@@ -62,14 +66,17 @@ type Hub struct {
 	groups   map[string]*group
 
 	closing atomic.Bool
-	readers tracker       // reader goroutines and pending session ends
+	live    tracker       // sessions and reader goroutines: Close waits for them
 	done    chan struct{} // closed when the sweeper stops
 
 	stats struct {
 		connections, sessions, connects, in, out, slow atomic.Int64
 	}
+	unfinished atomic.Int64 // bytes held by messages being received (budget.go)
 
 	flush flushList // sockets with frames to write (flush.go)
+
+	fanoutOrder [256]sync.Mutex // see groupOrder
 }
 
 // group is one group's members on this node. members is replaced, never
@@ -101,6 +108,12 @@ func New(cfg Config) (*Hub, error) {
 	defd(&cfg.RecoveryWindow, defaultRecoveryWindow)
 	defd(&cfg.WriteWait, defaultWriteWait)
 	defd(&cfg.PingInterval, defaultPingInterval)
+	def(&cfg.FrameBurst, defaultFrameBurst)
+	def(&cfg.UnfinishedBytes, defaultUnfinishedBytes)
+	defd(&cfg.MessageWait, defaultMessageWait)
+	if cfg.FrameRate <= 0 {
+		cfg.FrameRate = defaultFrameRate
+	}
 	if cfg.NodeID == "" {
 		cfg.NodeID = randomID(8)
 	}
@@ -172,16 +185,21 @@ func (h *Hub) Stats() Stats {
 		MessagesIn:    h.stats.in.Load(),
 		MessagesOut:   h.stats.out.Load(),
 		SlowConsumers: h.stats.slow.Load(),
+		Unfinished:    h.unfinished.Load(),
 	}
 }
 
 // Close stops accepting connections, closes every socket with 1001 and ends
-// every session (Disconnected is called for each), then stops the broker
-// subscription. It returns when the sockets are gone or ctx is done.
+// every session, then stops the broker subscription. It returns when every
+// session has ended and its Disconnected hook has returned (and every other
+// hook too), or when ctx is done.
 func (h *Hub) Close(ctx context.Context) error {
 	if h.closing.Swap(true) {
 		return nil
 	}
+	// From here no session starts: one that was counted before is either
+	// in the list below or sees h.closing once registered, and kicks itself.
+	h.live.stop()
 	h.mu.RLock()
 	all := make([]*session, 0, len(h.sessions))
 	for _, s := range h.sessions {
@@ -193,7 +211,7 @@ func (h *Hub) Close(ctx context.Context) error {
 	}
 	var err error
 	select {
-	case <-h.readers.idle():
+	case <-h.live.idle():
 	case <-ctx.Done():
 		err = ctx.Err()
 		// Out of time: tear down whatever sockets are left.
@@ -224,6 +242,11 @@ func (h *Hub) publish(ctx context.Context, cmd *Command) error {
 func (h *Hub) sendCmd(ctx context.Context, kind CommandKind, m *Message, cmd Command) error {
 	if err := validatePayload(&m.Payload); err != nil {
 		return err
+	}
+	if m.HTMLPayload != nil {
+		if err := validatePayload(m.HTMLPayload); err != nil {
+			return err
+		}
 	}
 	cmd.Kind, cmd.Message = kind, m
 	return h.publish(ctx, &cmd)
@@ -353,6 +376,13 @@ func (h *Hub) fanout(cmd *Command) {
 	from, group := fromServer, ""
 	switch cmd.Kind {
 	case CmdSendToGroup:
+		// Fan-outs to one group take turns, so that every member gets the
+		// group's messages in one order, even when several publishers
+		// deliver at once (LocalBroker calls deliver on each publisher's
+		// goroutine). A fan-out only queues frames, so the turn is short.
+		mu := h.groupOrder(cmd.Group)
+		mu.Lock()
+		defer mu.Unlock()
 		h.mu.RLock()
 		if g := h.groups[cmd.Group]; g != nil {
 			targets = g.members
@@ -378,13 +408,23 @@ func (h *Hub) fanout(cmd *Command) {
 	if len(targets) == 0 {
 		return
 	}
+	// Each variant is encoded once per fan-out, the HTML one only when a
+	// recipient needs it.
 	enc := newEncodedMessage(from, group, m.FromUserID, &m.Payload)
+	var encHTML *encodedMessage
 	var n int64
 	for _, s := range targets {
 		if m.ExcludeConn != "" && s.info.ID == m.ExcludeConn {
 			continue
 		}
-		if s.sendMessage(enc) {
+		e := enc
+		if s.info.HTMLText && m.HTMLPayload != nil {
+			if encHTML == nil {
+				encHTML = newEncodedMessage(from, group, m.FromUserID, m.HTMLPayload)
+			}
+			e = encHTML
+		}
+		if s.sendMessage(e) {
 			n++
 		}
 	}
@@ -392,6 +432,17 @@ func (h *Hub) fanout(cmd *Command) {
 	if f := h.cfg.ObserveFanout; f != nil && cmd.At != 0 {
 		f(time.Duration(time.Now().UnixNano() - cmd.At))
 	}
+}
+
+// groupOrder returns the lock that orders fan-outs to group. Locks are
+// striped by the name's hash: they outlive the groups, and two groups that
+// share one merely take turns.
+func (h *Hub) groupOrder(group string) *sync.Mutex {
+	x := uint32(2166136261) // FNV-1a, inline: fan-out allocates nothing for it
+	for i := 0; i < len(group); i++ {
+		x = (x ^ uint32(group[i])) * 16777619
+	}
+	return &h.fanoutOrder[x%uint32(len(h.fanoutOrder))]
 }
 
 func (h *Hub) session(id string) *session {
@@ -539,78 +590,4 @@ func (h *Hub) unregister(s *session) {
 		h.leaveLocked(s, name)
 	}
 	h.stats.sessions.Add(-1)
-}
-
-// sweep pings quiet sockets and drops dead ones, every PingInterval.
-func (h *Hub) sweep() {
-	defer close(h.done)
-	t := time.NewTicker(h.cfg.PingInterval)
-	defer t.Stop()
-	var socks []*socket
-	for {
-		select {
-		case <-h.ctx.Done():
-			return
-		case <-t.C:
-		}
-		socks = socks[:0]
-		h.mu.RLock()
-		for _, s := range h.sessions {
-			s.mu.Lock()
-			if s.sock != nil {
-				socks = append(socks, s.sock)
-			}
-			s.mu.Unlock()
-		}
-		h.mu.RUnlock()
-		now := time.Now().UnixNano()
-		pongWait := int64(h.cfg.PingInterval) * 5 / 2
-		for _, k := range socks {
-			quiet := now - k.lastRead.Load()
-			switch {
-			case quiet > pongWait:
-				k.nc.Close() // lost: the reader sees the error and drops the session to recovery
-			case quiet >= int64(h.cfg.PingInterval)/2:
-				k.s.mu.Lock()
-				k.enqueueLocked(outFrame{body: pingFrame})
-				k.s.mu.Unlock()
-			}
-		}
-		clear(socks)
-	}
-}
-
-// tracker counts running goroutines; unlike sync.WaitGroup it allows
-// starting more while somebody waits for zero.
-type tracker struct {
-	mu   sync.Mutex
-	n    int
-	zero chan struct{}
-}
-
-func (t *tracker) Add(n int) {
-	t.mu.Lock()
-	t.n += n
-	if t.n == 0 && t.zero != nil {
-		close(t.zero)
-		t.zero = nil
-	}
-	t.mu.Unlock()
-}
-
-func (t *tracker) Done() { t.Add(-1) }
-
-// idle returns a channel closed when the count is zero.
-func (t *tracker) idle() <-chan struct{} {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	if t.n == 0 {
-		c := make(chan struct{})
-		close(c)
-		return c
-	}
-	if t.zero == nil {
-		t.zero = make(chan struct{})
-	}
-	return t.zero
 }

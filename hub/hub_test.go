@@ -1235,3 +1235,57 @@ func TestRefusalsAreJSON(t *testing.T) {
 		}
 	}
 }
+
+// TestTokenTimes: iat has millisecond precision (RFC 7519 NumericDate may be
+// fractional) and absurd times are refused.
+func TestTokenTimes(t *testing.T) {
+	now := time.Now()
+	iat := now.Truncate(time.Millisecond)
+	tok, err := hub.MintToken(testKey, hub.Claims{UserID: "u", IssuedAt: iat, Expires: now.Add(time.Hour)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := hub.ParseToken(testKey, tok, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !c.IssuedAt.Equal(iat) {
+		t.Errorf("IssuedAt %v, want %v (ms precision)", c.IssuedAt, iat)
+	}
+	mk := func(claims string) string {
+		hdr := base64.RawURLEncoding.EncodeToString([]byte(`{"alg":"HS256","typ":"JWT"}`))
+		return signHS256(hdr + "." + base64.RawURLEncoding.EncodeToString([]byte(claims)))
+	}
+	sec := float64(now.UnixMilli()) / 1000
+	for _, tc := range []struct {
+		name, claims string
+		ok           bool
+		iat          time.Time
+	}{
+		{"fractional iat and exp", fmt.Sprintf(`{"iat":%.3f,"exp":%.3f}`, sec-1.5, sec+60.25), true, time.UnixMilli(now.UnixMilli() - 1500)},
+		{"iat a little ahead (skew)", fmt.Sprintf(`{"iat":%.3f,"exp":%.0f}`, sec+20, sec+3600), true, time.UnixMilli(now.UnixMilli() + 20000)},
+		{"iat far in the future", fmt.Sprintf(`{"iat":%.0f,"exp":%.0f}`, sec+3600, sec+7200), false, time.Time{}},
+		{"nbf far in the future", fmt.Sprintf(`{"nbf":%.0f,"exp":%.0f}`, sec+600, sec+7200), false, time.Time{}},
+		{"exp before iat", fmt.Sprintf(`{"iat":%.0f,"exp":%.0f}`, sec, sec-5), false, time.Time{}},
+		{"huge exp", `{"exp":1e300}`, false, time.Time{}},
+		{"huge iat", fmt.Sprintf(`{"iat":-1e300,"exp":%.0f}`, sec+60), false, time.Time{}},
+		{"out of range", `{"exp":1e999}`, false, time.Time{}},
+		{"negative exp", `{"exp":-5}`, false, time.Time{}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c, err := hub.ParseToken(testKey, mk(tc.claims), now)
+			if tc.ok != (err == nil) {
+				t.Fatalf("err = %v, want ok=%v", err, tc.ok)
+			}
+			if tc.ok && !c.IssuedAt.Equal(tc.iat) {
+				t.Errorf("IssuedAt %v, want %v", c.IssuedAt, tc.iat)
+			}
+		})
+	}
+	// Refused at the door with 401.
+	e := newEnv(t, hub.Config{})
+	future := mk(fmt.Sprintf(`{"sub":"u","aud":%q,"iat":%.0f,"exp":%.0f}`, e.hubURL(), sec+3600, sec+7200))
+	if _, status, _ := dialRaw(t, e.wsURL(future), nil, plain); status != http.StatusUnauthorized {
+		t.Errorf("iat in the future: status %d, want 401", status)
+	}
+}

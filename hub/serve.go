@@ -3,19 +3,15 @@ package hub
 import (
 	"bytes"
 	"context"
-	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net"
 	"net/http"
 	"net/url"
 	"slices"
 	"strings"
-	"sync"
 	"time"
-	"unicode/utf8"
 
 	"github.com/gobwas/ws"
 )
@@ -101,7 +97,14 @@ func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		Header:       r.Header,
 		Subprotocols: offered,
 	}
+	// The session is counted from before its Connect hook, so that Close
+	// waits for every hook of it; a hub that is closing takes no more.
+	if !h.live.tryAdd() {
+		httpError(w, http.StatusServiceUnavailable, "server shutting down")
+		return
+	}
 	if err := h.callConnect(r.Context(), req); err != nil {
+		h.live.Done()
 		status, msg := http.StatusInternalServerError, "internal error"
 		var ae *AckError
 		if errors.As(err, &ae) {
@@ -126,6 +129,7 @@ func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	info.Protocol, info.Reliable = proto, proto == ProtocolJSONReliable // negotiated, not the application's to change
 	nc, err := h.upgrade(w, r, proto)
 	if err != nil {
+		h.live.Done()
 		return
 	}
 	s := &session{h: h, info: info}
@@ -141,11 +145,11 @@ func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	k.queue = append(k.queue, outFrame{body: connectedFrame(info.UserID, info.ID, reconnect)})
 	k.writing = true
 	s.mu.Unlock()
+	h.live.Add(1) // the reader, counted before anybody can end the session
 	h.register(s, req.Groups)
 	go k.write()
 	h.stats.connects.Add(1)
 	h.stats.connections.Add(1)
-	h.readers.Add(1)
 	// The Connected hook runs here, on the upgrade's goroutine, which ends
 	// right after: the reader starts with a small stack and keeps it while
 	// the connection idles (the hook's store calls would grow it to 8 KiB).
@@ -307,9 +311,9 @@ func (h *Hub) recoverSession(w http.ResponseWriter, r *http.Request, offered []s
 		f.headLen = uint8(reliableHead(&f.head, m.seq, len(m.body)))
 		k.pushLocked(f)
 	}
+	h.live.Add(1) // the session is live, so Close is still waiting for it
 	s.mu.Unlock()
 	h.stats.connections.Add(1)
-	h.readers.Add(1)
 	go k.read()
 }
 
@@ -354,251 +358,6 @@ func (h *Hub) recoverHook(name string, err *error) {
 		h.log.Error("hub: application hook panicked", "hook", name, "panic", v)
 		*err = fmt.Errorf("hub: %s panicked: %v", name, v)
 	}
-}
-
-// The reader.
-
-// bufPool holds message buffers; a buffer grown for a big message is not
-// returned, so memory shrinks back after it.
-var bufPool = sync.Pool{New: func() any { b := make([]byte, 0, smallBuf); return &b }}
-
-const (
-	smallBuf     = 4 << 10  // pooled message buffer
-	maxPooledBuf = 64 << 10 // bigger buffers are dropped after use
-	readChunk    = 32 << 10 // a big payload grows by this much as it arrives
-)
-
-var errClosedByPeer = errors.New("closed by peer")
-
-// read is the socket's reader goroutine: it reads frames, runs the hooks
-// for the session and, when the socket ends, decides the session's fate.
-func (k *socket) read() {
-	s, h := k.s, k.s.h
-	defer h.readers.Done()
-	err := k.readLoop()
-
-	h.stats.connections.Add(-1)
-	s.mu.Lock()
-	k.dead = true
-	writing := k.writing
-	current := s.sock == k
-	why := s.endWhy
-	s.mu.Unlock()
-	if writing { // the writer closes nc when it has drained; do not wait forever
-		time.AfterFunc(closeWait, func() { k.nc.Close() })
-	} else {
-		k.nc.Close()
-	}
-	if !current {
-		return // a recovering socket took over, or the session already ended
-	}
-	switch {
-	case why != "":
-		s.end(why, false)
-	case !s.info.Reliable:
-		s.end(closeReason(err, k.clientCode), false)
-	case k.clientCode == closeNormal:
-		s.end("closed by client", false)
-	case h.closing.Load():
-		s.end("hub closed", false)
-	default:
-		s.dropped(k)
-	}
-}
-
-func closeReason(err error, code int) string {
-	if code != 0 {
-		return fmt.Sprintf("closed by client (%d)", code)
-	}
-	if err == nil || errors.Is(err, io.EOF) {
-		return "connection closed"
-	}
-	return "connection lost"
-}
-
-func (k *socket) isClosing() bool {
-	k.s.mu.Lock()
-	defer k.s.mu.Unlock()
-	return k.closing || k.dead
-}
-
-// fail closes the socket for a protocol violation; the session ends. The
-// rest of the input is read and dropped until the peer's close frame comes
-// (or closeWait passes): closing a TCP socket with unread input resets it,
-// and the peer would lose our close frame and its code. skip is how much of
-// the current frame's payload is unread, -1 when the framing itself is
-// broken.
-func (k *socket) fail(code uint16, why string, skip int64) error {
-	k.s.kick(code, why, why)
-	k.nc.SetReadDeadline(time.Now().Add(closeWait))
-	if skip < 0 {
-		io.Copy(io.Discard, k.nc)
-		return errors.New(why)
-	}
-	for {
-		if _, err := io.CopyN(io.Discard, k.nc, skip); err != nil {
-			break
-		}
-		hd, err := ws.ReadHeaderBuffer(k.nc, k.hdr[:])
-		if err != nil || hd.OpCode == ws.OpClose {
-			break
-		}
-		skip = hd.Length
-	}
-	return errors.New(why)
-}
-
-// readState is the message a reader is assembling, in a buffer from bufPool.
-type readState struct {
-	msg    []byte
-	pooled *[]byte
-}
-
-func (st *readState) release() {
-	if st.pooled != nil && cap(st.msg) <= maxPooledBuf {
-		*st.pooled = st.msg[:0]
-		bufPool.Put(st.pooled)
-	}
-	st.pooled, st.msg = nil, nil
-}
-
-// readLoop reads frames until the socket ends. It is kept small, and the
-// frame handling is out of line, because an idle connection's reader parks
-// here: its stack stays within the goroutine's initial 2 KiB.
-func (k *socket) readLoop() error {
-	var st readState
-	defer st.release()
-	for {
-		hd, err := ws.ReadHeaderBuffer(k.nc, k.hdr[:])
-		if err != nil {
-			return err
-		}
-		if done, err := k.frame(hd, &st); done {
-			return err
-		}
-	}
-}
-
-// frame handles one frame whose header was read; done reports that the
-// reader must stop, with err.
-//
-//go:noinline
-func (k *socket) frame(hd ws.Header, st *readState) (done bool, err error) {
-	h := k.s.h
-	k.lastRead.Store(time.Now().UnixNano())
-	if hd.Rsv != 0 || !hd.Masked {
-		return true, k.fail(closeProtocol, "protocol error: reserved bits set or frame not masked", hd.Length)
-	}
-	if hd.OpCode.IsControl() {
-		if !hd.Fin || hd.Length > 125 {
-			return true, k.fail(closeProtocol, "protocol error: bad control frame", -1)
-		}
-		var buf [125]byte
-		p := buf[:hd.Length]
-		if _, err := io.ReadFull(k.nc, p); err != nil {
-			return true, err
-		}
-		ws.Cipher(p, hd.Mask, 0)
-		switch hd.OpCode {
-		case ws.OpPing:
-			k.s.mu.Lock()
-			k.enqueueLocked(outFrame{body: controlFrame(opPong, p)})
-			k.s.mu.Unlock()
-		case ws.OpPong:
-		case ws.OpClose:
-			code := closeNoStatus
-			if len(p) >= 2 {
-				code = int(binary.BigEndian.Uint16(p))
-			}
-			k.clientCode = code
-			reply := closeReply(code, p)
-			k.s.mu.Lock()
-			k.closeLocked(reply, "", false)
-			k.s.mu.Unlock()
-			return true, errClosedByPeer
-		default:
-			return true, k.fail(closeProtocol, "protocol error: unknown control frame", 0)
-		}
-		return false, nil
-	}
-	switch hd.OpCode {
-	case ws.OpBinary:
-		return true, k.fail(closeUnsupported, "binary frames are not supported on JSON protocols", hd.Length)
-	case ws.OpText:
-		if st.pooled != nil {
-			return true, k.fail(closeProtocol, "protocol error: new message inside a fragmented one", hd.Length)
-		}
-		st.pooled = bufPool.Get().(*[]byte)
-		st.msg = (*st.pooled)[:0]
-	case ws.OpContinuation:
-		if st.pooled == nil {
-			return true, k.fail(closeProtocol, "protocol error: continuation without a message", hd.Length)
-		}
-	default:
-		return true, k.fail(closeProtocol, "protocol error: reserved opcode", hd.Length)
-	}
-	if int64(len(st.msg))+hd.Length > int64(h.cfg.MaxFrameBytes) {
-		return true, k.fail(closeTooBig, fmt.Sprintf("message larger than %d bytes", h.cfg.MaxFrameBytes), hd.Length)
-	}
-	start := len(st.msg)
-	if st.msg, err = readPayload(k.nc, st.msg, hd.Length); err != nil {
-		return true, err
-	}
-	ws.Cipher(st.msg[start:], hd.Mask, 0)
-	if !hd.Fin {
-		return false, nil
-	}
-	if !utf8.Valid(st.msg) {
-		return true, k.fail(closeInvalidData, "text frame is not valid UTF-8", 0)
-	}
-	if k.isClosing() {
-		st.release()
-		return false, nil // a close is under way: the frame is not processed
-	}
-	f, err := parseClientFrame(st.msg)
-	st.release()
-	if err != nil {
-		return true, k.fail(closeInvalidData, "invalid frame: "+err.Error(), 0)
-	}
-	h.stats.in.Add(1)
-	k.s.handle(&f)
-	return false, nil
-}
-
-// readPayload appends n payload bytes read from r to dst, growing dst only
-// as bytes actually arrive.
-func readPayload(r io.Reader, dst []byte, n int64) ([]byte, error) {
-	for n > 0 {
-		c := int(min(n, readChunk))
-		if cap(dst)-len(dst) < c {
-			dst = slices.Grow(dst, c)
-		}
-		l := len(dst)
-		if _, err := io.ReadFull(r, dst[l:l+c]); err != nil {
-			return dst, err
-		}
-		dst = dst[:l+c]
-		n -= int64(c)
-	}
-	return dst, nil
-}
-
-// closeReply is the code to answer a client's close frame with (RFC 6455
-// 5.5.1, 7.4): its own code when that is one a peer may send, 1000 for an
-// empty close, 1002 for a code that must not travel on the wire or a
-// one-byte body, 1007 for a reason that is not UTF-8.
-func closeReply(code int, body []byte) uint16 {
-	switch {
-	case len(body) == 0:
-		return closeNormal
-	case len(body) == 1:
-		return closeProtocol
-	case !utf8.Valid(body[2:]):
-		return closeInvalidData
-	case code >= 1000 && code <= 1003, code >= 1007 && code <= 1014, code >= 3000 && code <= 4999:
-		return uint16(code)
-	}
-	return closeProtocol
 }
 
 // httpError answers a request the hub refuses before the upgrade with the

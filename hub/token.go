@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"strings"
 	"time"
 )
@@ -17,11 +18,29 @@ var (
 	ErrTokenAlgorithm = errors.New("hub: access token algorithm is not HS256")
 	ErrTokenSignature = errors.New("hub: access token signature is invalid")
 	ErrTokenExpired   = errors.New("hub: access token has expired")
+	ErrTokenTime      = errors.New("hub: access token times are not plausible")
 )
 
-// tokenLeeway is the clock skew tolerated on exp and nbf (issued by another
-// node whose clock is a little ahead or behind).
+// numericDate turns a JWT NumericDate (seconds since the epoch, possibly
+// fractional) into a time with millisecond precision.
+func numericDate(v float64) (time.Time, error) {
+	if math.IsNaN(v) || math.IsInf(v, 0) || v < 0 || v > maxNumericDate {
+		return time.Time{}, errors.New("not a date")
+	}
+	return time.UnixMilli(int64(math.Round(v * 1000))), nil
+}
+
+// tokenLeeway is the clock skew tolerated on exp (issued by another node
+// whose clock is a little behind).
 const tokenLeeway = 30 * time.Second
+
+// tokenFutureSkew is how far in the future iat and nbf may be (a node whose
+// clock is a little ahead); beyond it the token is refused.
+const tokenFutureSkew = time.Minute
+
+// maxNumericDate bounds the times a token may carry (the year 10000): a
+// bigger number is no date, and would overflow time arithmetic.
+const maxNumericDate = 253402300800
 
 var b64 = base64.RawURLEncoding
 
@@ -51,7 +70,9 @@ func MintToken(key []byte, c Claims) (string, error) {
 	if c.Expires.IsZero() {
 		c.Expires = c.IssuedAt.Add(time.Hour)
 	}
-	iat, exp := float64(c.IssuedAt.Unix()), float64(c.Expires.Unix())
+	// iat keeps milliseconds (a NumericDate may be fractional, RFC 7519
+	// section 2), so that a sign-out can be compared with it below the second.
+	iat, exp := float64(c.IssuedAt.UnixMilli())/1000, float64(c.Expires.Unix())
 	jc := jwtClaims{Sub: c.UserID, Iat: &iat, Exp: &exp}
 	var err error
 	if len(c.Roles) > 0 {
@@ -84,8 +105,10 @@ func sign(key []byte, s string) []byte {
 }
 
 // ParseToken checks an HS256 JWT signed with key and returns its claims. It
-// rejects any other algorithm (including "none"), a bad signature, and a
-// token whose exp (or nbf) is out of range at now. It does not check the
+// rejects any other algorithm (including "none"), a bad signature, a token
+// whose exp has passed at now, and absurd times (ErrTokenTime: iat or nbf
+// more than a minute ahead of now, exp before iat; ErrTokenMalformed: a
+// time that is no date). Times keep millisecond precision. It does not check the
 // audience: that is the caller's business (the hub compares it with the
 // request URL).
 func ParseToken(key []byte, token string, now time.Time) (Claims, error) {
@@ -141,18 +164,34 @@ func ParseToken(key []byte, token string, now time.Time) (Claims, error) {
 	if len(auds) > 0 {
 		c.Audience = auds[0]
 	}
-	if jc.Iat != nil {
-		c.IssuedAt = time.Unix(int64(*jc.Iat), 0)
-	}
 	if jc.Exp == nil {
 		return c, fmt.Errorf("%w: no exp", ErrTokenMalformed)
 	}
-	c.Expires = time.Unix(int64(*jc.Exp), 0)
+	if c.Expires, err = numericDate(*jc.Exp); err != nil {
+		return c, fmt.Errorf("%w: exp: %v", ErrTokenMalformed, err)
+	}
+	if jc.Iat != nil {
+		if c.IssuedAt, err = numericDate(*jc.Iat); err != nil {
+			return c, fmt.Errorf("%w: iat: %v", ErrTokenMalformed, err)
+		}
+		if c.IssuedAt.After(now.Add(tokenFutureSkew)) {
+			return c, fmt.Errorf("%w: issued in the future", ErrTokenTime)
+		}
+		if c.Expires.Before(c.IssuedAt) {
+			return c, fmt.Errorf("%w: expires before it was issued", ErrTokenTime)
+		}
+	}
 	if !now.Before(c.Expires.Add(tokenLeeway)) {
 		return c, ErrTokenExpired
 	}
-	if jc.Nbf != nil && now.Add(tokenLeeway).Before(time.Unix(int64(*jc.Nbf), 0)) {
-		return c, ErrTokenExpired
+	if jc.Nbf != nil {
+		nbf, err := numericDate(*jc.Nbf)
+		if err != nil {
+			return c, fmt.Errorf("%w: nbf: %v", ErrTokenMalformed, err)
+		}
+		if nbf.After(now.Add(tokenFutureSkew)) {
+			return c, fmt.Errorf("%w: not valid yet", ErrTokenTime)
+		}
 	}
 	return c, nil
 }
