@@ -341,6 +341,8 @@ func (h *Hub) deliver(cmd *Command) {
 		for _, s := range h.userSessions(cmd.UserID) {
 			s.kick(closePolicy, "kicked: "+cmd.Reason, cmd.Reason)
 		}
+	case CmdResync:
+		h.resync(cmd.Reason)
 	default:
 		h.log.Warn("hub: unknown command", "kind", cmd.Kind)
 	}
