@@ -105,7 +105,9 @@ redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[1], '*', 'n', n, 'c', ARGV[2])
 return n`)
 
 // positionScript returns the id and number of the newest entry, or "0-0"
-// and the counter when the stream is empty. KEYS: stream, counter.
+// and the counter when the stream is empty, creating the counter (at
+// ARGV[1]) if it is missing, so that the first entry's number is known.
+// KEYS: stream, counter.
 var positionScript = goredis.NewScript(`
 local e = redis.call('XREVRANGE', KEYS[1], '+', '-', 'COUNT', 1)
 if #e > 0 then
@@ -114,7 +116,8 @@ if #e > 0 then
     if f[i] == 'n' then return {e[1][1], f[i+1]} end
   end
 end
-return {'0-0', redis.call('GET', KEYS[2]) or ''}`)
+redis.call('SET', KEYS[2], ARGV[1], 'NX')
+return {'0-0', redis.call('GET', KEYS[2])}`)
 
 // NewBroker returns a broker on rdb. It owns no connection of its own:
 // closing the broker leaves rdb open.
@@ -234,9 +237,8 @@ func (b *Broker) send(batch []*publishReq) {
 // position is a node's place in the stream: the id and number of the last
 // entry it has read.
 type position struct {
-	id   streamID
-	n    int64
-	none bool // the stream has no counter yet: any number comes next
+	id streamID
+	n  int64
 }
 
 // Subscribe calls deliver with every command appended from now on, one at
@@ -268,7 +270,7 @@ func (b *Broker) Subscribe(ctx context.Context, deliver func(*hub.Command)) erro
 func (b *Broker) position(ctx context.Context) (position, error) {
 	pctx, cancel := context.WithTimeout(ctx, publishTimeout)
 	defer cancel()
-	v, err := positionScript.Run(pctx, b.rdb, []string{b.stream, b.seq}).StringSlice()
+	v, err := positionScript.Run(pctx, b.rdb, []string{b.stream, b.seq}, b.start).StringSlice()
 	if err != nil {
 		return position{}, fmt.Errorf("redis bus position: %w", err)
 	}
@@ -278,9 +280,6 @@ func (b *Broker) position(ctx context.Context) (position, error) {
 	id, err := parseStreamID(v[0])
 	if err != nil {
 		return position{}, err
-	}
-	if v[1] == "" {
-		return position{id: id, none: true}, nil
 	}
 	n, err := strconv.ParseInt(v[1], 10, 64)
 	if err != nil {
@@ -340,9 +339,9 @@ func (b *Broker) apply(pos position, m goredis.XMessage, deliver func(*hub.Comma
 	n, err := strconv.ParseInt(ns, 10, 64)
 	if err != nil {
 		b.log.Error("redis bus: entry without a number", "id", m.ID)
-		return position{id: id, n: pos.n, none: pos.none}
+		return position{id: id, n: pos.n}
 	}
-	if !pos.none && n != pos.n+1 {
+	if n != pos.n+1 {
 		reason := fmt.Sprintf("commands %d to %d of %s are no longer in the stream", pos.n+1, n-1, b.stream)
 		if n <= pos.n {
 			reason = "the stream " + b.stream + " was reset"
