@@ -267,7 +267,9 @@ func TestBusMembershipAcrossCut(t *testing.T) {
 	alice, _ := a.dial(t, "alice", "room")
 	bob, bobConn := b.dial(t, "bob", "room")
 	ctx := context.Background()
-	msg := func(s string) hub.Message { return hub.Message{Payload: hub.Payload{DataType: "text", Data: []byte(s)}} }
+	msg := func(s string) hub.Message {
+		return hub.Message{Payload: hub.Payload{DataType: "text", Data: []byte(s)}}
+	}
 
 	if n := nodeB.kill(t, admin, true); n == 0 {
 		t.Fatal("found no connection of node B to kill")
