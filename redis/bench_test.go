@@ -22,7 +22,9 @@ func BenchmarkBrokerPublish(b *testing.B) {
 		name string
 		new  func(rdb goredis.UniversalClient, cfg redis.BrokerConfig) hubBroker
 	}{
-		{"pubsub", func(rdb goredis.UniversalClient, cfg redis.BrokerConfig) hubBroker { return redis.NewPubSubBroker(rdb, cfg) }},
+		{"pubsub", func(rdb goredis.UniversalClient, cfg redis.BrokerConfig) hubBroker {
+			return redis.NewPubSubBroker(rdb, cfg)
+		}},
 		{"streams", func(rdb goredis.UniversalClient, cfg redis.BrokerConfig) hubBroker { return redis.NewBroker(rdb, cfg) }},
 	}
 	for _, bk := range brokers {
