@@ -28,7 +28,7 @@ type cluster struct {
 	log      *slog.Logger
 	rdb      *goredis.Client
 	broker   *redis.Broker
-	presence *redis.Presence
+	presence *clusterPresence
 
 	mu    sync.Mutex
 	extra []*redis.Broker // of the drop-in hubs
@@ -65,7 +65,17 @@ func openCluster(ctx context.Context, cfg Config) (*cluster, error) {
 	}
 	b := redis.NewBroker(rdb, redis.BrokerConfig{Prefix: prefix, Hub: "chat", Logger: cfg.Logger})
 	cfg.Logger.Info("chatr cluster node", "node", node, "redis", redactDB(cfg.Redis), "prefix", prefix)
-	return &cluster{node: node, prefix: prefix, log: cfg.Logger, rdb: rdb, broker: b, presence: p}, nil
+	presence := &clusterPresence{Presence: p, RateLimits: redis.NewRateLimits(rdb, prefix)}
+	return &cluster{node: node, prefix: prefix, log: cfg.Logger, rdb: rdb, broker: b, presence: presence}, nil
+}
+
+// clusterPresence is the presence the chat application is given on a node
+// of a cluster. It also holds the rate-limit buckets (a ratelimit.Backend,
+// which chat.New looks for on its Presence), so that a user's budget of
+// messages and events is one across the cluster, not one per node.
+type clusterPresence struct {
+	*redis.Presence
+	*redis.RateLimits
 }
 
 // hubBroker returns the broker and node id for a further hub of this node
