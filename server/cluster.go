@@ -31,7 +31,7 @@ type cluster struct {
 	presence *clusterPresence
 
 	mu    sync.Mutex
-	extra []*redis.Broker // of the drop-in hubs
+	extra []redis.IndexedBroker // of the drop-in hubs
 }
 
 // openCluster connects to cfg.Redis and builds the broker and presence of
@@ -79,13 +79,18 @@ type clusterPresence struct {
 }
 
 // hubBroker returns the broker and node id for a further hub of this node
-// (a drop-in hub), on a channel of its own; nil and "" on a node that runs
-// alone, so that the hub uses its in-process broker.
+// (a drop-in hub), on a stream of its own; nil and "" on a node that runs
+// alone, so that the hub uses its in-process broker. The broker carries the
+// hub's cluster-wide index too, which the REST API's queries read.
 func (c *cluster) hubBroker(name string) (hub.Broker, string) {
 	if c == nil {
 		return nil, ""
 	}
-	b := redis.NewBroker(c.rdb, redis.BrokerConfig{Prefix: c.prefix, Hub: strings.ToLower(name), Logger: c.log})
+	name = strings.ToLower(name)
+	b := redis.IndexedBroker{
+		Broker: redis.NewBroker(c.rdb, redis.BrokerConfig{Prefix: c.prefix, Hub: name, Logger: c.log}),
+		Index:  redis.NewIndex(c.rdb, redis.IndexConfig{Prefix: c.prefix, Hub: name, NodeID: c.node, Logger: c.log}),
+	}
 	c.mu.Lock()
 	c.extra = append(c.extra, b)
 	c.mu.Unlock()
