@@ -38,6 +38,7 @@ package redis
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
 
 	goredis "github.com/redis/go-redis/v9"
@@ -49,9 +50,24 @@ const DefaultPrefix = "chatr:"
 // Connect opens a client on url (redis://[user:password@]host:port[/db], or
 // rediss:// for TLS) and checks that the server answers within 5 s.
 func Connect(ctx context.Context, url string) (*goredis.Client, error) {
+	return ConnectNamed(ctx, url, "")
+}
+
+// ConnectNamed is Connect with every connection of the client named (CLIENT
+// SETNAME; spaces become underscores), so that an operator can find a
+// node's connections in CLIENT LIST, and kill them to test a cut.
+func ConnectNamed(ctx context.Context, url, name string) (*goredis.Client, error) {
 	opt, err := goredis.ParseURL(url)
 	if err != nil {
 		return nil, fmt.Errorf("redis url: %w", err)
+	}
+	if name != "" {
+		opt.ClientName = strings.Map(func(r rune) rune {
+			if r <= ' ' || r > '~' {
+				return '_'
+			}
+			return r
+		}, name)
 	}
 	c := goredis.NewClient(opt)
 	pctx, cancel := context.WithTimeout(ctx, 5*time.Second)

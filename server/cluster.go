@@ -48,15 +48,15 @@ func openCluster(ctx context.Context, cfg Config) (*cluster, error) {
 		rand.Read(b)
 		node = strings.Trim(host+"-"+hex.EncodeToString(b), "-")
 	}
-	rdb, err := redis.Connect(ctx, cfg.Redis)
-	if err != nil {
-		return nil, err
-	}
 	prefix := cfg.RedisPrefix
 	if prefix == "" {
 		prefix = redis.DefaultPrefix
 	} else if !strings.HasSuffix(prefix, ":") {
 		prefix += ":"
+	}
+	rdb, err := redis.ConnectNamed(ctx, cfg.Redis, prefix+node)
+	if err != nil {
+		return nil, err
 	}
 	p, err := redis.NewPresence(rdb, redis.PresenceConfig{Prefix: prefix, NodeID: node, Logger: cfg.Logger})
 	if err != nil {
