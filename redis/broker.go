@@ -90,8 +90,10 @@ type BrokerConfig struct {
 }
 
 type publishReq struct {
+	ctx     context.Context // the publisher's: once it is done, the command is not sent
 	payload []byte
 	err     chan error
+	revoke  bool // the command takes a membership or a connection away (see send)
 }
 
 var _ hub.Broker = (*Broker)(nil)
@@ -157,7 +159,7 @@ func (b *Broker) Publish(ctx context.Context, cmd *hub.Command) error {
 	if err != nil {
 		return err
 	}
-	req := &publishReq{payload: payload, err: make(chan error, 1)}
+	req := &publishReq{ctx: ctx, payload: payload, err: make(chan error, 1), revoke: revokes(cmd.Kind)}
 	select {
 	case b.queue <- req:
 	case <-ctx.Done():
@@ -173,6 +175,16 @@ func (b *Broker) Publish(ctx context.Context, cmd *hub.Command) error {
 	case <-b.done:
 		return hub.ErrBrokerClosed
 	}
+}
+
+// revokes reports whether a command takes a membership or a connection
+// away: missing one would let someone keep reading what they should not.
+func revokes(k hub.CommandKind) bool {
+	switch k {
+	case hub.CmdRemoveUserFromGroup, hub.CmdRemoveConnFromGroup, hub.CmdRemoveGroup, hub.CmdCloseConnection, hub.CmdCloseUser:
+		return true
+	}
+	return false
 }
 
 // write is the single writer: one pipelined round trip per batch of queued
@@ -202,15 +214,71 @@ func (b *Broker) write() {
 	}
 }
 
-// send appends a batch in one round trip. A batch refused because Redis
-// lost its scripts (a restart, SCRIPT FLUSH) ran none of its commands, so
-// it is sent again once the script is loaded.
+// send appends a batch in one round trip and reports each command's
+// outcome to its publisher. The commands of a failed batch that take a
+// membership or a connection away are then appended again, before any
+// later command, until Redis takes them or the broker closes: the caller
+// has already changed the store (deleted the chat, say), and a removal
+// lost on the bus would leave stale members on every node. Appending one
+// twice (when Redis ran it but the reply was lost) is harmless, because
+// removals are idempotent and nothing published later overtakes them.
 func (b *Broker) send(batch []*publishReq) {
+	// A publisher that gave up waiting (while Redis was away, say) was told
+	// its command failed: it must not go out later behind its back, unless
+	// it is a removal (see above).
+	live := batch[:0]
+	for _, req := range batch {
+		if err := req.ctx.Err(); err != nil && !req.revoke {
+			req.err <- err
+		} else {
+			live = append(live, req)
+		}
+	}
+	batch = live
+	if len(batch) == 0 {
+		return
+	}
+	errs := b.appendBatch(batch)
+	var retry []*publishReq
+	for i, req := range batch {
+		req.err <- errs[i]
+		if errs[i] != nil && req.revoke {
+			retry = append(retry, req)
+		}
+	}
+	wait := resubscribeBackoff
+	for len(retry) > 0 {
+		b.log.Warn("redis bus: could not publish removals; retrying before anything else", "count", len(retry), "err", errs[0])
+		select {
+		case <-b.ctx.Done():
+			return
+		case <-time.After(wait):
+		}
+		wait = min(2*wait, maxResubscribeBackoff)
+		errs = b.appendBatch(retry)
+		for i, err := range errs {
+			if err != nil { // keep this one and the rest, in order
+				retry = retry[i:]
+				break
+			}
+			if i == len(errs)-1 {
+				retry = nil
+			}
+		}
+	}
+}
+
+// appendBatch appends commands in one round trip and returns each one's
+// error. A batch refused because Redis lost its scripts (a restart, SCRIPT
+// FLUSH) ran none of its commands, so it is sent again once the script is
+// loaded.
+func (b *Broker) appendBatch(batch []*publishReq) []error {
 	ctx, cancel := context.WithTimeout(b.ctx, publishTimeout)
 	defer cancel()
 	keys := []string{b.stream, b.seq}
 	maxLen := strconv.FormatInt(b.maxLen, 10)
 	start := strconv.FormatInt(b.start, 10)
+	errs := make([]error, len(batch))
 	for attempt := 0; ; attempt++ {
 		pipe := b.rdb.Pipeline()
 		cmds := make([]*goredis.Cmd, len(batch))
@@ -223,14 +291,10 @@ func (b *Broker) send(batch []*publishReq) {
 				continue
 			}
 		}
-		for i, req := range batch {
-			if e := cmds[i].Err(); e != nil {
-				req.err <- e
-			} else {
-				req.err <- err
-			}
+		for i := range batch {
+			errs[i] = cmds[i].Err()
 		}
-		return
+		return errs
 	}
 }
 

@@ -366,3 +366,45 @@ func must0(t *testing.T, err error) {
 		t.Fatal(err)
 	}
 }
+
+// TestBusRetriesRemovals cuts the publishing node off Redis: a removal it
+// fails to publish goes out once Redis is back, before anything published
+// later, while a message whose publisher gave up never goes out.
+func TestBusRetriesRemovals(t *testing.T) {
+	admin, prefix := testRedis(t)
+	node := newCuttable(t, prefix)
+	pub := newBroker(t, node.rdb, prefix)
+	sub := newBroker(t, admin, prefix)
+	var col collector
+	if err := sub.Subscribe(context.Background(), col.deliver); err != nil {
+		t.Fatal(err)
+	}
+	node.kill(t, admin, true)
+	publish := func(cmd *hub.Command) error {
+		ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+		defer cancel()
+		return pub.Publish(ctx, cmd)
+	}
+	if err := publish(&hub.Command{Kind: hub.CmdRemoveGroup, Group: "room"}); err == nil {
+		t.Fatal("published while cut off: the cut did not hold")
+	}
+	if err := publish(&hub.Command{Kind: hub.CmdSendToGroup, Group: "room", Message: &hub.Message{Payload: hub.Payload{DataType: "text", Data: []byte("given up")}}}); err == nil {
+		t.Fatal("published while cut off: the cut did not hold")
+	}
+	node.restore()
+	if err := pub.Publish(context.Background(), &hub.Command{Kind: hub.CmdSendToUser, UserID: "after"}); err != nil {
+		t.Fatal(err)
+	}
+	waitUntil(t, "the command published after the cut", func() bool {
+		c := col.waitFor(t, 1)
+		return c[len(c)-1].UserID == "after"
+	})
+	cmds := col.waitFor(t, 2)
+	if len(cmds) != 2 || cmds[0].Kind != hub.CmdRemoveGroup || cmds[0].Group != "room" {
+		var kinds []string
+		for _, c := range cmds {
+			kinds = append(kinds, string(c.Kind))
+		}
+		t.Fatalf("got %v, want the removal, then the later command (and not the message given up)", kinds)
+	}
+}
