@@ -155,11 +155,14 @@ func New(cfg Config) *App {
 	if cfg.StoreTimeout <= 0 {
 		cfg.StoreTimeout = DefaultStoreTimeout
 	}
+	// A cluster's Presence also holds rate-limit buckets shared by every
+	// node; nil keeps them in this process.
+	shared, _ := cfg.Presence.(ratelimit.Backend)
 	return &App{offlineGrace: cfg.OfflineGrace, storeTimeout: cfg.StoreTimeout,
 		store: cfg.Store, presence: cfg.Presence, limits: l, log: cfg.Logger, now: cfg.Now,
-		rate:   ratelimit.New(l.MessagesPerSecond, l.MessageBurst),
-		events: ratelimit.New(l.EventsPerSecond, l.EventBurst),
-		reads:  ratelimit.New(l.EventsPerSecond, l.EventBurst),
+		rate:   ratelimit.NewShared(shared, "messages", l.MessagesPerSecond, l.MessageBurst),
+		events: ratelimit.NewShared(shared, "events", l.EventsPerSecond, l.EventBurst),
+		reads:  ratelimit.NewShared(shared, "reads", l.EventsPerSecond, l.EventBurst),
 		typing: make(map[string]time.Time),
 	}
 }

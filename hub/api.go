@@ -215,7 +215,8 @@ type Message struct {
 type Broker interface {
 	// Publish hands cmd to every node, this one included. Commands published
 	// by one node are delivered to each node in publish order; delivery is at
-	// most once. It returns once the broker has accepted the command.
+	// most once, and a broker that finds it lost commands delivers a
+	// CmdResync. It returns once the broker has accepted the command.
 	Publish(ctx context.Context, cmd *Command) error
 	// Subscribe calls deliver for every command published by any node, one
 	// at a time, until ctx is done or the broker is closed. It returns after

@@ -54,6 +54,7 @@ type Hub struct {
 	cfg    Config
 	app    Application
 	broker Broker
+	index  Index // nil unless the broker is one (index.go)
 	log    *slog.Logger
 	node   string
 
@@ -137,6 +138,7 @@ func New(cfg Config) (*Hub, error) {
 	if h.broker == nil {
 		h.broker = NewLocalBroker()
 	}
+	h.index, _ = h.broker.(Index)
 	h.ctx, h.cancel = context.WithCancel(context.Background())
 	if err := h.broker.Subscribe(h.ctx, h.deliver); err != nil {
 		h.cancel()
@@ -364,6 +366,8 @@ func (h *Hub) deliver(cmd *Command) {
 		for _, s := range h.userSessions(cmd.UserID) {
 			s.kick(closePolicy, "kicked: "+cmd.Reason, cmd.Reason)
 		}
+	case CmdResync:
+		h.resync(cmd.Reason)
 	default:
 		h.log.Warn("hub: unknown command", "kind", cmd.Kind)
 	}
@@ -493,6 +497,9 @@ func (h *Hub) join(s *session, name string) {
 		g.members = members
 	}
 	g.members = append(g.members, s)
+	if h.index != nil {
+		h.index.Joined(s.info, name)
+	}
 }
 
 // InGroup reports whether the connection is in the group on this node.
@@ -519,6 +526,9 @@ func (h *Hub) leaveLocked(s *session, name string) {
 		return
 	}
 	delete(s.groups, name)
+	if h.index != nil {
+		h.index.Left(s.info, name)
+	}
 	g := h.groups[name]
 	if g == nil {
 		return
@@ -545,6 +555,9 @@ func (h *Hub) removeGroup(name string) {
 	}
 	for _, s := range g.members {
 		delete(s.groups, name)
+		if h.index != nil {
+			h.index.Left(s.info, name)
+		}
 	}
 	delete(h.groups, name)
 }
@@ -553,6 +566,9 @@ func (h *Hub) removeGroup(name string) {
 func (h *Hub) register(s *session, groups []string) {
 	h.mu.Lock()
 	h.sessions[s.info.ID] = s
+	if h.index != nil {
+		h.index.Connected(s.info)
+	}
 	if u := s.info.UserID; u != "" {
 		set := h.users[u]
 		if set == nil {
@@ -588,6 +604,9 @@ func (h *Hub) unregister(s *session) {
 	}
 	for name := range s.groups {
 		h.leaveLocked(s, name)
+	}
+	if h.index != nil {
+		h.index.Disconnected(s.info)
 	}
 	h.stats.sessions.Add(-1)
 }

@@ -6,15 +6,43 @@ import (
 	"testing"
 	"time"
 
+	goredis "github.com/redis/go-redis/v9"
+
 	"github.com/chatr/chatr/hub"
+	"github.com/chatr/chatr/redis"
 )
 
 // BenchmarkBrokerPublish publishes group messages (200 bytes of JSON) from
 // parallel goroutines and waits until a subscriber has received them all:
-// the broker's throughput through Redis, per node.
+// the broker's publish-to-deliver throughput through Redis, per node, for
+// the pub/sub broker of earlier releases and the stream broker, side by
+// side in one run.
 func BenchmarkBrokerPublish(b *testing.B) {
-	rdb, prefix := testRedis(b)
-	br := newBroker(b, rdb, prefix)
+	brokers := []struct {
+		name string
+		new  func(rdb goredis.UniversalClient, cfg redis.BrokerConfig) hubBroker
+	}{
+		{"pubsub", func(rdb goredis.UniversalClient, cfg redis.BrokerConfig) hubBroker {
+			return redis.NewPubSubBroker(rdb, cfg)
+		}},
+		{"streams", func(rdb goredis.UniversalClient, cfg redis.BrokerConfig) hubBroker { return redis.NewBroker(rdb, cfg) }},
+	}
+	for _, bk := range brokers {
+		b.Run(bk.name, func(b *testing.B) {
+			rdb, prefix := testRedis(b)
+			br := bk.new(rdb, redis.BrokerConfig{Prefix: prefix})
+			defer br.Close()
+			benchmarkPublish(b, br)
+		})
+	}
+}
+
+type hubBroker interface {
+	hub.Broker
+	Close() error
+}
+
+func benchmarkPublish(b *testing.B, br hub.Broker) {
 	var got atomic.Int64
 	if err := br.Subscribe(context.Background(), func(*hub.Command) { got.Add(1) }); err != nil {
 		b.Fatal(err)

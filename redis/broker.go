@@ -2,10 +2,14 @@ package redis
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"log/slog"
-	"net"
+	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -14,49 +18,60 @@ import (
 	"github.com/chatr/chatr/hub"
 )
 
-// Timings of the broker.
+// Defaults and timings of the stream broker.
 const (
-	// publishTimeout bounds one round trip of a batch of PUBLISH commands.
-	publishTimeout = 5 * time.Second
-	// maxBatch is how many queued commands one pipelined round trip carries.
-	maxBatch = 256
-	// receiveTimeout: a subscription silent for this long is pinged, and
-	// one still silent after another receiveTimeout is re-established
-	// (it catches a Redis that vanished without closing the socket).
-	receiveTimeout = 15 * time.Second
-	// resubscribeBackoff is the first and maxResubscribeBackoff the longest
-	// wait between attempts to re-subscribe while Redis is unreachable.
-	resubscribeBackoff    = 100 * time.Millisecond
-	maxResubscribeBackoff = 2 * time.Second
+	// DefaultMaxLen is how many commands the bus keeps (approximately: Redis
+	// trims whole nodes of the stream). A node cut off for fewer commands
+	// than this resumes without loss; at a few thousand commands a second
+	// that is tens of seconds of outage, and about 30 MB of Redis memory
+	// for chat-sized messages.
+	DefaultMaxLen = 100_000
+	// readBlock is how long one XREAD waits for new commands. It also
+	// bounds how long Close waits for the reader.
+	readBlock = time.Second
+	// readCount is how many commands one XREAD returns at most.
+	readCount = 512
 )
 
-// Broker is a hub.Broker on Redis pub/sub: every command goes to one channel
-// per hub, which every node subscribes to.
+// Broker is a hub.Broker on a Redis stream: every command is appended to
+// one stream per hub (XADD, trimmed to about MaxLen entries), and each node
+// reads the stream from its own position (XREAD from the last id it has
+// seen). A node whose connection drops reconnects and reads on from that
+// position, so it misses nothing that the stream still holds, and it never
+// sees a command twice: ids only grow, and entries at or below the
+// position are skipped.
 //
-// Ordering: Redis relays a channel's messages to each subscriber in the
-// order it executed the PUBLISH commands, and Publish returns only once
-// Redis has executed its command, so commands published one after another
-// (by any node) reach every node in that order, and all nodes see all
-// commands in the same global order. A node's own commands take the same
-// path, so they interleave with the other nodes' consistently.
+// Ordering: one writer per node appends its commands one batch after
+// another in publish order, and every node reads the one stream in order,
+// so each publisher's commands reach every node in publish order, and all
+// nodes see all commands in the same global order.
 //
-// Delivery is at most once. A command is lost for a node whose subscription
-// is down when it is published (Redis restarting, a network cut, a
-// subscriber Redis disconnected for falling behind its output-buffer limit);
-// the broker re-subscribes by itself and logs the gap. What that means for
-// Chatr: a chat message is stored before it is acknowledged and published,
-// so a lost publication costs live delivery, never the message: clients
-// re-sync from history (GET /api/chats/{id}/messages) when they reconnect or
-// reopen a chat, and de-duplicate by message id. Presence and group
-// membership commands lost in a gap are corrected by the next connection of
-// the users concerned.
+// Loss is detected, not silent. Next to the stream the bus keeps a counter
+// that every append increments in the same script, and each entry carries
+// its number: a node that reads a number other than the one after the last
+// it saw has lost commands (its position was trimmed away while it was cut
+// off, or Redis restarted empty). The counter starts at a random value, so
+// that a reset stream cannot by chance continue the old numbering. The
+// node then delivers a hub.CmdResync before going on; the hub ends every
+// local session so that clients reconnect and re-join through the
+// application, which checks each join against the store (see hub.CmdResync
+// for why ending sessions is the right re-sync).
+//
+// What the guarantees mean for membership: a node either applies every
+// membership command in order, or it drops every membership it holds. A
+// "leave" or "remove group" cannot be missed while later messages to that
+// group are delivered, so a removed member cannot read a chat, nor one
+// re-created under the same id.
 //
 // Publish pipelines: commands queued while a round trip is in flight go out
 // together in the next one, in queue order.
 type Broker struct {
-	rdb     goredis.UniversalClient
-	channel string
-	log     *slog.Logger
+	rdb    goredis.UniversalClient
+	stream string // the stream's key
+	seq    string // the key of the stream's entry counter
+	maxLen int64
+	start  int64 // the counter's first value, should the counter be missing
+	log    *slog.Logger
 
 	queue  chan *publishReq
 	ctx    context.Context // cancelled by Close
@@ -68,16 +83,43 @@ type Broker struct {
 // BrokerConfig configures a Broker. Zero values mean the defaults.
 type BrokerConfig struct {
 	Prefix string // key and channel prefix, default DefaultPrefix
-	Hub    string // hub name, part of the channel name, default "chat"
+	Hub    string // hub name, part of the stream's key, default "chat"
+	// MaxLen is how many commands the stream keeps, default DefaultMaxLen.
+	MaxLen int64
 	Logger *slog.Logger
 }
 
 type publishReq struct {
+	ctx     context.Context // the publisher's: once it is done, the command is not sent
 	payload []byte
 	err     chan error
+	revoke  bool // the command takes a membership or a connection away (see send)
 }
 
 var _ hub.Broker = (*Broker)(nil)
+
+// appendScript appends one command and numbers it. KEYS: stream, counter.
+// ARGV: max length, payload, the counter's start should it be missing.
+var appendScript = goredis.NewScript(`
+redis.call('SET', KEYS[2], ARGV[3], 'NX')
+local n = redis.call('INCR', KEYS[2])
+redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[1], '*', 'n', n, 'c', ARGV[2])
+return n`)
+
+// positionScript returns the id and number of the newest entry, or "0-0"
+// and the counter when the stream is empty, creating the counter (at
+// ARGV[1]) if it is missing, so that the first entry's number is known.
+// KEYS: stream, counter.
+var positionScript = goredis.NewScript(`
+local e = redis.call('XREVRANGE', KEYS[1], '+', '-', 'COUNT', 1)
+if #e > 0 then
+  local f = e[1][2]
+  for i = 1, #f, 2 do
+    if f[i] == 'n' then return {e[1][1], f[i+1]} end
+  end
+end
+redis.call('SET', KEYS[2], ARGV[1], 'NX')
+return {'0-0', redis.call('GET', KEYS[2])}`)
 
 // NewBroker returns a broker on rdb. It owns no connection of its own:
 // closing the broker leaves rdb open.
@@ -88,11 +130,17 @@ func NewBroker(rdb goredis.UniversalClient, cfg BrokerConfig) *Broker {
 	if cfg.Hub == "" {
 		cfg.Hub = "chat"
 	}
+	if cfg.MaxLen <= 0 {
+		cfg.MaxLen = DefaultMaxLen
+	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
+	var r [8]byte
+	rand.Read(r[:])
 	b := &Broker{
-		rdb: rdb, channel: cfg.Prefix + "hub:" + cfg.Hub, log: cfg.Logger,
+		rdb: rdb, stream: cfg.Prefix + "bus:" + cfg.Hub, seq: cfg.Prefix + "bus:" + cfg.Hub + ":n",
+		maxLen: cfg.MaxLen, start: int64(binary.BigEndian.Uint64(r[:]) >> 16), log: cfg.Logger,
 		queue: make(chan *publishReq, maxBatch), done: make(chan struct{}),
 	}
 	b.ctx, b.cancel = context.WithCancel(context.Background())
@@ -100,17 +148,18 @@ func NewBroker(rdb goredis.UniversalClient, cfg BrokerConfig) *Broker {
 	return b
 }
 
-// Channel is the Redis channel the broker publishes on.
-func (b *Broker) Channel() string { return b.channel }
+// Stream is the key of the Redis stream the broker appends to.
+func (b *Broker) Stream() string { return b.stream }
 
-// Publish sends cmd to every subscribed node, this one included. It returns
-// once Redis has accepted the command (or with the error that prevented it).
+// Publish appends cmd to the stream that every node reads, this one
+// included. It returns once Redis has appended it (or with the error that
+// prevented it).
 func (b *Broker) Publish(ctx context.Context, cmd *hub.Command) error {
 	payload, err := json.Marshal(cmd)
 	if err != nil {
 		return err
 	}
-	req := &publishReq{payload: payload, err: make(chan error, 1)}
+	req := &publishReq{ctx: ctx, payload: payload, err: make(chan error, 1), revoke: revokes(cmd.Kind)}
 	select {
 	case b.queue <- req:
 	case <-ctx.Done():
@@ -128,9 +177,19 @@ func (b *Broker) Publish(ctx context.Context, cmd *hub.Command) error {
 	}
 }
 
+// revokes reports whether a command takes a membership or a connection
+// away: missing one would let someone keep reading what they should not.
+func revokes(k hub.CommandKind) bool {
+	switch k {
+	case hub.CmdRemoveUserFromGroup, hub.CmdRemoveConnFromGroup, hub.CmdRemoveGroup, hub.CmdCloseConnection, hub.CmdCloseUser:
+		return true
+	}
+	return false
+}
+
 // write is the single writer: one pipelined round trip per batch of queued
 // commands, batches one after another, so the queue order is the order in
-// which Redis executes them.
+// which Redis appends them.
 func (b *Broker) write() {
 	defer close(b.done)
 	batch := make([]*publishReq, 0, maxBatch)
@@ -155,38 +214,107 @@ func (b *Broker) write() {
 	}
 }
 
+// send appends a batch in one round trip and reports each command's
+// outcome to its publisher. The commands of a failed batch that take a
+// membership or a connection away are then appended again, before any
+// later command, until Redis takes them or the broker closes: the caller
+// has already changed the store (deleted the chat, say), and a removal
+// lost on the bus would leave stale members on every node. Appending one
+// twice (when Redis ran it but the reply was lost) is harmless, because
+// removals are idempotent and nothing published later overtakes them.
 func (b *Broker) send(batch []*publishReq) {
-	ctx, cancel := context.WithTimeout(b.ctx, publishTimeout)
-	defer cancel()
-	if len(batch) == 1 {
-		batch[0].err <- b.rdb.Publish(ctx, b.channel, batch[0].payload).Err()
+	// A publisher that gave up waiting (while Redis was away, say) was told
+	// its command failed: it must not go out later behind its back, unless
+	// it is a removal (see above).
+	live := batch[:0]
+	for _, req := range batch {
+		if err := req.ctx.Err(); err != nil && !req.revoke {
+			req.err <- err
+		} else {
+			live = append(live, req)
+		}
+	}
+	batch = live
+	if len(batch) == 0 {
 		return
 	}
-	pipe := b.rdb.Pipeline()
-	cmds := make([]*goredis.IntCmd, len(batch))
+	errs := b.appendBatch(batch)
+	var retry []*publishReq
 	for i, req := range batch {
-		cmds[i] = pipe.Publish(ctx, b.channel, req.payload)
+		req.err <- errs[i]
+		if errs[i] != nil && req.revoke {
+			retry = append(retry, req)
+		}
 	}
-	_, err := pipe.Exec(ctx)
-	for i, req := range batch {
-		if e := cmds[i].Err(); e != nil {
-			req.err <- e
-		} else {
-			req.err <- err
+	wait := resubscribeBackoff
+	for len(retry) > 0 {
+		b.log.Warn("redis bus: could not publish removals; retrying before anything else", "count", len(retry), "err", errs[0])
+		select {
+		case <-b.ctx.Done():
+			return
+		case <-time.After(wait):
+		}
+		wait = min(2*wait, maxResubscribeBackoff)
+		errs = b.appendBatch(retry)
+		for i, err := range errs {
+			if err != nil { // keep this one and the rest, in order
+				retry = retry[i:]
+				break
+			}
+			if i == len(errs)-1 {
+				retry = nil
+			}
 		}
 	}
 }
 
-// Subscribe calls deliver with every command published on the hub's
-// channel, one at a time, until ctx is done or the broker is closed. It
-// returns once Redis has confirmed the subscription. When the subscription
-// breaks it is re-established in the background; commands published in the
-// gap are not delivered to this subscriber (see Broker).
+// appendBatch appends commands in one round trip and returns each one's
+// error. A batch refused because Redis lost its scripts (a restart, SCRIPT
+// FLUSH) ran none of its commands, so it is sent again once the script is
+// loaded.
+func (b *Broker) appendBatch(batch []*publishReq) []error {
+	ctx, cancel := context.WithTimeout(b.ctx, publishTimeout)
+	defer cancel()
+	keys := []string{b.stream, b.seq}
+	maxLen := strconv.FormatInt(b.maxLen, 10)
+	start := strconv.FormatInt(b.start, 10)
+	errs := make([]error, len(batch))
+	for attempt := 0; ; attempt++ {
+		pipe := b.rdb.Pipeline()
+		cmds := make([]*goredis.Cmd, len(batch))
+		for i, req := range batch {
+			cmds[i] = appendScript.EvalSha(ctx, pipe, keys, maxLen, req.payload, start)
+		}
+		_, err := pipe.Exec(ctx)
+		if err != nil && attempt == 0 && goredis.HasErrorPrefix(cmds[0].Err(), "NOSCRIPT") {
+			if err = appendScript.Load(ctx, b.rdb).Err(); err == nil {
+				continue
+			}
+		}
+		for i := range batch {
+			errs[i] = cmds[i].Err()
+		}
+		return errs
+	}
+}
+
+// position is a node's place in the stream: the id and number of the last
+// entry it has read.
+type position struct {
+	id streamID
+	n  int64
+}
+
+// Subscribe calls deliver with every command appended from now on, one at
+// a time and in stream order, until ctx is done or the broker is closed. It
+// returns once the starting position is known. When the connection breaks
+// it reads on from where it stopped; when commands were lost it first
+// delivers a hub.CmdResync (see Broker).
 func (b *Broker) Subscribe(ctx context.Context, deliver func(*hub.Command)) error {
 	if b.ctx.Err() != nil {
 		return hub.ErrBrokerClosed
 	}
-	ps, err := b.subscribe(ctx)
+	pos, err := b.position(ctx)
 	if err != nil {
 		return err
 	}
@@ -197,97 +325,103 @@ func (b *Broker) Subscribe(ctx context.Context, deliver func(*hub.Command)) erro
 		defer b.wg.Done()
 		defer stop()
 		defer cancel()
-		b.receive(sctx, ps, deliver)
+		b.read(sctx, pos, deliver)
 	}()
 	return nil
 }
 
-// subscribe opens a subscription and waits for Redis to confirm it.
-func (b *Broker) subscribe(ctx context.Context) (*goredis.PubSub, error) {
-	ps := b.rdb.Subscribe(ctx, b.channel)
-	rctx, cancel := context.WithTimeout(ctx, publishTimeout)
+// position returns the stream's newest entry, where a new reader starts.
+func (b *Broker) position(ctx context.Context) (position, error) {
+	pctx, cancel := context.WithTimeout(ctx, publishTimeout)
 	defer cancel()
-	if _, err := ps.ReceiveTimeout(rctx, publishTimeout); err != nil {
-		ps.Close()
-		return nil, err
+	v, err := positionScript.Run(pctx, b.rdb, []string{b.stream, b.seq}, b.start).StringSlice()
+	if err != nil {
+		return position{}, fmt.Errorf("redis bus position: %w", err)
 	}
-	return ps, nil
+	if len(v) != 2 {
+		return position{}, fmt.Errorf("redis bus position: unexpected reply %q", v)
+	}
+	id, err := parseStreamID(v[0])
+	if err != nil {
+		return position{}, err
+	}
+	n, err := strconv.ParseInt(v[1], 10, 64)
+	if err != nil {
+		return position{}, fmt.Errorf("redis bus counter %q: %w", v[1], err)
+	}
+	return position{id: id, n: n}, nil
 }
 
-// receive reads the subscription until ctx is done, re-subscribing after
-// errors and pinging a quiet connection to find out whether it still lives.
-func (b *Broker) receive(ctx context.Context, ps *goredis.PubSub, deliver func(*hub.Command)) {
-	var mu sync.Mutex // guards ps against the closer below
-	closed := context.AfterFunc(ctx, func() {
-		mu.Lock()
-		defer mu.Unlock()
-		ps.Close() // unblocks ReceiveTimeout
-	})
-	defer closed()
-	defer func() {
-		mu.Lock()
-		ps.Close()
-		mu.Unlock()
-	}()
-	pinged := false
+// read follows the stream from pos until ctx is done.
+func (b *Broker) read(ctx context.Context, pos position, deliver func(*hub.Command)) {
+	wait := resubscribeBackoff
+	var cutAt time.Time // when reading started failing; zero while it works
 	for {
-		msg, err := ps.ReceiveTimeout(ctx, receiveTimeout)
+		res, err := b.rdb.XRead(ctx, &goredis.XReadArgs{
+			Streams: []string{b.stream, pos.id.String()}, Count: readCount, Block: readBlock,
+		}).Result()
 		if ctx.Err() != nil {
 			return
 		}
-		var ne net.Error
-		switch {
-		case err == nil:
-			pinged = false
-		case errors.As(err, &ne) && ne.Timeout() && !pinged:
-			pinged = true
-			_ = ps.Ping(ctx) // the pong, or the failure, shows up in the next receive
-			continue
-		default:
-			b.log.Warn("redis broker: subscription lost; commands published until it is back are lost for this node", "err", err)
-			next := b.resubscribe(ctx)
-			if next == nil {
-				return
+		if err != nil && !errors.Is(err, goredis.Nil) {
+			if cutAt.IsZero() {
+				cutAt = time.Now()
+				b.log.Warn("redis bus: cannot read; will resume from the last command seen", "stream", b.stream, "err", err)
 			}
-			mu.Lock()
-			ps.Close()
-			ps = next
-			mu.Unlock()
-			if ctx.Err() != nil {
+			select {
+			case <-ctx.Done():
 				return
+			case <-time.After(wait):
 			}
-			pinged = false
-			b.log.Info("redis broker: subscription re-established", "channel", b.channel)
+			wait = min(2*wait, maxResubscribeBackoff)
 			continue
 		}
-		m, ok := msg.(*goredis.Message)
-		if !ok {
-			continue // pong or subscription confirmation
+		if !cutAt.IsZero() {
+			b.log.Info("redis bus: reading again", "stream", b.stream, "after", time.Since(cutAt).Round(time.Millisecond))
+			cutAt, wait = time.Time{}, resubscribeBackoff
 		}
-		var cmd hub.Command
-		if err := json.Unmarshal([]byte(m.Payload), &cmd); err != nil {
-			b.log.Error("redis broker: undecodable command", "err", err)
-			continue
+		for _, s := range res {
+			for _, m := range s.Messages {
+				if ctx.Err() != nil {
+					return
+				}
+				pos = b.apply(pos, m, deliver)
+			}
 		}
-		deliver(&cmd)
 	}
 }
 
-// resubscribe retries until a subscription is confirmed or ctx is done
-// (then it returns nil).
-func (b *Broker) resubscribe(ctx context.Context) *goredis.PubSub {
-	wait := resubscribeBackoff
-	for {
-		if ps, err := b.subscribe(ctx); err == nil {
-			return ps
-		}
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-time.After(wait):
-		}
-		wait = min(2*wait, maxResubscribeBackoff)
+// apply delivers one stream entry and returns the position after it. An
+// entry at or before pos has been delivered already and is skipped; a gap
+// in the numbering delivers a hub.CmdResync first.
+func (b *Broker) apply(pos position, m goredis.XMessage, deliver func(*hub.Command)) position {
+	id, err := parseStreamID(m.ID)
+	if err != nil || !pos.id.less(id) {
+		return pos
 	}
+	ns, _ := m.Values["n"].(string)
+	n, err := strconv.ParseInt(ns, 10, 64)
+	if err != nil {
+		b.log.Error("redis bus: entry without a number", "id", m.ID)
+		return position{id: id, n: pos.n}
+	}
+	if n != pos.n+1 {
+		reason := fmt.Sprintf("commands %d to %d of %s are no longer in the stream", pos.n+1, n-1, b.stream)
+		if n <= pos.n {
+			reason = "the stream " + b.stream + " was reset"
+		}
+		b.log.Warn("redis bus: lost commands", "reason", reason)
+		deliver(&hub.Command{Kind: hub.CmdResync, Reason: reason})
+	}
+	pos = position{id: id, n: n}
+	payload, _ := m.Values["c"].(string)
+	var cmd hub.Command
+	if err := json.Unmarshal([]byte(payload), &cmd); err != nil {
+		b.log.Error("redis bus: undecodable command", "id", m.ID, "err", err)
+		return pos
+	}
+	deliver(&cmd)
+	return pos
 }
 
 // Close stops publishing and every subscription. Publish calls in flight
@@ -297,4 +431,25 @@ func (b *Broker) Close() error {
 	<-b.done
 	b.wg.Wait()
 	return nil
+}
+
+// streamID is a Redis stream entry id, <milliseconds>-<sequence>.
+type streamID struct{ ms, seq uint64 }
+
+func parseStreamID(s string) (streamID, error) {
+	a, c, ok := strings.Cut(s, "-")
+	ms, err1 := strconv.ParseUint(a, 10, 64)
+	seq, err2 := strconv.ParseUint(c, 10, 64)
+	if !ok || err1 != nil || err2 != nil {
+		return streamID{}, fmt.Errorf("redis bus: bad stream id %q", s)
+	}
+	return streamID{ms, seq}, nil
+}
+
+func (id streamID) String() string {
+	return strconv.FormatUint(id.ms, 10) + "-" + strconv.FormatUint(id.seq, 10)
+}
+
+func (id streamID) less(o streamID) bool {
+	return id.ms < o.ms || id.ms == o.ms && id.seq < o.seq
 }

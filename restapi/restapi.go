@@ -7,8 +7,10 @@
 //
 // It knows hubs only through *hub.Hub and HubSet; it knows nothing of chats.
 //
-// Existence checks and "close all but" operations see the connections of
-// this node only (the hub has no cluster-wide queries).
+// Existence checks, listings and "close all but" operations see every node
+// of a cluster when the hub has a cluster-wide index (a ClusterIndex, see
+// hub.Index; Redis keeps one for each drop-in hub of a cluster), and this
+// node's connections otherwise.
 package restapi
 
 import (
@@ -69,9 +71,15 @@ func New(cfg Config) *Handler {
 	m.HandleFunc("POST /api/hubs/{hub}/connections/{conn}/:send", a.send(scopeConn))
 	m.HandleFunc("POST /api/hubs/{hub}/groups/{group}/:send", a.send(scopeGroup))
 
-	m.HandleFunc("HEAD /api/hubs/{hub}/connections/{conn}", a.exists(func(h *hub.Hub, r *http.Request) bool { return h.ConnectionExists(r.PathValue("conn")) }))
-	m.HandleFunc("HEAD /api/hubs/{hub}/users/{user}", a.exists(func(h *hub.Hub, r *http.Request) bool { return h.UserExists(r.PathValue("user")) }))
-	m.HandleFunc("HEAD /api/hubs/{hub}/groups/{group}", a.exists(func(h *hub.Hub, r *http.Request) bool { return h.GroupExists(r.PathValue("group")) }))
+	m.HandleFunc("HEAD /api/hubs/{hub}/connections/{conn}", a.exists(func(q ClusterIndex, r *http.Request) (bool, error) {
+		return q.ConnectionExists(r.Context(), r.PathValue("conn"))
+	}))
+	m.HandleFunc("HEAD /api/hubs/{hub}/users/{user}", a.exists(func(q ClusterIndex, r *http.Request) (bool, error) {
+		return q.UserExists(r.Context(), r.PathValue("user"))
+	}))
+	m.HandleFunc("HEAD /api/hubs/{hub}/groups/{group}", a.exists(func(q ClusterIndex, r *http.Request) (bool, error) {
+		return q.GroupExists(r.Context(), r.PathValue("group"))
+	}))
 
 	m.HandleFunc("PUT /api/hubs/{hub}/users/{user}/groups/{group}", a.do(http.StatusOK, func(h *hub.Hub, r *http.Request) error {
 		return h.AddUserToGroup(r.Context(), r.PathValue("user"), r.PathValue("group"))
@@ -81,7 +89,11 @@ func New(cfg Config) *Handler {
 	}))
 	m.HandleFunc("DELETE /api/hubs/{hub}/users/{user}/groups", a.do(http.StatusNoContent, func(h *hub.Hub, r *http.Request) error {
 		user := r.PathValue("user")
-		for _, g := range h.UserGroups(user) {
+		groups, err := view(h).UserGroups(r.Context(), user)
+		if err != nil {
+			return err
+		}
+		for _, g := range groups {
 			if err := h.RemoveUserFromGroup(r.Context(), user, g); err != nil {
 				return err
 			}
@@ -89,7 +101,9 @@ func New(cfg Config) *Handler {
 		return nil
 	}))
 	m.HandleFunc("PUT /api/hubs/{hub}/groups/{group}/connections/{conn}", a.do(http.StatusOK, func(h *hub.Hub, r *http.Request) error {
-		if !h.ConnectionExists(r.PathValue("conn")) {
+		if ok, err := view(h).ConnectionExists(r.Context(), r.PathValue("conn")); err != nil {
+			return err
+		} else if !ok {
 			return errNotFound("connection " + r.PathValue("conn") + " does not exist")
 		}
 		return h.AddConnectionToGroup(r.Context(), r.PathValue("conn"), r.PathValue("group"))
@@ -99,7 +113,11 @@ func New(cfg Config) *Handler {
 	}))
 	m.HandleFunc("DELETE /api/hubs/{hub}/connections/{conn}/groups", a.do(http.StatusNoContent, func(h *hub.Hub, r *http.Request) error {
 		conn := r.PathValue("conn")
-		for _, g := range h.ConnectionGroups(conn) {
+		groups, err := view(h).ConnectionGroups(r.Context(), conn)
+		if err != nil {
+			return err
+		}
+		for _, g := range groups {
 			if err := h.RemoveConnectionFromGroup(r.Context(), conn, g); err != nil {
 				return err
 			}
@@ -111,16 +129,28 @@ func New(cfg Config) *Handler {
 		return h.CloseConnection(r.Context(), r.PathValue("conn"), r.URL.Query().Get("reason"))
 	}))
 	m.HandleFunc("POST /api/hubs/{hub}/:closeConnections", a.do(http.StatusNoContent, func(h *hub.Hub, r *http.Request) error {
-		return closeAllBut(h, r, h.ConnectionIDs(""))
+		ids, err := view(h).ConnectionIDs(r.Context(), "")
+		if err != nil {
+			return err
+		}
+		return closeAllBut(h, r, ids)
 	}))
 	m.HandleFunc("POST /api/hubs/{hub}/groups/{group}/:closeConnections", a.do(http.StatusNoContent, func(h *hub.Hub, r *http.Request) error {
-		return closeAllBut(h, r, h.ConnectionIDs(r.PathValue("group")))
+		ids, err := view(h).ConnectionIDs(r.Context(), r.PathValue("group"))
+		if err != nil {
+			return err
+		}
+		return closeAllBut(h, r, ids)
 	}))
 	m.HandleFunc("POST /api/hubs/{hub}/users/{user}/:closeConnections", a.do(http.StatusNoContent, func(h *hub.Hub, r *http.Request) error {
 		if len(excluded(r)) == 0 {
 			return h.CloseUserConnections(r.Context(), r.PathValue("user"), r.URL.Query().Get("reason"))
 		}
-		return closeAllBut(h, r, h.UserConnectionIDs(r.PathValue("user")))
+		ids, err := view(h).UserConnectionIDs(r.Context(), r.PathValue("user"))
+		if err != nil {
+			return err
+		}
+		return closeAllBut(h, r, ids)
 	}))
 
 	m.HandleFunc("GET /api/hubs/{hub}/groups/{group}/connections", a.authed(a.listGroup))
@@ -236,11 +266,21 @@ func (a *Handler) do(status int, f func(h *hub.Hub, r *http.Request) error) http
 	})
 }
 
-// exists answers a HEAD query with 200 or 404.
-func (a *Handler) exists(f func(h *hub.Hub, r *http.Request) bool) http.HandlerFunc {
+// exists answers a HEAD query with 200 or 404. It starts the hub on this
+// node if needed: in a cluster the answer may lie on another node.
+func (a *Handler) exists(f func(q ClusterIndex, r *http.Request) (bool, error)) http.HandlerFunc {
 	return a.authed(func(w http.ResponseWriter, r *http.Request) {
-		h, _ := a.hubFor(r, false)
-		if h == nil || !f(h, r) {
+		h, err := a.hubFor(r, true)
+		if err != nil {
+			w.WriteHeader(http.StatusNotFound)
+			return
+		}
+		ok, err := f(view(h), r)
+		if err != nil {
+			a.fail(w, r, err)
+			return
+		}
+		if !ok {
 			w.WriteHeader(http.StatusNotFound)
 			return
 		}
@@ -383,15 +423,23 @@ func (a *Handler) listGroup(w http.ResponseWriter, r *http.Request) {
 		UserID       *string `json:"userId,omitempty"`
 	}
 	value := []member{}
-	if h, _ := a.hubFor(r, false); h != nil {
-		for _, c := range h.GroupMembers(r.PathValue("group")) {
-			m := member{ConnectionID: c.ID}
-			if c.UserID != "" {
-				uid := c.UserID
-				m.UserID = &uid
-			}
-			value = append(value, m)
+	h, err := a.hubFor(r, true)
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	members, err := view(h).GroupMembers(r.Context(), r.PathValue("group"))
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	for _, c := range members {
+		m := member{ConnectionID: c.ID}
+		if c.UserID != "" {
+			uid := c.UserID
+			m.UserID = &uid
 		}
+		value = append(value, m)
 	}
 	sort.Slice(value, func(i, j int) bool { return value[i].ConnectionID < value[j].ConnectionID })
 	if top, err := strconv.Atoi(r.URL.Query().Get("top")); err == nil && top >= 0 && top < len(value) {

@@ -28,10 +28,10 @@ type cluster struct {
 	log      *slog.Logger
 	rdb      *goredis.Client
 	broker   *redis.Broker
-	presence *redis.Presence
+	presence *clusterPresence
 
 	mu    sync.Mutex
-	extra []*redis.Broker // of the drop-in hubs
+	extra []redis.IndexedBroker // of the drop-in hubs
 }
 
 // openCluster connects to cfg.Redis and builds the broker and presence of
@@ -48,15 +48,15 @@ func openCluster(ctx context.Context, cfg Config) (*cluster, error) {
 		rand.Read(b)
 		node = strings.Trim(host+"-"+hex.EncodeToString(b), "-")
 	}
-	rdb, err := redis.Connect(ctx, cfg.Redis)
-	if err != nil {
-		return nil, err
-	}
 	prefix := cfg.RedisPrefix
 	if prefix == "" {
 		prefix = redis.DefaultPrefix
 	} else if !strings.HasSuffix(prefix, ":") {
 		prefix += ":"
+	}
+	rdb, err := redis.ConnectNamed(ctx, cfg.Redis, prefix+node)
+	if err != nil {
+		return nil, err
 	}
 	p, err := redis.NewPresence(rdb, redis.PresenceConfig{Prefix: prefix, NodeID: node, Logger: cfg.Logger})
 	if err != nil {
@@ -65,17 +65,32 @@ func openCluster(ctx context.Context, cfg Config) (*cluster, error) {
 	}
 	b := redis.NewBroker(rdb, redis.BrokerConfig{Prefix: prefix, Hub: "chat", Logger: cfg.Logger})
 	cfg.Logger.Info("chatr cluster node", "node", node, "redis", redactDB(cfg.Redis), "prefix", prefix)
-	return &cluster{node: node, prefix: prefix, log: cfg.Logger, rdb: rdb, broker: b, presence: p}, nil
+	presence := &clusterPresence{Presence: p, RateLimits: redis.NewRateLimits(rdb, prefix)}
+	return &cluster{node: node, prefix: prefix, log: cfg.Logger, rdb: rdb, broker: b, presence: presence}, nil
+}
+
+// clusterPresence is the presence the chat application is given on a node
+// of a cluster. It also holds the rate-limit buckets (a ratelimit.Backend,
+// which chat.New looks for on its Presence), so that a user's budget of
+// messages and events is one across the cluster, not one per node.
+type clusterPresence struct {
+	*redis.Presence
+	*redis.RateLimits
 }
 
 // hubBroker returns the broker and node id for a further hub of this node
-// (a drop-in hub), on a channel of its own; nil and "" on a node that runs
-// alone, so that the hub uses its in-process broker.
+// (a drop-in hub), on a stream of its own; nil and "" on a node that runs
+// alone, so that the hub uses its in-process broker. The broker carries the
+// hub's cluster-wide index too, which the REST API's queries read.
 func (c *cluster) hubBroker(name string) (hub.Broker, string) {
 	if c == nil {
 		return nil, ""
 	}
-	b := redis.NewBroker(c.rdb, redis.BrokerConfig{Prefix: c.prefix, Hub: strings.ToLower(name), Logger: c.log})
+	name = strings.ToLower(name)
+	b := redis.IndexedBroker{
+		Broker: redis.NewBroker(c.rdb, redis.BrokerConfig{Prefix: c.prefix, Hub: name, Logger: c.log}),
+		Index:  redis.NewIndex(c.rdb, redis.IndexConfig{Prefix: c.prefix, Hub: name, NodeID: c.node, Logger: c.log}),
+	}
 	c.mu.Lock()
 	c.extra = append(c.extra, b)
 	c.mu.Unlock()

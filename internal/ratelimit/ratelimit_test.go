@@ -1,6 +1,8 @@
 package ratelimit_test
 
 import (
+	"context"
+	"errors"
 	"testing"
 	"time"
 
@@ -35,5 +37,37 @@ func TestBurstThenRate(t *testing.T) {
 	}
 	if got != 3 {
 		t.Fatalf("after a long pause %d events allowed at once, want the burst of 3", got)
+	}
+}
+
+// backend is a Backend whose answers the test chooses.
+type backend struct {
+	ok   bool
+	err  error
+	keys []string
+}
+
+func (b *backend) Take(_ context.Context, key string, rate float64, burst int) (bool, error) {
+	b.keys = append(b.keys, key)
+	return b.ok, b.err
+}
+
+func TestSharedDecidesAndFallsBack(t *testing.T) {
+	b := &backend{ok: false}
+	l := ratelimit.NewShared(b, "messages", 2, 3)
+	now := time.Unix(1000, 0)
+	if l.Allow("a", now) {
+		t.Fatal("allowed although the shared bucket is empty")
+	}
+	if len(b.keys) != 1 || b.keys[0] != "messages:a" {
+		t.Fatalf("shared bucket keys %q, want [messages:a]", b.keys)
+	}
+	b.err = errors.New("redis down")
+	got := 0
+	for l.Allow("a", now) {
+		got++
+	}
+	if got != 3 {
+		t.Fatalf("with the backend down %d events allowed at once, want the local burst of 3", got)
 	}
 }
