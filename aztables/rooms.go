@@ -22,8 +22,8 @@ import (
 //
 // A claim is written before the chat (AddEntity fails on a taken name) and
 // removed when the chat lets the name go. A claim left behind by a crash is
-// stale once its chat no longer exists or, a minute after it was written,
-// no longer has that name; the next claimant takes it over.
+// stale a minute after it was written if its chat no longer exists or no
+// longer has that name; the next claimant takes it over.
 
 const staleClaim = time.Minute
 
@@ -122,8 +122,12 @@ func (s *Store) claimName(ctx context.Context, c chatr.Chat) error {
 	return fmt.Errorf("aztables: claim chat name: too much contention")
 }
 
-// staleClaim reports whether the claim e of holder no longer stands.
+// staleClaim reports whether the claim e of holder no longer stands. A
+// young claim always stands: its chat may not be written yet.
 func (s *Store) staleClaim(ctx context.Context, e entity, holder string) bool {
+	if ts := e.time("Timestamp"); ts.IsZero() || time.Since(ts) < staleClaim {
+		return false
+	}
 	hc, err := s.getChat(ctx, holder)
 	if chatr.ErrorCode(err) == chatr.ENOTFOUND {
 		return true
@@ -131,10 +135,7 @@ func (s *Store) staleClaim(ctx context.Context, e entity, holder string) bool {
 	if err != nil {
 		return false
 	}
-	if hc.chat.IsPublic() && key(chatr.NameKey(hc.chat.Name)) == e.str("RowKey") {
-		return false
-	}
-	return time.Since(e.time("Timestamp")) > staleClaim
+	return !hc.chat.IsPublic() || key(chatr.NameKey(hc.chat.Name)) != e.str("RowKey")
 }
 
 // releaseName removes c's claim on its name, if c holds it.
