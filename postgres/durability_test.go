@@ -10,6 +10,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/chatr/chatr/postgres"
+	"github.com/chatr/chatr/storetest"
 )
 
 // TestDurabilitySettings reads back from every connection of the store's
@@ -85,4 +86,13 @@ func TestDurabilitySettings(t *testing.T) {
 			t.Errorf("fsync = %q, want on", fsync)
 		}
 	}
+}
+
+// TestExactlyOnceUnderFaults: commits that fail, hang, or lose their
+// COMMIT before or after it took effect store every acknowledged message
+// once, under the id it was acknowledged with.
+func TestExactlyOnceUnderFaults(t *testing.T) {
+	db := openFresh(t)
+	postgres.InjectCommitFaults(db, storetest.RandomFaults(1))
+	storetest.ExactlyOnceUnderFaults(t, db)
 }

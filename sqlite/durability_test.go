@@ -4,6 +4,7 @@ import (
 	"testing"
 
 	"github.com/chatr/chatr/sqlite"
+	"github.com/chatr/chatr/storetest"
 )
 
 // TestDurabilitySettings reads back from the live connections what makes an
@@ -57,4 +58,13 @@ func TestDurabilitySettings(t *testing.T) {
 			t.Errorf("a read connection wrote")
 		}
 	}
+}
+
+// TestExactlyOnceUnderFaults: commits that fail, hang, or lose their
+// COMMIT before or after it took effect store every acknowledged message
+// once, under the id it was acknowledged with.
+func TestExactlyOnceUnderFaults(t *testing.T) {
+	db := openTemp(t)
+	sqlite.InjectCommitFaults(db, storetest.RandomFaults(1))
+	storetest.ExactlyOnceUnderFaults(t, db)
 }

@@ -229,3 +229,47 @@ func testReopenKeysAndRevocation(t *testing.T, open func() chatr.Store) {
 	ok(t, "GetUser", err)
 	same(t, "TokensRevoked after reopen", u.TokensRevoked, revokedAt)
 }
+
+// ClientIDTwoNodes checks idempotency keys across two stores on the same
+// data (two Chatr nodes): every key sent on both at once is stored once,
+// and both answers carry its id. The caller closes the stores.
+func ClientIDTwoNodes(t *testing.T, a, b chatr.Store) {
+	t.Helper()
+	mustChat(t, a, group("c", at(0)))
+	const keys = 30
+	var wg sync.WaitGroup
+	answers := make([][2]chatr.Message, keys)
+	for k := range keys {
+		for n, node := range []chatr.Store{a, b} {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				key := fmt.Sprint("k", k)
+				m, err := node.AddMessage(t.Context(), keyed("c", "guest:a", key, fmt.Sprint(key, " via node ", n)))
+				if err != nil {
+					t.Errorf("AddMessage %s on node %d: %v", key, n, err)
+				}
+				answers[k][n] = m
+			}()
+		}
+	}
+	wg.Wait()
+	stored := map[string]chatr.Message{}
+	for _, m := range listAll(t, b, "c") {
+		if _, twice := stored[m.ClientID]; twice {
+			t.Errorf("key %s stored twice", m.ClientID)
+		}
+		stored[m.ClientID] = m
+	}
+	same(t, "keys stored", len(stored), keys)
+	for k, pair := range answers {
+		key := fmt.Sprint("k", k)
+		if pair[0].Duplicate == pair[1].Duplicate {
+			t.Errorf("%s: Duplicate on both nodes is %v, want it on exactly one", key, pair[0].Duplicate)
+		}
+		for n, m := range pair {
+			m.Duplicate = false
+			same(t, fmt.Sprint(key, " on node ", n), m, stored[key])
+		}
+	}
+}
