@@ -32,6 +32,8 @@ const (
 	DefaultIdleTimeout        = 60 * time.Second
 	DefaultOfflineGrace       = 3 * time.Second // a user's last connection must stay gone this long before userOffline
 	typingInterval            = 2 * time.Second // at most one typing event per user and chat
+	typingPerSecond           = 5               // typing frames accepted per user (most are then throttled)
+	typingBurst               = 20
 	DefaultStoreTimeout       = 10 * time.Second
 )
 
@@ -110,8 +112,10 @@ type App struct {
 	rate   *ratelimit.Limiter // chat messages per user
 	events *ratelimit.Limiter // state-changing events per user
 	reads  *ratelimit.Limiter // markRead per user: a busy chat must not starve the other events
-	mu     sync.Mutex
-	typing map[string]time.Time // userID+"\x00"+chatID -> last typing event sent
+	// typingBudget bounds typing frames per user before any other work.
+	typingBudget *ratelimit.Limiter
+	mu           sync.Mutex
+	typing       map[string]time.Time // userID+"\x00"+chatID -> last typing event sent
 }
 
 var _ hub.Application = (*App)(nil)
@@ -157,10 +161,11 @@ func New(cfg Config) *App {
 	}
 	return &App{offlineGrace: cfg.OfflineGrace, storeTimeout: cfg.StoreTimeout,
 		store: cfg.Store, presence: cfg.Presence, limits: l, log: cfg.Logger, now: cfg.Now,
-		rate:   ratelimit.New(l.MessagesPerSecond, l.MessageBurst),
-		events: ratelimit.New(l.EventsPerSecond, l.EventBurst),
-		reads:  ratelimit.New(l.EventsPerSecond, l.EventBurst),
-		typing: make(map[string]time.Time),
+		rate:         ratelimit.New(l.MessagesPerSecond, l.MessageBurst),
+		events:       ratelimit.New(l.EventsPerSecond, l.EventBurst),
+		reads:        ratelimit.New(l.EventsPerSecond, l.EventBurst),
+		typingBudget: ratelimit.New(typingPerSecond, typingBurst),
+		typing:       make(map[string]time.Time),
 	}
 }
 

@@ -73,7 +73,11 @@ func (a *App) Connected(ctx context.Context, conn *hub.ConnInfo) {
 	if err != nil {
 		a.log.Error("connected: presence", "user", conn.UserID, "err", err)
 	}
-	if first && u.Idle {
+	// A new connection is a person at a keyboard: a user who was idle and
+	// reloads (or opens a tab while another connection or a recoverable
+	// session still counts them online) is active again.
+	wasIdle := u.Idle
+	if wasIdle {
 		if err := a.store.SetIdle(ctx, u.ID, false, a.now()); err != nil {
 			a.log.Error("connected: clear idle", "user", u.ID, "err", err)
 		}
@@ -84,6 +88,9 @@ func (a *App) Connected(ctx context.Context, conn *hub.ConnInfo) {
 		err = a.hub.SendToAll(ctx, msg)
 	} else {
 		err = a.hub.SendToConnection(ctx, conn.ID, msg)
+		if err == nil && wasIdle {
+			err = a.hub.SendToAll(ctx, serverEvent("userNotIdle", u.ID))
+		}
 	}
 	if err != nil {
 		a.log.Error("connected: announce", "user", u.ID, "err", err)
