@@ -19,6 +19,9 @@ type User struct {
 	Idle     bool      `json:"idle"`
 	LastSeen time.Time `json:"lastSeen"`
 	Created  time.Time `json:"created"`
+	// TokensRevoked is the moment before which the user's access tokens
+	// were issued are refused (sign-out everywhere); zero when never.
+	TokensRevoked time.Time `json:"-"`
 }
 
 // Chat is a group chat or a private chat between two users. Private chats
@@ -41,6 +44,10 @@ type Member struct {
 
 // Message is one chat message as stored. ID increases strictly within a chat
 // (1, 2, 3, ...) in the order the store accepted the messages.
+//
+// ClientID is the sender's idempotency key: a store keeps at most one
+// message per (FromUserID, ClientID) when ClientID is not empty, so a retried
+// send answers with the first result instead of storing a copy.
 type Message struct {
 	ChatID       string    `json:"chatId"`
 	ID           int64     `json:"id"`
@@ -48,6 +55,10 @@ type Message struct {
 	FromUserName string    `json:"fromUserName"`
 	Text         string    `json:"message"`
 	Time         time.Time `json:"time"`
+	ClientID     string    `json:"clientId,omitempty"`
+	// Duplicate is set by AddMessage on a message it did not store because
+	// the sender had already stored one with the same ClientID.
+	Duplicate bool `json:"-"`
 }
 
 // Session is a signed-in browser. Only the hash of the secret token that the

@@ -31,6 +31,11 @@ type Store interface {
 	// SetIdle records the user's idle flag and last-seen time. ENOTFOUND for
 	// an unknown user.
 	SetIdle(ctx context.Context, userID string, idle bool, at time.Time) error
+	// RevokeTokens records that the user's access tokens issued before
+	// before are refused; GetUser returns it as User.TokensRevoked. The
+	// moment only moves forward (an earlier one is ignored) and is kept with
+	// at least millisecond precision. ENOTFOUND for an unknown user.
+	RevokeTokens(ctx context.Context, userID string, before time.Time) error
 
 	// CreateSession stores a new session. ECONFLICT if the hash exists.
 	CreateSession(ctx context.Context, s Session) error
@@ -82,15 +87,26 @@ type Store interface {
 	// durable. Concurrent calls may be committed together (group commit), but
 	// each message's ID is greater than that of every message of the same
 	// chat whose AddMessage returned before this call began. ENOTFOUND if
-	// the chat does not exist. When ctx is cancelled the call may return an
-	// error although the message was stored.
+	// the chat does not exist.
+	//
+	// Idempotency: if m.ClientID is not empty and the sender (m.FromUserID)
+	// already has a stored message with that ClientID in chat m.ChatID,
+	// nothing is stored and the first stored message is returned with
+	// Duplicate set and a nil error. (sqlite and postgres keep a ClientID
+	// unique per sender across all chats; Table Storage per sender and chat,
+	// since one of its transactions cannot span chats. Callers make keys
+	// unique per sender, so both scopes answer the same.) A caller whose call failed with a timeout or
+	// cancellation (the message may or may not be stored) retries with the
+	// same ClientID to learn which: it gets the first result, never a copy.
+	// Without a ClientID a failed call may have stored the message.
+	// ELIMIT when the store's write queue is full.
 	AddMessage(ctx context.Context, m Message) (Message, error)
 	// ListMessages returns messages of the chat in ascending ID order: those
 	// with After < ID < Before (a zero bound is no bound), at most Limit of
 	// them; with Before set (or no bound at all) the newest that qualify,
 	// with only After set the oldest that qualify. Limit <= 0 means 50;
 	// callers bound Limit (the HTTP API caps it at 200). ENOTFOUND for a
-	// missing chat.
+	// missing chat. Messages carry their ClientID.
 	ListMessages(ctx context.Context, chatID string, q MessageQuery) ([]Message, error)
 
 	// MarkRead records that the user has read the chat up to messageID. The

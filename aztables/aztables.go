@@ -348,6 +348,9 @@ func userOf(e entity) chatr.User {
 	if e.str("lastSeen") != "" {
 		u.LastSeen = e.time("lastSeen")
 	}
+	if e.str("tokensRevoked") != "" {
+		u.TokensRevoked = e.time("tokensRevoked")
+	}
 	return u
 }
 
@@ -396,6 +399,43 @@ func (s *Store) SetIdle(ctx context.Context, userID string, idle bool, at time.T
 		return fmt.Errorf("aztables: set idle: %w", err)
 	}
 	return nil
+}
+
+// RevokeTokens moves the user's tokensRevoked column forward to before,
+// guarded by the entity's ETag so that a concurrent revocation or update is
+// never overwritten with an earlier moment.
+func (s *Store) RevokeTokens(ctx context.Context, userID string, before time.Time) error {
+	if !textOK(userID) {
+		return chatr.Errorf(chatr.ENOTFOUND, "no such user")
+	}
+	ctx, cancel := withDeadline(ctx)
+	defer cancel()
+	for range maxRetries {
+		r, err := s.users.GetEntity(ctx, partition, key(userID), nil)
+		if notFound(err) {
+			return chatr.Errorf(chatr.ENOTFOUND, "no user %s", userID)
+		}
+		if err != nil {
+			return fmt.Errorf("aztables: revoke tokens: %w", err)
+		}
+		e, err := decode(r.Value)
+		if err != nil {
+			return fmt.Errorf("aztables: revoke tokens: %w", err)
+		}
+		if !when(before).After(userOf(e).TokensRevoked) {
+			return nil
+		}
+		upd := map[string]any{"PartitionKey": partition, "RowKey": key(userID)}
+		setTime(upd, "tokensRevoked", before)
+		_, err = s.users.UpdateEntity(ctx, marshal(upd), &aztables.UpdateEntityOptions{UpdateMode: aztables.UpdateModeMerge, IfMatch: &r.ETag})
+		if err == nil {
+			return nil
+		}
+		if !stale(err) && !notFound(err) {
+			return fmt.Errorf("aztables: revoke tokens: %w", err)
+		}
+	}
+	return errors.New("aztables: revoke tokens: too much contention")
 }
 
 // --- sessions
@@ -1160,4 +1200,17 @@ func Redact(connStr string) string {
 		}
 	}
 	return strings.Join(parts, ";")
+}
+
+// callTimeout bounds a store call whose caller set no deadline, so that a
+// stuck service answers with an error instead of holding the caller forever.
+const callTimeout = 30 * time.Second
+
+// withDeadline returns ctx with callTimeout as its deadline unless it has
+// one already.
+func withDeadline(ctx context.Context) (context.Context, context.CancelFunc) {
+	if _, ok := ctx.Deadline(); ok {
+		return ctx, func() {}
+	}
+	return context.WithTimeout(ctx, callTimeout)
 }

@@ -45,6 +45,11 @@ func (st *store) SetIdle(ctx context.Context, userID string, idle bool, at time.
 	return st.s.SetIdle(ctx, userID, idle, at)
 }
 
+func (st *store) RevokeTokens(ctx context.Context, userID string, before time.Time) (err error) {
+	defer func(t time.Time) { st.observe("RevokeTokens", t, err) }(time.Now())
+	return st.s.RevokeTokens(ctx, userID, before)
+}
+
 func (st *store) CreateSession(ctx context.Context, s chatr.Session) (err error) {
 	defer func(t time.Time) { st.observe("CreateSession", t, err) }(time.Now())
 	return st.s.CreateSession(ctx, s)

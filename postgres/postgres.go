@@ -39,6 +39,10 @@ var migrations embed.FS
 // maxBatch bounds one group-commit transaction.
 const maxBatch = 2048
 
+// maxPending bounds the messages waiting for the writer; beyond it
+// AddMessage answers ELIMIT at once instead of queueing without end.
+const maxPending = 16 * maxBatch
+
 // DB is a chatr.Store on a PostgreSQL database.
 type DB struct {
 	pool *pgxpool.Pool
@@ -75,7 +79,10 @@ func Open(ctx context.Context, url string) (*DB, error) {
 		return nil, fmt.Errorf("postgres: migrate: %w", err)
 	}
 	db := &DB{pool: pool}
-	db.messages = groupcommit.New(maxBatch, db.insertMessages)
+	db.messages = groupcommit.Start(groupcommit.Config[chatr.Message]{
+		MaxBatch: maxBatch, MaxPending: maxPending, Timeout: callTimeout,
+		Commit: db.insertMessages, Resolve: db.resolveMessages,
+	})
 	return db, nil
 }
 
@@ -149,4 +156,18 @@ func utc(ts ...*time.Time) {
 	for _, t := range ts {
 		*t = t.UTC()
 	}
+}
+
+// callTimeout bounds a store call whose caller set no deadline, so that a
+// stuck database answers with an error instead of holding the caller (and
+// whatever it holds) forever.
+const callTimeout = 30 * time.Second
+
+// withDeadline returns ctx with callTimeout as its deadline unless it has
+// one already.
+func withDeadline(ctx context.Context) (context.Context, context.CancelFunc) {
+	if _, ok := ctx.Deadline(); ok {
+		return ctx, func() {}
+	}
+	return context.WithTimeout(ctx, callTimeout)
 }

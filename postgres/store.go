@@ -35,12 +35,18 @@ func (db *DB) UpsertUser(ctx context.Context, u chatr.User) error {
 	return nil
 }
 
-const userColumns = `id, name, provider, idle, last_seen, created`
+const userColumns = `id, name, provider, idle, last_seen, created, tokens_revoked`
 
 func scanUser(row pgx.Row) (chatr.User, error) {
-	var u chatr.User
-	err := row.Scan(&u.ID, &u.Name, &u.Provider, &u.Idle, &u.LastSeen, &u.Created)
-	utc(&u.LastSeen, &u.Created)
+	var (
+		u       chatr.User
+		revoked *time.Time
+	)
+	err := row.Scan(&u.ID, &u.Name, &u.Provider, &u.Idle, &u.LastSeen, &u.Created, &revoked)
+	if revoked != nil {
+		u.TokensRevoked = *revoked
+	}
+	utc(&u.LastSeen, &u.Created, &u.TokensRevoked)
 	return u, err
 }
 
@@ -80,6 +86,23 @@ func (db *DB) SetIdle(ctx context.Context, userID string, idle bool, at time.Tim
 	tag, err := db.pool.Exec(ctx, `UPDATE users SET idle = $1, last_seen = $2 WHERE id = $3`, idle, normal(at), userID)
 	if err != nil {
 		return fmt.Errorf("postgres: set idle: %w", err)
+	}
+	if tag.RowsAffected() == 0 {
+		return chatr.Errorf(chatr.ENOTFOUND, "no user %q", userID)
+	}
+	return nil
+}
+
+// RevokeTokens moves the user's revocation moment forward to before.
+func (db *DB) RevokeTokens(ctx context.Context, userID string, before time.Time) error {
+	if !chatr.StorableText(userID) {
+		return chatr.Errorf(chatr.ENOTFOUND, "no user %q", userID)
+	}
+	ctx, cancel := withDeadline(ctx)
+	defer cancel()
+	tag, err := db.pool.Exec(ctx, `UPDATE users SET tokens_revoked = GREATEST(tokens_revoked, $1) WHERE id = $2`, normal(before), userID)
+	if err != nil {
+		return fmt.Errorf("postgres: revoke tokens: %w", err)
 	}
 	if tag.RowsAffected() == 0 {
 		return chatr.Errorf(chatr.ENOTFOUND, "no user %q", userID)
@@ -387,15 +410,10 @@ func (db *DB) ListMessages(ctx context.Context, chatID string, q chatr.MessageQu
 		order = "DESC"
 	}
 	rows, _ := db.pool.Query(ctx, `
-		SELECT id, from_user_id, from_user_name, text, time FROM messages
+		SELECT `+messageColumns+` FROM messages
 		WHERE chat_id = $1 AND id > $2 AND id < $3 ORDER BY id `+order+` LIMIT $4`,
 		chatID, max(q.After, 0), before, limit)
-	msgs, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (chatr.Message, error) {
-		m := chatr.Message{ChatID: chatID}
-		err := row.Scan(&m.ID, &m.FromUserID, &m.FromUserName, &m.Text, &m.Time)
-		utc(&m.Time)
-		return m, err
-	})
+	msgs, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (chatr.Message, error) { return scanMessage(row) })
 	if err != nil {
 		return nil, fmt.Errorf("postgres: list messages: %w", err)
 	}

@@ -12,21 +12,48 @@ import (
 
 // AddMessage hands m to the writer goroutine and waits until the transaction
 // that stored it has committed. If ctx ends first, AddMessage returns its
-// error; the message may still be stored.
+// error; the message may then be stored, and a retry with the same ClientID
+// finds it.
 func (db *DB) AddMessage(ctx context.Context, m chatr.Message) (chatr.Message, error) {
-	if err := chatr.CheckText(m.ChatID, m.Text, m.FromUserID, m.FromUserName); err != nil {
+	if err := chatr.CheckText(m.ChatID, m.Text, m.FromUserID, m.FromUserName, m.ClientID); err != nil {
 		return chatr.Message{}, err
 	}
-	m.ID = 0
+	ctx, cancel := withDeadline(ctx)
+	defer cancel()
+	m.ID, m.Duplicate = 0, false
 	m.Time = normal(orNow(m.Time))
 	return db.messages.Submit(ctx, m)
 }
 
-// insertMessages raises each chat's counter once by the number of its
-// messages in the batch, numbers the messages in submission order and
-// inserts them. Requests for a missing chat get ENOTFOUND and are skipped.
-func (db *DB) insertMessages(batch []*groupcommit.Request[chatr.Message]) error {
-	ctx := context.Background() // a batch is never abandoned half-way
+const messageColumns = `chat_id, id, from_user_id, from_user_name, text, time, client_id`
+
+func scanMessage(row interface{ Scan(...any) error }) (chatr.Message, error) {
+	var (
+		m  chatr.Message
+		at int64
+	)
+	err := row.Scan(&m.ChatID, &m.ID, &m.FromUserID, &m.FromUserName, &m.Text, &at, &m.ClientID)
+	m.Time = unstamp(at)
+	return m, err
+}
+
+// byClientID returns the sender's message with that key, if any.
+func byClientID(ctx context.Context, q interface {
+	QueryRowContext(context.Context, string, ...any) *sql.Row
+}, from, clientID string) (chatr.Message, bool, error) {
+	m, err := scanMessage(q.QueryRowContext(ctx, `SELECT `+messageColumns+` FROM messages WHERE from_user_id = ? AND client_id = ?`, from, clientID))
+	if errors.Is(err, sql.ErrNoRows) {
+		return chatr.Message{}, false, nil
+	}
+	return m, err == nil, err
+}
+
+// insertMessages raises each chat's counter once by the number of its new
+// messages in the batch, numbers them in submission order and inserts them.
+// A message whose (sender, ClientID) is stored already, or appears earlier
+// in the batch, is not inserted: it gets the first one, marked Duplicate.
+// Requests for a missing chat get ENOTFOUND and are skipped.
+func (db *DB) insertMessages(ctx context.Context, batch []*groupcommit.Request[chatr.Message]) error {
 	tx, err := db.write.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("sqlite: add message: %w", err)
@@ -34,9 +61,30 @@ func (db *DB) insertMessages(batch []*groupcommit.Request[chatr.Message]) error 
 	defer tx.Rollback()
 
 	perChat := map[string]int64{}
+	first := map[[2]string]*groupcommit.Request[chatr.Message]{} // (sender, key) -> its first request
+	var fresh, copies []*groupcommit.Request[chatr.Message]
 	for _, req := range batch {
-		req.Item.ID = 0 // a retry starts afresh
-		perChat[req.Item.ChatID]++
+		m := &req.Item
+		m.ID, m.Duplicate = 0, false // a retry starts afresh
+		if m.ClientID != "" {
+			k := [2]string{m.FromUserID, m.ClientID}
+			if first[k] != nil {
+				copies = append(copies, req)
+				continue
+			}
+			first[k] = req
+			old, found, err := byClientID(ctx, tx, m.FromUserID, m.ClientID)
+			if err != nil {
+				return fmt.Errorf("sqlite: add message: %w", err)
+			}
+			if found {
+				old.Duplicate = true
+				*m = old
+				continue
+			}
+		}
+		fresh = append(fresh, req)
+		perChat[m.ChatID]++
 	}
 	next := make(map[string]int64, len(perChat))
 	for chatID, n := range perChat {
@@ -52,7 +100,7 @@ func (db *DB) insertMessages(batch []*groupcommit.Request[chatr.Message]) error 
 	}
 
 	insert := tx.StmtContext(ctx, db.insertMessage)
-	for _, req := range batch {
+	for _, req := range fresh {
 		m := &req.Item
 		id, found := next[m.ChatID]
 		if !found {
@@ -61,12 +109,51 @@ func (db *DB) insertMessages(batch []*groupcommit.Request[chatr.Message]) error 
 		}
 		next[m.ChatID] = id + 1
 		m.ID = id
-		if _, err := insert.ExecContext(ctx, m.ChatID, m.ID, m.FromUserID, m.FromUserName, m.Text, stamp(m.Time)); err != nil {
+		if _, err := insert.ExecContext(ctx, m.ChatID, m.ID, m.FromUserID, m.FromUserName, m.Text, stamp(m.Time), m.ClientID); err != nil {
 			return fmt.Errorf("sqlite: add message: %w", err)
 		}
 	}
+	for _, req := range copies {
+		f := first[[2]string{req.Item.FromUserID, req.Item.ClientID}]
+		req.Item, req.Err = f.Item, f.Err
+		req.Item.Duplicate = true
+	}
 	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("sqlite: add message: %w", err)
+		// COMMIT may have reached the disk before it failed.
+		return fmt.Errorf("sqlite: add message: %w: %w", groupcommit.ErrUnknown, err)
+	}
+	return nil
+}
+
+// resolveMessages finds which messages of a batch whose COMMIT failed are
+// stored: by ClientID, or else by the id the attempt gave them (the single
+// writer gives an id to nobody else until the batch is settled).
+func (db *DB) resolveMessages(ctx context.Context, batch []*groupcommit.Request[chatr.Message]) error {
+	for _, req := range batch {
+		m := req.Item
+		var (
+			got   chatr.Message
+			found bool
+			err   error
+		)
+		switch {
+		case m.ClientID != "":
+			got, found, err = byClientID(ctx, db.write, m.FromUserID, m.ClientID)
+			got.Duplicate = m.Duplicate || got.ChatID != m.ChatID || got.ID != m.ID
+		case m.ID != 0:
+			got, err = scanMessage(db.write.QueryRowContext(ctx, `SELECT `+messageColumns+` FROM messages WHERE chat_id = ? AND id = ?`, m.ChatID, m.ID))
+			if errors.Is(err, sql.ErrNoRows) {
+				err = nil
+			} else if err == nil {
+				found = got.FromUserID == m.FromUserID && got.Text == m.Text && got.Time.Equal(m.Time)
+			}
+		}
+		if err != nil {
+			return fmt.Errorf("sqlite: resolve commit: %w", err)
+		}
+		if found {
+			req.Item, req.Stored = got, true
+		}
 	}
 	return nil
 }

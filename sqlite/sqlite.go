@@ -46,6 +46,10 @@ var migrations embed.FS
 // that a huge backlog adds to the first callers in it.
 const maxBatch = 2048
 
+// maxPending bounds the messages waiting for the writer; beyond it
+// AddMessage answers ELIMIT at once instead of queueing without end.
+const maxPending = 16 * maxBatch
+
 // DB is a chatr.Store on a SQLite file.
 type DB struct {
 	write *sql.DB // exactly one connection: SQLite has one writer anyway
@@ -113,14 +117,17 @@ func Open(ctx context.Context, path string) (*DB, error) {
 	db := &DB{write: write, read: read}
 	db.raiseCounter, err = write.PrepareContext(ctx, `UPDATE chats SET last_message_id = last_message_id + ? WHERE id = ? RETURNING last_message_id`)
 	if err == nil {
-		db.insertMessage, err = write.PrepareContext(ctx, `INSERT INTO messages (chat_id, id, from_user_id, from_user_name, text, time) VALUES (?, ?, ?, ?, ?, ?)`)
+		db.insertMessage, err = write.PrepareContext(ctx, `INSERT INTO messages (chat_id, id, from_user_id, from_user_name, text, time, client_id) VALUES (?, ?, ?, ?, ?, ?, ?)`)
 	}
 	if err != nil {
 		write.Close()
 		read.Close()
 		return nil, fmt.Errorf("sqlite: prepare: %w", err)
 	}
-	db.messages = groupcommit.New(maxBatch, db.insertMessages)
+	db.messages = groupcommit.Start(groupcommit.Config[chatr.Message]{
+		MaxBatch: maxBatch, MaxPending: maxPending, Timeout: callTimeout,
+		Commit: db.insertMessages, Resolve: db.resolveMessages,
+	})
 	return db, nil
 }
 
@@ -243,4 +250,18 @@ func boolInt(b bool) int {
 		return 1
 	}
 	return 0
+}
+
+// callTimeout bounds a store call whose caller set no deadline, so that a
+// stuck database answers with an error instead of holding the caller (and
+// whatever it holds) forever.
+const callTimeout = 30 * time.Second
+
+// withDeadline returns ctx with callTimeout as its deadline unless it has
+// one already.
+func withDeadline(ctx context.Context) (context.Context, context.CancelFunc) {
+	if _, ok := ctx.Deadline(); ok {
+		return ctx, func() {}
+	}
+	return context.WithTimeout(ctx, callTimeout)
 }

@@ -30,16 +30,20 @@ func (db *DB) UpsertUser(ctx context.Context, u chatr.User) error {
 	return nil
 }
 
-const userColumns = `id, name, provider, idle, last_seen, created`
+const userColumns = `id, name, provider, idle, last_seen, created, tokens_revoked`
 
 func scanUser(row interface{ Scan(...any) error }) (chatr.User, error) {
 	var (
 		u                 chatr.User
 		idle              int
 		lastSeen, created int64
+		revoked           int64
 	)
-	err := row.Scan(&u.ID, &u.Name, &u.Provider, &idle, &lastSeen, &created)
+	err := row.Scan(&u.ID, &u.Name, &u.Provider, &idle, &lastSeen, &created, &revoked)
 	u.Idle, u.LastSeen, u.Created = idle != 0, unstamp(lastSeen), unstamp(created)
+	if revoked != 0 {
+		u.TokensRevoked = unstamp(revoked)
+	}
 	return u, err
 }
 
@@ -84,6 +88,22 @@ func (db *DB) SetIdle(ctx context.Context, userID string, idle bool, at time.Tim
 	}
 	if n, err := res.RowsAffected(); err != nil {
 		return fmt.Errorf("sqlite: set idle: %w", err)
+	} else if n == 0 {
+		return chatr.Errorf(chatr.ENOTFOUND, "no user %q", userID)
+	}
+	return nil
+}
+
+// RevokeTokens moves the user's revocation moment forward to before.
+func (db *DB) RevokeTokens(ctx context.Context, userID string, before time.Time) error {
+	ctx, cancel := withDeadline(ctx)
+	defer cancel()
+	res, err := db.write.ExecContext(ctx, `UPDATE users SET tokens_revoked = MAX(tokens_revoked, ?) WHERE id = ?`, max(stamp(before), 0), userID)
+	if err != nil {
+		return fmt.Errorf("sqlite: revoke tokens: %w", err)
+	}
+	if n, err := res.RowsAffected(); err != nil {
+		return fmt.Errorf("sqlite: revoke tokens: %w", err)
 	} else if n == 0 {
 		return chatr.Errorf(chatr.ENOTFOUND, "no user %q", userID)
 	}
@@ -404,7 +424,7 @@ func (db *DB) ListMessages(ctx context.Context, chatID string, q chatr.MessageQu
 		order = "DESC"
 	}
 	rows, err := db.query(ctx, `
-		SELECT id, from_user_id, from_user_name, text, time FROM messages
+		SELECT `+messageColumns+` FROM messages
 		WHERE chat_id = ? AND id > ? AND id < ? ORDER BY id `+order+` LIMIT ?`,
 		chatID, max(q.After, 0), before, limit)
 	if err != nil {
@@ -413,12 +433,10 @@ func (db *DB) ListMessages(ctx context.Context, chatID string, q chatr.MessageQu
 	defer rows.Close()
 	msgs := []chatr.Message{}
 	for rows.Next() {
-		m := chatr.Message{ChatID: chatID}
-		var at int64
-		if err := rows.Scan(&m.ID, &m.FromUserID, &m.FromUserName, &m.Text, &at); err != nil {
+		m, err := scanMessage(rows)
+		if err != nil {
 			return nil, fmt.Errorf("sqlite: list messages: %w", err)
 		}
-		m.Time = unstamp(at)
 		msgs = append(msgs, m)
 	}
 	if err := rows.Err(); err != nil {

@@ -27,6 +27,7 @@ func RunReopen(t *testing.T, newLocation func(t *testing.T) (open func() (chatr.
 		{"EverythingSurvives", testReopenEverything},
 		{"CloseFlushesInFlightMessages", testCloseFlushes},
 		{"OpenTwiceMigratesOnce", testOpenTwice},
+		{"KeysAndRevocationSurvive", testReopenKeysAndRevocation},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -51,6 +51,7 @@ func Run(t *testing.T, open func(t *testing.T) chatr.Store) {
 		{"UserInvalid", testUserInvalid},
 		{"ListUsersOrdered", testListUsersOrdered},
 		{"SetIdle", testSetIdle},
+		{"RevokeTokens", testRevokeTokens},
 
 		{"SessionCreateGet", testSessionCreateGet},
 		{"SessionExpiry", testSessionExpiry},
@@ -79,6 +80,9 @@ func Run(t *testing.T, open func(t *testing.T) chatr.Store) {
 		{"AddMessageConcurrent", testAddMessageConcurrent},
 		{"ListMessagesPaging", testListMessagesPaging},
 		{"ListMessagesEmpty", testListMessagesEmpty},
+		{"ClientIDOnce", testClientIDOnce},
+		{"ClientIDPerSender", testClientIDPerSender},
+		{"ClientIDConcurrent", testClientIDConcurrent},
 
 		{"MarkReadOnlyForward", testMarkReadOnlyForward},
 		{"UnreadCounts", testUnreadCounts},

@@ -19,7 +19,7 @@ func TestBatchesAndIsolatesFailures(t *testing.T) {
 	next := 0
 	entered, gate := make(chan struct{}), make(chan struct{})
 	var once sync.Once
-	c := groupcommit.New(16, func(batch []*groupcommit.Request[int]) error {
+	c := groupcommit.New(16, func(_ context.Context, batch []*groupcommit.Request[int]) error {
 		once.Do(func() { close(entered); <-gate }) // hold the first commit while the others queue up
 		mu.Lock()
 		defer mu.Unlock()
@@ -98,7 +98,7 @@ func TestBatchesAndIsolatesFailures(t *testing.T) {
 func TestCloseDrainsPending(t *testing.T) {
 	release := make(chan struct{})
 	var stored []int
-	c := groupcommit.New(4, func(batch []*groupcommit.Request[int]) error {
+	c := groupcommit.New(4, func(_ context.Context, batch []*groupcommit.Request[int]) error {
 		<-release
 		for _, r := range batch {
 			stored = append(stored, r.Item)

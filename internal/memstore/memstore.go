@@ -25,6 +25,7 @@ type Store struct {
 	members  map[string]map[string]chatr.Member
 	messages map[string][]chatr.Message
 	read     map[[2]string]int64
+	keys     map[[2]string]chatr.Message // (sender, ClientID) -> first stored message
 }
 
 var _ chatr.Store = (*Store)(nil)
@@ -32,7 +33,8 @@ var _ chatr.Store = (*Store)(nil)
 // New returns an empty store.
 func New() *Store {
 	return &Store{users: map[string]chatr.User{}, sessions: map[string]chatr.Session{}, chats: map[string]chatr.Chat{},
-		members: map[string]map[string]chatr.Member{}, messages: map[string][]chatr.Message{}, read: map[[2]string]int64{}}
+		members: map[string]map[string]chatr.Member{}, messages: map[string][]chatr.Message{}, read: map[[2]string]int64{},
+		keys: map[[2]string]chatr.Message{}}
 }
 
 func badText(ss ...string) error {
@@ -100,6 +102,20 @@ func (s *Store) SetIdle(_ context.Context, userID string, idle bool, at time.Tim
 	}
 	u.Idle, u.LastSeen = idle, now(at)
 	s.users[userID] = u
+	return nil
+}
+
+func (s *Store) RevokeTokens(_ context.Context, userID string, before time.Time) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	u, ok := s.users[userID]
+	if !ok {
+		return chatr.Errorf(chatr.ENOTFOUND, "no such user")
+	}
+	if before = before.UTC(); before.After(u.TokensRevoked) {
+		u.TokensRevoked = before
+		s.users[userID] = u
+	}
 	return nil
 }
 
@@ -235,6 +251,11 @@ func (s *Store) DeleteChat(_ context.Context, id string) error {
 	delete(s.chats, id)
 	delete(s.members, id)
 	delete(s.messages, id)
+	for k, m := range s.keys {
+		if m.ChatID == id {
+			delete(s.keys, k)
+		}
+	}
 	for k := range s.read {
 		if k[1] == id {
 			delete(s.read, k)
@@ -295,7 +316,7 @@ func (s *Store) IsMember(_ context.Context, chatID, userID string) (bool, error)
 }
 
 func (s *Store) AddMessage(_ context.Context, m chatr.Message) (chatr.Message, error) {
-	if err := badText(m.FromUserID, m.FromUserName, m.Text); err != nil {
+	if err := badText(m.FromUserID, m.FromUserName, m.Text, m.ClientID); err != nil {
 		return chatr.Message{}, err
 	}
 	s.mu.Lock()
@@ -303,9 +324,20 @@ func (s *Store) AddMessage(_ context.Context, m chatr.Message) (chatr.Message, e
 	if _, ok := s.chats[m.ChatID]; !ok {
 		return chatr.Message{}, chatr.Errorf(chatr.ENOTFOUND, "no such chat")
 	}
+	key := [2]string{m.FromUserID, m.ClientID}
+	if m.ClientID != "" {
+		if first, ok := s.keys[key]; ok {
+			first.Duplicate = true
+			return first, nil
+		}
+	}
 	m.ID = int64(len(s.messages[m.ChatID]) + 1)
 	m.Time = now(m.Time)
+	m.Duplicate = false
 	s.messages[m.ChatID] = append(s.messages[m.ChatID], m)
+	if m.ClientID != "" {
+		s.keys[key] = m
+	}
 	return m, nil
 }
 
