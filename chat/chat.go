@@ -106,7 +106,6 @@ type App struct {
 
 	offlineGrace time.Duration
 	storeTimeout time.Duration
-	revoked      revocations // sign-outs, against leaked access tokens
 
 	names  userNames          // names of the users connected here, for stamping messages
 	rate   *ratelimit.Limiter // chat messages per user

@@ -32,14 +32,15 @@ func (a *App) Connect(ctx context.Context, req *hub.ConnectRequest) (err error) 
 	if userID == "" {
 		return &hub.AckError{Name: "Unauthorized", Message: "anonymous connections are not allowed"}
 	}
-	if a.tokenRevoked(userID, req.Claims.IssuedAt) {
-		return &hub.AckError{Name: "Unauthorized", Message: "access token was revoked by a sign-out"}
-	}
-	if _, err := a.store.GetUser(ctx, userID); err != nil {
+	u, err := a.store.GetUser(ctx, userID)
+	if err != nil {
 		if chatr.ErrorCode(err) == chatr.ENOTFOUND {
 			return &hub.AckError{Name: "Unauthorized", Message: "unknown user"}
 		}
 		return err
+	}
+	if tokenRevoked(req.Claims.IssuedAt, u.TokensRevoked) {
+		return &hub.AckError{Name: "Unauthorized", Message: "access token was revoked by a sign-out"}
 	}
 	if n, err := a.presence.Count(ctx, userID); err != nil {
 		return err

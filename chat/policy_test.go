@@ -134,3 +134,33 @@ func TestOfflineAfterGrace(t *testing.T) {
 		}
 	}
 }
+
+// A sign-out refuses tokens issued before it to the millisecond: one
+// minted in the same second before it is refused, one minted after it is
+// accepted, and the refusal comes from the store (a new App on it).
+func TestRevokedTokensToTheMillisecond(t *testing.T) {
+	w := newWorld(t, chat.Config{})
+	signOut := time.Date(2026, 12, 2, 5, 0, 0, 600e6, time.UTC)
+	if err := w.app.RevokeTokens(context.Background(), "guest:alice", signOut); err != nil {
+		t.Fatal(err)
+	}
+	restarted := chat.New(chat.Config{Store: w.store})
+	restarted.Attach(w.hub)
+	for _, tc := range []struct {
+		iat  time.Time
+		want string
+	}{
+		{signOut.Add(-500 * time.Millisecond), "Unauthorized"}, // same second, before
+		{signOut.Add(-time.Hour), "Unauthorized"},
+		{signOut.Add(time.Millisecond), ""},
+		{signOut.Add(time.Minute), ""},
+	} {
+		for _, app := range []*chat.App{w.app, restarted} {
+			req := &hub.ConnectRequest{Conn: &hub.ConnInfo{ID: "c", UserID: "guest:alice", Protocol: hub.ProtocolJSONReliable},
+				Claims: hub.Claims{UserID: "guest:alice", IssuedAt: tc.iat}}
+			if got := ackName(t, app.Connect(context.Background(), req)); got != tc.want {
+				t.Errorf("token issued %v relative to sign-out: Connect %q, want %q", tc.iat.Sub(signOut), got, tc.want)
+			}
+		}
+	}
+}

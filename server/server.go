@@ -176,7 +176,9 @@ func New(cfg Config) (*Server, error) {
 	s.handler = httpapi.New(httpapi.Config{
 		Store: s.store, Auth: sessions, App: s.app, Hub: hubHandler, HubKey: derive(secret, "hub access token"), HubName: "chat",
 		CloseUserConnections: func(ctx context.Context, userID, reason string) error {
-			s.app.RevokeTokens(userID, time.Now())
+			if err := s.app.RevokeTokens(ctx, userID, time.Now()); err != nil {
+				return err
+			}
 			return h.CloseUserConnections(ctx, userID, reason)
 		},
 		NoGuests: cfg.NoGuests, Static: web.Handler(), Metrics: m.Handler(),
