@@ -108,6 +108,7 @@ type App struct {
 	storeTimeout time.Duration
 
 	names  userNames          // names of the users connected here, for stamping messages
+	order  sequencer          // hands each chat's messages to the hub in id order
 	rate   *ratelimit.Limiter // chat messages per user
 	events *ratelimit.Limiter // state-changing events per user
 	reads  *ratelimit.Limiter // markRead per user: a busy chat must not starve the other events
