@@ -107,11 +107,14 @@ type App struct {
 	offlineGrace time.Duration
 	storeTimeout time.Duration
 
-	names  userNames          // names of the users connected here, for stamping messages
-	order  sequencer          // hands each chat's messages to the hub in id order
-	rate   *ratelimit.Limiter // chat messages per user
-	events *ratelimit.Limiter // state-changing events per user
-	reads  *ratelimit.Limiter // markRead per user: a busy chat must not starve the other events
+	names userNames // names of the users connected here, for stamping messages
+	order sequencer // hands each chat's messages to the hub in id order
+	// unsettled keeps the key of each connection's last send whose outcome
+	// the client could not know, for its retry.
+	unsettled unsettledSends
+	rate      *ratelimit.Limiter // chat messages per user
+	events    *ratelimit.Limiter // state-changing events per user
+	reads     *ratelimit.Limiter // markRead per user: a busy chat must not starve the other events
 	// typingBudget bounds typing frames per user before any other work.
 	typingBudget *ratelimit.Limiter
 	mu           sync.Mutex

@@ -107,6 +107,7 @@ func (a *App) Disconnected(ctx context.Context, conn *hub.ConnInfo, reason strin
 	ctx, cancel := a.bounded(ctx)
 	defer cancel()
 	a.names.release(conn.UserID)
+	a.unsettled.forget(conn.ID)
 	last, err := a.presence.Remove(ctx, conn.UserID, conn.ID)
 	if err != nil {
 		a.log.Error("disconnected: presence", "user", conn.UserID, "err", err)

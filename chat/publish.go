@@ -47,7 +47,8 @@ var clientIDPattern = regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`)
 // SDK's after a failed or lost ack, a client's after reconnecting) stores
 // and fans out nothing new: it is acked Duplicate, which clients take for
 // success, and the sender's connection is sent the first result
-// (messageStored) so that it learns the message's id.
+// (messageStored) so that it learns the message's id. The SDK's own retry
+// comes with a new ackId: see unsettledSends.
 func (a *App) Publish(ctx context.Context, conn *hub.ConnInfo, msg *hub.GroupMessage) (err error) {
 	ctx, cancel := a.bounded(ctx)
 	defer cancel()
@@ -71,9 +72,13 @@ func (a *App) Publish(ctx context.Context, conn *hub.ConnInfo, msg *hub.GroupMes
 		return err
 	}
 	key := in.ClientID
+	if key == "" {
+		key = a.unsettled.keyFor(conn.ID, msg.Group, msg.Data)
+	}
 	if key == "" && msg.HasAck {
 		key = "ack:" + conn.ID + ":" + strconv.FormatUint(msg.AckID, 10)
 	}
+	defer func() { a.unsettled.settle(conn.ID, msg.Group, msg.Data, key, timedOut(ctx, err)) }()
 	name, ok := a.names.get(conn.UserID)
 	if !ok {
 		u, err := a.store.GetUser(ctx, conn.UserID)

@@ -285,3 +285,27 @@ func TestPublishHTMLText(t *testing.T) {
 		t.Errorf("HTML payload for plain text: %s", msgs[1].HTMLPayload.Data)
 	}
 }
+
+// The official SDK retries a failed send with the same data and a new
+// ackId: after a failure whose outcome is unknown, that retry keeps the
+// first attempt's key; a new message with other text is a new message.
+func TestPublishSDKRetryWithNewAckID(t *testing.T) {
+	w := newWorld(t, chat.Config{})
+	alice := w.connect("c-alice", "guest:alice", hub.ProtocolJSONReliable, nil)
+	broken := errors.New("broker down")
+	w.hub.fail.Store(&broken)
+	first := &hub.GroupMessage{Group: "room", AckID: 1, HasAck: true, Payload: hub.Payload{DataType: "json", Data: []byte(`{"message":"again"}`)}}
+	if err := w.app.Publish(context.Background(), alice, first); err == nil {
+		t.Fatal("Publish succeeded although the broker failed")
+	}
+	w.hub.fail.Store(nil)
+	if got := w.send(alice, "room", `{"message":"again"}`, 2); got != "Duplicate" {
+		t.Fatalf("SDK retry with a new ackId: %q, want Duplicate", got)
+	}
+	if got := w.send(alice, "room", `{"message":"again"}`, 3); got != "" {
+		t.Fatalf("the same text sent anew after a success: %q, want a new message", got)
+	}
+	if n := len(w.stored("room")); n != 2 {
+		t.Errorf("stored %d, want 2", n)
+	}
+}

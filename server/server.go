@@ -91,6 +91,10 @@ type Config struct {
 	OAuth oauth.Config
 	// WebPubSub turns on the drop-in Azure Web PubSub mode (webpubsub.go).
 	WebPubSub WebPubSub
+
+	// WrapStore, when set, wraps the store the server opened (fault
+	// injection in tests, instrumentation).
+	WrapStore func(chatr.Store) chatr.Store
 }
 
 // Server is one running Chatr node.
@@ -152,6 +156,9 @@ func New(cfg Config) (*Server, error) {
 		}
 		return h.Stats()
 	})
+	if cfg.WrapStore != nil {
+		store = cfg.WrapStore(store)
+	}
 	s.store = m.Store(store)
 	s.app = chat.New(chat.Config{Store: s.store, Presence: presence, Limits: cfg.Limits, OfflineGrace: cfg.OfflineGrace, StoreTimeout: cfg.StoreTimeout, Logger: cfg.Logger})
 	sessions := auth.New(auth.Config{Store: s.store, SessionTTL: cfg.SessionTTL, TrustProxy: cfg.TrustProxy})
