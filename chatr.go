@@ -61,6 +61,10 @@ type Message struct {
 	Duplicate bool `json:"-"`
 }
 
+// MaxClientID bounds Message.ClientID in bytes; stores refuse a longer one
+// with EINVALID.
+const MaxClientID = 128
+
 // Session is a signed-in browser. Only the hash of the secret token that the
 // cookie carries is stored, so a leaked database does not leak sessions.
 type Session struct {

@@ -19,7 +19,9 @@
 //     digits, and one row "~counter" per chat holding the last id given. A
 //     batch of messages and the counter's new value are written in one
 //     entity group transaction guarded by the counter's ETag, so ids are
-//     unique and increasing even with several Chatr nodes writing.
+//     unique and increasing even with several Chatr nodes writing. Rows
+//     "~key~<sender>~<clientId>" keep message idempotency keys (see
+//     AddMessage).
 //   - chatrreadmarkers: PartitionKey the user id, RowKey the chat id.
 //
 // Keys that contain characters Table Storage forbids in keys (/ \ # ? and
@@ -82,10 +84,11 @@ type Store struct {
 	svc                                      *aztables.ServiceClient
 	chats, users, sessions, messages, marker *aztables.Client
 
-	mu     sync.Mutex
-	queues map[string]*chatQueue // AddMessage group commit, per chat
-	wg     sync.WaitGroup        // AddMessage calls in flight
-	closed bool
+	mu      sync.Mutex
+	queues  map[string]*chatQueue // AddMessage group commit, per chat
+	wg      sync.WaitGroup        // chat writers running
+	pending int                   // messages queued, on all chats
+	closed  bool
 }
 
 var _ chatr.Store = (*Store)(nil)
@@ -305,6 +308,8 @@ func list(ctx context.Context, t *aztables.Client, filter, sel string, top int32
 // UpsertUser creates the user or updates name and provider, keeping idle,
 // lastSeen and created.
 func (s *Store) UpsertUser(ctx context.Context, u chatr.User) error {
+	ctx, cancel := withDeadline(ctx)
+	defer cancel()
 	if u.ID == "" {
 		return chatr.Errorf(chatr.EINVALID, "user id is empty")
 	}
@@ -355,6 +360,8 @@ func userOf(e entity) chatr.User {
 }
 
 func (s *Store) GetUser(ctx context.Context, id string) (chatr.User, error) {
+	ctx, cancel := withDeadline(ctx)
+	defer cancel()
 	if !textOK(id) {
 		return chatr.User{}, chatr.Errorf(chatr.ENOTFOUND, "no such user")
 	}
@@ -373,6 +380,8 @@ func (s *Store) GetUser(ctx context.Context, id string) (chatr.User, error) {
 }
 
 func (s *Store) ListUsers(ctx context.Context) ([]chatr.User, error) {
+	ctx, cancel := withDeadline(ctx)
+	defer cancel()
 	es, err := list(ctx, s.users, "PartitionKey eq "+quote(partition), "", 0)
 	if err != nil {
 		return nil, fmt.Errorf("aztables: list users: %w", err)
@@ -386,6 +395,8 @@ func (s *Store) ListUsers(ctx context.Context) ([]chatr.User, error) {
 }
 
 func (s *Store) SetIdle(ctx context.Context, userID string, idle bool, at time.Time) error {
+	ctx, cancel := withDeadline(ctx)
+	defer cancel()
 	if !textOK(userID) {
 		return chatr.Errorf(chatr.ENOTFOUND, "no such user")
 	}
@@ -441,6 +452,8 @@ func (s *Store) RevokeTokens(ctx context.Context, userID string, before time.Tim
 // --- sessions
 
 func (s *Store) CreateSession(ctx context.Context, ss chatr.Session) error {
+	ctx, cancel := withDeadline(ctx)
+	defer cancel()
 	if ss.TokenHash == "" {
 		return chatr.Errorf(chatr.EINVALID, "session hash is empty")
 	}
@@ -469,6 +482,8 @@ func sessionOf(e entity) chatr.Session {
 }
 
 func (s *Store) GetSession(ctx context.Context, tokenHash string, now time.Time) (chatr.Session, error) {
+	ctx, cancel := withDeadline(ctx)
+	defer cancel()
 	if !textOK(tokenHash) {
 		return chatr.Session{}, chatr.Errorf(chatr.ENOTFOUND, "no session")
 	}
@@ -491,6 +506,8 @@ func (s *Store) GetSession(ctx context.Context, tokenHash string, now time.Time)
 }
 
 func (s *Store) ExtendSession(ctx context.Context, tokenHash string, expires time.Time) error {
+	ctx, cancel := withDeadline(ctx)
+	defer cancel()
 	if !textOK(tokenHash) {
 		return chatr.Errorf(chatr.ENOTFOUND, "no session")
 	}
@@ -507,6 +524,8 @@ func (s *Store) ExtendSession(ctx context.Context, tokenHash string, expires tim
 }
 
 func (s *Store) DeleteSession(ctx context.Context, tokenHash string) error {
+	ctx, cancel := withDeadline(ctx)
+	defer cancel()
 	_, err := s.sessions.DeleteEntity(ctx, partition, key(tokenHash), nil)
 	if err != nil && !notFound(err) {
 		return fmt.Errorf("aztables: delete session: %w", err)
@@ -534,11 +553,15 @@ func (s *Store) deleteSessions(ctx context.Context, filter string, keep func(ent
 }
 
 func (s *Store) DeleteUserSessions(ctx context.Context, userID string) error {
+	ctx, cancel := withDeadline(ctx)
+	defer cancel()
 	_, err := s.deleteSessions(ctx, "PartitionKey eq "+quote(partition)+" and userId eq "+quote(userID), nil)
 	return err
 }
 
 func (s *Store) DeleteExpiredSessions(ctx context.Context, now time.Time) (int, error) {
+	ctx, cancel := withDeadline(ctx)
+	defer cancel()
 	return s.deleteSessions(ctx, "PartitionKey eq "+quote(partition), func(e entity) bool { return now.Before(e.time("expires")) })
 }
 
@@ -627,6 +650,8 @@ func (s *Store) getChat(ctx context.Context, id string) (*chatRow, error) {
 }
 
 func (s *Store) CreateChat(ctx context.Context, c chatr.Chat) error {
+	ctx, cancel := withDeadline(ctx)
+	defer cancel()
 	if c.ID == "" || c.Name == "" {
 		return chatr.Errorf(chatr.EINVALID, "chat id and name are required")
 	}
@@ -648,6 +673,8 @@ func (s *Store) CreateChat(ctx context.Context, c chatr.Chat) error {
 }
 
 func (s *Store) GetChat(ctx context.Context, id string) (chatr.Chat, error) {
+	ctx, cancel := withDeadline(ctx)
+	defer cancel()
 	c, err := s.getChat(ctx, id)
 	if err != nil {
 		return chatr.Chat{}, err
@@ -679,6 +706,8 @@ func (s *Store) allChats(ctx context.Context) ([]*chatRow, error) {
 }
 
 func (s *Store) ListGroupChats(ctx context.Context) ([]chatr.Chat, error) {
+	ctx, cancel := withDeadline(ctx)
+	defer cancel()
 	rows, err := s.allChats(ctx)
 	if err != nil {
 		return nil, err
@@ -693,6 +722,8 @@ func (s *Store) ListGroupChats(ctx context.Context) ([]chatr.Chat, error) {
 }
 
 func (s *Store) ListUserChats(ctx context.Context, userID string) ([]chatr.Chat, error) {
+	ctx, cancel := withDeadline(ctx)
+	defer cancel()
 	rows, err := s.allChats(ctx)
 	if err != nil {
 		return nil, err
@@ -708,6 +739,8 @@ func (s *Store) ListUserChats(ctx context.Context, userID string) ([]chatr.Chat,
 
 // DeleteChat deletes the chat, then its messages and read markers.
 func (s *Store) DeleteChat(ctx context.Context, id string) error {
+	ctx, cancel := withDeadline(ctx)
+	defer cancel()
 	if !textOK(id) {
 		return chatr.Errorf(chatr.ENOTFOUND, "no such chat")
 	}
@@ -775,6 +808,8 @@ func (s *Store) updateChat(ctx context.Context, id string, change func(c *chatRo
 }
 
 func (s *Store) AddMember(ctx context.Context, chatID string, m chatr.Member) error {
+	ctx, cancel := withDeadline(ctx)
+	defer cancel()
 	if !textOK(m.UserID, m.UserName) {
 		return errText()
 	}
@@ -792,6 +827,8 @@ func (s *Store) AddMember(ctx context.Context, chatID string, m chatr.Member) er
 }
 
 func (s *Store) RemoveMember(ctx context.Context, chatID, userID string) error {
+	ctx, cancel := withDeadline(ctx)
+	defer cancel()
 	err := s.updateChat(ctx, chatID, func(c *chatRow) bool {
 		if _, ok := c.data.Members[userID]; !ok {
 			return false
@@ -807,6 +844,8 @@ func (s *Store) RemoveMember(ctx context.Context, chatID, userID string) error {
 }
 
 func (s *Store) ListMembers(ctx context.Context, chatID string) ([]chatr.Member, error) {
+	ctx, cancel := withDeadline(ctx)
+	defer cancel()
 	c, err := s.getChat(ctx, chatID)
 	if err != nil {
 		return nil, err
@@ -830,6 +869,8 @@ func (s *Store) ListMembers(ctx context.Context, chatID string) ([]chatr.Member,
 }
 
 func (s *Store) IsMember(ctx context.Context, chatID, userID string) (bool, error) {
+	ctx, cancel := withDeadline(ctx)
+	defer cancel()
 	c, err := s.getChat(ctx, chatID)
 	if chatr.ErrorCode(err) == chatr.ENOTFOUND {
 		return false, nil
@@ -841,264 +882,11 @@ func (s *Store) IsMember(ctx context.Context, chatID, userID string) (bool, erro
 	return ok, nil
 }
 
-// --- messages
-
-// chatQueue holds a chat's AddMessage calls waiting for the one that is
-// committing: it takes them all in its next transaction (group commit).
-type chatQueue struct {
-	waiting []*pendingMessage
-	busy    bool
-}
-
-type pendingMessage struct {
-	m    chatr.Message
-	size int
-	done chan struct{}
-	err  error
-}
-
-func (s *Store) AddMessage(ctx context.Context, m chatr.Message) (chatr.Message, error) {
-	if m.ChatID == "" {
-		return chatr.Message{}, chatr.Errorf(chatr.EINVALID, "chat id is empty")
-	}
-	if !textOK(m.FromUserID, m.FromUserName, m.Text) {
-		return chatr.Message{}, errText()
-	}
-	if !textOK(m.ChatID) {
-		return chatr.Message{}, chatr.Errorf(chatr.ENOTFOUND, "no such chat")
-	}
-	if m.Time.IsZero() {
-		m.Time = time.Now()
-	}
-	m.Time = when(m.Time)
-	p := &pendingMessage{m: m, size: 512 + 2*len(m.Text) + len(m.FromUserName) + len(m.FromUserID), done: make(chan struct{})}
-	s.mu.Lock()
-	if s.closed {
-		s.mu.Unlock()
-		return chatr.Message{}, errors.New("aztables: store closed")
-	}
-	s.wg.Add(1)
-	defer s.wg.Done()
-	q := s.queues[m.ChatID]
-	if q == nil {
-		q = &chatQueue{}
-		s.queues[m.ChatID] = q
-	}
-	q.waiting = append(q.waiting, p)
-	lead := !q.busy
-	q.busy = true
-	s.mu.Unlock()
-	if lead {
-		s.commitLoop(m.ChatID, q)
-	}
-	select {
-	case <-p.done:
-	case <-ctx.Done():
-		// The message may still be committed: the caller is told it is not known.
-		return chatr.Message{}, ctx.Err()
-	}
-	return p.m, p.err
-}
-
-// commitLoop commits the chat's waiting messages, a batch at a time, until
-// none is left.
-func (s *Store) commitLoop(chatID string, q *chatQueue) {
-	for {
-		s.mu.Lock()
-		n, size := 0, 0
-		for n < len(q.waiting) && n < maxBatch && (n == 0 || size+q.waiting[n].size <= maxBatchBytes) {
-			size += q.waiting[n].size
-			n++
-		}
-		batch := q.waiting[:n:n]
-		q.waiting = q.waiting[n:]
-		if n == 0 {
-			q.busy = false
-			delete(s.queues, chatID)
-			s.mu.Unlock()
-			return
-		}
-		s.mu.Unlock()
-		err := s.commit(chatID, batch)
-		for _, p := range batch {
-			p.err = err
-			close(p.done)
-		}
-	}
-}
-
-// commit gives the batch the chat's next ids and writes the messages with
-// the counter's new value in one transaction, retrying when another writer
-// moved the counter first.
-func (s *Store) commit(chatID string, batch []*pendingMessage) error {
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	ck := key(chatID)
-	for range maxRetries {
-		if _, err := s.getChat(ctx, chatID); err != nil {
-			return err
-		}
-		last, etag, exists, err := s.counter(ctx, ck)
-		if err != nil {
-			return err
-		}
-		counter := map[string]any{"PartitionKey": ck, "RowKey": counterRow}
-		setInt64(counter, "lastId", last+int64(len(batch)))
-		action := aztables.TransactionAction{ActionType: aztables.TransactionTypeAdd, Entity: marshal(counter)}
-		if exists {
-			action = aztables.TransactionAction{ActionType: aztables.TransactionTypeUpdateReplace, Entity: marshal(counter), IfMatch: &etag}
-		}
-		actions := []aztables.TransactionAction{action}
-		for i, p := range batch {
-			p.m.ID = last + int64(i) + 1
-			actions = append(actions, aztables.TransactionAction{ActionType: aztables.TransactionTypeAdd, Entity: marshal(messageEntity(ck, p.m))})
-		}
-		_, err = s.messages.SubmitTransaction(ctx, actions, nil)
-		if err == nil {
-			return nil
-		}
-		// A failed transaction does not say which operation failed: if the
-		// counter moved, another writer won the race and we try again.
-		_, etag2, exists2, cerr := s.counter(ctx, ck)
-		if cerr != nil || (exists2 == exists && etag2 == etag) {
-			return fmt.Errorf("aztables: add messages: %w", err)
-		}
-	}
-	return errors.New("aztables: add messages: too much contention")
-}
-
-// counter reads the chat's last message id and the row's ETag.
-func (s *Store) counter(ctx context.Context, ck string) (last int64, etag azcore.ETag, exists bool, err error) {
-	r, err := s.messages.GetEntity(ctx, ck, counterRow, nil)
-	if notFound(err) {
-		return 0, "", false, nil
-	}
-	if err != nil {
-		return 0, "", false, fmt.Errorf("aztables: read message counter: %w", err)
-	}
-	e, err := decode(r.Value)
-	if err != nil {
-		return 0, "", false, err
-	}
-	return e.int64v("lastId"), r.ETag, true, nil
-}
-
-func messageEntity(ck string, m chatr.Message) map[string]any {
-	e := map[string]any{"PartitionKey": ck, "RowKey": rowID(m.ID), "fromUserId": m.FromUserID, "fromUserName": m.FromUserName}
-	setTime(e, "time", m.Time)
-	// Long texts are split over message, message1, message2, ...
-	text := m.Text
-	for i := 0; ; i++ {
-		name := "message"
-		if i > 0 {
-			name += strconv.Itoa(i)
-		}
-		if utf8.RuneCountInString(text) <= textChunk {
-			e[name] = text
-			return e
-		}
-		cut := 0
-		for range textChunk {
-			_, w := utf8.DecodeRuneInString(text[cut:])
-			cut += w
-		}
-		e[name] = text[:cut]
-		text = text[cut:]
-	}
-}
-
-func messageOf(chatID string, e entity) chatr.Message {
-	id, _ := strconv.ParseInt(e.str("RowKey"), 10, 64)
-	var text strings.Builder
-	text.WriteString(e.str("message"))
-	for i := 1; ; i++ {
-		part, ok := e["message"+strconv.Itoa(i)]
-		if !ok {
-			break
-		}
-		var s string
-		json.Unmarshal(part, &s)
-		text.WriteString(s)
-	}
-	return chatr.Message{ChatID: chatID, ID: id, FromUserID: e.str("fromUserId"), FromUserName: e.str("fromUserName"), Text: text.String(), Time: e.time("time")}
-}
-
-// messageRange lists the chat's messages with lo <= ID <= hi, at most top
-// of them (0: all), oldest first.
-func (s *Store) messageRange(ctx context.Context, chatID string, lo, hi int64, top int32) ([]chatr.Message, error) {
-	if lo < 1 {
-		lo = 1
-	}
-	if hi < lo {
-		return nil, nil
-	}
-	f := "PartitionKey eq " + quote(key(chatID)) + " and RowKey ge " + quote(rowID(lo)) + " and RowKey le " + quote(rowID(hi))
-	es, err := list(ctx, s.messages, f, "", top)
-	if err != nil {
-		return nil, fmt.Errorf("aztables: list messages: %w", err)
-	}
-	ms := make([]chatr.Message, 0, len(es))
-	for _, e := range es {
-		ms = append(ms, messageOf(chatID, e))
-	}
-	if top > 0 && len(ms) > int(top) {
-		ms = ms[:top]
-	}
-	return ms, nil
-}
-
-func (s *Store) ListMessages(ctx context.Context, chatID string, q chatr.MessageQuery) ([]chatr.Message, error) {
-	if _, err := s.getChat(ctx, chatID); err != nil {
-		return nil, err
-	}
-	limit := q.Limit
-	if limit <= 0 {
-		limit = 50
-	}
-	lo := q.After + 1
-	if q.Before == 0 && q.After > 0 { // only After: the oldest that qualify
-		return orEmpty(s.messageRange(ctx, chatID, lo, 1<<62, int32(limit)))
-	}
-	hi := q.Before - 1
-	if q.Before == 0 {
-		last, _, _, err := s.counter(ctx, key(chatID))
-		if err != nil {
-			return nil, err
-		}
-		hi = last
-	}
-	if lo < 1 {
-		lo = 1
-	}
-	// The newest that qualify: ids are dense, so the last limit ids below hi
-	// are one range; gaps (a crash between counter and insert cannot happen,
-	// but a foreign writer might leave some) are filled by looking further back.
-	var out []chatr.Message
-	for hi >= lo && len(out) < limit {
-		from := max(lo, hi-int64(limit-len(out))+1)
-		ms, err := s.messageRange(ctx, chatID, from, hi, 0)
-		if err != nil {
-			return nil, err
-		}
-		out = append(ms, out...)
-		hi = from - 1
-	}
-	if out == nil {
-		out = []chatr.Message{}
-	}
-	return out, nil
-}
-
-func orEmpty(ms []chatr.Message, err error) ([]chatr.Message, error) {
-	if ms == nil && err == nil {
-		ms = []chatr.Message{}
-	}
-	return ms, err
-}
-
 // --- read markers
 
 func (s *Store) MarkRead(ctx context.Context, userID, chatID string, messageID int64) error {
+	ctx, cancel := withDeadline(ctx)
+	defer cancel()
 	if !textOK(userID) {
 		return errText()
 	}
@@ -1142,6 +930,8 @@ func (s *Store) MarkRead(ctx context.Context, userID, chatID string, messageID i
 }
 
 func (s *Store) UnreadCounts(ctx context.Context, userID string) (map[string]int, error) {
+	ctx, cancel := withDeadline(ctx)
+	defer cancel()
 	chats, err := s.ListUserChats(ctx, userID)
 	if err != nil {
 		return nil, err
@@ -1172,6 +962,8 @@ func (s *Store) UnreadCounts(ctx context.Context, userID string) (map[string]int
 // --- the store
 
 func (s *Store) Ping(ctx context.Context) error {
+	ctx, cancel := withDeadline(ctx)
+	defer cancel()
 	top := int32(1)
 	p := s.svc.NewListTablesPager(&aztables.ListTablesOptions{Top: &top})
 	if _, err := p.NextPage(ctx); err != nil {

@@ -131,6 +131,14 @@ func TestReopen(t *testing.T) {
 	})
 }
 
+// TestClientIDTwoNodes: one key sent on two stores (two Chatr nodes) on
+// the same tables at once is stored once: the key row written in the
+// message's transaction lets only one of them commit it.
+func TestClientIDTwoNodes(t *testing.T) {
+	conn := connString(t)
+	storetest.ClientIDTwoNodes(t, open(t, conn), open(t, conn))
+}
+
 func TestIsConnectionString(t *testing.T) {
 	for _, tt := range []struct {
 		db   string

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/chatr/chatr"
 	"github.com/chatr/chatr/internal/groupcommit"
@@ -20,6 +21,9 @@ import (
 func (db *DB) AddMessage(ctx context.Context, m chatr.Message) (chatr.Message, error) {
 	if err := chatr.CheckText(m.ChatID, m.Text, m.FromUserID, m.FromUserName, m.ClientID); err != nil {
 		return chatr.Message{}, err
+	}
+	if len(m.ClientID) > chatr.MaxClientID {
+		return chatr.Message{}, chatr.Errorf(chatr.EINVALID, "client message id is longer than %d bytes", chatr.MaxClientID)
 	}
 	ctx, cancel := withDeadline(ctx)
 	defer cancel()
@@ -59,11 +63,22 @@ func byClientID(ctx context.Context, q interface {
 // follows), numbers them in submission order and inserts them, in one
 // pipelined round trip after the look-up of the batch's ClientIDs. A message
 // whose (sender, ClientID) is stored already, or appears earlier in the
-// batch, is not inserted: it gets the first one, marked Duplicate. (Should
-// another node insert the same key meanwhile, the unique index fails this
-// transaction and the committer retries each message alone, which then
-// finds it.) Requests for a missing chat get ENOTFOUND.
+// batch, is not inserted: it gets the first one, marked Duplicate. Should
+// another node insert one of the keys meanwhile, the unique index fails the
+// transaction, and the next attempt finds that key stored. Requests for a
+// missing chat get ENOTFOUND.
 func (db *DB) insertMessages(ctx context.Context, batch []*groupcommit.Request[chatr.Message]) error {
+	for range 10 {
+		err := db.insertOnce(ctx, batch)
+		var pe *pgconn.PgError
+		if !errors.As(err, &pe) || pe.Code != "23505" || pe.ConstraintName != "messages_client_id" {
+			return err
+		}
+	}
+	return errors.New("postgres: add message: too much contention on message keys")
+}
+
+func (db *DB) insertOnce(ctx context.Context, batch []*groupcommit.Request[chatr.Message]) error {
 	first := map[[2]string]*groupcommit.Request[chatr.Message]{} // (sender, key) -> its first request
 	var (
 		fresh, copies []*groupcommit.Request[chatr.Message]

@@ -8,9 +8,12 @@
 // stores them in one transaction (a pipelined batch), answering each caller
 // after COMMIT. Message IDs come from a per-chat counter row raised in that
 // transaction; writers lock counter rows in chat-ID order, so the writers of
-// several nodes never deadlock each other. An acknowledged message is as
-// durable as the server's synchronous_commit setting makes a commit (on by
-// default: flushed to the WAL on disk).
+// several nodes never deadlock each other.
+//
+// Durability: every connection sets synchronous_commit=on, so COMMIT
+// returns only once the WAL is flushed to disk (or to the synchronous
+// standbys, if the server has any): an acknowledged write survives a crash
+// of the server. TestDurabilitySettings reads it back from the connections.
 //
 // The package knows the domain types and the Store contract of package chatr
 // and nothing else: no HTTP, no hub, no chat policy, no other node.
@@ -70,6 +73,10 @@ func Open(ctx context.Context, url string) (*DB, error) {
 		// readers of a node on a small machine while the writer holds one.
 		cfg.MaxConns = int32(max(16, 4*runtime.NumCPU()))
 	}
+	// Every connection asks for synchronous commit itself, so that a server
+	// or role configured with synchronous_commit=off cannot turn "durable
+	// when AddMessage returns" into a lie (see TestDurabilitySettings).
+	cfg.ConnConfig.RuntimeParams["synchronous_commit"] = "on"
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("postgres: connect: %w", err)
@@ -123,6 +130,8 @@ func migrate(ctx context.Context, pool *pgxpool.Pool) error {
 
 // Ping checks that the database answers.
 func (db *DB) Ping(ctx context.Context) error {
+	ctx, cancel := withDeadline(ctx)
+	defer cancel()
 	if err := db.pool.Ping(ctx); err != nil {
 		return fmt.Errorf("postgres: ping: %w", err)
 	}

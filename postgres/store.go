@@ -19,6 +19,8 @@ import (
 
 // UpsertUser creates the user or updates its name and provider.
 func (db *DB) UpsertUser(ctx context.Context, u chatr.User) error {
+	ctx, cancel := withDeadline(ctx)
+	defer cancel()
 	if u.ID == "" {
 		return chatr.Errorf(chatr.EINVALID, "user id is empty")
 	}
@@ -52,6 +54,8 @@ func scanUser(row pgx.Row) (chatr.User, error) {
 
 // GetUser returns the user, or ENOTFOUND.
 func (db *DB) GetUser(ctx context.Context, id string) (chatr.User, error) {
+	ctx, cancel := withDeadline(ctx)
+	defer cancel()
 	if !chatr.StorableText(id) {
 		return chatr.User{}, chatr.Errorf(chatr.ENOTFOUND, "no user %q", id)
 	}
@@ -67,6 +71,8 @@ func (db *DB) GetUser(ctx context.Context, id string) (chatr.User, error) {
 
 // ListUsers returns every user ordered by ID.
 func (db *DB) ListUsers(ctx context.Context) ([]chatr.User, error) {
+	ctx, cancel := withDeadline(ctx)
+	defer cancel()
 	rows, _ := db.pool.Query(ctx, `SELECT `+userColumns+` FROM users ORDER BY id`)
 	users, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (chatr.User, error) { return scanUser(row) })
 	if err != nil {
@@ -80,6 +86,8 @@ func (db *DB) ListUsers(ctx context.Context) ([]chatr.User, error) {
 
 // SetIdle records the user's idle flag and last-seen time.
 func (db *DB) SetIdle(ctx context.Context, userID string, idle bool, at time.Time) error {
+	ctx, cancel := withDeadline(ctx)
+	defer cancel()
 	if !chatr.StorableText(userID) {
 		return chatr.Errorf(chatr.ENOTFOUND, "no user %q", userID)
 	}
@@ -114,6 +122,8 @@ func (db *DB) RevokeTokens(ctx context.Context, userID string, before time.Time)
 
 // CreateSession stores a new session, ECONFLICT if the hash exists.
 func (db *DB) CreateSession(ctx context.Context, s chatr.Session) error {
+	ctx, cancel := withDeadline(ctx)
+	defer cancel()
 	if s.TokenHash == "" {
 		return chatr.Errorf(chatr.EINVALID, "session token hash is empty")
 	}
@@ -135,6 +145,8 @@ func (db *DB) CreateSession(ctx context.Context, s chatr.Session) error {
 
 // GetSession returns the session if it is live at now (now < Expires).
 func (db *DB) GetSession(ctx context.Context, tokenHash string, now time.Time) (chatr.Session, error) {
+	ctx, cancel := withDeadline(ctx)
+	defer cancel()
 	if !chatr.StorableText(tokenHash) {
 		return chatr.Session{}, chatr.Errorf(chatr.ENOTFOUND, "no session")
 	}
@@ -154,6 +166,8 @@ func (db *DB) GetSession(ctx context.Context, tokenHash string, now time.Time) (
 
 // ExtendSession moves the session's expiry.
 func (db *DB) ExtendSession(ctx context.Context, tokenHash string, expires time.Time) error {
+	ctx, cancel := withDeadline(ctx)
+	defer cancel()
 	if !chatr.StorableText(tokenHash) {
 		return chatr.Errorf(chatr.ENOTFOUND, "no session")
 	}
@@ -169,6 +183,8 @@ func (db *DB) ExtendSession(ctx context.Context, tokenHash string, expires time.
 
 // DeleteSession removes the session if it exists.
 func (db *DB) DeleteSession(ctx context.Context, tokenHash string) error {
+	ctx, cancel := withDeadline(ctx)
+	defer cancel()
 	if !chatr.StorableText(tokenHash) {
 		return nil
 	}
@@ -180,6 +196,8 @@ func (db *DB) DeleteSession(ctx context.Context, tokenHash string) error {
 
 // DeleteUserSessions removes every session of the user.
 func (db *DB) DeleteUserSessions(ctx context.Context, userID string) error {
+	ctx, cancel := withDeadline(ctx)
+	defer cancel()
 	if !chatr.StorableText(userID) {
 		return nil
 	}
@@ -191,6 +209,8 @@ func (db *DB) DeleteUserSessions(ctx context.Context, userID string) error {
 
 // DeleteExpiredSessions removes the sessions expired at now (Expires <= now).
 func (db *DB) DeleteExpiredSessions(ctx context.Context, now time.Time) (int, error) {
+	ctx, cancel := withDeadline(ctx)
+	defer cancel()
 	tag, err := db.pool.Exec(ctx, `DELETE FROM sessions WHERE expires <= $1`, normal(now))
 	if err != nil {
 		return 0, fmt.Errorf("postgres: delete expired sessions: %w", err)
@@ -202,6 +222,8 @@ func (db *DB) DeleteExpiredSessions(ctx context.Context, now time.Time) (int, er
 
 // CreateChat stores a new chat; it never overwrites one.
 func (db *DB) CreateChat(ctx context.Context, c chatr.Chat) error {
+	ctx, cancel := withDeadline(ctx)
+	defer cancel()
 	if c.ID == "" || c.Name == "" {
 		return chatr.Errorf(chatr.EINVALID, "chat id and name must not be empty")
 	}
@@ -232,6 +254,8 @@ func scanChat(row pgx.Row) (chatr.Chat, error) {
 
 // GetChat returns the chat, or ENOTFOUND.
 func (db *DB) GetChat(ctx context.Context, id string) (chatr.Chat, error) {
+	ctx, cancel := withDeadline(ctx)
+	defer cancel()
 	if !chatr.StorableText(id) {
 		return chatr.Chat{}, chatr.Errorf(chatr.ENOTFOUND, "no chat %q", id)
 	}
@@ -256,6 +280,8 @@ func (db *DB) listChats(ctx context.Context, query string, args ...any) ([]chatr
 
 // ListGroupChats returns the non-private chats by creation time then ID.
 func (db *DB) ListGroupChats(ctx context.Context) ([]chatr.Chat, error) {
+	ctx, cancel := withDeadline(ctx)
+	defer cancel()
 	chats, err := db.listChats(ctx, `SELECT `+chatColumns+` FROM chats c WHERE NOT c.private ORDER BY c.created, c.id`)
 	if err != nil {
 		return nil, fmt.Errorf("postgres: list group chats: %w", err)
@@ -265,6 +291,8 @@ func (db *DB) ListGroupChats(ctx context.Context) ([]chatr.Chat, error) {
 
 // ListUserChats returns the user's chats by creation time then ID.
 func (db *DB) ListUserChats(ctx context.Context, userID string) ([]chatr.Chat, error) {
+	ctx, cancel := withDeadline(ctx)
+	defer cancel()
 	if !chatr.StorableText(userID) {
 		return []chatr.Chat{}, nil
 	}
@@ -280,6 +308,8 @@ func (db *DB) ListUserChats(ctx context.Context, userID string) ([]chatr.Chat, e
 // DeleteChat removes the chat; foreign keys cascade to its members,
 // messages and read markers.
 func (db *DB) DeleteChat(ctx context.Context, id string) error {
+	ctx, cancel := withDeadline(ctx)
+	defer cancel()
 	if !chatr.StorableText(id) {
 		return chatr.Errorf(chatr.ENOTFOUND, "no chat %q", id)
 	}
@@ -319,6 +349,8 @@ func (db *DB) notFoundIfNoChat(ctx context.Context, tag pgconn.CommandTag, chatI
 
 // AddMember adds the membership unless it exists.
 func (db *DB) AddMember(ctx context.Context, chatID string, m chatr.Member) error {
+	ctx, cancel := withDeadline(ctx)
+	defer cancel()
 	if m.UserID == "" {
 		return chatr.Errorf(chatr.EINVALID, "member user id is empty")
 	}
@@ -338,6 +370,8 @@ func (db *DB) AddMember(ctx context.Context, chatID string, m chatr.Member) erro
 
 // RemoveMember removes the membership if it exists.
 func (db *DB) RemoveMember(ctx context.Context, chatID, userID string) error {
+	ctx, cancel := withDeadline(ctx)
+	defer cancel()
 	if !chatr.StorableText(chatID, userID) {
 		return nil
 	}
@@ -349,6 +383,8 @@ func (db *DB) RemoveMember(ctx context.Context, chatID, userID string) error {
 
 // ListMembers returns the members by join time then user ID.
 func (db *DB) ListMembers(ctx context.Context, chatID string) ([]chatr.Member, error) {
+	ctx, cancel := withDeadline(ctx)
+	defer cancel()
 	if !chatr.StorableText(chatID) {
 		return nil, chatr.Errorf(chatr.ENOTFOUND, "no chat %q", chatID)
 	}
@@ -376,6 +412,8 @@ func (db *DB) ListMembers(ctx context.Context, chatID string) ([]chatr.Member, e
 
 // IsMember reports whether the user is a member of the chat.
 func (db *DB) IsMember(ctx context.Context, chatID, userID string) (bool, error) {
+	ctx, cancel := withDeadline(ctx)
+	defer cancel()
 	if !chatr.StorableText(chatID, userID) {
 		return false, nil
 	}
@@ -392,6 +430,8 @@ func (db *DB) IsMember(ctx context.Context, chatID, userID string) (bool, error)
 // ListMessages returns a page of the chat's history in ascending ID order.
 // A missing chat is ENOTFOUND.
 func (db *DB) ListMessages(ctx context.Context, chatID string, q chatr.MessageQuery) ([]chatr.Message, error) {
+	ctx, cancel := withDeadline(ctx)
+	defer cancel()
 	if !chatr.StorableText(chatID) {
 		return nil, chatr.Errorf(chatr.ENOTFOUND, "no chat %q", chatID)
 	}
@@ -436,6 +476,8 @@ func (db *DB) ListMessages(ctx context.Context, chatID string, q chatr.MessageQu
 // MarkRead moves the user's read marker of the chat forward to messageID.
 // A missing chat is ENOTFOUND.
 func (db *DB) MarkRead(ctx context.Context, userID, chatID string, messageID int64) error {
+	ctx, cancel := withDeadline(ctx)
+	defer cancel()
 	if err := chatr.CheckText(userID, chatID); err != nil {
 		return err
 	}
@@ -454,6 +496,8 @@ func (db *DB) MarkRead(ctx context.Context, userID, chatID string, messageID int
 // UnreadCounts counts, per chat of the user, the messages of others above
 // the user's read marker. Chats with none are left out.
 func (db *DB) UnreadCounts(ctx context.Context, userID string) (map[string]int, error) {
+	ctx, cancel := withDeadline(ctx)
+	defer cancel()
 	if !chatr.StorableText(userID) {
 		return map[string]int{}, nil
 	}

@@ -18,6 +18,9 @@ func (db *DB) AddMessage(ctx context.Context, m chatr.Message) (chatr.Message, e
 	if err := chatr.CheckText(m.ChatID, m.Text, m.FromUserID, m.FromUserName, m.ClientID); err != nil {
 		return chatr.Message{}, err
 	}
+	if len(m.ClientID) > chatr.MaxClientID {
+		return chatr.Message{}, chatr.Errorf(chatr.EINVALID, "client message id is longer than %d bytes", chatr.MaxClientID)
+	}
 	ctx, cancel := withDeadline(ctx)
 	defer cancel()
 	m.ID, m.Duplicate = 0, false

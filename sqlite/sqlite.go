@@ -168,6 +168,8 @@ func migrate(ctx context.Context, db *sql.DB) error {
 
 // Ping checks that both the write and the read side answer.
 func (db *DB) Ping(ctx context.Context) error {
+	ctx, cancel := withDeadline(ctx)
+	defer cancel()
 	if err := db.write.PingContext(ctx); err != nil {
 		return fmt.Errorf("sqlite: ping: %w", err)
 	}

@@ -14,6 +14,8 @@ import (
 
 // UpsertUser creates the user or updates its name and provider.
 func (db *DB) UpsertUser(ctx context.Context, u chatr.User) error {
+	ctx, cancel := withDeadline(ctx)
+	defer cancel()
 	if u.ID == "" {
 		return chatr.Errorf(chatr.EINVALID, "user id is empty")
 	}
@@ -49,6 +51,8 @@ func scanUser(row interface{ Scan(...any) error }) (chatr.User, error) {
 
 // GetUser returns the user, or ENOTFOUND.
 func (db *DB) GetUser(ctx context.Context, id string) (chatr.User, error) {
+	ctx, cancel := withDeadline(ctx)
+	defer cancel()
 	u, err := scanUser(db.queryRow(ctx, `SELECT `+userColumns+` FROM users WHERE id = ?`, id))
 	if errors.Is(err, sql.ErrNoRows) {
 		return chatr.User{}, chatr.Errorf(chatr.ENOTFOUND, "no user %q", id)
@@ -61,6 +65,8 @@ func (db *DB) GetUser(ctx context.Context, id string) (chatr.User, error) {
 
 // ListUsers returns every user ordered by ID.
 func (db *DB) ListUsers(ctx context.Context) ([]chatr.User, error) {
+	ctx, cancel := withDeadline(ctx)
+	defer cancel()
 	rows, err := db.query(ctx, `SELECT `+userColumns+` FROM users ORDER BY id`)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: list users: %w", err)
@@ -82,6 +88,8 @@ func (db *DB) ListUsers(ctx context.Context) ([]chatr.User, error) {
 
 // SetIdle records the user's idle flag and last-seen time.
 func (db *DB) SetIdle(ctx context.Context, userID string, idle bool, at time.Time) error {
+	ctx, cancel := withDeadline(ctx)
+	defer cancel()
 	res, err := db.write.ExecContext(ctx, `UPDATE users SET idle = ?, last_seen = ? WHERE id = ?`, boolInt(idle), stamp(at), userID)
 	if err != nil {
 		return fmt.Errorf("sqlite: set idle: %w", err)
@@ -114,6 +122,8 @@ func (db *DB) RevokeTokens(ctx context.Context, userID string, before time.Time)
 
 // CreateSession stores a new session, ECONFLICT if the hash exists.
 func (db *DB) CreateSession(ctx context.Context, s chatr.Session) error {
+	ctx, cancel := withDeadline(ctx)
+	defer cancel()
 	if s.TokenHash == "" {
 		return chatr.Errorf(chatr.EINVALID, "session token hash is empty")
 	}
@@ -137,6 +147,8 @@ func (db *DB) CreateSession(ctx context.Context, s chatr.Session) error {
 
 // GetSession returns the session if it is live at now (now < Expires).
 func (db *DB) GetSession(ctx context.Context, tokenHash string, now time.Time) (chatr.Session, error) {
+	ctx, cancel := withDeadline(ctx)
+	defer cancel()
 	var (
 		s                chatr.Session
 		created, expires int64
@@ -156,6 +168,8 @@ func (db *DB) GetSession(ctx context.Context, tokenHash string, now time.Time) (
 
 // ExtendSession moves the session's expiry.
 func (db *DB) ExtendSession(ctx context.Context, tokenHash string, expires time.Time) error {
+	ctx, cancel := withDeadline(ctx)
+	defer cancel()
 	res, err := db.write.ExecContext(ctx, `UPDATE sessions SET expires = ? WHERE token_hash = ?`, stamp(expires), tokenHash)
 	if err != nil {
 		return fmt.Errorf("sqlite: extend session: %w", err)
@@ -170,6 +184,8 @@ func (db *DB) ExtendSession(ctx context.Context, tokenHash string, expires time.
 
 // DeleteSession removes the session if it exists.
 func (db *DB) DeleteSession(ctx context.Context, tokenHash string) error {
+	ctx, cancel := withDeadline(ctx)
+	defer cancel()
 	if _, err := db.write.ExecContext(ctx, `DELETE FROM sessions WHERE token_hash = ?`, tokenHash); err != nil {
 		return fmt.Errorf("sqlite: delete session: %w", err)
 	}
@@ -178,6 +194,8 @@ func (db *DB) DeleteSession(ctx context.Context, tokenHash string) error {
 
 // DeleteUserSessions removes every session of the user.
 func (db *DB) DeleteUserSessions(ctx context.Context, userID string) error {
+	ctx, cancel := withDeadline(ctx)
+	defer cancel()
 	if _, err := db.write.ExecContext(ctx, `DELETE FROM sessions WHERE user_id = ?`, userID); err != nil {
 		return fmt.Errorf("sqlite: delete user sessions: %w", err)
 	}
@@ -186,6 +204,8 @@ func (db *DB) DeleteUserSessions(ctx context.Context, userID string) error {
 
 // DeleteExpiredSessions removes the sessions expired at now (Expires <= now).
 func (db *DB) DeleteExpiredSessions(ctx context.Context, now time.Time) (int, error) {
+	ctx, cancel := withDeadline(ctx)
+	defer cancel()
 	res, err := db.write.ExecContext(ctx, `DELETE FROM sessions WHERE expires <= ?`, stamp(now))
 	if err != nil {
 		return 0, fmt.Errorf("sqlite: delete expired sessions: %w", err)
@@ -201,6 +221,8 @@ func (db *DB) DeleteExpiredSessions(ctx context.Context, now time.Time) (int, er
 
 // CreateChat stores a new chat; it never overwrites one.
 func (db *DB) CreateChat(ctx context.Context, c chatr.Chat) error {
+	ctx, cancel := withDeadline(ctx)
+	defer cancel()
 	if c.ID == "" || c.Name == "" {
 		return chatr.Errorf(chatr.EINVALID, "chat id and name must not be empty")
 	}
@@ -237,6 +259,8 @@ func scanChat(row interface{ Scan(...any) error }) (chatr.Chat, error) {
 
 // GetChat returns the chat, or ENOTFOUND.
 func (db *DB) GetChat(ctx context.Context, id string) (chatr.Chat, error) {
+	ctx, cancel := withDeadline(ctx)
+	defer cancel()
 	c, err := scanChat(db.queryRow(ctx, `SELECT `+chatColumns+` FROM chats c WHERE c.id = ?`, id))
 	if errors.Is(err, sql.ErrNoRows) {
 		return chatr.Chat{}, chatr.Errorf(chatr.ENOTFOUND, "no chat %q", id)
@@ -266,6 +290,8 @@ func (db *DB) listChats(ctx context.Context, query string, args ...any) ([]chatr
 
 // ListGroupChats returns the non-private chats by creation time then ID.
 func (db *DB) ListGroupChats(ctx context.Context) ([]chatr.Chat, error) {
+	ctx, cancel := withDeadline(ctx)
+	defer cancel()
 	chats, err := db.listChats(ctx, `SELECT `+chatColumns+` FROM chats c WHERE c.private = 0 ORDER BY c.created, c.id`)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: list group chats: %w", err)
@@ -275,6 +301,8 @@ func (db *DB) ListGroupChats(ctx context.Context) ([]chatr.Chat, error) {
 
 // ListUserChats returns the user's chats by creation time then ID.
 func (db *DB) ListUserChats(ctx context.Context, userID string) ([]chatr.Chat, error) {
+	ctx, cancel := withDeadline(ctx)
+	defer cancel()
 	chats, err := db.listChats(ctx, `
 		SELECT `+chatColumns+` FROM chats c JOIN members m ON m.chat_id = c.id
 		WHERE m.user_id = ? ORDER BY c.created, c.id`, userID)
@@ -287,6 +315,8 @@ func (db *DB) ListUserChats(ctx context.Context, userID string) ([]chatr.Chat, e
 // DeleteChat removes the chat; foreign keys cascade to its members,
 // messages and read markers.
 func (db *DB) DeleteChat(ctx context.Context, id string) error {
+	ctx, cancel := withDeadline(ctx)
+	defer cancel()
 	res, err := db.write.ExecContext(ctx, `DELETE FROM chats WHERE id = ?`, id)
 	if err != nil {
 		return fmt.Errorf("sqlite: delete chat: %w", err)
@@ -313,6 +343,8 @@ func (db *DB) chatExists(ctx context.Context, id string) (bool, error) {
 
 // AddMember adds the membership unless it exists.
 func (db *DB) AddMember(ctx context.Context, chatID string, m chatr.Member) error {
+	ctx, cancel := withDeadline(ctx)
+	defer cancel()
 	if m.UserID == "" {
 		return chatr.Errorf(chatr.EINVALID, "member user id is empty")
 	}
@@ -352,6 +384,8 @@ func (db *DB) notFoundIfNoChat(ctx context.Context, res sql.Result, chatID, op s
 
 // RemoveMember removes the membership if it exists.
 func (db *DB) RemoveMember(ctx context.Context, chatID, userID string) error {
+	ctx, cancel := withDeadline(ctx)
+	defer cancel()
 	if _, err := db.write.ExecContext(ctx, `DELETE FROM members WHERE chat_id = ? AND user_id = ?`, chatID, userID); err != nil {
 		return fmt.Errorf("sqlite: remove member: %w", err)
 	}
@@ -360,6 +394,8 @@ func (db *DB) RemoveMember(ctx context.Context, chatID, userID string) error {
 
 // ListMembers returns the members by join time then user ID.
 func (db *DB) ListMembers(ctx context.Context, chatID string) ([]chatr.Member, error) {
+	ctx, cancel := withDeadline(ctx)
+	defer cancel()
 	rows, err := db.query(ctx, `
 		SELECT user_id, user_name, joined FROM members WHERE chat_id = ? ORDER BY joined, user_id`, chatID)
 	if err != nil {
@@ -393,6 +429,8 @@ func (db *DB) ListMembers(ctx context.Context, chatID string) ([]chatr.Member, e
 
 // IsMember reports whether the user is a member of the chat.
 func (db *DB) IsMember(ctx context.Context, chatID, userID string) (bool, error) {
+	ctx, cancel := withDeadline(ctx)
+	defer cancel()
 	var one int
 	err := db.queryRow(ctx, `SELECT 1 FROM members WHERE chat_id = ? AND user_id = ?`, chatID, userID).Scan(&one)
 	if errors.Is(err, sql.ErrNoRows) {
@@ -409,6 +447,8 @@ func (db *DB) IsMember(ctx context.Context, chatID, userID string) (bool, error)
 // ListMessages returns a page of the chat's history in ascending ID order.
 // A missing chat is ENOTFOUND.
 func (db *DB) ListMessages(ctx context.Context, chatID string, q chatr.MessageQuery) ([]chatr.Message, error) {
+	ctx, cancel := withDeadline(ctx)
+	defer cancel()
 	limit := q.Limit
 	if limit <= 0 {
 		limit = 50
@@ -460,6 +500,8 @@ func (db *DB) ListMessages(ctx context.Context, chatID string, q chatr.MessageQu
 // MarkRead moves the user's read marker of the chat forward to messageID.
 // A missing chat is ENOTFOUND.
 func (db *DB) MarkRead(ctx context.Context, userID, chatID string, messageID int64) error {
+	ctx, cancel := withDeadline(ctx)
+	defer cancel()
 	res, err := db.write.ExecContext(ctx, `
 		INSERT INTO read_markers (user_id, chat_id, message_id)
 		SELECT ?, id, ? FROM chats WHERE id = ?
@@ -475,6 +517,8 @@ func (db *DB) MarkRead(ctx context.Context, userID, chatID string, messageID int
 // UnreadCounts counts, per chat of the user, the messages of others above
 // the user's read marker. Chats with none are left out.
 func (db *DB) UnreadCounts(ctx context.Context, userID string) (map[string]int, error) {
+	ctx, cancel := withDeadline(ctx)
+	defer cancel()
 	rows, err := db.query(ctx, `
 		SELECT mb.chat_id, COUNT(*) FROM members mb
 		JOIN messages m ON m.chat_id = mb.chat_id

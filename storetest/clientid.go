@@ -1,7 +1,9 @@
 package storetest
 
 import (
+	"context"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -48,6 +50,13 @@ func testClientIDOnce(t *testing.T, s chatr.Store) {
 	ms, err := s.ListMessages(ctx, "c", chatr.MessageQuery{})
 	ok(t, "ListMessages", err)
 	same(t, "ListMessages after a retry", ms, []chatr.Message{first, plain1, plain2, second})
+
+	// The longest key is kept whole; a longer one is refused.
+	long := strings.Repeat("é", chatr.MaxClientID/2)
+	got := mustMessage(t, s, keyed("c", "guest:a", long, "long key"))
+	same(t, "retry with the longest key", mustMessage(t, s, keyed("c", "guest:a", long, "x")), asDuplicate(got))
+	_, err = s.AddMessage(ctx, keyed("c", "guest:a", long+"x", "too long"))
+	code(t, "AddMessage with a key too long", err, chatr.EINVALID)
 }
 
 func testClientIDPerSender(t *testing.T, s chatr.Store) {
@@ -118,6 +127,56 @@ func testClientIDConcurrent(t *testing.T, s chatr.Store) {
 	}
 }
 
+// testClientIDAfterGivingUp: a call whose context has ended before it
+// began stores nothing; calls whose deadline ends at any point of their
+// way may or may not have stored the message, and the retry with the same
+// key tells which: each key ends up stored once, under the id its retry
+// answers.
+func testClientIDAfterGivingUp(t *testing.T, s chatr.Store) {
+	ctx := t.Context()
+	mustChat(t, s, group("c", at(0)))
+	cancelled, cancel := context.WithCancel(ctx)
+	cancel()
+	if _, err := s.AddMessage(cancelled, keyed("c", "guest:a", "early", "x")); err == nil {
+		t.Fatal("AddMessage with a cancelled context succeeded")
+	}
+	same(t, "messages after a cancelled AddMessage", ids(listAll(t, s, "c")), []int64{})
+
+	const n = 40
+	var wg sync.WaitGroup
+	retried := make([]chatr.Message, n)
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			key := fmt.Sprint("k", i)
+			// Deadlines from 0 to about 4 ms end before, during and after
+			// the commit of a busy store.
+			short, cancel := context.WithTimeout(ctx, time.Duration(i%9)*500*time.Microsecond)
+			s.AddMessage(short, keyed("c", "guest:a", key, key))
+			cancel()
+			m, err := s.AddMessage(ctx, keyed("c", "guest:a", key, key))
+			if err != nil {
+				t.Errorf("retry of %s: %v", key, err)
+			}
+			m.Duplicate = false
+			retried[i] = m
+		}()
+	}
+	wg.Wait()
+	stored := map[string]chatr.Message{}
+	for _, m := range listAll(t, s, "c") {
+		if _, twice := stored[m.ClientID]; twice {
+			t.Errorf("key %s stored twice", m.ClientID)
+		}
+		stored[m.ClientID] = m
+	}
+	same(t, "messages stored", len(stored), n)
+	for i, m := range retried {
+		same(t, fmt.Sprint("retry ", i), m, stored[fmt.Sprint("k", i)])
+	}
+}
+
 func testRevokeTokens(t *testing.T, s chatr.Store) {
 	ctx := t.Context()
 	code(t, "RevokeTokens of an unknown user", s.RevokeTokens(ctx, "guest:nobody", at(0)), chatr.ENOTFOUND)
@@ -169,4 +228,48 @@ func testReopenKeysAndRevocation(t *testing.T, open func() chatr.Store) {
 	u, err := s.GetUser(ctx, "guest:a")
 	ok(t, "GetUser", err)
 	same(t, "TokensRevoked after reopen", u.TokensRevoked, revokedAt)
+}
+
+// ClientIDTwoNodes checks idempotency keys across two stores on the same
+// data (two Chatr nodes): every key sent on both at once is stored once,
+// and both answers carry its id. The caller closes the stores.
+func ClientIDTwoNodes(t *testing.T, a, b chatr.Store) {
+	t.Helper()
+	mustChat(t, a, group("c", at(0)))
+	const keys = 30
+	var wg sync.WaitGroup
+	answers := make([][2]chatr.Message, keys)
+	for k := range keys {
+		for n, node := range []chatr.Store{a, b} {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				key := fmt.Sprint("k", k)
+				m, err := node.AddMessage(t.Context(), keyed("c", "guest:a", key, fmt.Sprint(key, " via node ", n)))
+				if err != nil {
+					t.Errorf("AddMessage %s on node %d: %v", key, n, err)
+				}
+				answers[k][n] = m
+			}()
+		}
+	}
+	wg.Wait()
+	stored := map[string]chatr.Message{}
+	for _, m := range listAll(t, b, "c") {
+		if _, twice := stored[m.ClientID]; twice {
+			t.Errorf("key %s stored twice", m.ClientID)
+		}
+		stored[m.ClientID] = m
+	}
+	same(t, "keys stored", len(stored), keys)
+	for k, pair := range answers {
+		key := fmt.Sprint("k", k)
+		if pair[0].Duplicate == pair[1].Duplicate {
+			t.Errorf("%s: Duplicate on both nodes is %v, want it on exactly one", key, pair[0].Duplicate)
+		}
+		for n, m := range pair {
+			m.Duplicate = false
+			same(t, fmt.Sprint(key, " on node ", n), m, stored[key])
+		}
+	}
 }

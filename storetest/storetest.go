@@ -83,6 +83,7 @@ func Run(t *testing.T, open func(t *testing.T) chatr.Store) {
 		{"ClientIDOnce", testClientIDOnce},
 		{"ClientIDPerSender", testClientIDPerSender},
 		{"ClientIDConcurrent", testClientIDConcurrent},
+		{"ClientIDAfterGivingUp", testClientIDAfterGivingUp},
 
 		{"MarkReadOnlyForward", testMarkReadOnlyForward},
 		{"UnreadCounts", testUnreadCounts},

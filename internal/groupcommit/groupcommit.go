@@ -135,6 +135,13 @@ func (c *Committer[T]) Submit(ctx context.Context, item T) (T, error) {
 	}
 }
 
+// Pending returns how many submitted items wait for a batch.
+func (c *Committer[T]) Pending() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return len(c.pending)
+}
+
 // Close stores what is pending, stops the writer and waits for it. Calling
 // it again waits too.
 func (c *Committer[T]) Close() {

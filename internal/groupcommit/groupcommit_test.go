@@ -5,7 +5,6 @@ import (
 	"errors"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/chatr/chatr/internal/groupcommit"
 )
@@ -58,7 +57,7 @@ func TestBatchesAndIsolatesFailures(t *testing.T) {
 		go submit(i)
 	}
 	started.Wait()
-	time.Sleep(100 * time.Millisecond) // let them reach the queue
+	waitFor(t, "199 items queued", func() bool { return c.Pending() == n-1 })
 	close(gate)
 	wg.Wait()
 	c.Close()

@@ -315,9 +315,15 @@ func (s *Store) IsMember(_ context.Context, chatID, userID string) (bool, error)
 	return ok, nil
 }
 
-func (s *Store) AddMessage(_ context.Context, m chatr.Message) (chatr.Message, error) {
+func (s *Store) AddMessage(ctx context.Context, m chatr.Message) (chatr.Message, error) {
+	if err := ctx.Err(); err != nil {
+		return chatr.Message{}, err
+	}
 	if err := badText(m.FromUserID, m.FromUserName, m.Text, m.ClientID); err != nil {
 		return chatr.Message{}, err
+	}
+	if len(m.ClientID) > chatr.MaxClientID {
+		return chatr.Message{}, chatr.Errorf(chatr.EINVALID, "client message id is too long")
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
