@@ -9,8 +9,10 @@
 package chat
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
+	"html"
 	"log/slog"
 	"sync"
 	"time"
@@ -216,6 +218,19 @@ func serverEvent(name string, payload any) hub.Message {
 		Data      string `json:"data"`
 	}{name, data})
 	return hub.Message{Payload: hub.Payload{DataType: "json", Data: b}}
+}
+
+// userEvent is a server event that carries user-written text (names): its
+// payload is built twice, as written and with every such text HTML-escaped
+// by esc, and the escaped variant goes to connections of clients that
+// render text as HTML (hub.ConnInfo.HTMLText) when it differs.
+func userEvent(name string, payload func(esc func(string) string) any) hub.Message {
+	m := serverEvent(name, payload(func(s string) string { return s }))
+	h := serverEvent(name, payload(html.EscapeString)).Payload
+	if !bytes.Equal(h.Data, m.Data) {
+		m.HTMLPayload = &h
+	}
+	return m
 }
 
 // announcement is a text message to a chat's group, as the original sends

@@ -112,7 +112,9 @@ func (a *App) createChat(ctx context.Context, conn *hub.ConnInfo, ev *hub.Event)
 		}
 		return err
 	}
-	return a.hub.SendToAll(ctx, serverEvent("chatCreated", chatView{ID: c.ID, Name: c.Name, Owner: c.Owner, Members: map[string]memberView{}}))
+	return a.hub.SendToAll(ctx, userEvent("chatCreated", func(esc func(string) string) any {
+		return chatView{ID: c.ID, Name: esc(c.Name), Owner: c.Owner, Members: map[string]memberView{}}
+	}))
 }
 
 // cleanChatName trims a chat name and checks its length and characters.
@@ -163,7 +165,7 @@ func (a *App) joinChat(ctx context.Context, conn *hub.ConnInfo, ev *hub.Event) e
 	if member {
 		return nil
 	}
-	if err := a.hub.SendToAll(ctx, serverEvent("memberJoined", memberEvent{chatID, u.ID, u.Name})); err != nil {
+	if err := a.hub.SendToAll(ctx, userEvent("memberJoined", func(esc func(string) string) any { return memberEvent{chatID, u.ID, esc(u.Name)} })); err != nil {
 		return err
 	}
 	return a.hub.SendToGroup(ctx, chatID, announcement("💬 "+escape(u.Name)+" has joined the chat"))
@@ -228,7 +230,7 @@ func (a *App) leaveChat(ctx context.Context, conn *hub.ConnInfo, ev *hub.Event) 
 	if err := a.hub.RemoveUserFromGroup(ctx, u.ID, chatID); err != nil {
 		return err
 	}
-	if err := a.hub.SendToAll(ctx, serverEvent("memberLeft", memberEvent{chatID, u.ID, u.Name})); err != nil {
+	if err := a.hub.SendToAll(ctx, userEvent("memberLeft", func(esc func(string) string) any { return memberEvent{chatID, u.ID, esc(u.Name)} })); err != nil {
 		return err
 	}
 	return a.hub.SendToGroup(ctx, chatID, announcement("💨 "+escape(u.Name)+" has left the chat"))
@@ -297,10 +299,10 @@ func (a *App) createPrivateChat(ctx context.Context, conn *hub.ConnInfo, ev *hub
 			return err
 		}
 	}
-	if err := a.hub.SendToUser(ctx, target.ID, serverEvent("joinPrivateChat", privateChat{id, "Chat with " + me.Name, false})); err != nil {
+	if err := a.hub.SendToUser(ctx, target.ID, userEvent("joinPrivateChat", func(esc func(string) string) any { return privateChat{id, "Chat with " + esc(me.Name), false} })); err != nil {
 		return err
 	}
-	if err := a.hub.SendToUser(ctx, me.ID, serverEvent("joinPrivateChat", privateChat{id, "Chat with " + target.Name, true})); err != nil {
+	if err := a.hub.SendToUser(ctx, me.ID, userEvent("joinPrivateChat", func(esc func(string) string) any { return privateChat{id, "Chat with " + esc(target.Name), true} })); err != nil {
 		return err
 	}
 	return a.hub.SendToGroup(ctx, id, announcement("💬 "+escape(me.Name)+" wants to chat"))
@@ -354,7 +356,7 @@ func (a *App) typingEvent(ctx context.Context, conn *hub.ConnInfo, ev *hub.Event
 	if throttled {
 		return nil
 	}
-	m := serverEvent("typing", memberEvent{in.ChatID, conn.UserID, name})
+	m := userEvent("typing", func(esc func(string) string) any { return memberEvent{in.ChatID, conn.UserID, esc(name)} })
 	m.AsServer, m.ExcludeConn = true, conn.ID
 	return a.hub.SendToGroup(ctx, in.ChatID, m)
 }

@@ -86,7 +86,7 @@ func (a *App) Connected(ctx context.Context, conn *hub.ConnInfo) {
 		}
 		u.Idle = false
 	}
-	msg := serverEvent("userOnline", userOnline{u.ID, u.Name, u.Provider, u.Idle})
+	msg := userEvent("userOnline", func(esc func(string) string) any { return userOnline{u.ID, esc(u.Name), u.Provider, u.Idle} })
 	if first {
 		err = a.hub.SendToAll(ctx, msg)
 	} else {

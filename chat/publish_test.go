@@ -309,3 +309,35 @@ func TestPublishSDKRetryWithNewAckID(t *testing.T) {
 		t.Errorf("stored %d, want 2", n)
 	}
 }
+
+// Server events that carry user-written names have an HTML-escaped variant
+// for clients that render text as HTML; the text as written otherwise.
+func TestServerEventsHTMLText(t *testing.T) {
+	w := newWorld(t, chat.Config{})
+	alice := w.connect("c-alice", "guest:alice", hub.ProtocolJSON, nil)
+	if got := w.event(alice, "createChat", `{"name":"<img src=x onerror=alert(1)>","id":"markup"}`); got != "" {
+		t.Fatal(got)
+	}
+	for _, c := range w.hub.calls() {
+		var ev struct{ ChatEvent, Data string }
+		if json.Unmarshal(c.Msg.Data, &ev) != nil || ev.ChatEvent != "chatCreated" {
+			continue
+		}
+		var asWritten, escaped struct{ Name string }
+		json.Unmarshal([]byte(ev.Data), &asWritten)
+		if asWritten.Name != "<img src=x onerror=alert(1)>" {
+			t.Errorf("chatCreated as written: %s", ev.Data)
+		}
+		if c.Msg.HTMLPayload == nil {
+			t.Fatal("chatCreated with markup in its name has no HTML-escaped variant")
+		}
+		var hv struct{ ChatEvent, Data string }
+		json.Unmarshal(c.Msg.HTMLPayload.Data, &hv)
+		json.Unmarshal([]byte(hv.Data), &escaped)
+		if escaped.Name != "&lt;img src=x onerror=alert(1)&gt;" {
+			t.Errorf("chatCreated escaped: %s", hv.Data)
+		}
+		return
+	}
+	t.Fatal("no chatCreated sent")
+}
