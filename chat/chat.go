@@ -9,8 +9,10 @@
 package chat
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
+	"html"
 	"log/slog"
 	"sync"
 	"time"
@@ -32,6 +34,8 @@ const (
 	DefaultIdleTimeout        = 60 * time.Second
 	DefaultOfflineGrace       = 3 * time.Second // a user's last connection must stay gone this long before userOffline
 	typingInterval            = 2 * time.Second // at most one typing event per user and chat
+	typingPerSecond           = 5               // typing frames accepted per user (most are then throttled)
+	typingBurst               = 20
 	DefaultStoreTimeout       = 10 * time.Second
 )
 
@@ -104,14 +108,19 @@ type App struct {
 
 	offlineGrace time.Duration
 	storeTimeout time.Duration
-	revoked      revocations // sign-outs, against leaked access tokens
 
-	names  userNames          // names of the users connected here, for stamping messages
-	rate   *ratelimit.Limiter // chat messages per user
-	events *ratelimit.Limiter // state-changing events per user
-	reads  *ratelimit.Limiter // markRead per user: a busy chat must not starve the other events
-	mu     sync.Mutex
-	typing map[string]time.Time // userID+"\x00"+chatID -> last typing event sent
+	names userNames // names of the users connected here, for stamping messages
+	order sequencer // hands each chat's messages to the hub in id order
+	// unsettled keeps the key of each connection's last send whose outcome
+	// the client could not know, for its retry.
+	unsettled unsettledSends
+	rate      *ratelimit.Limiter // chat messages per user
+	events    *ratelimit.Limiter // state-changing events per user
+	reads     *ratelimit.Limiter // markRead per user: a busy chat must not starve the other events
+	// typingBudget bounds typing frames per user before any other work.
+	typingBudget *ratelimit.Limiter
+	mu           sync.Mutex
+	typing       map[string]time.Time // userID+"\x00"+chatID -> last typing event sent
 }
 
 var _ hub.Application = (*App)(nil)
@@ -160,10 +169,11 @@ func New(cfg Config) *App {
 	shared, _ := cfg.Presence.(ratelimit.Backend)
 	return &App{offlineGrace: cfg.OfflineGrace, storeTimeout: cfg.StoreTimeout,
 		store: cfg.Store, presence: cfg.Presence, limits: l, log: cfg.Logger, now: cfg.Now,
-		rate:   ratelimit.NewShared(shared, "messages", l.MessagesPerSecond, l.MessageBurst),
-		events: ratelimit.NewShared(shared, "events", l.EventsPerSecond, l.EventBurst),
-		reads:  ratelimit.NewShared(shared, "reads", l.EventsPerSecond, l.EventBurst),
-		typing: make(map[string]time.Time),
+		rate:         ratelimit.NewShared(shared, "messages", l.MessagesPerSecond, l.MessageBurst),
+		events:       ratelimit.NewShared(shared, "events", l.EventsPerSecond, l.EventBurst),
+		reads:        ratelimit.NewShared(shared, "reads", l.EventsPerSecond, l.EventBurst),
+		typingBudget: ratelimit.NewShared(shared, "typing", typingPerSecond, typingBurst),
+		typing:       make(map[string]time.Time),
 	}
 }
 
@@ -211,6 +221,19 @@ func serverEvent(name string, payload any) hub.Message {
 		Data      string `json:"data"`
 	}{name, data})
 	return hub.Message{Payload: hub.Payload{DataType: "json", Data: b}}
+}
+
+// userEvent is a server event that carries user-written text (names): its
+// payload is built twice, as written and with every such text HTML-escaped
+// by esc, and the escaped variant goes to connections of clients that
+// render text as HTML (hub.ConnInfo.HTMLText) when it differs.
+func userEvent(name string, payload func(esc func(string) string) any) hub.Message {
+	m := serverEvent(name, payload(func(s string) string { return s }))
+	h := serverEvent(name, payload(html.EscapeString)).Payload
+	if !bytes.Equal(h.Data, m.Data) {
+		m.HTMLPayload = &h
+	}
+	return m
 }
 
 // announcement is a text message to a chat's group, as the original sends

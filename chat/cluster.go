@@ -23,7 +23,7 @@ func (a *App) PresenceChanged(ctx context.Context, online, offline []string) {
 			a.log.Error("presence changed: load user", "user", id, "err", err)
 			continue
 		}
-		msg := serverEvent("userOnline", userOnline{u.ID, u.Name, u.Provider, u.Idle})
+		msg := userEvent("userOnline", func(esc func(string) string) any { return userOnline{u.ID, esc(u.Name), u.Provider, u.Idle} })
 		if err := a.hub.SendToAll(ctx, msg); err != nil {
 			a.log.Error("presence changed: announce", "user", id, "err", err)
 		}

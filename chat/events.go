@@ -27,6 +27,12 @@ func (a *App) Event(ctx context.Context, conn *hub.ConnInfo, ev *hub.Event) (_ *
 		if !a.events.Allow(conn.UserID, a.now()) {
 			return nil, &hub.AckError{Name: "TooManyRequests", Message: "slow down: too many events"}
 		}
+	case "typing":
+		// Checked before anything else: a flood of typing frames must cost
+		// neither store reads nor broadcasts.
+		if !a.typingBudget.Allow(conn.UserID, a.now()) {
+			return nil, &hub.AckError{Name: "TooManyRequests", Message: "slow down: too many typing events"}
+		}
 	case "markRead":
 		// The browser sends one per message it shows: in a busy chat these
 		// may be refused (the next one catches up, markers only move
@@ -106,7 +112,9 @@ func (a *App) createChat(ctx context.Context, conn *hub.ConnInfo, ev *hub.Event)
 		}
 		return err
 	}
-	return a.hub.SendToAll(ctx, serverEvent("chatCreated", chatView{ID: c.ID, Name: c.Name, Owner: c.Owner, Members: map[string]memberView{}}))
+	return a.hub.SendToAll(ctx, userEvent("chatCreated", func(esc func(string) string) any {
+		return chatView{ID: c.ID, Name: esc(c.Name), Owner: c.Owner, Members: map[string]memberView{}}
+	}))
 }
 
 // cleanChatName trims a chat name and checks its length and characters.
@@ -135,17 +143,12 @@ func (a *App) joinChat(ctx context.Context, conn *hub.ConnInfo, ev *hub.Event) e
 	if err != nil {
 		return err
 	}
-	c, err := a.store.GetChat(ctx, chatID)
-	if err != nil {
-		return err
-	}
-	member, err := a.store.IsMember(ctx, chatID, conn.UserID)
+	c, member, err := a.visibleChat(ctx, conn, chatID)
 	if err != nil {
 		return err
 	}
 	if c.Private && !member {
-		// Private chats are joined by createPrivateChat only; do not reveal them.
-		return chatr.Errorf(chatr.ENOTFOUND, "no such chat")
+		return errNoSuchChat
 	}
 	u, err := a.store.GetUser(ctx, conn.UserID)
 	if err != nil {
@@ -162,10 +165,34 @@ func (a *App) joinChat(ctx context.Context, conn *hub.ConnInfo, ev *hub.Event) e
 	if member {
 		return nil
 	}
-	if err := a.hub.SendToAll(ctx, serverEvent("memberJoined", memberEvent{chatID, u.ID, u.Name})); err != nil {
+	if err := a.hub.SendToAll(ctx, userEvent("memberJoined", func(esc func(string) string) any { return memberEvent{chatID, u.ID, esc(u.Name)} })); err != nil {
 		return err
 	}
 	return a.hub.SendToGroup(ctx, chatID, announcement("💬 "+escape(u.Name)+" has joined the chat"))
+}
+
+// errNoSuchChat is the one answer for a chat that does not exist and for
+// one the caller may not see (another pair's private chat): two answers
+// would tell anyone who talks privately with whom.
+var errNoSuchChat = chatr.Errorf(chatr.ENOTFOUND, "no such chat")
+
+// visibleChat returns the chat and whether the caller is a member, or
+// errNoSuchChat when the chat does not exist or is a private chat of others.
+func (a *App) visibleChat(ctx context.Context, conn *hub.ConnInfo, chatID string) (chatr.Chat, bool, error) {
+	c, err := a.store.GetChat(ctx, chatID)
+	if chatr.ErrorCode(err) == chatr.ENOTFOUND {
+		return chatr.Chat{}, false, errNoSuchChat
+	} else if err != nil {
+		return chatr.Chat{}, false, err
+	}
+	member, err := a.store.IsMember(ctx, chatID, conn.UserID)
+	if err != nil {
+		return chatr.Chat{}, false, err
+	}
+	if c.Private && !member {
+		return chatr.Chat{}, false, errNoSuchChat
+	}
+	return c, member, nil
 }
 
 // memberEvent is the payload of memberJoined and memberLeft.
@@ -203,7 +230,7 @@ func (a *App) leaveChat(ctx context.Context, conn *hub.ConnInfo, ev *hub.Event) 
 	if err := a.hub.RemoveUserFromGroup(ctx, u.ID, chatID); err != nil {
 		return err
 	}
-	if err := a.hub.SendToAll(ctx, serverEvent("memberLeft", memberEvent{chatID, u.ID, u.Name})); err != nil {
+	if err := a.hub.SendToAll(ctx, userEvent("memberLeft", func(esc func(string) string) any { return memberEvent{chatID, u.ID, esc(u.Name)} })); err != nil {
 		return err
 	}
 	return a.hub.SendToGroup(ctx, chatID, announcement("💨 "+escape(u.Name)+" has left the chat"))
@@ -214,14 +241,11 @@ func (a *App) deleteChat(ctx context.Context, conn *hub.ConnInfo, ev *hub.Event)
 	if err != nil {
 		return err
 	}
-	c, err := a.store.GetChat(ctx, chatID)
+	c, _, err := a.visibleChat(ctx, conn, chatID)
 	if err != nil {
 		return err
 	}
 	if c.Private {
-		if ok, _ := a.store.IsMember(ctx, chatID, conn.UserID); !ok {
-			return chatr.Errorf(chatr.ENOTFOUND, "no such chat")
-		}
 		return chatr.Errorf(chatr.EFORBIDDEN, "private chats cannot be deleted")
 	}
 	if c.Owner != conn.UserID {
@@ -275,10 +299,10 @@ func (a *App) createPrivateChat(ctx context.Context, conn *hub.ConnInfo, ev *hub
 			return err
 		}
 	}
-	if err := a.hub.SendToUser(ctx, target.ID, serverEvent("joinPrivateChat", privateChat{id, "Chat with " + me.Name, false})); err != nil {
+	if err := a.hub.SendToUser(ctx, target.ID, userEvent("joinPrivateChat", func(esc func(string) string) any { return privateChat{id, "Chat with " + esc(me.Name), false} })); err != nil {
 		return err
 	}
-	if err := a.hub.SendToUser(ctx, me.ID, serverEvent("joinPrivateChat", privateChat{id, "Chat with " + target.Name, true})); err != nil {
+	if err := a.hub.SendToUser(ctx, me.ID, userEvent("joinPrivateChat", func(esc func(string) string) any { return privateChat{id, "Chat with " + esc(target.Name), true} })); err != nil {
 		return err
 	}
 	return a.hub.SendToGroup(ctx, id, announcement("💬 "+escape(me.Name)+" wants to chat"))
@@ -295,6 +319,10 @@ func (a *App) setIdle(ctx context.Context, conn *hub.ConnInfo, idle bool) error 
 	return a.hub.SendToAll(ctx, serverEvent(name, conn.UserID))
 }
 
+// typingEvent forwards a typing indicator to the chat's group. It reads
+// nothing from the store: membership is the connection's own group (the
+// chat puts a connection in a group only for a member, see inGroup) and
+// the name is the one held for the connected user.
 func (a *App) typingEvent(ctx context.Context, conn *hub.ConnInfo, ev *hub.Event) error {
 	var in struct {
 		ChatID string `json:"chatId"`
@@ -302,12 +330,12 @@ func (a *App) typingEvent(ctx context.Context, conn *hub.ConnInfo, ev *hub.Event
 	if err := decodeObject(ev, &in); err != nil {
 		return err
 	}
-	member, err := a.store.IsMember(ctx, in.ChatID, conn.UserID)
-	if err != nil {
-		return err
+	if !a.inGroup(conn, in.ChatID) {
+		return chatr.Errorf(chatr.EFORBIDDEN, "you are not in this chat")
 	}
-	if !member {
-		return chatr.Errorf(chatr.EFORBIDDEN, "you are not a member of this chat")
+	name, ok := a.names.get(conn.UserID)
+	if !ok {
+		return chatr.Errorf(chatr.EFORBIDDEN, "you are not in this chat")
 	}
 	key := conn.UserID + "\x00" + in.ChatID
 	now := a.now()
@@ -328,11 +356,7 @@ func (a *App) typingEvent(ctx context.Context, conn *hub.ConnInfo, ev *hub.Event
 	if throttled {
 		return nil
 	}
-	u, err := a.store.GetUser(ctx, conn.UserID)
-	if err != nil {
-		return err
-	}
-	m := serverEvent("typing", memberEvent{in.ChatID, u.ID, u.Name})
+	m := userEvent("typing", func(esc func(string) string) any { return memberEvent{in.ChatID, conn.UserID, esc(name)} })
 	m.AsServer, m.ExcludeConn = true, conn.ID
 	return a.hub.SendToGroup(ctx, in.ChatID, m)
 }

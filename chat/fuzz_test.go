@@ -154,6 +154,8 @@ func FuzzPublish(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, dataType string, data []byte) {
 		a, st, conn := fuzzApp(t)
+		h := newRecHub()
+		a.Attach(h)
 		msg := &hub.GroupMessage{Group: "room", Payload: hub.Payload{DataType: dataType, Data: data}}
 		err := a.Publish(context.Background(), conn, msg)
 		if err != nil {
@@ -170,8 +172,13 @@ func FuzzPublish(f *testing.F) {
 			Message, FromUserID, FromUserName, Time string
 			ID                                      int64
 		}
-		if msg.DataType != "json" || json.Unmarshal(msg.Data, &out) != nil {
-			t.Fatalf("forwarded %q %q", msg.DataType, msg.Data)
+		calls := h.calls()
+		if !msg.Sent || len(calls) != 1 || calls[0].Kind != "group" || calls[0].Target != "room" {
+			t.Fatalf("accepted message: Sent %v, hub calls %+v; want one SendToGroup to room", msg.Sent, calls)
+		}
+		fwd := calls[0].Msg
+		if fwd.DataType != "json" || json.Unmarshal(fwd.Data, &out) != nil || fwd.FromUserID != conn.UserID {
+			t.Fatalf("forwarded %+v", fwd)
 		}
 		if out.FromUserID != conn.UserID || out.FromUserName != "Alice <b>" || out.ID != 1 {
 			t.Fatalf("forwarded %+v, want stamped as alice with id 1", out)

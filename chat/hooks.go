@@ -2,12 +2,9 @@ package chat
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"html"
-	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/chatr/chatr"
 	"github.com/chatr/chatr/hub"
@@ -32,14 +29,15 @@ func (a *App) Connect(ctx context.Context, req *hub.ConnectRequest) (err error) 
 	if userID == "" {
 		return &hub.AckError{Name: "Unauthorized", Message: "anonymous connections are not allowed"}
 	}
-	if a.tokenRevoked(userID, req.Claims.IssuedAt) {
-		return &hub.AckError{Name: "Unauthorized", Message: "access token was revoked by a sign-out"}
-	}
-	if _, err := a.store.GetUser(ctx, userID); err != nil {
+	u, err := a.store.GetUser(ctx, userID)
+	if err != nil {
 		if chatr.ErrorCode(err) == chatr.ENOTFOUND {
 			return &hub.AckError{Name: "Unauthorized", Message: "unknown user"}
 		}
 		return err
+	}
+	if tokenRevoked(req.Claims.IssuedAt, u.TokensRevoked) {
+		return &hub.AckError{Name: "Unauthorized", Message: "access token was revoked by a sign-out"}
 	}
 	if n, err := a.presence.Count(ctx, userID); err != nil {
 		return err
@@ -50,6 +48,11 @@ func (a *App) Connect(ctx context.Context, req *hub.ConnectRequest) (err error) 
 	if err != nil {
 		return err
 	}
+	// The original client renders message text as HTML: its connections get
+	// the text escaped. A client on the plain protocol that renders text as
+	// text says so with ?render=text; the reliable protocol is spoken only
+	// by the SDK and Chatr's own client, which never render it as HTML.
+	req.Conn.HTMLText = req.Conn.Protocol == hub.ProtocolJSON && req.Query.Get("render") != "text"
 	// Group membership is the store's to decide, never the token's.
 	req.Groups = req.Groups[:0]
 	for _, c := range chats {
@@ -73,17 +76,24 @@ func (a *App) Connected(ctx context.Context, conn *hub.ConnInfo) {
 	if err != nil {
 		a.log.Error("connected: presence", "user", conn.UserID, "err", err)
 	}
-	if first && u.Idle {
+	// A new connection is a person at a keyboard: a user who was idle and
+	// reloads (or opens a tab while another connection or a recoverable
+	// session still counts them online) is active again.
+	wasIdle := u.Idle
+	if wasIdle {
 		if err := a.store.SetIdle(ctx, u.ID, false, a.now()); err != nil {
 			a.log.Error("connected: clear idle", "user", u.ID, "err", err)
 		}
 		u.Idle = false
 	}
-	msg := serverEvent("userOnline", userOnline{u.ID, u.Name, u.Provider, u.Idle})
+	msg := userEvent("userOnline", func(esc func(string) string) any { return userOnline{u.ID, esc(u.Name), u.Provider, u.Idle} })
 	if first {
 		err = a.hub.SendToAll(ctx, msg)
 	} else {
 		err = a.hub.SendToConnection(ctx, conn.ID, msg)
+		if err == nil && wasIdle {
+			err = a.hub.SendToAll(ctx, serverEvent("userNotIdle", u.ID))
+		}
 	}
 	if err != nil {
 		a.log.Error("connected: announce", "user", u.ID, "err", err)
@@ -97,6 +107,7 @@ func (a *App) Disconnected(ctx context.Context, conn *hub.ConnInfo, reason strin
 	ctx, cancel := a.bounded(ctx)
 	defer cancel()
 	a.names.release(conn.UserID)
+	a.unsettled.forget(conn.ID)
 	last, err := a.presence.Remove(ctx, conn.UserID, conn.ID)
 	if err != nil {
 		a.log.Error("disconnected: presence", "user", conn.UserID, "err", err)
@@ -150,81 +161,6 @@ func (a *App) Join(ctx context.Context, conn *hub.ConnInfo, group string) (err e
 		return &hub.AckError{Name: "Forbidden", Message: "join the chat with the joinChat event first"}
 	}
 	return nil
-}
-
-// chatMessage is a chat message as clients send it and as members receive it.
-type chatMessage struct {
-	Message      string `json:"message"`
-	FromUserID   string `json:"fromUserId"`
-	FromUserName string `json:"fromUserName"`
-	ID           int64  `json:"id,omitempty"`
-	Time         string `json:"time,omitempty"`
-}
-
-// Publish validates a chat message, stamps its sender, stores it and
-// rewrites it with its id and time. Only members may write to a chat.
-func (a *App) Publish(ctx context.Context, conn *hub.ConnInfo, msg *hub.GroupMessage) (err error) {
-	ctx, cancel := a.bounded(ctx)
-	defer cancel()
-	defer func() { err = timedOut(ctx, err) }()
-	// Every attempt counts, refused ones too: a flood of sends to chats one
-	// is not in must not turn into unbounded store reads.
-	if !a.rate.Allow(conn.UserID, a.now()) {
-		return &hub.AckError{Name: "TooManyRequests", Message: "slow down: too many messages"}
-	}
-	if !a.inGroup(conn, msg.Group) {
-		ok, err := a.store.IsMember(ctx, msg.Group, conn.UserID)
-		if err != nil {
-			return err
-		}
-		if !ok {
-			return &hub.AckError{Name: "Forbidden", Message: "you are not a member of this chat"}
-		}
-	}
-	if msg.DataType != "" && msg.DataType != "json" {
-		return &hub.AckError{Name: "BadRequest", Message: `chat messages are JSON: {"message": "..."}`}
-	}
-	var in chatMessage
-	if err := json.Unmarshal(msg.Data, &in); err != nil {
-		return &hub.AckError{Name: "BadRequest", Message: `chat messages are JSON: {"message": "..."}`}
-	}
-	text := strings.TrimSpace(in.Message)
-	switch {
-	case text == "":
-		return &hub.AckError{Name: "BadRequest", Message: "message must not be empty"}
-	case len(text) > a.limits.MaxMessageBytes:
-		return &hub.AckError{Name: "BadRequest", Message: "message too long"}
-	case !utf8.ValidString(text):
-		return &hub.AckError{Name: "BadRequest", Message: "message must be valid UTF-8"}
-	}
-	name, ok := a.names.get(conn.UserID)
-	if !ok {
-		u, err := a.store.GetUser(ctx, conn.UserID)
-		if err != nil {
-			return err
-		}
-		name = u.Name
-	}
-	stored, err := a.store.AddMessage(ctx, chatr.Message{
-		ChatID: msg.Group, FromUserID: conn.UserID, FromUserName: name, Text: text, Time: a.now().UTC(),
-	})
-	if err != nil {
-		return ackError(err)
-	}
-	out, err := json.Marshal(messageJSON(stored))
-	if err != nil {
-		return err
-	}
-	msg.DataType, msg.Data = "json", out
-	return nil
-}
-
-// messageJSON is the wire form of a stored message.
-func messageJSON(m chatr.Message) chatMessage {
-	return chatMessage{
-		Message: m.Text, FromUserID: m.FromUserID, FromUserName: m.FromUserName,
-		ID: m.ID, Time: m.Time.UTC().Format("2006-01-02T15:04:05.000Z07:00"),
-	}
 }
 
 // bounded gives a hook's work a deadline: a hung store or presence turns

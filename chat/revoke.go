@@ -1,44 +1,24 @@
 package chat
 
 import (
-	"sync"
+	"context"
 	"time"
 )
 
-// revocations remembers when each user last signed out on this node. An
-// access token issued before then is refused at connect: tokens travel in
-// URLs (?access_token=) and can leak with them, and sign-out must end what
-// a leaked one could still do. Entries live a day, far longer than a token.
-type revocations struct {
-	mu sync.Mutex
-	at map[string]time.Time
+// RevokeTokens refuses, from now on and on every node, the user's access
+// tokens issued before at. Tokens travel in URLs (?access_token=) and can
+// leak with them; sign-out must end what a leaked one could still do, also
+// after a restart, so the moment is kept in the store with the user.
+func (a *App) RevokeTokens(ctx context.Context, userID string, at time.Time) error {
+	ctx, cancel := a.bounded(ctx)
+	defer cancel()
+	return a.store.RevokeTokens(ctx, userID, at)
 }
 
-const revocationLife = 24 * time.Hour
-
-// RevokeTokens refuses, from now on, the user's access tokens issued
-// before at (to the second, as tokens carry it).
-func (a *App) RevokeTokens(userID string, at time.Time) {
-	r := &a.revoked
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if r.at == nil {
-		r.at = make(map[string]time.Time)
-	}
-	for id, t := range r.at {
-		if at.Sub(t) > revocationLife {
-			delete(r.at, id)
-		}
-	}
-	r.at[userID] = at.Truncate(time.Second)
-}
-
-// tokenRevoked reports whether a token of the user issued at iat was
-// revoked by a later sign-out.
-func (a *App) tokenRevoked(userID string, iat time.Time) bool {
-	r := &a.revoked
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	t, ok := r.at[userID]
-	return ok && iat.Before(t)
+// tokenRevoked reports whether a token issued at iat was revoked by a
+// sign-out at revoked (zero: never). The hub carries iat with millisecond
+// precision, so a token minted in the same second as the sign-out but
+// before it is refused, and one minted after it is not.
+func tokenRevoked(iat, revoked time.Time) bool {
+	return !revoked.IsZero() && iat.Before(revoked)
 }

@@ -109,6 +109,10 @@ type GroupMessage struct {
 	// HTMLPayload, when Publish sets it, is what connections marked HTMLText
 	// receive instead of Payload (the same message with its text escaped).
 	HTMLPayload *Payload
+	// Sent, when Publish sets it, says that Publish delivered the message
+	// itself (through SendToGroup, in an order of its choosing): the hub
+	// then only acks.
+	Sent bool
 }
 
 // AckError is an error the application returns from a hook to choose the ack

@@ -86,6 +86,9 @@ func (s *session) do(f *clientFrame, arrived int64) (name, message string) {
 		if err := h.hook("Publish", func() error { return h.app.Publish(h.ctx, s.info, gm) }); err != nil {
 			return h.ackError(err)
 		}
+		if gm.Sent {
+			return "", ""
+		}
 		if err := validatePayload(&gm.Payload); err != nil {
 			return h.ackError(err)
 		}

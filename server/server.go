@@ -91,6 +91,10 @@ type Config struct {
 	OAuth oauth.Config
 	// WebPubSub turns on the drop-in Azure Web PubSub mode (webpubsub.go).
 	WebPubSub WebPubSub
+
+	// WrapStore, when set, wraps the store the server opened (fault
+	// injection in tests, instrumentation).
+	WrapStore func(chatr.Store) chatr.Store
 }
 
 // Server is one running Chatr node.
@@ -152,6 +156,9 @@ func New(cfg Config) (*Server, error) {
 		}
 		return h.Stats()
 	})
+	if cfg.WrapStore != nil {
+		store = cfg.WrapStore(store)
+	}
 	s.store = m.Store(store)
 	s.app = chat.New(chat.Config{Store: s.store, Presence: presence, Limits: cfg.Limits, OfflineGrace: cfg.OfflineGrace, StoreTimeout: cfg.StoreTimeout, Logger: cfg.Logger})
 	sessions := auth.New(auth.Config{Store: s.store, SessionTTL: cfg.SessionTTL, TrustProxy: cfg.TrustProxy})
@@ -176,7 +183,9 @@ func New(cfg Config) (*Server, error) {
 	s.handler = httpapi.New(httpapi.Config{
 		Store: s.store, Auth: sessions, App: s.app, Hub: hubHandler, HubKey: derive(secret, "hub access token"), HubName: "chat",
 		CloseUserConnections: func(ctx context.Context, userID, reason string) error {
-			s.app.RevokeTokens(userID, time.Now())
+			if err := s.app.RevokeTokens(ctx, userID, time.Now()); err != nil {
+				return err
+			}
 			return h.CloseUserConnections(ctx, userID, reason)
 		},
 		NoGuests: cfg.NoGuests, Static: web.Handler(), Metrics: m.Handler(),

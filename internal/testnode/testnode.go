@@ -51,6 +51,9 @@ type Node struct {
 	Srv  *server.Server
 	Base string // http://127.0.0.1:<port>
 	DB   string
+
+	stop     func()
+	stopOnce sync.Once
 }
 
 // Start runs server.New(cfg).Run on 127.0.0.1:0 (by default on a fresh
@@ -79,14 +82,22 @@ func Start(t testing.TB, cfg server.Config) *Node {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- srv.Run(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("Run: %v", err)
-		}
-	})
-	return &Node{T: t, Srv: srv, Base: "http://" + srv.Addr(), DB: cfg.DB}
+	n := &Node{T: t, Srv: srv, Base: "http://" + srv.Addr(), DB: cfg.DB}
+	n.stop = func() {
+		n.stopOnce.Do(func() {
+			cancel()
+			if err := <-done; err != nil {
+				t.Errorf("Run: %v", err)
+			}
+		})
+	}
+	t.Cleanup(n.stop)
+	return n
 }
+
+// Stop shuts the node down and waits until it has (a restart is Stop, then
+// Start on the same DB).
+func (n *Node) Stop() { n.stop() }
 
 // Client is a browser: an HTTP client with its session cookie (none for
 // Anon), which does not follow redirects.
