@@ -1,0 +1,216 @@
+package aztables
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"time"
+	"unicode/utf8"
+
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
+	"github.com/Azure/azure-sdk-for-go/sdk/data/aztables"
+
+	"github.com/chatr/chatr"
+)
+
+// filesPartition holds file rows in the chats table, under their own
+// partition key (listings of chats filter on theirs), keyed by file ID.
+// Each row remembers when its chat was created: DeleteChat leaves file rows
+// behind, and a row whose chat is gone, or was created again, is treated
+// as deleted. Lookups by chat, user or blob scan the partition, which suits
+// the deployments Table Storage serves (the original's scale).
+const filesPartition = "chatrfiles"
+
+var _ chatr.FileStore = (*Store)(nil)
+
+func fileEntity(f chatr.File, chat chatr.Chat) map[string]any {
+	e := map[string]any{"PartitionKey": filesPartition, "RowKey": key(f.ID),
+		"ChatID": f.ChatID, "UserID": f.UserID, "Name": f.Name, "Type": f.Type,
+		"BlobKey": f.Key, "ThumbKey": f.ThumbKey, "Width": f.Width, "Height": f.Height}
+	setInt64(e, "Size", f.Size)
+	setTime(e, "Created", f.Created)
+	setTime(e, "ChatCreated", chat.Created)
+	return e
+}
+
+func fileOf(e entity) chatr.File {
+	return chatr.File{ID: unkey(e.str("RowKey")), ChatID: e.str("ChatID"), UserID: e.str("UserID"), Name: e.str("Name"),
+		Size: e.int64v("Size"), Type: e.str("Type"), Key: e.str("BlobKey"), ThumbKey: e.str("ThumbKey"),
+		Width: int(e.int64v("Width")), Height: int(e.int64v("Height")), Created: e.time("Created")}
+}
+
+// liveness answers whether file rows still belong to an existing chat,
+// looking each chat up once.
+type liveness struct {
+	s     *Store
+	chats map[string]*chatRow // nil: the chat does not exist
+}
+
+func (l *liveness) live(ctx context.Context, e entity) (bool, error) {
+	id := e.str("ChatID")
+	c, seen := l.chats[id]
+	if !seen {
+		var err error
+		c, err = l.s.getChat(ctx, id)
+		if chatr.ErrorCode(err) == chatr.ENOTFOUND {
+			c, err = nil, nil
+		}
+		if err != nil {
+			return false, err
+		}
+		l.chats[id] = c
+	}
+	return c != nil && c.chat.Created.Equal(e.time("ChatCreated")), nil
+}
+
+func (s *Store) liveness() *liveness { return &liveness{s: s, chats: map[string]*chatRow{}} }
+
+// CreateFile adds the row; a row of the same ID left by a deleted chat is
+// replaced.
+func (s *Store) CreateFile(ctx context.Context, f chatr.File) error {
+	if f.ID == "" || f.ChatID == "" || f.UserID == "" || f.Name == "" || f.Key == "" || f.Size < 0 {
+		return chatr.Errorf(chatr.EINVALID, "file id, chat, user, name and key are required, size must not be negative")
+	}
+	if err := chatr.CheckText(f.ID, f.ChatID, f.UserID, f.Name, f.Type, f.Key, f.ThumbKey); err != nil {
+		return err
+	}
+	for _, v := range []string{f.ID, f.ChatID, f.UserID, f.Name, f.Type, f.Key, f.ThumbKey} {
+		if utf8.RuneCountInString(v) > textChunk {
+			return chatr.Errorf(chatr.EINVALID, "file fields are limited to %d characters", textChunk)
+		}
+	}
+	c, err := s.getChat(ctx, f.ChatID)
+	if err != nil {
+		return err
+	}
+	f.Created = when(orNow(f.Created))
+	body := marshal(fileEntity(f, c.chat))
+	_, err = s.chats.AddEntity(ctx, body, nil)
+	if !conflict(err) {
+		if err != nil {
+			return fmt.Errorf("aztables: create file: %w", err)
+		}
+		return nil
+	}
+	old, etag, err := s.getFileEntity(ctx, f.ID)
+	if err != nil {
+		return err
+	}
+	if ok, err := s.liveness().live(ctx, old); err != nil {
+		return err
+	} else if ok {
+		return chatr.Errorf(chatr.ECONFLICT, "file %q exists", f.ID)
+	}
+	_, err = s.chats.UpdateEntity(ctx, body, &aztables.UpdateEntityOptions{IfMatch: &etag, UpdateMode: aztables.UpdateModeReplace})
+	if stale(err) {
+		return chatr.Errorf(chatr.ECONFLICT, "file %q exists", f.ID)
+	} else if err != nil {
+		return fmt.Errorf("aztables: create file: %w", err)
+	}
+	return nil
+}
+
+func orNow(t time.Time) time.Time {
+	if t.IsZero() {
+		return time.Now()
+	}
+	return t
+}
+
+func (s *Store) getFileEntity(ctx context.Context, id string) (entity, azcore.ETag, error) {
+	if !textOK(id) || id == "" {
+		return nil, "", chatr.Errorf(chatr.ENOTFOUND, "no such file")
+	}
+	r, err := s.chats.GetEntity(ctx, filesPartition, key(id), nil)
+	if notFound(err) {
+		return nil, "", chatr.Errorf(chatr.ENOTFOUND, "no such file")
+	} else if err != nil {
+		return nil, "", fmt.Errorf("aztables: get file: %w", err)
+	}
+	e, err := decode(r.Value)
+	return e, r.ETag, err
+}
+
+func (s *Store) GetFile(ctx context.Context, id string) (chatr.File, error) {
+	e, _, err := s.getFileEntity(ctx, id)
+	if err != nil {
+		return chatr.File{}, err
+	}
+	if ok, err := s.liveness().live(ctx, e); err != nil {
+		return chatr.File{}, err
+	} else if !ok {
+		return chatr.File{}, chatr.Errorf(chatr.ENOTFOUND, "no such file")
+	}
+	return fileOf(e), nil
+}
+
+// liveFiles returns the live files among the partition's rows that match
+// filter.
+func (s *Store) liveFiles(ctx context.Context, filter string) ([]chatr.File, error) {
+	es, err := list(ctx, s.chats, "PartitionKey eq "+quote(filesPartition)+" and ("+filter+")", "", 0)
+	if err != nil {
+		return nil, fmt.Errorf("aztables: list files: %w", err)
+	}
+	l := s.liveness()
+	out := []chatr.File{}
+	for _, e := range es {
+		ok, err := l.live(ctx, e)
+		if err != nil {
+			return nil, err
+		}
+		if ok {
+			out = append(out, fileOf(e))
+		}
+	}
+	return out, nil
+}
+
+func (s *Store) ListChatFiles(ctx context.Context, chatID string) ([]chatr.File, error) {
+	if !textOK(chatID) {
+		return []chatr.File{}, nil
+	}
+	fs, err := s.liveFiles(ctx, "ChatID eq "+quote(chatID))
+	if err != nil {
+		return nil, err
+	}
+	sort.Slice(fs, func(i, j int) bool {
+		if !fs[i].Created.Equal(fs[j].Created) {
+			return fs[i].Created.Before(fs[j].Created)
+		}
+		return fs[i].ID < fs[j].ID
+	})
+	return fs, nil
+}
+
+func (s *Store) DeleteFile(ctx context.Context, id string) error {
+	if !textOK(id) || id == "" {
+		return nil
+	}
+	if _, err := s.chats.DeleteEntity(ctx, filesPartition, key(id), nil); err != nil && !notFound(err) {
+		return fmt.Errorf("aztables: delete file: %w", err)
+	}
+	return nil
+}
+
+func (s *Store) UserFileBytes(ctx context.Context, userID string) (int64, error) {
+	if !textOK(userID) {
+		return 0, nil
+	}
+	fs, err := s.liveFiles(ctx, "UserID eq "+quote(userID))
+	if err != nil {
+		return 0, err
+	}
+	var n int64
+	for _, f := range fs {
+		n += f.Size
+	}
+	return n, nil
+}
+
+func (s *Store) BlobReferenced(ctx context.Context, blobKey string) (bool, error) {
+	if blobKey == "" || !textOK(blobKey) {
+		return false, nil
+	}
+	fs, err := s.liveFiles(ctx, "BlobKey eq "+quote(blobKey)+" or ThumbKey eq "+quote(blobKey))
+	return len(fs) > 0, err
+}

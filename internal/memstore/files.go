@@ -1,0 +1,116 @@
+package memstore
+
+import (
+	"context"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/chatr/chatr"
+)
+
+var _ chatr.FileStore = (*Store)(nil)
+
+// fileTables holds each store's files beside it, under the store's mutex,
+// so that the FileStore methods come without a change to the Store type.
+var fileTables sync.Map // *Store -> map[string]storedFile
+
+// storedFile remembers which chat a file was uploaded to: a chat deleted
+// and created again under the same ID is another chat, and its files are
+// gone with the first.
+type storedFile struct {
+	file        chatr.File
+	chatCreated time.Time
+}
+
+func (s *Store) files() map[string]storedFile {
+	t, _ := fileTables.LoadOrStore(s, map[string]storedFile{})
+	return t.(map[string]storedFile)
+}
+
+// live reports whether sf's chat still exists; the caller holds s.mu.
+func (s *Store) live(sf storedFile) bool {
+	c, ok := s.chats[sf.file.ChatID]
+	return ok && c.Created.Equal(sf.chatCreated)
+}
+
+func (s *Store) CreateFile(_ context.Context, f chatr.File) error {
+	if f.ID == "" || f.ChatID == "" || f.UserID == "" || f.Name == "" || f.Key == "" || f.Size < 0 {
+		return chatr.Errorf(chatr.EINVALID, "file id, chat, user, name and key are required")
+	}
+	if err := badText(f.ID, f.ChatID, f.UserID, f.Name, f.Type, f.Key, f.ThumbKey); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	files := s.files()
+	if old, ok := files[f.ID]; ok && s.live(old) {
+		return chatr.Errorf(chatr.ECONFLICT, "file exists")
+	}
+	c, ok := s.chats[f.ChatID]
+	if !ok {
+		return chatr.Errorf(chatr.ENOTFOUND, "no such chat")
+	}
+	f.Created = now(f.Created)
+	files[f.ID] = storedFile{file: f, chatCreated: c.Created}
+	return nil
+}
+
+func (s *Store) GetFile(_ context.Context, id string) (chatr.File, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	sf, ok := s.files()[id]
+	if !ok || !s.live(sf) {
+		return chatr.File{}, chatr.Errorf(chatr.ENOTFOUND, "no such file")
+	}
+	return sf.file, nil
+}
+
+func (s *Store) ListChatFiles(_ context.Context, chatID string) ([]chatr.File, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := []chatr.File{}
+	for _, sf := range s.files() {
+		if sf.file.ChatID == chatID && s.live(sf) {
+			out = append(out, sf.file)
+		}
+	}
+	slices.SortFunc(out, func(a, b chatr.File) int {
+		if c := a.Created.Compare(b.Created); c != 0 {
+			return c
+		}
+		return strings.Compare(a.ID, b.ID)
+	})
+	return out, nil
+}
+
+func (s *Store) DeleteFile(_ context.Context, id string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.files(), id)
+	return nil
+}
+
+func (s *Store) UserFileBytes(_ context.Context, userID string) (int64, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var total int64
+	for _, sf := range s.files() {
+		if sf.file.UserID == userID && s.live(sf) {
+			total += sf.file.Size
+		}
+	}
+	return total, nil
+}
+
+func (s *Store) BlobReferenced(_ context.Context, key string) (bool, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, sf := range s.files() {
+		if (sf.file.Key == key || sf.file.ThumbKey == key) && s.live(sf) {
+			return true, nil
+		}
+	}
+	return false, nil
+}

@@ -1,0 +1,12 @@
+package memstore_test
+
+import (
+	"testing"
+
+	"github.com/chatr/chatr/internal/memstore"
+	"github.com/chatr/chatr/storetest"
+)
+
+func TestFiles(t *testing.T) {
+	storetest.RunFiles(t, func(t *testing.T) storetest.FileStore { return memstore.New() })
+}

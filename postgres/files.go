@@ -1,0 +1,120 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/chatr/chatr"
+)
+
+var _ chatr.FileStore = (*DB)(nil)
+
+// checkFile applies FileStore's input rules.
+func checkFile(f chatr.File) error {
+	if f.ID == "" || f.ChatID == "" || f.UserID == "" || f.Name == "" || f.Key == "" || f.Size < 0 {
+		return chatr.Errorf(chatr.EINVALID, "file id, chat, user, name and key are required, size must not be negative")
+	}
+	return chatr.CheckText(f.ID, f.ChatID, f.UserID, f.Name, f.Type, f.Key, f.ThumbKey)
+}
+
+// CreateFile inserts the row only if the chat exists, in one statement;
+// when nothing was inserted, a second look tells a taken ID from a missing
+// chat.
+func (db *DB) CreateFile(ctx context.Context, f chatr.File) error {
+	if err := checkFile(f); err != nil {
+		return err
+	}
+	tag, err := db.pool.Exec(ctx, `
+		INSERT INTO files (id, chat_id, user_id, name, size, type, blob_key, thumb_key, width, height, created)
+		SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11 WHERE EXISTS (SELECT 1 FROM chats WHERE id = $2)
+		ON CONFLICT (id) DO NOTHING`,
+		f.ID, f.ChatID, f.UserID, f.Name, f.Size, f.Type, f.Key, f.ThumbKey, f.Width, f.Height, normal(orNow(f.Created)))
+	if err != nil {
+		return fmt.Errorf("postgres: create file: %w", err)
+	}
+	if tag.RowsAffected() == 1 {
+		return nil
+	}
+	var exists bool
+	if err := db.pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM files WHERE id = $1)`, f.ID).Scan(&exists); err != nil {
+		return fmt.Errorf("postgres: create file: %w", err)
+	}
+	if exists {
+		return chatr.Errorf(chatr.ECONFLICT, "file %q exists", f.ID)
+	}
+	return chatr.Errorf(chatr.ENOTFOUND, "no such chat")
+}
+
+const fileColumns = `id, chat_id, user_id, name, size, type, blob_key, thumb_key, width, height, created`
+
+func scanFile(row pgx.Row) (chatr.File, error) {
+	var f chatr.File
+	err := row.Scan(&f.ID, &f.ChatID, &f.UserID, &f.Name, &f.Size, &f.Type, &f.Key, &f.ThumbKey, &f.Width, &f.Height, &f.Created)
+	utc(&f.Created)
+	return f, err
+}
+
+// GetFile returns the file, or ENOTFOUND.
+func (db *DB) GetFile(ctx context.Context, id string) (chatr.File, error) {
+	f, err := scanFile(db.pool.QueryRow(ctx, `SELECT `+fileColumns+` FROM files WHERE id = $1`, id))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return chatr.File{}, chatr.Errorf(chatr.ENOTFOUND, "no such file")
+	} else if err != nil {
+		return chatr.File{}, fmt.Errorf("postgres: get file: %w", err)
+	}
+	return f, nil
+}
+
+// ListChatFiles returns the chat's files by creation time, then ID.
+func (db *DB) ListChatFiles(ctx context.Context, chatID string) ([]chatr.File, error) {
+	rows, err := db.pool.Query(ctx, `SELECT `+fileColumns+` FROM files WHERE chat_id = $1 ORDER BY created, id`, chatID)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: list files: %w", err)
+	}
+	defer rows.Close()
+	out := []chatr.File{}
+	for rows.Next() {
+		f, err := scanFile(rows)
+		if err != nil {
+			return nil, fmt.Errorf("postgres: list files: %w", err)
+		}
+		out = append(out, f)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("postgres: list files: %w", err)
+	}
+	return out, nil
+}
+
+// DeleteFile removes the row.
+func (db *DB) DeleteFile(ctx context.Context, id string) error {
+	if _, err := db.pool.Exec(ctx, `DELETE FROM files WHERE id = $1`, id); err != nil {
+		return fmt.Errorf("postgres: delete file: %w", err)
+	}
+	return nil
+}
+
+// UserFileBytes sums the sizes of the user's files.
+func (db *DB) UserFileBytes(ctx context.Context, userID string) (int64, error) {
+	var n int64
+	if err := db.pool.QueryRow(ctx, `SELECT COALESCE(SUM(size), 0)::bigint FROM files WHERE user_id = $1`, userID).Scan(&n); err != nil {
+		return 0, fmt.Errorf("postgres: file bytes: %w", err)
+	}
+	return n, nil
+}
+
+// BlobReferenced looks the key up as a file's blob and as a thumbnail.
+func (db *DB) BlobReferenced(ctx context.Context, key string) (bool, error) {
+	if key == "" {
+		return false, nil
+	}
+	var ref bool
+	err := db.pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM files WHERE blob_key = $1) OR EXISTS (SELECT 1 FROM files WHERE thumb_key = $1)`, key).Scan(&ref)
+	if err != nil {
+		return false, fmt.Errorf("postgres: blob referenced: %w", err)
+	}
+	return ref, nil
+}
