@@ -84,10 +84,13 @@ type Store struct {
 	svc                                      *aztables.ServiceClient
 	chats, users, sessions, messages, marker *aztables.Client
 
-	mu      sync.Mutex
-	queues  map[string]*chatQueue // AddMessage group commit, per chat
-	wg      sync.WaitGroup        // chat writers running
-	pending int                   // messages queued, on all chats
+	mu     sync.Mutex
+	queues map[string]*chatQueue // AddMessage group commit, per chat
+	// submit runs a transaction on the messages table (a seam for tests
+	// that make the service fail).
+	submit  func(ctx context.Context, actions []aztables.TransactionAction) error
+	wg      sync.WaitGroup // chat writers running
+	pending int            // messages queued, on all chats
 	closed  bool
 }
 
@@ -126,6 +129,10 @@ func Open(ctx context.Context, connStr string) (*Store, error) {
 			return nil, fmt.Errorf("aztables: create table %s: %w", name, err)
 		}
 		*t.c = svc.NewClient(name)
+	}
+	s.submit = func(ctx context.Context, actions []aztables.TransactionAction) error {
+		_, err := s.messages.SubmitTransaction(ctx, actions, nil)
+		return err
 	}
 	return s, nil
 }
