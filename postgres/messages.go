@@ -42,7 +42,7 @@ func scanMessage(row pgx.Row) (chatr.Message, error) {
 }
 
 // byClientID returns the stored messages with the given (sender, key)
-// pairs. The query repeats the index's condition (client_id <> ”) so that
+// pairs. The query repeats the partial index's condition (a non-empty client_id) so that
 // the planner may use the partial index.
 func byClientID(ctx context.Context, q interface {
 	Query(context.Context, string, ...any) (pgx.Rows, error)

@@ -41,7 +41,7 @@ func scanMessage(row interface{ Scan(...any) error }) (chatr.Message, error) {
 }
 
 // byClientID returns the sender's message with that key, if any. The
-// query repeats the index's condition (client_id <> ”) so that the planner
+// query repeats the partial index's condition (a non-empty client_id) so that the planner
 // may use the partial index: it cannot tell that a parameter is not empty.
 func byClientID(ctx context.Context, q interface {
 	QueryRowContext(context.Context, string, ...any) *sql.Row
