@@ -85,10 +85,13 @@ type Store struct {
 	chats, users, sessions, messages, marker *aztables.Client
 	handles, names, invites, modLog          *aztables.Client // rooms.go
 
-	mu      sync.Mutex
-	queues  map[string]*chatQueue // AddMessage group commit, per chat
-	wg      sync.WaitGroup        // chat writers running
-	pending int                   // messages queued, on all chats
+	mu     sync.Mutex
+	queues map[string]*chatQueue // AddMessage group commit, per chat
+	// submit runs a transaction on the messages table (a seam for tests
+	// that make the service fail).
+	submit  func(ctx context.Context, actions []aztables.TransactionAction) error
+	wg      sync.WaitGroup // chat writers running
+	pending int            // messages queued, on all chats
 	closed  bool
 }
 
@@ -128,6 +131,10 @@ func Open(ctx context.Context, connStr string) (*Store, error) {
 			return nil, fmt.Errorf("aztables: create table %s: %w", name, err)
 		}
 		*t.c = svc.NewClient(name)
+	}
+	s.submit = func(ctx context.Context, actions []aztables.TransactionAction) error {
+		_, err := s.messages.SubmitTransaction(ctx, actions, nil)
+		return err
 	}
 	if err := s.backfill(ctx); err != nil {
 		return nil, fmt.Errorf("aztables: backfill: %w", err)

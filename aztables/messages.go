@@ -209,7 +209,7 @@ func (s *Store) commit(ctx context.Context, chatID string, batch []*pendingMessa
 				actions = append(actions, aztables.TransactionAction{ActionType: aztables.TransactionTypeAdd, Entity: marshal(k)})
 			}
 		}
-		_, err = s.messages.SubmitTransaction(ctx, actions, nil)
+		err = s.submit(ctx, actions)
 		if err == nil || s.landed(ck, last+1, token) {
 			resolveCopies(copies)
 			return nil

@@ -10,3 +10,8 @@ import (
 func BenchmarkAddMessageParallel(b *testing.B) {
 	storetest.BenchmarkAddMessageParallel(b, openFresh(b))
 }
+
+// BenchmarkAddMessageParallelKeyed is the same with idempotency keys.
+func BenchmarkAddMessageParallelKeyed(b *testing.B) {
+	storetest.BenchmarkAddMessageParallelKeyed(b, openFresh(b))
+}

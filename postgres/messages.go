@@ -41,12 +41,14 @@ func scanMessage(row pgx.Row) (chatr.Message, error) {
 	return m, err
 }
 
-// byClientID returns the stored messages with the given (sender, key) pairs.
+// byClientID returns the stored messages with the given (sender, key)
+// pairs. The query repeats the partial index's condition (a non-empty client_id) so that
+// the planner may use the partial index.
 func byClientID(ctx context.Context, q interface {
 	Query(context.Context, string, ...any) (pgx.Rows, error)
 }, from, keys []string) (map[[2]string]chatr.Message, error) {
 	rows, _ := q.Query(ctx, `SELECT `+messageColumns+` FROM messages
-		WHERE (from_user_id, client_id) IN (SELECT * FROM unnest($1::text[], $2::text[]))`, from, keys)
+		WHERE client_id <> '' AND (from_user_id, client_id) IN (SELECT * FROM unnest($1::text[], $2::text[]))`, from, keys)
 	ms, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (chatr.Message, error) { return scanMessage(row) })
 	if err != nil {
 		return nil, err

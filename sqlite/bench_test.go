@@ -17,3 +17,13 @@ func BenchmarkAddMessageParallel(b *testing.B) {
 	defer db.Close()
 	storetest.BenchmarkAddMessageParallel(b, db)
 }
+
+// BenchmarkAddMessageParallelKeyed is the same with idempotency keys.
+func BenchmarkAddMessageParallelKeyed(b *testing.B) {
+	db, err := sqlite.Open(b.Context(), filepath.Join(b.TempDir(), "bench.db"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer db.Close()
+	storetest.BenchmarkAddMessageParallelKeyed(b, db)
+}

@@ -40,11 +40,13 @@ func scanMessage(row interface{ Scan(...any) error }) (chatr.Message, error) {
 	return m, err
 }
 
-// byClientID returns the sender's message with that key, if any.
+// byClientID returns the sender's message with that key, if any. The
+// query repeats the partial index's condition (a non-empty client_id) so that the planner
+// may use the partial index: it cannot tell that a parameter is not empty.
 func byClientID(ctx context.Context, q interface {
 	QueryRowContext(context.Context, string, ...any) *sql.Row
 }, from, clientID string) (chatr.Message, bool, error) {
-	m, err := scanMessage(q.QueryRowContext(ctx, `SELECT `+messageColumns+` FROM messages WHERE from_user_id = ? AND client_id = ?`, from, clientID))
+	m, err := scanMessage(q.QueryRowContext(ctx, `SELECT `+messageColumns+` FROM messages WHERE from_user_id = ? AND client_id = ? AND client_id <> ''`, from, clientID))
 	if errors.Is(err, sql.ErrNoRows) {
 		return chatr.Message{}, false, nil
 	}

@@ -13,7 +13,14 @@ import (
 // goroutines (32 per GOMAXPROCS) add 100-byte messages to 16 chats, each
 // waiting for its message to be durable. The msgs/s metric is the
 // stored-and-acknowledged rate. db must be empty.
-func BenchmarkAddMessageParallel(b *testing.B, db chatr.Store) {
+func BenchmarkAddMessageParallel(b *testing.B, db chatr.Store) { benchAdd(b, db, false) }
+
+// BenchmarkAddMessageParallelKeyed is BenchmarkAddMessageParallel with an
+// idempotency key on every message, as Chatr's own client sends them: the
+// cost of the key look-up and its unique index.
+func BenchmarkAddMessageParallelKeyed(b *testing.B, db chatr.Store) { benchAdd(b, db, true) }
+
+func benchAdd(b *testing.B, db chatr.Store, keyed bool) {
 	ctx := b.Context()
 	const chats = 16
 	for i := 0; i < chats; i++ {
@@ -29,7 +36,10 @@ func BenchmarkAddMessageParallel(b *testing.B, db chatr.Store) {
 	b.RunParallel(func(pb *testing.PB) {
 		n := sender.Add(1)
 		m := chatr.Message{ChatID: fmt.Sprint("chat-", n%chats), FromUserID: fmt.Sprint("guest:", n), FromUserName: "bench", Text: text}
-		for pb.Next() {
+		for i := 0; pb.Next(); i++ {
+			if keyed {
+				m.ClientID = fmt.Sprint("bench-", i)
+			}
 			if _, err := db.AddMessage(ctx, m); err != nil {
 				b.Error(err)
 				return
