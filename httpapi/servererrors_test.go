@@ -88,3 +88,22 @@ func checkSecurityHeaders(t *testing.T, h http.Header) {
 		}
 	}
 }
+
+// TestGuestNameRefused: a name that is blank to the eye, carries bidi or
+// control characters or stacks combining marks gets a 400 JSON error that
+// says why.
+func TestGuestNameRefused(t *testing.T) {
+	n := testnode.Start(t, server.Config{})
+	for name, want := range map[string]string{
+		"\u3164":                    "name must not contain invisible characters",
+		"\u2800":                    "name must not contain invisible characters",
+		"\u202Eecila":               "name must not contain control, zero-width or text-direction characters",
+		"Z\u0351\u0352\u0353\u0354": "name must not stack more than 3 combining marks",
+	} {
+		c := testnode.Anon(t, n.Base)
+		var e struct{ Error, Message string }
+		if st := c.Do("POST", "/.auth/login/guest", map[string]string{"name": name}, &e); st != 400 || e.Error != "invalid" || e.Message != want {
+			t.Errorf("guest sign-in as %+q: %d %+v, want 400 invalid %q", name, st, e, want)
+		}
+	}
+}

@@ -17,6 +17,7 @@ export const state = reactive({
   steps: [],
   providers: [],
   guest: true,
+  maxNameLength: 32, // the server's default; /.auth/providers says
   me: null,               // {userId, userName, provider}
   config: { idleTimeoutSeconds: 60, maxMessageBytes: 4096, maxChatNameLength: 64 },
   chats: {},              // group chats by id
@@ -176,6 +177,7 @@ async function showSignIn() {
     const p = await api.providers();
     state.providers = p.providers || [];
     state.guest = p.guest !== false;
+    if (p.maxNameLength > 0) state.maxNameLength = p.maxNameLength;
   } catch {
     state.providers = [];
     state.guest = true;

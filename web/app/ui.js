@@ -7,6 +7,7 @@ import {
   byteLength, markRead, toast,
 } from './store.js';
 import { loginUrl } from './api.js';
+import { checkName } from './names.js';
 import { icon, providerIcon, providerLabel } from './icons.js';
 import { linkify, mentions, shortTime, fullTime, dayLabel, initials, hue } from './text.js';
 
@@ -34,8 +35,8 @@ const SignIn = {
     const error = ref('');
     async function submit(e) {
       e.preventDefault();
-      const n = name.value.trim();
-      if (!n) { error.value = 'Please enter a name'; return; }
+      const { name: n, error: invalid } = checkName(name.value, state.maxNameLength);
+      if (invalid) { error.value = invalid; return; }
       busy.value = true;
       error.value = '';
       try {
@@ -60,10 +61,11 @@ const SignIn = {
             h('label', { class: 'label', for: 'guest-name' }, 'Your name'),
             h('div', { class: 'control' }, h('input', {
               id: 'guest-name', class: ['input', error.value ? 'is-danger' : ''], type: 'text', autocomplete: 'nickname',
-              maxlength: 64, placeholder: 'e.g. Alice', value: name.value, autofocus: true,
-              onInput: (e) => { name.value = e.target.value; },
+              placeholder: 'e.g. Alice', value: name.value, autofocus: true,
+              'aria-invalid': error.value ? 'true' : 'false', 'aria-describedby': error.value ? 'guest-name-error' : null,
+              onInput: (e) => { name.value = e.target.value; error.value = ''; },
             })),
-            error.value ? h('p', { class: 'help is-danger', role: 'alert' }, error.value) : null,
+            error.value ? h('p', { class: 'help is-danger', role: 'alert', id: 'guest-name-error' }, error.value) : null,
           ]),
           h('button', { class: ['button', 'is-primary', 'is-fullwidth', busy.value ? 'is-loading' : ''], type: 'submit', id: 'guest-submit' }, 'Continue as guest'),
         ]) : null,
