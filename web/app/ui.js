@@ -274,7 +274,10 @@ const ChatView = {
       if (v.stick) v.newBelow = 0;
       if (el.scrollTop < 120) older();
     }
-    watch(() => view.value && view.value.items.length, async () => {
+    // Anything that changes the list's height: new messages, and the header
+    // or spinner that appear when a load ends (the start-of-chat header is
+    // rendered after the messages, and must not push the newest one out).
+    watch(() => { const v = view.value; return v && [v.items.length, v.loaded, v.loading, v.hasMore, v.loadingOlder]; }, async () => {
       const v = view.value;
       if (!v) return;
       await nextTick();
@@ -380,7 +383,8 @@ const ChatView = {
       return h('section', { class: 'chat-view', id: 'chat-panel', role: 'tabpanel', 'aria-label': chatName(props.chatId), 'data-chat-id': props.chatId }, [
         h('div', { class: 'messages-wrap' }, [
           h('ol', { class: 'messages', ref: scroller, onScroll, role: 'log', 'aria-live': 'polite', 'aria-label': 'Messages', tabindex: 0 }, [
-            v.loadingOlder ? h('li', { class: 'older-loading', key: 'older' }, [spinner('Loading older messages'), h('span', 'Loading older messages…')]) : null,
+            // Floats over the messages: taking room would push them down while loading.
+            v.loadingOlder ? h('li', { class: 'older-loading is-floating', key: 'older' }, h('span', { class: 'older-loading-label' }, [spinner('Loading older messages'), h('span', 'Loading older messages…')])) : null,
             !v.hasMore && v.loaded ? h('li', { class: 'chat-start', key: 'start' }, [
               icon(isPrivate(props.chatId) ? 'lock' : 'hash', { size: 28 }),
               h('p', { class: 'has-text-weight-semibold' }, chatName(props.chatId)),
