@@ -47,6 +47,8 @@ window.addEventListener('error', (e) => window.__errors.push(String(e.message)))
 window.addEventListener('unhandledrejection', (e) => window.__errors.push('unhandled: ' + String(e.reason && e.reason.message || e.reason)));
 window.alert = () => { window.__alerts++; };
 window.__toasts = [];
+window.__sockets = [];
+window.WebSocket = class extends WebSocket { constructor(url, protocols) { super(url, protocols); window.__sockets.push(String(url)); } };
 new MutationObserver((records) => { for (const r of records) for (const n of r.addedNodes) {
   if (n.nodeType === 1) for (const t of [n, ...n.querySelectorAll('.toast')]) if (t.classList.contains('toast')) window.__toasts.push(t.textContent);
 } }).observe(document, { childList: true, subtree: true });
@@ -364,12 +366,12 @@ func toastShown(text string) string {
 }
 
 func hasMessage(text string) string {
-	return `[...document.querySelectorAll('.chat-view .msg .msg-text')].some((e) => e.textContent === ` + js(text) + `)`
+	return `[...document.querySelectorAll('.chat-view .msg:not(.is-pending) .msg-text')].some((e) => e.textContent === ` + js(text) + `)`
 }
 
 // shownMessages lists the texts of the messages in the chat in front.
 func shownMessages(u *user) []string {
-	return eval[[]string](u, `[...document.querySelectorAll('.chat-view .msg .msg-text')].map((e) => e.textContent)`)
+	return eval[[]string](u, `[...document.querySelectorAll('.chat-view .msg:not(.is-pending) .msg-text')].map((e) => e.textContent)`)
 }
 
 func TestBrowserChat(t *testing.T) {

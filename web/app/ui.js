@@ -2,7 +2,7 @@
 // a CSP without 'unsafe-eval', so Vue may not compile templates at run time.
 import { h, ref, computed, watch, nextTick, onMounted, onBeforeUnmount, Fragment } from '/vendor/vue.esm-browser.prod.js';
 import {
-  state, boot, signInAsGuest, signOut, openChat, activate, closeTab, loadOlder, sendMessage, sendTyping,
+  state, outbox, boot, signInAsGuest, signOut, openChat, activate, closeTab, loadOlder, sendMessage, sendTyping,
   createChat, deleteChat, startPrivateChat, askNotifications, dismissToast, chatName, isPrivate, errorText,
   byteLength, markRead, toast,
 } from './store.js';
@@ -277,7 +277,7 @@ const ChatView = {
     // Anything that changes the list's height: new messages, and the header
     // or spinner that appear when a load ends (the start-of-chat header is
     // rendered after the messages, and must not push the newest one out).
-    watch(() => { const v = view.value; return v && [v.items.length, v.loaded, v.loading, v.hasMore, v.loadingOlder]; }, async () => {
+    watch(() => { const v = view.value; return v && [v.items.length, v.loaded, v.loading, v.hasMore, v.loadingOlder, outbox.forChat(props.chatId).length]; }, async () => {
       const v = view.value;
       if (!v) return;
       await nextTick();
@@ -319,16 +319,11 @@ const ChatView = {
       if (!v) return;
       const text = v.draft;
       if (!text.trim()) return;
-      if (state.conn !== 'connected') { sendError.value = 'Not connected: your message is kept until the connection is back'; return; }
+      const err = sendMessage(props.chatId, text);
+      if (err) { sendError.value = 'Not sent: ' + err; return; }
       v.draft = '';
       nextTick(autosize);
-      const err = await sendMessage(props.chatId, text);
-      if (err) {
-        sendError.value = 'Not sent: ' + err;
-        if (!v.draft) { v.draft = text; nextTick(autosize); }
-      } else {
-        sendError.value = '';
-      }
+      sendError.value = state.conn === 'connected' ? '' : 'Not connected: your message is kept until the connection is back';
     }
     function onKeydown(e) {
       if (e.key === 'Enter' && !e.shiftKey && !e.isComposing) {
@@ -374,6 +369,25 @@ const ChatView = {
       return out;
     }
 
+    // renderPending shows the outbox's messages for this chat after the
+    // stored ones, marked as not yet sent.
+    function renderPending() {
+      return outbox.forChat(props.chatId).map((e) => h('li', {
+        key: 'p' + e.clientId, class: ['msg', 'is-mine', 'is-pending', e.status === 'failed' ? 'is-failed' : ''], 'data-client-id': e.clientId,
+      }, h('div', { class: 'bubble' }, [
+        h('div', { class: 'msg-head' }, [
+          h('span', { class: 'msg-sender' }, 'You'),
+          h('span', { class: 'msg-status' }, e.status === 'failed' ? 'Not sent: ' + e.error
+            : e.status === 'sent' ? 'Sent' : state.conn === 'connected' ? 'Sending…' : 'Waiting for the connection'),
+        ]),
+        h('div', { class: 'msg-text' }, linkify(e.text)),
+        e.status === 'failed' ? h('div', { class: 'buttons are-small msg-actions' }, [
+          h('button', { class: 'button is-small', type: 'button', onClick: () => outbox.retry(e.clientId) }, 'Retry'),
+          h('button', { class: 'button is-small is-text', type: 'button', onClick: () => outbox.confirmed(e.clientId) }, 'Discard'),
+        ]) : null,
+      ])));
+    }
+
     return () => {
       const v = view.value;
       if (!v) return null;
@@ -393,6 +407,7 @@ const ChatView = {
             v.loading && !v.items.length ? h('li', { class: 'older-loading', key: 'loading' }, [spinner(), h('span', 'Loading messages…')]) : null,
             v.error ? h('li', { class: 'note is-error', key: 'error' }, h('span', v.error)) : null,
             ...renderItems(v),
+            ...renderPending(),
           ]),
           v.newBelow > 0 && !v.stick ? h('button', {
             class: 'button is-small is-link jump-latest', onClick: () => { v.stick = true; v.newBelow = 0; toBottom(); markRead(props.chatId); },
@@ -413,7 +428,7 @@ const ChatView = {
           }),
           h('button', {
             class: 'button is-primary send-button', type: 'submit', 'aria-label': 'Send message', title: 'Send (Enter)',
-            disabled: !v.draft.trim() || tooLong || state.conn !== 'connected',
+            disabled: !v.draft.trim() || tooLong,
           }, icon('send')),
         ]),
         h('p', { id: 'composer-help', class: ['composer-help', sendError.value || tooLong ? 'has-text-danger' : 'is-hidden-mobile'], role: sendError.value ? 'alert' : null },
