@@ -177,7 +177,8 @@ func newUser(t *testing.T, browser context.Context, base, name string) *user {
 
 func (u *user) do(what string, actions ...chromedp.Action[chromedp.Void]) {
 	u.t.Helper()
-	ctx, cancel := context.WithTimeout(u.ctx, 20*time.Second)
+	// An upper bound only: a loaded machine can stall Chromium for seconds.
+	ctx, cancel := context.WithTimeout(u.ctx, 60*time.Second)
 	defer cancel()
 	if err := chromedp.Do(ctx, actions...); err != nil {
 		u.t.Fatalf("%s: %s: %v", u.name, what, err)
@@ -187,7 +188,7 @@ func (u *user) do(what string, actions ...chromedp.Action[chromedp.Void]) {
 // waitFor polls a JavaScript expression until it is truthy.
 func (u *user) waitFor(what, expr string) {
 	u.t.Helper()
-	u.waitForIn(what, expr, 15*time.Second)
+	u.waitForIn(what, expr, 60*time.Second) // an upper bound: most conditions hold at once
 }
 
 func (u *user) waitForIn(what, expr string, d time.Duration) {

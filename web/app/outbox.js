@@ -7,11 +7,10 @@
 import { reactive } from '/vendor/vue.esm-browser.prod.js';
 
 const RETRY_MS = 3000;       // a send that timed out is tried again after this
-const CONFIRM_WAIT_MS = 15000; // an acked entry waits this long for its echo
 
 export class Outbox {
   constructor() {
-    this.entries = reactive([]); // {clientId, chatId, text, time, status: queued|sending|sent|failed, error}
+    this.entries = reactive([]); // {clientId, chatId, text, time, status: queued|sending|failed, error}
     this.key = null;
     this.send = null;    // async (entry) => {ok} | {retry} | {error}
     this.canSend = () => false;
@@ -35,7 +34,7 @@ export class Outbox {
 
   save() {
     if (!this.key) return;
-    const keep = this.entries.filter((e) => e.status !== 'sent').map(({ clientId, chatId, text, time }) => ({ clientId, chatId, text, time }));
+    const keep = this.entries.map(({ clientId, chatId, text, time }) => ({ clientId, chatId, text, time }));
     try {
       if (keep.length) localStorage.setItem(this.key, JSON.stringify(keep));
       else localStorage.removeItem(this.key);
@@ -83,9 +82,9 @@ export class Outbox {
         const r = await this.send(e);
         if (!this.entries.includes(e)) continue; // its echo came first
         if (r.ok) {
-          e.status = 'sent';
-          this.save();
-          setTimeout(() => { if (e.status === 'sent') this.confirmed(e.clientId); }, CONFIRM_WAIT_MS);
+          // Stored: the message itself arrives on the socket (or from
+          // history); a server that echoes no clientId must not leave a copy.
+          this.confirmed(e.clientId);
         } else if (r.retry) {
           e.status = 'queued';
           clearTimeout(this.retryTimer);

@@ -378,7 +378,7 @@ const ChatView = {
         h('div', { class: 'msg-head' }, [
           h('span', { class: 'msg-sender' }, 'You'),
           h('span', { class: 'msg-status' }, e.status === 'failed' ? 'Not sent: ' + e.error
-            : e.status === 'sent' ? 'Sent' : state.conn === 'connected' ? 'Sending…' : 'Waiting for the connection'),
+            : state.conn === 'connected' ? 'Sending…' : 'Waiting for the connection'),
         ]),
         h('div', { class: 'msg-text' }, linkify(e.text)),
         e.status === 'failed' ? h('div', { class: 'buttons are-small msg-actions' }, [
