@@ -32,12 +32,20 @@ run: deps ## Serve Chatr on http://localhost:8080 (SQLite file chatr.db, guest s
 build: deps ## Build the chatr and chatr-bench binaries into bin/
 	CGO_ENABLED=0 $(GO) build -trimpath -o bin/ ./cmd/...
 
+# Tests of these packages drive separate chatr processes (and the load
+# generator): the race detector would watch only the test driver, so they run
+# without it. Every other package runs under the race detector.
+NORACE_PKGS := ./bench/... ./cluster/...
+RACE_PKGS    = $(shell $(GO) list $(PKGS) | grep -vE '^github.com/chatr/chatr/(bench|cluster)$$')
+
 .PHONY: test
-test: deps ## Run every test (PostgreSQL, Redis and Chromium tests skip locally when absent, fail under CI=true)
+test: deps ## Run every test, most under the race detector (PostgreSQL, Redis and Chromium tests skip locally when absent, fail under CI=true)
 	$(GO) vet $(PKGS)
-	$(GO) test -count=1 -timeout 40m -skip '^TestSoak$$' $(PKGS)
 	@# The soak loads the machine: alone, so that timing-sensitive tests do not share it.
 	$(GO) test -count=1 -timeout 10m -run '^TestSoak$$' ./e2e/
+	$(GO) test -count=1 -timeout 20m $(NORACE_PKGS)
+	@# Last, so that the output ends with go test's summary of most packages.
+	$(GO) test -race -count=1 -timeout 45m -skip '^TestSoak$$' $(RACE_PKGS)
 
 .PHONY: lint
 lint: deps ## gofmt, go vet and staticcheck

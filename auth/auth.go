@@ -16,8 +16,6 @@ import (
 	"net/http"
 	"strings"
 	"time"
-	"unicode"
-	"unicode/utf8"
 
 	"github.com/chatr/chatr"
 )
@@ -151,6 +149,9 @@ func (s *Service) setCookie(w http.ResponseWriter, r *http.Request, token string
 	})
 }
 
+// MaxNameLength is the longest display name Guest accepts, in characters.
+func (s *Service) MaxNameLength() int { return s.cfg.MaxNameLength }
+
 // Guest returns a new guest identity with the chosen display name. Every
 // call gives a new user id: two guests called Alice are two users.
 func (s *Service) Guest(name string) (chatr.User, error) {
@@ -161,27 +162,6 @@ func (s *Service) Guest(name string) (chatr.User, error) {
 	id := make([]byte, 10)
 	_, _ = rand.Read(id)
 	return chatr.User{ID: "guest:" + hex.EncodeToString(id), Name: name, Provider: "guest"}, nil
-}
-
-// CleanName trims a display name and checks it: 1 to max characters, valid
-// UTF-8, no control or format characters.
-func CleanName(name string, max int) (string, error) {
-	name = strings.TrimSpace(name)
-	if name == "" {
-		return "", chatr.Errorf(chatr.EINVALID, "name must not be empty")
-	}
-	if !utf8.ValidString(name) {
-		return "", chatr.Errorf(chatr.EINVALID, "name must be valid UTF-8")
-	}
-	if n := utf8.RuneCountInString(name); n > max {
-		return "", chatr.Errorf(chatr.EINVALID, "name must be at most %d characters", max)
-	}
-	for _, r := range name {
-		if unicode.IsControl(r) || unicode.Is(unicode.Cf, r) {
-			return "", chatr.Errorf(chatr.EINVALID, "name must not contain control characters")
-		}
-	}
-	return name, nil
 }
 
 func hashToken(token string) string {

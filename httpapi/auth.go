@@ -64,7 +64,8 @@ func (h *Handler) providers(w http.ResponseWriter, r *http.Request) {
 	for _, p := range h.cfg.Providers {
 		list = append(list, entry{p, "/.auth/login/" + url.PathEscape(p.Name)})
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"providers": list, "guest": !h.cfg.NoGuests})
+	writeJSON(w, http.StatusOK, map[string]any{"providers": list, "guest": !h.cfg.NoGuests,
+		"maxNameLength": h.cfg.Auth.MaxNameLength()})
 }
 
 // guestLogin signs a guest in with a chosen name, from JSON or a form.

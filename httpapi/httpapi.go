@@ -159,12 +159,12 @@ func New(cfg Config) *Handler {
 	if cfg.Metrics != nil {
 		m.Handle("GET /metrics", cfg.Metrics)
 	}
-	hubHandler := cfg.Hub
+	hubHandler := rawHijack(cfg.Hub)
 	if cfg.ConnectionsPerIP == 0 {
 		cfg.ConnectionsPerIP = DefaultConnectionsPerIP
 	}
 	if cfg.ConnectionsPerIP > 0 {
-		hubHandler = h.limitSockets(cfg.Hub, cfg.ConnectionsPerIP)
+		hubHandler = h.limitSockets(hubHandler, cfg.ConnectionsPerIP)
 	}
 	m.Handle("GET /client/hubs/{hub}", hubHandler)
 	if cfg.Static != nil {
@@ -174,7 +174,7 @@ func New(cfg Config) *Handler {
 				h.Error(w, r, chatr.Errorf(chatr.EINVALID, "method not allowed"))
 				return
 			}
-			cfg.Static.ServeHTTP(w, r)
+			cfg.Static.ServeHTTP(&staticWriter{ResponseWriter: w, h: h, r: r}, r)
 		})
 	}
 	return h
@@ -182,14 +182,9 @@ func New(cfg Config) *Handler {
 
 // ServeHTTP adds the security headers to every response and routes.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	hd := w.Header()
-	hd.Set("Content-Security-Policy", ContentSecurityPolicy)
-	hd.Set("X-Content-Type-Options", "nosniff")
-	hd.Set("X-Frame-Options", "DENY")
-	hd.Set("Referrer-Policy", "same-origin")
-	hd.Set("Cross-Origin-Opener-Policy", "same-origin")
+	setSecurityHeaders(w.Header())
 	if h.cfg.Auth.IsTLS(r) {
-		hd.Set("Strict-Transport-Security", "max-age=31536000")
+		w.Header().Set("Strict-Transport-Security", "max-age=31536000")
 	}
 	if h.requests != nil && !strings.HasPrefix(r.URL.Path, "/healthz") && !strings.HasPrefix(r.URL.Path, "/readyz") {
 		if !h.requests.Allow(h.limitKey(r), time.Now()) {
@@ -197,6 +192,10 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			h.Error(w, r, chatr.Errorf(chatr.ELIMIT, "too many requests"))
 			return
 		}
+	}
+	if r.RequestURI == "*" { // "OPTIONS *": nothing here answers for the whole server
+		h.Error(w, r, chatr.Errorf(chatr.EINVALID, "no such resource"))
+		return
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), h.cfg.StoreTimeout)
 	defer cancel()

@@ -59,3 +59,27 @@ func (w *countedWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 }
 
 func (w *countedWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// rawHijack hands the hub the connection under Listener's wrapper when it
+// hijacks a socket.
+func rawHijack(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		next.ServeHTTP(&rawHijacker{w}, r)
+	})
+}
+
+type rawHijacker struct{ http.ResponseWriter }
+
+func (w *rawHijacker) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	hj, ok := w.ResponseWriter.(http.Hijacker)
+	if !ok {
+		return nil, nil, errors.New("httpapi: connection cannot be hijacked")
+	}
+	nc, rw, err := hj.Hijack()
+	if err != nil {
+		return nil, nil, err
+	}
+	return rawConn(nc), rw, nil
+}
+
+func (w *rawHijacker) Unwrap() http.ResponseWriter { return w.ResponseWriter }

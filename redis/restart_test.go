@@ -21,7 +21,7 @@ func startRedisServer(t *testing.T, port int) *exec.Cmd {
 	t.Helper()
 	bin, err := exec.LookPath("redis-server")
 	if err != nil {
-		t.Skip("redis-server is not installed: cannot test a Redis restart")
+		unavailable(t, "redis-server is not installed: cannot test a Redis restart")
 	}
 	cmd := exec.Command(bin, "--port", strconv.Itoa(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", t.TempDir())
 	if err := cmd.Start(); err != nil {

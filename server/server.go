@@ -226,6 +226,7 @@ func New(cfg Config) (*Server, error) {
 		}
 		ln = newIPLimitListener(ln, perIP+tcpSlack)
 	}
+	ln = httpapi.Listener(ln) // net/http's own error answers as JSON with the security headers
 	s.ln = ln
 	if s.dropIn, err = openDropIn(cfg, "chat", ln.Addr(), cl); err != nil {
 		ln.Close()
@@ -241,7 +242,9 @@ func New(cfg Config) (*Server, error) {
 		WriteTimeout:      writeTimeout,
 		IdleTimeout:       idleTimeout,
 		MaxHeaderBytes:    32 << 10,
-		ErrorLog:          slog.NewLogLogger(cfg.Logger.Handler(), slog.LevelWarn),
+		// "OPTIONS *" reaches the handler, which answers it like any request.
+		DisableGeneralOptionsHandler: true,
+		ErrorLog:                     slog.NewLogLogger(cfg.Logger.Handler(), slog.LevelWarn),
 	}
 	return s, nil
 }

@@ -46,6 +46,12 @@ document.addEventListener('securitypolicyviolation', (e) => window.__csp.push(e.
 window.addEventListener('error', (e) => window.__errors.push(String(e.message)));
 window.addEventListener('unhandledrejection', (e) => window.__errors.push('unhandled: ' + String(e.reason && e.reason.message || e.reason)));
 window.alert = () => { window.__alerts++; };
+window.__toasts = [];
+window.__sockets = [];
+window.WebSocket = class extends WebSocket { constructor(url, protocols) { super(url, protocols); window.__sockets.push(String(url)); } };
+new MutationObserver((records) => { for (const r of records) for (const n of r.addedNodes) {
+  if (n.nodeType === 1) for (const t of [n, ...n.querySelectorAll('.toast')]) if (t.classList.contains('toast')) window.__toasts.push(t.textContent);
+} }).observe(document, { childList: true, subtree: true });
 `
 
 // chromiumPath finds Chromium, or skips the test (fails it under CI=true).
@@ -171,7 +177,8 @@ func newUser(t *testing.T, browser context.Context, base, name string) *user {
 
 func (u *user) do(what string, actions ...chromedp.Action[chromedp.Void]) {
 	u.t.Helper()
-	ctx, cancel := context.WithTimeout(u.ctx, 20*time.Second)
+	// An upper bound only: a loaded machine can stall Chromium for seconds.
+	ctx, cancel := context.WithTimeout(u.ctx, 60*time.Second)
 	defer cancel()
 	if err := chromedp.Do(ctx, actions...); err != nil {
 		u.t.Fatalf("%s: %s: %v", u.name, what, err)
@@ -181,7 +188,7 @@ func (u *user) do(what string, actions ...chromedp.Action[chromedp.Void]) {
 // waitFor polls a JavaScript expression until it is truthy.
 func (u *user) waitFor(what, expr string) {
 	u.t.Helper()
-	u.waitForIn(what, expr, 15*time.Second)
+	u.waitForIn(what, expr, 60*time.Second) // an upper bound: most conditions hold at once
 }
 
 func (u *user) waitForIn(what, expr string, d time.Duration) {
@@ -353,13 +360,19 @@ var pressEnter = chromedp.Func(func(ctx context.Context, t *chromedp.Target) err
 	return nil
 })
 
+// toastShown is true once a toast with text has shown, however briefly
+// (toasts go away by themselves; a busy machine may poll after that).
+func toastShown(text string) string {
+	return `window.__toasts.some((t) => t.includes(` + js(text) + `))`
+}
+
 func hasMessage(text string) string {
-	return `[...document.querySelectorAll('.chat-view .msg .msg-text')].some((e) => e.textContent === ` + js(text) + `)`
+	return `[...document.querySelectorAll('.chat-view .msg:not(.is-pending) .msg-text')].some((e) => e.textContent === ` + js(text) + `)`
 }
 
 // shownMessages lists the texts of the messages in the chat in front.
 func shownMessages(u *user) []string {
-	return eval[[]string](u, `[...document.querySelectorAll('.chat-view .msg .msg-text')].map((e) => e.textContent)`)
+	return eval[[]string](u, `[...document.querySelectorAll('.chat-view .msg:not(.is-pending) .msg-text')].map((e) => e.textContent)`)
 }
 
 func TestBrowserChat(t *testing.T) {
@@ -454,7 +467,7 @@ func TestBrowserChat(t *testing.T) {
 		alice.do("click Bob in the user list", chromedp.Click(chromedp.CSS(`#user-list .user-entry:not(.is-self) .side-main`)))
 		alice.waitFor("Alice's private tab opens in front",
 			`(document.querySelector('.chat-tab.is-active') || {dataset: {}}).dataset.chatId?.startsWith('private_')`)
-		bob.waitFor("Bob gets a toast", `[...document.querySelectorAll('.toast')].some((e) => e.textContent.includes('private chat') || e.textContent.includes('talk'))`)
+		bob.waitFor("Bob gets a toast", `window.__toasts.some((t) => t.includes('private chat') || t.includes('talk'))`)
 		bob.waitFor("Bob gets a background tab",
 			`[...document.querySelectorAll('.chat-tab')].some((e) => e.dataset.chatId.startsWith('private_') && !e.classList.contains('is-active'))`)
 		bob.screenshot("private-toast-light")
@@ -520,14 +533,18 @@ func TestBrowserIdle(t *testing.T) {
 	alice.signIn()
 	bob.signIn()
 	bob.waitFor("Bob sees Alice", userListed("Alice"))
+	// Alice may have gone idle before Bob was there to see it: her activity
+	// now makes the next "away" a change Bob witnesses.
+	alice.do("Alice moves the mouse", chromedp.MouseClickXY(600, 400))
 
 	idle := `!!document.querySelector('#user-list .user-entry.is-idle .idle-marker') && [...document.querySelectorAll('#user-list .user-entry.is-idle .user-name')].some((e) => e.textContent === 'Alice')`
 	bob.waitFor("Alice shows as away", idle)
-	bob.waitFor("Bob gets an away toast", `[...document.querySelectorAll('.toast')].some((e) => e.textContent.includes('Alice is away'))`)
+	bob.waitFor("Bob gets an away toast", toastShown("Alice is away"))
 
+	seen := eval[int](bob, `window.__toasts.length`)
 	alice.do("move the mouse", chromedp.MouseClickXY(600, 400))
 	bob.waitFor("Alice is back", `!(`+idle+`)`)
-	bob.waitFor("Bob gets a back toast", `[...document.querySelectorAll('.toast')].some((e) => e.textContent.includes('Alice is back'))`)
+	bob.waitFor("Bob gets a back toast", `window.__toasts.slice(`+fmt.Sprint(seen)+`).some((t) => t.includes('Alice is back'))`)
 	alice.checkPage()
 	bob.checkPage()
 }
@@ -589,9 +606,11 @@ func TestBrowserServerRestart(t *testing.T) {
 	send(bob, "Bob is back")
 	want = append(want, "Bob is back")
 
+	// A doubled copy of anything sent before would reach both before this.
+	send(alice, "last")
+	want = append(want, "last")
 	for _, u := range []*user{alice, bob} {
-		u.waitFor("every message arrived", hasMessage("Bob is back"))
-		time.Sleep(500 * time.Millisecond) // a doubled copy would show by now
+		u.waitFor("every message arrived", hasMessage("last"))
 		got := shownMessages(u)
 		if strings.Join(got, "\n") != strings.Join(want, "\n") {
 			t.Errorf("%s after the restart:\n got %q\nwant %q", u.name, got, want)

@@ -5,6 +5,7 @@ import { reactive, markRaw, watch } from '/vendor/vue.esm-browser.prod.js';
 import { api, logoutUrl } from './api.js';
 import { HubClient } from './hubclient.js';
 import { mentions, unescapeAnnouncement } from './text.js';
+import { Outbox } from './outbox.js';
 
 const PAGE = 50;          // messages per history page
 const TYPING_SHOW_MS = 6000;
@@ -17,6 +18,7 @@ export const state = reactive({
   steps: [],
   providers: [],
   guest: true,
+  maxNameLength: 32, // the server's default; /.auth/providers says
   me: null,               // {userId, userName, provider}
   config: { idleTimeoutSeconds: 60, maxMessageBytes: 4096, maxChatNameLength: 64 },
   chats: {},              // group chats by id
@@ -40,7 +42,10 @@ let toastSeq = 0;
 let selfOnline = null;    // resolves when the hub announces our own userOnline
 let lastActivity = Date.now();
 let lastTypingSent = {};
-const unconfirmed = [];   // sends whose connection was lost before the ack
+let rejoined = false;     // the connection is up and the open chats joined again: the outbox may send
+
+// outbox holds the messages written but not yet stored by the server.
+export const outbox = new Outbox();
 
 // ---------- helpers ----------
 
@@ -140,11 +145,11 @@ export async function boot() {
     selfOnline = new Promise((r) => { gotSelf = r; });
     selfOnline.resolve = gotSelf;
     client = markRaw(new HubClient(async () => {
-      if (first) { const u = first; first = null; return u; }
-      return (await api.token(state.me.userId)).url;
+      if (first) { const u = first; first = null; return renderAsText(u); }
+      return renderAsText((await api.token(state.me.userId)).url);
     }));
     const opened = new Promise((r) => client.addEventListener('open', r, { once: true }));
-    client.addEventListener('state', (e) => { state.conn = e.detail; });
+    client.addEventListener('state', (e) => { state.conn = e.detail; if (e.detail !== 'connected') rejoined = false; });
     client.addEventListener('message', (e) => onFrame(e.detail));
     client.addEventListener('open', (e) => { if (state.phase === 'ready') onReopen(e.detail.fresh); });
     client.addEventListener('unauthorized', () => { location.reload(); });
@@ -160,11 +165,27 @@ export async function boot() {
     state.phase = 'ready';
     startIdleDetection();
     restoreTabs();
+    outbox.open(outboxKey(), sendEntry, () => rejoined && !!client && client.connected);
+    rejoined = client.connected;
+    outbox.flush();
   } catch (err) {
     step(current, 'error');
     if (err && err.status === 401) { await showSignIn(); return; }
     state.error = (err && err.message) || 'Something went wrong';
   }
+}
+
+// renderAsText declares, in the hub URL, that this client renders message
+// text as text: the server then sends it as written (to clients that do
+// not declare it, it sends text HTML-escaped).
+function renderAsText(url) {
+  const u = new URL(url, location.href);
+  u.searchParams.set('render', 'text');
+  return u.toString();
+}
+
+function outboxKey() {
+  return 'chatr.outbox.' + state.me.userId;
 }
 
 function withTimeout(p, ms, msg) {
@@ -176,6 +197,7 @@ async function showSignIn() {
     const p = await api.providers();
     state.providers = p.providers || [];
     state.guest = p.guest !== false;
+    if (p.maxNameLength > 0) state.maxNameLength = p.maxNameLength;
   } catch {
     state.providers = [];
     state.guest = true;
@@ -191,6 +213,8 @@ export async function signInAsGuest(name) {
 export function signOut() {
   if (client) client.stop();
   try { localStorage.removeItem(tabsKey()); } catch { /* private mode */ }
+  // What was never sent stays with whoever wrote it, not with this device.
+  try { localStorage.removeItem(outboxKey()); } catch { /* private mode */ }
   location.href = logoutUrl;
 }
 
@@ -361,6 +385,7 @@ function addMessage(view, m, { history = false } = {}) {
   const id = Number(m.id);
   if (!id || view.seen.has(id)) return false;
   view.seen.add(id);
+  if (typeof m.clientId === 'string' && state.me && m.fromUserId === state.me.userId) outbox.confirmed(m.clientId);
   const item = {
     kind: 'msg', id, fromUserId: m.fromUserId, fromUserName: m.fromUserName,
     message: String(m.message ?? ''), time: m.time || new Date().toISOString(),
@@ -401,6 +426,7 @@ function onGroupMessage(chatId, f) {
       view = state.views[chatId];
     }
     const mine = state.me && d.fromUserId === state.me.userId;
+    if (mine && typeof d.clientId === 'string') outbox.confirmed(d.clientId);
     if (d.fromUserId && view.typing[d.fromUserId]) delete view.typing[d.fromUserId];
     if (!addMessage(view, d)) return;
     if (!mine) {
@@ -518,19 +544,12 @@ async function onReopen(fresh) {
       if (fresh) await join(id).catch(() => {});
       await fillGap(view).catch(() => {});
     }
-    if (fresh) await resendUnconfirmed();
   } catch (err) {
     if (err && err.status === 401) location.reload();
-  }
-}
-
-async function resendUnconfirmed() {
-  const list = unconfirmed.splice(0);
-  for (const u of list) {
-    const view = state.views[u.chatId];
-    const me = state.me.userId;
-    const arrived = view && view.items.some((it) => it.kind === 'msg' && it.id > u.afterId && it.fromUserId === me && it.message === u.text);
-    if (!arrived) sendMessage(u.chatId, u.text);
+  } finally {
+    // The outbox resends with the same clientIds: the server stores each once.
+    rejoined = !!client && client.connected;
+    outbox.flush();
   }
 }
 
@@ -552,22 +571,28 @@ export function byteLength(s) {
   return new TextEncoder().encode(s).length;
 }
 
-// sendMessage sends text to a chat; it resolves to an error text or ''.
-export async function sendMessage(chatId, text) {
+// sendMessage puts text in the outbox, which sends it now or once the
+// connection is back; it returns an error text for a message that cannot be
+// sent at all, or ''.
+export function sendMessage(chatId, text) {
   const view = state.views[chatId];
   if (!text.trim()) return '';
   if (byteLength(text) > state.config.maxMessageBytes) return `Messages are limited to ${state.config.maxMessageBytes} bytes`;
-  const afterId = view ? lastId(view) : 0;
   if (view) view.stick = true;
+  outbox.add(chatId, text);
+  return '';
+}
+
+// sendEntry sends one outbox entry: {ok} once stored (or already stored),
+// {retry} when the connection failed it, {error} when the server refused it.
+async function sendEntry(e) {
   try {
-    await client.sendToGroup(chatId, { message: text, fromUserId: state.me.userId, fromUserName: state.me.userName });
-    return '';
+    if (!isPrivate(e.chatId) && !state.views[e.chatId]) await openChat(e.chatId, { focus: false, quiet: true });
+    await client.sendToGroup(e.chatId, { message: e.text, fromUserId: state.me.userId, fromUserName: state.me.userName, clientId: e.clientId });
+    return { ok: true };
   } catch (err) {
-    if (err.name === 'ConnectionLost') {
-      unconfirmed.push({ chatId, text, afterId });
-      return '';
-    }
-    return errorText(err);
+    if (err.name === 'ConnectionLost' || err.name === 'Timeout' || err.name === 'TooManyRequests') return { retry: true };
+    return { error: errorText(err) };
   }
 }
 

@@ -2,11 +2,12 @@
 // a CSP without 'unsafe-eval', so Vue may not compile templates at run time.
 import { h, ref, computed, watch, nextTick, onMounted, onBeforeUnmount, Fragment } from '/vendor/vue.esm-browser.prod.js';
 import {
-  state, boot, signInAsGuest, signOut, openChat, activate, closeTab, loadOlder, sendMessage, sendTyping,
+  state, outbox, boot, signInAsGuest, signOut, openChat, activate, closeTab, loadOlder, sendMessage, sendTyping,
   createChat, deleteChat, startPrivateChat, askNotifications, dismissToast, chatName, isPrivate, errorText,
   byteLength, markRead, toast,
 } from './store.js';
 import { loginUrl } from './api.js';
+import { checkName } from './names.js';
 import { icon, providerIcon, providerLabel } from './icons.js';
 import { linkify, mentions, shortTime, fullTime, dayLabel, initials, hue } from './text.js';
 
@@ -34,8 +35,8 @@ const SignIn = {
     const error = ref('');
     async function submit(e) {
       e.preventDefault();
-      const n = name.value.trim();
-      if (!n) { error.value = 'Please enter a name'; return; }
+      const { name: n, error: invalid } = checkName(name.value, state.maxNameLength);
+      if (invalid) { error.value = invalid; return; }
       busy.value = true;
       error.value = '';
       try {
@@ -60,10 +61,11 @@ const SignIn = {
             h('label', { class: 'label', for: 'guest-name' }, 'Your name'),
             h('div', { class: 'control' }, h('input', {
               id: 'guest-name', class: ['input', error.value ? 'is-danger' : ''], type: 'text', autocomplete: 'nickname',
-              maxlength: 64, placeholder: 'e.g. Alice', value: name.value, autofocus: true,
-              onInput: (e) => { name.value = e.target.value; },
+              placeholder: 'e.g. Alice', value: name.value, autofocus: true,
+              'aria-invalid': error.value ? 'true' : 'false', 'aria-describedby': error.value ? 'guest-name-error' : null,
+              onInput: (e) => { name.value = e.target.value; error.value = ''; },
             })),
-            error.value ? h('p', { class: 'help is-danger', role: 'alert' }, error.value) : null,
+            error.value ? h('p', { class: 'help is-danger', role: 'alert', id: 'guest-name-error' }, error.value) : null,
           ]),
           h('button', { class: ['button', 'is-primary', 'is-fullwidth', busy.value ? 'is-loading' : ''], type: 'submit', id: 'guest-submit' }, 'Continue as guest'),
         ]) : null,
@@ -272,7 +274,10 @@ const ChatView = {
       if (v.stick) v.newBelow = 0;
       if (el.scrollTop < 120) older();
     }
-    watch(() => view.value && view.value.items.length, async () => {
+    // Anything that changes the list's height: new messages, and the header
+    // or spinner that appear when a load ends (the start-of-chat header is
+    // rendered after the messages, and must not push the newest one out).
+    watch(() => { const v = view.value; return v && [v.items.length, v.loaded, v.loading, v.hasMore, v.loadingOlder, outbox.forChat(props.chatId).length]; }, async () => {
       const v = view.value;
       if (!v) return;
       await nextTick();
@@ -314,16 +319,11 @@ const ChatView = {
       if (!v) return;
       const text = v.draft;
       if (!text.trim()) return;
-      if (state.conn !== 'connected') { sendError.value = 'Not connected: your message is kept until the connection is back'; return; }
+      const err = sendMessage(props.chatId, text);
+      if (err) { sendError.value = 'Not sent: ' + err; return; }
       v.draft = '';
       nextTick(autosize);
-      const err = await sendMessage(props.chatId, text);
-      if (err) {
-        sendError.value = 'Not sent: ' + err;
-        if (!v.draft) { v.draft = text; nextTick(autosize); }
-      } else {
-        sendError.value = '';
-      }
+      sendError.value = state.conn === 'connected' ? '' : 'Not connected: your message is kept until the connection is back';
     }
     function onKeydown(e) {
       if (e.key === 'Enter' && !e.shiftKey && !e.isComposing) {
@@ -369,6 +369,25 @@ const ChatView = {
       return out;
     }
 
+    // renderPending shows the outbox's messages for this chat after the
+    // stored ones, marked as not yet sent.
+    function renderPending() {
+      return outbox.forChat(props.chatId).map((e) => h('li', {
+        key: 'p' + e.clientId, class: ['msg', 'is-mine', 'is-pending', e.status === 'failed' ? 'is-failed' : ''], 'data-client-id': e.clientId,
+      }, h('div', { class: 'bubble' }, [
+        h('div', { class: 'msg-head' }, [
+          h('span', { class: 'msg-sender' }, 'You'),
+          h('span', { class: 'msg-status' }, e.status === 'failed' ? 'Not sent: ' + e.error
+            : state.conn === 'connected' ? 'Sending…' : 'Waiting for the connection'),
+        ]),
+        h('div', { class: 'msg-text' }, linkify(e.text)),
+        e.status === 'failed' ? h('div', { class: 'buttons are-small msg-actions' }, [
+          h('button', { class: 'button is-small', type: 'button', onClick: () => outbox.retry(e.clientId) }, 'Retry'),
+          h('button', { class: 'button is-small is-text', type: 'button', onClick: () => outbox.confirmed(e.clientId) }, 'Discard'),
+        ]) : null,
+      ])));
+    }
+
     return () => {
       const v = view.value;
       if (!v) return null;
@@ -378,7 +397,8 @@ const ChatView = {
       return h('section', { class: 'chat-view', id: 'chat-panel', role: 'tabpanel', 'aria-label': chatName(props.chatId), 'data-chat-id': props.chatId }, [
         h('div', { class: 'messages-wrap' }, [
           h('ol', { class: 'messages', ref: scroller, onScroll, role: 'log', 'aria-live': 'polite', 'aria-label': 'Messages', tabindex: 0 }, [
-            v.loadingOlder ? h('li', { class: 'older-loading', key: 'older' }, [spinner('Loading older messages'), h('span', 'Loading older messages…')]) : null,
+            // Floats over the messages: taking room would push them down while loading.
+            v.loadingOlder ? h('li', { class: 'older-loading is-floating', key: 'older' }, h('span', { class: 'older-loading-label' }, [spinner('Loading older messages'), h('span', 'Loading older messages…')])) : null,
             !v.hasMore && v.loaded ? h('li', { class: 'chat-start', key: 'start' }, [
               icon(isPrivate(props.chatId) ? 'lock' : 'hash', { size: 28 }),
               h('p', { class: 'has-text-weight-semibold' }, chatName(props.chatId)),
@@ -387,6 +407,7 @@ const ChatView = {
             v.loading && !v.items.length ? h('li', { class: 'older-loading', key: 'loading' }, [spinner(), h('span', 'Loading messages…')]) : null,
             v.error ? h('li', { class: 'note is-error', key: 'error' }, h('span', v.error)) : null,
             ...renderItems(v),
+            ...renderPending(),
           ]),
           v.newBelow > 0 && !v.stick ? h('button', {
             class: 'button is-small is-link jump-latest', onClick: () => { v.stick = true; v.newBelow = 0; toBottom(); markRead(props.chatId); },
@@ -407,7 +428,7 @@ const ChatView = {
           }),
           h('button', {
             class: 'button is-primary send-button', type: 'submit', 'aria-label': 'Send message', title: 'Send (Enter)',
-            disabled: !v.draft.trim() || tooLong || state.conn !== 'connected',
+            disabled: !v.draft.trim() || tooLong,
           }, icon('send')),
         ]),
         h('p', { id: 'composer-help', class: ['composer-help', sendError.value || tooLong ? 'has-text-danger' : 'is-hidden-mobile'], role: sendError.value ? 'alert' : null },
