@@ -70,7 +70,7 @@ func (e *Env) JoinStorm(cfg JoinStormConfig) (*Result, error) {
 	for _, n := range cfg.Sizes {
 		r, err := e.joinStormOnce(cfg, n)
 		if err != nil {
-			return nil, fmt.Errorf("N=%d: %w", n, err)
+			return nil, fmt.Errorf("join storm of %d: %w", n, err)
 		}
 		b, err := e.AckBaseline(AckBaselineConfig{Self: cfg.Self, Core: cfg.Core, N: n, PerConn: 1, Timeout: cfg.Timeout, MinRound: cfg.MinRound})
 		if err != nil {

@@ -9,7 +9,6 @@ import "github.com/chatr/chatr/internal/testnode"
 
 // The harness, by the short names these tests use.
 type (
-	node    = testnode.Node
 	client  = testnode.Client
 	chatMsg = testnode.ChatMsg
 )
@@ -24,7 +23,6 @@ var (
 	send           = testnode.Send
 	say            = testnode.Say
 	waitChat       = testnode.WaitChat
-	chatrBinary    = testnode.ChatrBinary
 	freePort       = testnode.FreePort
 	startProcess   = testnode.StartProcess
 	postgresAdmin  = testnode.PostgresAdmin

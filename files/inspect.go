@@ -5,7 +5,6 @@ import (
 	"bufio"
 	"encoding/binary"
 	"errors"
-	"fmt"
 	"image"
 	_ "image/gif" // registers the decoders image.DecodeConfig uses
 	_ "image/jpeg"
@@ -243,9 +242,4 @@ func (s *seekReaderAt) ReadAt(p []byte, off int64) (int, error) {
 		return 0, err
 	}
 	return io.ReadFull(s.r, p)
-}
-
-// describe is a short text for a refused file in logs.
-func describe(info ImageInfo) string {
-	return fmt.Sprintf("%d×%d, %d frames", info.Width, info.Height, info.Frames)
 }

@@ -81,7 +81,8 @@ func Open(ctx context.Context, url string) (*DB, error) {
 	if err != nil {
 		return nil, fmt.Errorf("postgres: connect: %w", err)
 	}
-	if err := migrate(ctx, pool); err == nil {
+	err = migrate(ctx, pool)
+	if err == nil {
 		err = backfill(ctx, pool)
 	}
 	if err != nil {

@@ -72,10 +72,9 @@ type IndexConfig struct {
 }
 
 type indexOp struct {
-	kind         byte // 'c' connected, 'd' disconnected, 'j' joined, 'l' left
-	conn, user   string
-	group        string
-	withoutGroup bool
+	kind       byte // 'c' connected, 'd' disconnected, 'j' joined, 'l' left
+	conn, user string
+	group      string
 }
 
 var _ hub.Index = (*Index)(nil)

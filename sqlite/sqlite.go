@@ -92,7 +92,8 @@ func Open(ctx context.Context, path string) (*DB, error) {
 	write.SetMaxIdleConns(1)
 	write.SetConnMaxLifetime(0)
 	write.SetConnMaxIdleTime(0)
-	if err := migrate(ctx, write); err == nil {
+	err = migrate(ctx, write)
+	if err == nil {
 		err = backfill(ctx, write)
 	}
 	if err != nil {
