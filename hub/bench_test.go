@@ -63,6 +63,37 @@ func (c *discardConn) Close() error                     { return nil }
 func (c *discardConn) SetWriteDeadline(time.Time) error { return nil }
 func (c *discardConn) SetReadDeadline(time.Time) error  { return nil }
 
+// fanoutHub returns a hub with a group "g" of members sessions whose
+// sockets discard what they are sent.
+func fanoutHub(b *testing.B, members int, reliable bool, cfg Config) (*Hub, []*session) {
+	cfg.Key, cfg.PingInterval = []byte("k"), time.Hour
+	h, err := New(cfg)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { h.Close(context.Background()) })
+	sessions := make([]*session, members)
+	for i := range sessions {
+		info := &ConnInfo{ID: strconv.Itoa(i), UserID: "u" + strconv.Itoa(i), Reliable: reliable}
+		s := &session{h: h, info: info}
+		s.sock = &socket{s: s, nc: &discardConn{}}
+		h.register(s, []string{"g"})
+		sessions[i] = s
+	}
+	return h, sessions
+}
+
+// fanoutOnce delivers cmd to h's group; every 256th message the reliable
+// sessions acknowledge everything, as the SDK does about once a second.
+func fanoutOnce(h *Hub, sessions []*session, cmd *Command, i int) {
+	h.deliver(cmd)
+	if sessions[0].info.Reliable && i%256 == 255 {
+		for _, s := range sessions {
+			s.ackSequence(^uint64(0))
+		}
+	}
+}
+
 // BenchmarkFanout measures the hub's CPU for one message to a group of
 // 1,000 members: encoding, queueing on every member and the writers'
 // gathering of frames (into connections that discard them). ns/delivery is
@@ -75,29 +106,12 @@ func BenchmarkFanout(b *testing.B) {
 		}
 		b.Run(name, func(b *testing.B) {
 			const members = 1000
-			h, err := New(Config{Key: []byte("k"), PingInterval: time.Hour})
-			if err != nil {
-				b.Fatal(err)
-			}
-			defer h.Close(context.Background())
-			sessions := make([]*session, members)
-			for i := range sessions {
-				info := &ConnInfo{ID: strconv.Itoa(i), UserID: "u" + strconv.Itoa(i), Reliable: reliable}
-				s := &session{h: h, info: info}
-				s.sock = &socket{s: s, nc: &discardConn{}}
-				h.register(s, []string{"g"})
-				sessions[i] = s
-			}
+			h, sessions := fanoutHub(b, members, reliable, Config{})
 			cmd := &Command{Kind: CmdSendToGroup, Group: "g", Message: &Message{FromUserID: "u0", Payload: benchPayload}}
 			b.ReportAllocs()
 			b.ResetTimer()
 			for i := 0; b.Loop(); i++ {
-				h.deliver(cmd)
-				if reliable && i%256 == 255 {
-					for _, s := range sessions {
-						s.ackSequence(^uint64(0))
-					}
-				}
+				fanoutOnce(h, sessions, cmd, i)
 			}
 			b.StopTimer()
 			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/members, "ns/delivery")
@@ -106,6 +120,54 @@ func BenchmarkFanout(b *testing.B) {
 			}
 		})
 	}
+}
+
+// waitFlushed waits until h's flushers have written everything queued.
+func waitFlushed(h *Hub) {
+	for {
+		h.flush.mu.Lock()
+		idle := h.flush.running == 0
+		h.flush.mu.Unlock()
+		if idle {
+			return
+		}
+		runtime.Gosched()
+	}
+}
+
+// BenchmarkFanoutReliableRatio alternates a plain and a reliable fan-out of
+// the same message to 1,000 members, so that both see the same machine,
+// and reports the reliable one's time and allocations as a ratio of the
+// plain one's (the baseline of the same run).
+func BenchmarkFanoutReliableRatio(b *testing.B) {
+	const members = 1000
+	hp, sp := fanoutHub(b, members, false, Config{})
+	hr, sr := fanoutHub(b, members, true, Config{})
+	cmd := &Command{Kind: CmdSendToGroup, Group: "g", Message: &Message{FromUserID: "u0", Payload: benchPayload}}
+	var tp, tr time.Duration
+	var ap, ar uint64
+	var ms runtime.MemStats
+	mallocs := func() uint64 { runtime.ReadMemStats(&ms); return ms.Mallocs }
+	for i := 0; b.Loop(); i++ {
+		m0 := mallocs()
+		t0 := time.Now()
+		fanoutOnce(hp, sp, cmd, i)
+		waitFlushed(hp)
+		t1 := time.Now()
+		m1 := mallocs()
+		fanoutOnce(hr, sr, cmd, i)
+		waitFlushed(hr)
+		t2 := time.Now()
+		m2 := mallocs()
+		tp, tr = tp+t1.Sub(t0), tr+t2.Sub(t1)
+		ap, ar = ap+m1-m0, ar+m2-m1
+	}
+	n := float64(b.N)
+	b.ReportMetric(float64(tp.Nanoseconds())/n/members, "plain-ns/delivery")
+	b.ReportMetric(float64(tr.Nanoseconds())/n/members, "reliable-ns/delivery")
+	b.ReportMetric(float64(tr)/float64(tp), "reliable/plain")
+	b.ReportMetric(float64(ap)/n, "plain-allocs/fanout")
+	b.ReportMetric(float64(ar)/n, "reliable-allocs/fanout")
 }
 
 // BenchmarkIdleConnections opens 2,000 idle connections over loopback and

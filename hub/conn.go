@@ -89,44 +89,6 @@ type outFrame struct {
 
 func (f *outFrame) size() int { return int(f.headLen) + len(f.body) }
 
-// unackedBuffer holds the reliable messages not yet acknowledged, in order.
-type unackedBuffer struct {
-	msgs  []unackedMsg
-	head  int // msgs[head:] are live
-	bytes int
-}
-
-type unackedMsg struct {
-	seq  uint64
-	body []byte // the shared message body; the head is rebuilt from seq
-}
-
-func (u *unackedBuffer) len() int { return len(u.msgs) - u.head }
-
-func (u *unackedBuffer) push(seq uint64, body []byte) {
-	u.msgs = append(u.msgs, unackedMsg{seq, body})
-	u.bytes += len(body) + len(reliablePrefix) + 21
-}
-
-// ack drops every message with seq <= n and releases memory when empty.
-func (u *unackedBuffer) ack(n uint64) {
-	for u.head < len(u.msgs) && u.msgs[u.head].seq <= n {
-		u.bytes -= len(u.msgs[u.head].body) + len(reliablePrefix) + 21
-		u.msgs[u.head] = unackedMsg{}
-		u.head++
-	}
-	switch {
-	case u.head == len(u.msgs):
-		u.msgs, u.head, u.bytes = nil, 0, 0
-	case u.head > 64 && u.head > len(u.msgs)/2:
-		n := copy(u.msgs, u.msgs[u.head:])
-		clear(u.msgs[n:])
-		u.msgs, u.head = u.msgs[:n], 0
-	}
-}
-
-func (u *unackedBuffer) live() []unackedMsg { return u.msgs[u.head:] }
-
 // ackRecord remembers the most recent ackIds of a session.
 type ackRecord struct {
 	ids  []uint64
@@ -225,7 +187,7 @@ func (s *session) endLocked(code uint16, why, message string, discard bool) {
 		return
 	}
 	s.endWhy = why
-	s.unacked = unackedBuffer{}
+	s.unacked.release()
 	if k := s.sock; k != nil {
 		k.closeLocked(code, message, discard)
 		return
@@ -248,7 +210,7 @@ func (s *session) end(why string, onlyIfDropped bool) {
 		s.expiry.Stop()
 		s.expiry = nil
 	}
-	s.unacked = unackedBuffer{}
+	s.unacked.release()
 	s.mu.Unlock()
 	s.h.unregister(s)
 	defer s.h.live.Done()
