@@ -31,8 +31,18 @@ type Config struct {
 	// path exactly; by default only the path is compared (proxies rewrite Host).
 	StrictAudience bool
 
-	MaxFrameBytes   int           // largest inbound frame, default 1 MiB (close 1009 above it)
-	QueueFrames     int           // outbound frames queued per connection before it is cut off, default 4096
+	MaxFrameBytes int // largest inbound frame, default 1 MiB (close 1009 above it)
+	QueueFrames   int // outbound frames queued per connection before it is cut off, default 4096
+	// MaxQueuedBytes bounds the bytes queued for one connection (frames not
+	// yet written, counted with their queue entries), default 16 MiB; past
+	// it the connection is cut off as a slow consumer.
+	MaxQueuedBytes int
+	// NodeQueuedBytes bounds the bytes queued for all connections of this
+	// node, default 256 MiB. Past it the connections holding the most are
+	// cut off as slow consumers (Stats.Shed) until the node is back under
+	// seven eighths of it; healthy readers, whose queues empty at every
+	// flush, are not touched.
+	NodeQueuedBytes int
 	UnackedMessages int           // reliable protocol: unacked messages kept per session, default 1000
 	UnackedBytes    int           // reliable protocol: unacked bytes kept per session, default 16 MiB
 	RecoveryWindow  time.Duration // reliable protocol: how long a dropped session can be recovered, default 60 s
@@ -170,7 +180,9 @@ type Stats struct {
 	ConnectsTotal int64
 	MessagesIn    int64 // client frames processed
 	MessagesOut   int64 // message frames queued to sockets
-	SlowConsumers int64 // connections cut off for not reading
+	SlowConsumers int64 // connections cut off for not reading (Shed included)
+	Shed          int64 // of those, cut off because the node was over Config.NodeQueuedBytes
+	QueuedBytes   int64 // bytes queued for sockets now, counted against Config.NodeQueuedBytes
 	Unfinished    int64 // bytes counted against Config.UnfinishedBytes now
 }
 

@@ -63,14 +63,15 @@ type socket struct {
 	abandon  atomic.Bool  // closing with its queue discarded: writes keep a short deadline
 
 	// Guarded by s.mu.
-	qbox       *[]outFrame // the pooled box the queue's memory came in, if any
-	queue      []outFrame
-	spare      []outFrame // the writer's previous batch, reused for the next queue
-	queueBytes int
-	writing    bool // a writer goroutine is running
-	closing    bool // a close frame is queued: nothing more is accepted
-	dead       bool // the reader has ended: write what is queued, then close nc
-	slow       bool // cut off for not keeping up
+	qbox     *[]outFrame // the pooled box the queue's memory came in, if any
+	queue    []outFrame
+	spare    []outFrame // the writer's previous batch, reused for the next queue
+	pending  int64      // bytes charged for frames queued or being written (shed.go)
+	detached bool       // no longer counted: being cut off (shed.go)
+	writing  bool       // a writer goroutine is running
+	closing  bool       // a close frame is queued: nothing more is accepted
+	dead     bool       // the reader has ended: write what is queued, then close nc
+	slow     bool       // cut off for not keeping up
 
 	// Owned by the reader goroutine.
 	hdr        [12]byte
@@ -84,6 +85,7 @@ type outFrame struct {
 	head       [maxHead]byte
 	headLen    uint8
 	closeAfter bool // a close frame: after writing it, wait for the peer briefly, then tear down
+	charged    bool // counted against the socket's and the node's queued bytes (shed.go)
 	body       []byte
 }
 
@@ -245,7 +247,7 @@ func (k *socket) enqueueLocked(f outFrame) bool {
 		return false
 	}
 	h := k.s.h
-	if len(k.queue) >= h.cfg.QueueFrames || k.queueBytes+f.size() > maxQueueBytes {
+	if len(k.queue) >= h.cfg.QueueFrames || k.pending+f.cost() > int64(h.cfg.MaxQueuedBytes) {
 		k.cutOffLocked()
 		return false
 	}
@@ -262,8 +264,8 @@ func (k *socket) pushLocked(f outFrame) bool {
 		k.qbox = queuePool.Get().(*[]outFrame)
 		k.queue = (*k.qbox)[:0]
 	}
+	k.chargeLocked(&f)
 	k.queue = append(k.queue, f)
-	k.queueBytes += f.size()
 	if !k.writing {
 		k.writing = true
 		k.s.h.scheduleFlush(k)
@@ -279,6 +281,10 @@ func (k *socket) cutOffLocked() {
 	k.slow = true
 	k.s.h.stats.slow.Add(1)
 	if k.s.info.Reliable {
+		// The queued frames are in the unacked buffer: free them now.
+		k.detachLocked()
+		clear(k.queue)
+		k.queue = k.queue[:0]
 		k.nc.Close()
 		return
 	}
@@ -293,8 +299,9 @@ func (k *socket) closeLocked(code uint16, message string, discard bool) {
 		return
 	}
 	if discard {
+		k.detachLocked()
 		clear(k.queue)
-		k.queue, k.queueBytes = k.queue[:0], 0
+		k.queue = k.queue[:0]
 		// A writer blocked on a full socket buffer gives up soon.
 		k.abandon.Store(true)
 		k.nc.SetWriteDeadline(time.Now().Add(closeWait))
@@ -334,7 +341,7 @@ func (k *socket) write() {
 			}
 			return
 		}
-		k.queue, k.spare, k.queueBytes = k.spare[:0], nil, 0
+		k.queue, k.spare = k.spare[:0], nil
 		s.mu.Unlock()
 
 		bufs = bufs[:0]
@@ -350,11 +357,13 @@ func (k *socket) write() {
 		wrote = true
 		err := k.writeAll(bufs)
 		clear(bufs[:cap(bufs)])
+		c := charge(batch)
 		clear(batch)
 		if err != nil || closing {
 			s.mu.Lock()
+			k.unchargeLocked(c + charge(k.queue))
 			k.writing = false
-			k.queue, k.spare, k.queueBytes = nil, nil, 0
+			k.queue, k.spare = nil, nil
 			k.qbox = nil
 			k.closing = true // a failed or closed socket accepts nothing more
 			dead := k.dead
@@ -369,6 +378,7 @@ func (k *socket) write() {
 			return
 		}
 		s.mu.Lock()
+		k.unchargeLocked(c)
 		if cap(batch) <= 64 {
 			k.spare = batch[:0]
 		}

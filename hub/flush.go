@@ -93,7 +93,7 @@ func (k *socket) flush(w *iovWriter) {
 		return
 	}
 	batch := k.queue
-	k.queue, k.spare, k.queueBytes = k.spare[:0], nil, 0
+	k.queue, k.spare = k.spare[:0], nil
 	s.mu.Unlock()
 
 	var n, total int
@@ -105,8 +105,10 @@ func (k *socket) flush(w *iovWriter) {
 	}
 	switch {
 	case err == nil && n == total:
+		c := charge(batch)
 		clear(batch)
 		s.mu.Lock()
+		k.unchargeLocked(c)
 		if len(k.queue) > 0 || k.closing || k.dead {
 			if cap(batch) <= 64 && len(k.queue) > 0 {
 				// keep the spare for the next batch; the queue is in use
@@ -129,7 +131,11 @@ func (k *socket) flush(w *iovWriter) {
 	case err == nil || err == syscall.EAGAIN || err == syscall.EINTR:
 		go k.writeRest(batch, n)
 	default:
+		c := charge(batch)
 		clear(batch)
+		s.mu.Lock()
+		k.unchargeLocked(c)
+		s.mu.Unlock()
 		k.writeFailed()
 	}
 }
@@ -166,7 +172,11 @@ func (k *socket) writeRest(batch []outFrame, written int) {
 		bufs = bufs[1:]
 	}
 	err := k.writeAll(bufs)
+	c := charge(batch)
 	clear(batch)
+	k.s.mu.Lock()
+	k.unchargeLocked(c)
+	k.s.mu.Unlock()
 	if err != nil {
 		k.writeFailed()
 		return
@@ -180,7 +190,9 @@ func (k *socket) writeFailed() {
 	s := k.s
 	s.mu.Lock()
 	k.writing = false
-	k.queue, k.spare, k.queueBytes = nil, nil, 0
+	k.unchargeLocked(charge(k.queue))
+	clear(k.queue)
+	k.queue, k.spare = nil, nil
 	k.qbox = nil
 	k.closing = true // a failed socket accepts nothing more
 	s.mu.Unlock()

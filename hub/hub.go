@@ -26,13 +26,12 @@ const (
 	defaultFrameBurst      = 1000
 	defaultUnfinishedBytes = 64 << 20
 	defaultMessageWait     = 30 * time.Second
+	defaultMaxQueuedBytes  = 16 << 20
+	defaultNodeQueuedBytes = 256 << 20
 )
 
 // Other limits and timings.
 const (
-	// maxQueueBytes bounds the bytes queued on one socket, beside
-	// Config.QueueFrames; past it the consumer is cut off as too slow.
-	maxQueueBytes = 16 << 20
 	// closeWait is how long a closing socket waits for the peer's close
 	// frame (or for its last frames to be written) before it is torn down.
 	closeWait = 2 * time.Second
@@ -70,9 +69,13 @@ type Hub struct {
 	done    chan struct{} // closed when the sweeper stops
 
 	stats struct {
-		connections, sessions, connects, in, out, slow atomic.Int64
+		connections, sessions, connects, in, out, slow, shed atomic.Int64
 	}
 	unfinished atomic.Int64 // bytes held by messages being received (budget.go)
+
+	queued     atomic.Int64 // bytes charged for frames queued to sockets (shed.go)
+	nodeBudget int64        // Config.NodeQueuedBytes
+	shedding   atomic.Bool  // a shedding pass is running
 
 	flush flushList // sockets with frames to write (flush.go)
 
@@ -111,6 +114,8 @@ func New(cfg Config) (*Hub, error) {
 	def(&cfg.FrameBurst, defaultFrameBurst)
 	def(&cfg.UnfinishedBytes, defaultUnfinishedBytes)
 	defd(&cfg.MessageWait, defaultMessageWait)
+	def(&cfg.MaxQueuedBytes, defaultMaxQueuedBytes)
+	def(&cfg.NodeQueuedBytes, defaultNodeQueuedBytes)
 	if cfg.FrameRate <= 0 {
 		cfg.FrameRate = defaultFrameRate
 	}
@@ -127,6 +132,8 @@ func New(cfg Config) (*Hub, error) {
 		users:    make(map[string]map[*session]struct{}),
 		groups:   make(map[string]*group),
 		done:     make(chan struct{}),
+
+		nodeBudget: int64(cfg.NodeQueuedBytes),
 	}
 	if h.app == nil {
 		h.app = allowAll{}
@@ -186,6 +193,8 @@ func (h *Hub) Stats() Stats {
 		MessagesOut:   h.stats.out.Load(),
 		SlowConsumers: h.stats.slow.Load(),
 		Unfinished:    h.unfinished.Load(),
+		QueuedBytes:   h.queued.Load(),
+		Shed:          h.stats.shed.Load(),
 	}
 }
 
@@ -429,6 +438,7 @@ func (h *Hub) fanout(cmd *Command) {
 		}
 	}
 	h.stats.out.Add(n)
+	h.shedIfOver()
 	if f := h.cfg.ObserveFanout; f != nil && cmd.At != 0 {
 		f(time.Duration(time.Now().UnixNano() - cmd.At))
 	}
