@@ -60,6 +60,9 @@ type Config struct {
 	// frame arriving slowly), default 64 MiB; one connection holds at most
 	// one such message of at most MaxFrameBytes.
 	UnfinishedBytes int
+	// BatchWindow is how long a connection's batches (see Batch) gather
+	// items, from the first, before they go out; default 150 ms.
+	BatchWindow time.Duration
 	// MessageWait is the time a message may take to arrive, from its first
 	// frame to its last, default 30 s (close 1008 after it).
 	MessageWait time.Duration
@@ -76,6 +79,11 @@ type ConnInfo struct {
 	Protocol   string   // negotiated subprotocol
 	Reliable   bool     // Protocol is json.reliable.webpubsub.azure.v1
 	RemoteAddr string
+	// Batches marks a connection whose client understands batch frames
+	// (see Batch). Connect may set it; such a connection gets a Message
+	// with Batch set inside one frame per window with the others of its
+	// batch, other connections get it at once.
+	Batches bool
 	// HTMLText marks a connection whose client renders message text as HTML
 	// (the original Chatr client). Connect may set it; such a connection is
 	// sent a Message's HTMLPayload instead of its Payload when one is set.
@@ -200,6 +208,30 @@ type Message struct {
 	// Payload.
 	HTMLPayload *Payload `json:"h,omitempty"`
 	ExcludeConn string   `json:"x,omitempty"` // a connection that must not receive it (noEcho)
+	// Batch, when set, gathers the message (its Payload must be JSON) on
+	// connections marked ConnInfo.Batches with the others of the same
+	// batch name, into one from:"server" frame per connection per
+	// Config.BatchWindow. It suits events whose order against other
+	// messages does not matter (presence, membership changes).
+	Batch *Batch `json:"b,omitempty"`
+}
+
+// Batch names the batch a Message goes into. A connection marked
+// ConnInfo.Batches receives, once per Config.BatchWindow at most, for each
+// batch name with pending items, one message from the server:
+//
+//	{"type":"message","from":"server","dataType":"json",
+//	 "data":{"batch":"<Name>","items":[<data>,<data>,...]}}
+//
+// where each item is one Message's Payload.Data (HTMLPayload.Data on
+// connections marked HTMLText, when set), in the order they were sent. An
+// item whose Key is not "" replaces, in its place, the pending item of the
+// same batch and key: a burst of changes to one thing costs one item, the
+// latest. A batch of 1,000 items or 256 KiB goes out at once. The hub does
+// not look inside items: what a name and a key mean is the application's.
+type Batch struct {
+	Name string `json:"n"`
+	Key  string `json:"k,omitempty"`
 }
 
 // Server-side calls. Each goes through the Broker, so in a cluster it reaches

@@ -51,6 +51,9 @@ type session struct {
 	acks   ackRecord
 
 	groups map[string]struct{} // guarded by h.mu
+
+	batches        []pendingBatch // guarded by mu (batch.go)
+	batchScheduled bool           // guarded by mu: on the hub's batch list
 }
 
 // socket is one WebSocket connection carrying a session.
@@ -122,6 +125,10 @@ func (r *ackRecord) record(id uint64) {
 func (s *session) sendMessage(m *encodedMessage) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	return s.sendMessageLocked(m)
+}
+
+func (s *session) sendMessageLocked(m *encodedMessage) bool {
 	if s.state == stateGone || s.endWhy != "" {
 		return false
 	}

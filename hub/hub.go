@@ -26,6 +26,7 @@ const (
 	defaultFrameBurst      = 1000
 	defaultUnfinishedBytes = 64 << 20
 	defaultMessageWait     = 30 * time.Second
+	defaultBatchWindow     = 150 * time.Millisecond
 	defaultMaxQueuedBytes  = 16 << 20
 	defaultNodeQueuedBytes = 256 << 20
 )
@@ -78,6 +79,7 @@ type Hub struct {
 	shedding   atomic.Bool  // a shedding pass is running
 
 	flush flushList // sockets with frames to write (flush.go)
+	batch batchList // sessions with pending batches (batch.go)
 
 	fanoutOrder [256]sync.Mutex // see groupOrder
 }
@@ -114,6 +116,7 @@ func New(cfg Config) (*Hub, error) {
 	def(&cfg.FrameBurst, defaultFrameBurst)
 	def(&cfg.UnfinishedBytes, defaultUnfinishedBytes)
 	defd(&cfg.MessageWait, defaultMessageWait)
+	defd(&cfg.BatchWindow, defaultBatchWindow)
 	def(&cfg.MaxQueuedBytes, defaultMaxQueuedBytes)
 	def(&cfg.NodeQueuedBytes, defaultNodeQueuedBytes)
 	if cfg.FrameRate <= 0 {
@@ -256,6 +259,10 @@ func (h *Hub) sendCmd(ctx context.Context, kind CommandKind, m *Message, cmd Com
 		if err := validatePayload(m.HTMLPayload); err != nil {
 			return err
 		}
+	}
+	if m.Batch != nil && (m.DataType != "" && m.DataType != DataJSON ||
+		m.HTMLPayload != nil && m.HTMLPayload.DataType != "" && m.HTMLPayload.DataType != DataJSON) {
+		return errors.New("hub: a batched message must carry JSON data")
 	}
 	cmd.Kind, cmd.Message = kind, m
 	return h.publish(ctx, &cmd)
@@ -419,12 +426,22 @@ func (h *Hub) fanout(cmd *Command) {
 	}
 	// Each variant is encoded once per fan-out, the HTML one only when a
 	// recipient needs it.
-	enc := newEncodedMessage(from, group, m.FromUserID, &m.Payload)
-	var encHTML *encodedMessage
+	var enc, encHTML *encodedMessage
 	var n int64
 	for _, s := range targets {
 		if m.ExcludeConn != "" && s.info.ID == m.ExcludeConn {
 			continue
+		}
+		if m.Batch != nil && s.info.Batches {
+			p := &m.Payload
+			if s.info.HTMLText && m.HTMLPayload != nil {
+				p = m.HTMLPayload
+			}
+			s.addToBatch(m.Batch, p.Data)
+			continue
+		}
+		if enc == nil {
+			enc = newEncodedMessage(from, group, m.FromUserID, &m.Payload)
 		}
 		e := enc
 		if s.info.HTMLText && m.HTMLPayload != nil {
