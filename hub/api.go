@@ -60,6 +60,15 @@ type Config struct {
 	// frame arriving slowly), default 64 MiB; one connection holds at most
 	// one such message of at most MaxFrameBytes.
 	UnfinishedBytes int
+	// FlushWindow, when set, makes the flusher wait up to this long after
+	// the first frame of a burst before writing, so that the frames of
+	// messages close together share one writev per socket: fewer system
+	// calls per delivery at moderate rates, at the price of up to the
+	// window in latency. 0 (the default) writes as soon as the publishers
+	// running at once have queued; at most 20 ms. The window ends early
+	// once FlushBytes (default 1 MiB) are queued on the node.
+	FlushWindow time.Duration
+	FlushBytes  int
 	// BatchWindow is how long a connection's batches (see Batch) gather
 	// items, from the first, before they go out; default 150 ms.
 	BatchWindow time.Duration
@@ -191,6 +200,7 @@ type Stats struct {
 	SlowConsumers int64 // connections cut off for not reading (Shed included)
 	Shed          int64 // of those, cut off because the node was over Config.NodeQueuedBytes
 	QueuedBytes   int64 // bytes queued for sockets now, counted against Config.NodeQueuedBytes
+	Writes        int64 // write system calls to sockets (each may carry many frames)
 	Unfinished    int64 // bytes counted against Config.UnfinishedBytes now
 }
 

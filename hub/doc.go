@@ -24,7 +24,11 @@
 // flusher (one per core at most, running only while the list is not empty)
 // writes each listed socket's whole queue with one non-blocking writev,
 // after yielding once so that publishers released together (a group commit)
-// share that writev. Only a socket whose kernel buffer is full, or that is
+// share that writev. With Config.FlushWindow (off by default, at most
+// 20 ms) the flusher waits that long after the first frame of a burst, or
+// until Config.FlushBytes are queued, so that at moderate rates, where
+// messages come a few milliseconds apart, several still share one writev
+// (Stats.Writes counts the system calls). Only a socket whose kernel buffer is full, or that is
 // closing, gets a writer goroutine of its own, bounded by WriteWait without
 // progress; an idle socket holds no queue memory (queue slices are pooled).
 // A connection that cannot keep up hits its queue limit (or WriteWait) and

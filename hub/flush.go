@@ -30,7 +30,9 @@ import (
 type flushList struct {
 	mu      sync.Mutex
 	dirty   []*socket
-	running int // flushers running
+	since   time.Time // when dirty became non-empty (with Config.FlushWindow)
+	running int       // flushers running
+	wake    chan struct{}
 }
 
 // maxFlushers bounds the flushers running at once.
@@ -41,6 +43,9 @@ var maxFlushers = runtime.GOMAXPROCS(0)
 func (h *Hub) scheduleFlush(k *socket) {
 	f := &h.flush
 	f.mu.Lock()
+	if len(f.dirty) == 0 && h.cfg.FlushWindow > 0 {
+		f.since = time.Now()
+	}
 	f.dirty = append(f.dirty, k)
 	start := f.running == 0 || f.running < maxFlushers && len(f.dirty) > 256
 	if start {
@@ -73,12 +78,41 @@ func (h *Hub) flushLoop() {
 			f.mu.Unlock()
 			return
 		}
+		if wait := h.cfg.FlushWindow - time.Since(f.since); wait > 0 && h.queued.Load() < h.flushBytes.Load() {
+			f.mu.Unlock()
+			h.waitFlushWindow(wait)
+			f.mu.Lock()
+		}
 		batch, f.dirty = f.dirty, batch[:0]
 		f.mu.Unlock()
 		for _, k := range batch {
 			k.flush(&w)
 		}
+		h.stats.writes.Add(w.writes)
+		w.writes = 0
 		clear(batch)
+	}
+}
+
+// waitFlushWindow waits up to d for more frames to gather (Config.FlushWindow),
+// or until Config.FlushBytes are queued.
+func (h *Hub) waitFlushWindow(d time.Duration) {
+	t := time.NewTimer(d)
+	select {
+	case <-t.C:
+	case <-h.flush.wake:
+		t.Stop()
+	}
+}
+
+// flushWake ends a flush window early once enough bytes are queued; called
+// as frames are charged.
+func (h *Hub) flushWake(queued int64) {
+	if h.cfg.FlushWindow > 0 && queued >= h.flushBytes.Load() {
+		select {
+		case h.flush.wake <- struct{}{}:
+		default:
+		}
 	}
 }
 
@@ -204,8 +238,9 @@ const maxIovecs = 1024
 
 // iovWriter gathers frames into one writev; the flusher reuses it.
 type iovWriter struct {
-	iov  []syscall.Iovec
-	bufs net.Buffers
+	iov    []syscall.Iovec
+	bufs   net.Buffers
+	writes int64 // system calls made, added to Stats.Writes by the flusher
 }
 
 // gather hands batch to a vectorWriter (benchmarks).
@@ -218,6 +253,7 @@ func (w *iovWriter) gather(vw vectorWriter, batch []outFrame) (n, total int, err
 		w.bufs = append(w.bufs, f.body)
 		total += f.size()
 	}
+	w.writes++
 	err = vw.writeVectors(w.bufs)
 	clear(w.bufs)
 	w.bufs = w.bufs[:0]
@@ -241,6 +277,7 @@ func (w *iovWriter) writev(raw syscall.RawConn, batch []outFrame) (n, total int,
 	if len(w.iov) == 0 {
 		return 0, 0, nil
 	}
+	w.writes++
 	cerr := raw.Write(func(fd uintptr) bool {
 		r, _, e := syscall.Syscall(syscall.SYS_WRITEV, fd, uintptr(unsafe.Pointer(&w.iov[0])), uintptr(len(w.iov)))
 		if e != 0 {

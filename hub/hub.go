@@ -29,10 +29,14 @@ const (
 	defaultBatchWindow     = 150 * time.Millisecond
 	defaultMaxQueuedBytes  = 16 << 20
 	defaultNodeQueuedBytes = 256 << 20
+	defaultFlushBytes      = 1 << 20
 )
 
 // Other limits and timings.
 const (
+	// maxFlushWindow bounds Config.FlushWindow: it adds to every delivery's
+	// latency.
+	maxFlushWindow = 20 * time.Millisecond
 	// closeWait is how long a closing socket waits for the peer's close
 	// frame (or for its last frames to be written) before it is torn down.
 	closeWait = 2 * time.Second
@@ -70,12 +74,13 @@ type Hub struct {
 	done    chan struct{} // closed when the sweeper stops
 
 	stats struct {
-		connections, sessions, connects, in, out, slow, shed atomic.Int64
+		connections, sessions, connects, in, out, slow, shed, writes atomic.Int64
 	}
 	unfinished atomic.Int64 // bytes held by messages being received (budget.go)
 
 	queued     atomic.Int64 // bytes charged for frames queued to sockets (shed.go)
 	nodeBudget int64        // Config.NodeQueuedBytes
+	flushBytes atomic.Int64 // Config.FlushBytes
 	shedding   atomic.Bool  // a shedding pass is running
 
 	flush flushList // sockets with frames to write (flush.go)
@@ -119,6 +124,8 @@ func New(cfg Config) (*Hub, error) {
 	defd(&cfg.BatchWindow, defaultBatchWindow)
 	def(&cfg.MaxQueuedBytes, defaultMaxQueuedBytes)
 	def(&cfg.NodeQueuedBytes, defaultNodeQueuedBytes)
+	def(&cfg.FlushBytes, defaultFlushBytes)
+	cfg.FlushWindow = min(max(cfg.FlushWindow, 0), maxFlushWindow)
 	if cfg.FrameRate <= 0 {
 		cfg.FrameRate = defaultFrameRate
 	}
@@ -138,6 +145,8 @@ func New(cfg Config) (*Hub, error) {
 
 		nodeBudget: int64(cfg.NodeQueuedBytes),
 	}
+	h.flushBytes.Store(int64(cfg.FlushBytes))
+	h.flush.wake = make(chan struct{}, 1)
 	if h.app == nil {
 		h.app = allowAll{}
 	}
@@ -198,6 +207,7 @@ func (h *Hub) Stats() Stats {
 		Unfinished:    h.unfinished.Load(),
 		QueuedBytes:   h.queued.Load(),
 		Shed:          h.stats.shed.Load(),
+		Writes:        h.stats.writes.Load(),
 	}
 }
 

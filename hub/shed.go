@@ -29,9 +29,12 @@ func (k *socket) chargeLocked(f *outFrame) {
 	f.charged = true
 	c := f.cost()
 	k.pending += c
-	if k.s.h.queued.Add(c) > k.s.h.nodeBudget {
-		k.s.h.shedSoon()
+	h := k.s.h
+	q := h.queued.Add(c)
+	if q > h.nodeBudget {
+		h.shedSoon()
 	}
+	h.flushWake(q)
 }
 
 // charge is the cost of frames that were charged.
