@@ -28,9 +28,10 @@
 // 20 ms) the flusher waits that long after the first frame of a burst, or
 // until Config.FlushBytes are queued, so that at moderate rates, where
 // messages come a few milliseconds apart, several still share one writev
-// (Stats.Writes counts the system calls). Only a socket whose kernel buffer is full, or that is
-// closing, gets a writer goroutine of its own, bounded by WriteWait without
-// progress; an idle socket holds no queue memory (queue slices are pooled).
+// (Stats.Writes counts the system calls). Only a socket whose kernel
+// buffer is full, or that is closing, gets a writer goroutine of its own,
+// bounded by WriteWait without progress; an idle socket holds no queue
+// memory (queue slices are pooled).
 // A connection that cannot keep up hits its queue limit (or WriteWait) and
 // is cut off (close 1008 on the non-reliable protocol; a reliable session is
 // dropped to recovery, its messages kept in the unacked buffer) without
