@@ -91,3 +91,41 @@ func TestNodeQueuedBytesShedsNonReaders(t *testing.T) {
 		t.Errorf("node holds %d queued bytes at rest, budget %d", q, budget)
 	}
 }
+
+// TestMaxQueuedBytesCutsOffOneConnection: a connection whose queued bytes
+// pass MaxQueuedBytes is cut off as a slow consumer (close 1008), however
+// few frames they are, while a reader is not; nothing was shed by the node.
+func TestMaxQueuedBytesCutsOffOneConnection(t *testing.T) {
+	e := newEnv(t, hub.Config{MaxQueuedBytes: 256 << 10, QueueFrames: 1 << 20})
+	ctx := context.Background()
+	slow := e.dial(plain, "slow")
+	fast := e.dial(plain, "fast")
+	big := hub.Payload{DataType: "text", Data: []byte(strings.Repeat("x", 64<<10))}
+	sent := 0
+	for e.hub.Stats().SlowConsumers == 0 {
+		if sent++; sent > 20000 {
+			t.Fatalf("slow consumer not cut off after %d messages", sent)
+		}
+		for _, c := range []*client{slow, fast} {
+			if err := e.hub.SendToConnection(ctx, c.connID, hub.Message{Payload: big}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if f := fast.next(); f.Type != "message" || len(f.Data) != len(big.Data)+2 {
+			t.Fatalf("fast consumer got %.80s", f.raw)
+		}
+	}
+	if code, _ := slow.expectClose(); code != 1008 {
+		t.Errorf("slow consumer close = %d, want 1008", code)
+	}
+	if r := e.app.waitDisconnected(t, slow.connID); r[0] != "slow consumer" {
+		t.Errorf("reason = %v", r)
+	}
+	e.hub.SendToConnection(ctx, fast.connID, hub.Message{Payload: hub.Payload{Data: []byte(`"after"`)}})
+	if f := fast.next(); string(f.Data) != `"after"` {
+		t.Errorf("fast consumer after the cut: %.80s", f.raw)
+	}
+	if st := e.hub.Stats(); st.Shed != 0 || st.SlowConsumers != 1 {
+		t.Errorf("shed %d, slow consumers %d, want 0 and 1", st.Shed, st.SlowConsumers)
+	}
+}
