@@ -31,8 +31,18 @@ type Config struct {
 	// path exactly; by default only the path is compared (proxies rewrite Host).
 	StrictAudience bool
 
-	MaxFrameBytes   int           // largest inbound frame, default 1 MiB (close 1009 above it)
-	QueueFrames     int           // outbound frames queued per connection before it is cut off, default 4096
+	MaxFrameBytes int // largest inbound frame, default 1 MiB (close 1009 above it)
+	QueueFrames   int // outbound frames queued per connection before it is cut off, default 4096
+	// MaxQueuedBytes bounds the bytes queued for one connection (frames not
+	// yet written, counted with their queue entries), default 16 MiB; past
+	// it the connection is cut off as a slow consumer.
+	MaxQueuedBytes int
+	// NodeQueuedBytes bounds the bytes queued for all connections of this
+	// node, default 256 MiB. Past it the connections holding the most are
+	// cut off as slow consumers (Stats.Shed) until the node is back under
+	// seven eighths of it; healthy readers, whose queues empty at every
+	// flush, are not touched.
+	NodeQueuedBytes int
 	UnackedMessages int           // reliable protocol: unacked messages kept per session, default 1000
 	UnackedBytes    int           // reliable protocol: unacked bytes kept per session, default 16 MiB
 	RecoveryWindow  time.Duration // reliable protocol: how long a dropped session can be recovered, default 60 s
@@ -50,6 +60,18 @@ type Config struct {
 	// frame arriving slowly), default 64 MiB; one connection holds at most
 	// one such message of at most MaxFrameBytes.
 	UnfinishedBytes int
+	// FlushWindow, when set, makes the flusher wait up to this long after
+	// the first frame of a burst before writing, so that the frames of
+	// messages close together share one writev per socket: fewer system
+	// calls per delivery at moderate rates, at the price of up to the
+	// window in latency. 0 (the default) writes as soon as the publishers
+	// running at once have queued; at most 20 ms. The window ends early
+	// once FlushBytes (default 1 MiB) are queued on the node.
+	FlushWindow time.Duration
+	FlushBytes  int
+	// BatchWindow is how long a connection's batches (see Batch) gather
+	// items, from the first, before they go out; default 150 ms.
+	BatchWindow time.Duration
 	// MessageWait is the time a message may take to arrive, from its first
 	// frame to its last, default 30 s (close 1008 after it).
 	MessageWait time.Duration
@@ -66,6 +88,11 @@ type ConnInfo struct {
 	Protocol   string   // negotiated subprotocol
 	Reliable   bool     // Protocol is json.reliable.webpubsub.azure.v1
 	RemoteAddr string
+	// Batches marks a connection whose client understands batch frames
+	// (see Batch). Connect may set it; such a connection gets a Message
+	// with Batch set inside one frame per window with the others of its
+	// batch, other connections get it at once.
+	Batches bool
 	// HTMLText marks a connection whose client renders message text as HTML
 	// (the original Chatr client). Connect may set it; such a connection is
 	// sent a Message's HTMLPayload instead of its Payload when one is set.
@@ -174,7 +201,10 @@ type Stats struct {
 	ConnectsTotal int64
 	MessagesIn    int64 // client frames processed
 	MessagesOut   int64 // message frames queued to sockets
-	SlowConsumers int64 // connections cut off for not reading
+	SlowConsumers int64 // connections cut off for not reading (Shed included)
+	Shed          int64 // of those, cut off because the node was over Config.NodeQueuedBytes
+	QueuedBytes   int64 // bytes queued for sockets now, counted against Config.NodeQueuedBytes
+	Writes        int64 // write system calls to sockets (each may carry many frames)
 	Unfinished    int64 // bytes counted against Config.UnfinishedBytes now
 }
 
@@ -192,6 +222,30 @@ type Message struct {
 	// Payload.
 	HTMLPayload *Payload `json:"h,omitempty"`
 	ExcludeConn string   `json:"x,omitempty"` // a connection that must not receive it (noEcho)
+	// Batch, when set, gathers the message (its Payload must be JSON) on
+	// connections marked ConnInfo.Batches with the others of the same
+	// batch name, into one from:"server" frame per connection per
+	// Config.BatchWindow. It suits events whose order against other
+	// messages does not matter (presence, membership changes).
+	Batch *Batch `json:"b,omitempty"`
+}
+
+// Batch names the batch a Message goes into. A connection marked
+// ConnInfo.Batches receives, once per Config.BatchWindow at most, for each
+// batch name with pending items, one message from the server:
+//
+//	{"type":"message","from":"server","dataType":"json",
+//	 "data":{"batch":"<Name>","items":[<data>,<data>,...]}}
+//
+// where each item is one Message's Payload.Data (HTMLPayload.Data on
+// connections marked HTMLText, when set), in the order they were sent. An
+// item whose Key is not "" replaces, in its place, the pending item of the
+// same batch and key: a burst of changes to one thing costs one item, the
+// latest. A batch of 1,000 items or 256 KiB goes out at once. The hub does
+// not look inside items: what a name and a key mean is the application's.
+type Batch struct {
+	Name string `json:"n"`
+	Key  string `json:"k,omitempty"`
 }
 
 // Server-side calls. Each goes through the Broker, so in a cluster it reaches

@@ -88,6 +88,7 @@ func (k *socket) writeAll(bufs net.Buffers) error {
 	if tc := tcpConn(k.nc); tc != nil {
 		for {
 			k.setWriteDeadline(wait)
+			k.s.h.stats.writes.Add(1)
 			n, err := bufs.WriteTo(tc) // consumes what was written
 			if err == nil || n == 0 || !isTimeout(err) || k.abandon.Load() {
 				return k.writeError(err)
@@ -113,6 +114,7 @@ func (k *socket) writeAll(bufs net.Buffers) error {
 			}
 		}
 		k.setWriteDeadline(wait)
+		k.s.h.stats.writes.Add(1)
 		if err := writeBuffers(k.nc, chunk); err != nil {
 			return k.writeError(err)
 		}

@@ -51,6 +51,9 @@ type session struct {
 	acks   ackRecord
 
 	groups map[string]struct{} // guarded by h.mu
+
+	batches        []pendingBatch // guarded by mu (batch.go)
+	batchScheduled bool           // guarded by mu: on the hub's batch list
 }
 
 // socket is one WebSocket connection carrying a session.
@@ -63,14 +66,15 @@ type socket struct {
 	abandon  atomic.Bool  // closing with its queue discarded: writes keep a short deadline
 
 	// Guarded by s.mu.
-	qbox       *[]outFrame // the pooled box the queue's memory came in, if any
-	queue      []outFrame
-	spare      []outFrame // the writer's previous batch, reused for the next queue
-	queueBytes int
-	writing    bool // a writer goroutine is running
-	closing    bool // a close frame is queued: nothing more is accepted
-	dead       bool // the reader has ended: write what is queued, then close nc
-	slow       bool // cut off for not keeping up
+	qbox     *[]outFrame // the pooled box the queue's memory came in, if any
+	queue    []outFrame
+	spare    []outFrame // the writer's previous batch, reused for the next queue
+	pending  int64      // bytes charged for frames queued or being written (shed.go)
+	detached bool       // no longer counted: being cut off (shed.go)
+	writing  bool       // a writer goroutine is running
+	closing  bool       // a close frame is queued: nothing more is accepted
+	dead     bool       // the reader has ended: write what is queued, then close nc
+	slow     bool       // cut off for not keeping up
 
 	// Owned by the reader goroutine.
 	hdr        [12]byte
@@ -84,48 +88,11 @@ type outFrame struct {
 	head       [maxHead]byte
 	headLen    uint8
 	closeAfter bool // a close frame: after writing it, wait for the peer briefly, then tear down
+	charged    bool // counted against the socket's and the node's queued bytes (shed.go)
 	body       []byte
 }
 
 func (f *outFrame) size() int { return int(f.headLen) + len(f.body) }
-
-// unackedBuffer holds the reliable messages not yet acknowledged, in order.
-type unackedBuffer struct {
-	msgs  []unackedMsg
-	head  int // msgs[head:] are live
-	bytes int
-}
-
-type unackedMsg struct {
-	seq  uint64
-	body []byte // the shared message body; the head is rebuilt from seq
-}
-
-func (u *unackedBuffer) len() int { return len(u.msgs) - u.head }
-
-func (u *unackedBuffer) push(seq uint64, body []byte) {
-	u.msgs = append(u.msgs, unackedMsg{seq, body})
-	u.bytes += len(body) + len(reliablePrefix) + 21
-}
-
-// ack drops every message with seq <= n and releases memory when empty.
-func (u *unackedBuffer) ack(n uint64) {
-	for u.head < len(u.msgs) && u.msgs[u.head].seq <= n {
-		u.bytes -= len(u.msgs[u.head].body) + len(reliablePrefix) + 21
-		u.msgs[u.head] = unackedMsg{}
-		u.head++
-	}
-	switch {
-	case u.head == len(u.msgs):
-		u.msgs, u.head, u.bytes = nil, 0, 0
-	case u.head > 64 && u.head > len(u.msgs)/2:
-		n := copy(u.msgs, u.msgs[u.head:])
-		clear(u.msgs[n:])
-		u.msgs, u.head = u.msgs[:n], 0
-	}
-}
-
-func (u *unackedBuffer) live() []unackedMsg { return u.msgs[u.head:] }
 
 // ackRecord remembers the most recent ackIds of a session.
 type ackRecord struct {
@@ -158,6 +125,10 @@ func (r *ackRecord) record(id uint64) {
 func (s *session) sendMessage(m *encodedMessage) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	return s.sendMessageLocked(m)
+}
+
+func (s *session) sendMessageLocked(m *encodedMessage) bool {
 	if s.state == stateGone || s.endWhy != "" {
 		return false
 	}
@@ -225,7 +196,7 @@ func (s *session) endLocked(code uint16, why, message string, discard bool) {
 		return
 	}
 	s.endWhy = why
-	s.unacked = unackedBuffer{}
+	s.unacked.release()
 	if k := s.sock; k != nil {
 		k.closeLocked(code, message, discard)
 		return
@@ -248,7 +219,7 @@ func (s *session) end(why string, onlyIfDropped bool) {
 		s.expiry.Stop()
 		s.expiry = nil
 	}
-	s.unacked = unackedBuffer{}
+	s.unacked.release()
 	s.mu.Unlock()
 	s.h.unregister(s)
 	defer s.h.live.Done()
@@ -283,7 +254,7 @@ func (k *socket) enqueueLocked(f outFrame) bool {
 		return false
 	}
 	h := k.s.h
-	if len(k.queue) >= h.cfg.QueueFrames || k.queueBytes+f.size() > maxQueueBytes {
+	if len(k.queue) >= h.cfg.QueueFrames || k.pending+f.cost() > int64(h.cfg.MaxQueuedBytes) {
 		k.cutOffLocked()
 		return false
 	}
@@ -300,8 +271,8 @@ func (k *socket) pushLocked(f outFrame) bool {
 		k.qbox = queuePool.Get().(*[]outFrame)
 		k.queue = (*k.qbox)[:0]
 	}
+	k.chargeLocked(&f)
 	k.queue = append(k.queue, f)
-	k.queueBytes += f.size()
 	if !k.writing {
 		k.writing = true
 		k.s.h.scheduleFlush(k)
@@ -317,6 +288,10 @@ func (k *socket) cutOffLocked() {
 	k.slow = true
 	k.s.h.stats.slow.Add(1)
 	if k.s.info.Reliable {
+		// The queued frames are in the unacked buffer: free them now.
+		k.detachLocked()
+		clear(k.queue)
+		k.queue = k.queue[:0]
 		k.nc.Close()
 		return
 	}
@@ -331,8 +306,9 @@ func (k *socket) closeLocked(code uint16, message string, discard bool) {
 		return
 	}
 	if discard {
+		k.detachLocked()
 		clear(k.queue)
-		k.queue, k.queueBytes = k.queue[:0], 0
+		k.queue = k.queue[:0]
 		// A writer blocked on a full socket buffer gives up soon.
 		k.abandon.Store(true)
 		k.nc.SetWriteDeadline(time.Now().Add(closeWait))
@@ -372,7 +348,7 @@ func (k *socket) write() {
 			}
 			return
 		}
-		k.queue, k.spare, k.queueBytes = k.spare[:0], nil, 0
+		k.queue, k.spare = k.spare[:0], nil
 		s.mu.Unlock()
 
 		bufs = bufs[:0]
@@ -388,11 +364,13 @@ func (k *socket) write() {
 		wrote = true
 		err := k.writeAll(bufs)
 		clear(bufs[:cap(bufs)])
+		c := charge(batch)
 		clear(batch)
 		if err != nil || closing {
 			s.mu.Lock()
+			k.unchargeLocked(c + charge(k.queue))
 			k.writing = false
-			k.queue, k.spare, k.queueBytes = nil, nil, 0
+			k.queue, k.spare = nil, nil
 			k.qbox = nil
 			k.closing = true // a failed or closed socket accepts nothing more
 			dead := k.dead
@@ -407,6 +385,7 @@ func (k *socket) write() {
 			return
 		}
 		s.mu.Lock()
+		k.unchargeLocked(c)
 		if cap(batch) <= 64 {
 			k.spare = batch[:0]
 		}

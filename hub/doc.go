@@ -24,9 +24,14 @@
 // flusher (one per core at most, running only while the list is not empty)
 // writes each listed socket's whole queue with one non-blocking writev,
 // after yielding once so that publishers released together (a group commit)
-// share that writev. Only a socket whose kernel buffer is full, or that is
-// closing, gets a writer goroutine of its own, bounded by WriteWait without
-// progress; an idle socket holds no queue memory (queue slices are pooled).
+// share that writev. With Config.FlushWindow (off by default, at most
+// 20 ms) the flusher waits that long after the first frame of a burst, or
+// until Config.FlushBytes are queued, so that at moderate rates, where
+// messages come a few milliseconds apart, several still share one writev
+// (Stats.Writes counts the system calls). Only a socket whose kernel
+// buffer is full, or that is closing, gets a writer goroutine of its own,
+// bounded by WriteWait without progress; an idle socket holds no queue
+// memory (queue slices are pooled).
 // A connection that cannot keep up hits its queue limit (or WriteWait) and
 // is cut off (close 1008 on the non-reliable protocol; a reliable session is
 // dropped to recovery, its messages kept in the unacked buffer) without
@@ -51,6 +56,19 @@
 // there is room, which readers of the shorter slice never see), so fan-out
 // holds no lock while it walks the members and never holds one while
 // writing to a socket.
+//
+// # Batches
+//
+// The application can send bursts of small events (presence, membership
+// changes) as one frame per connection per window instead of one frame per
+// event: a Message with Batch set goes, on connections marked
+// ConnInfo.Batches, into a per-connection pending batch of that name, and
+// Config.BatchWindow (default 150 ms) after its first item the batch goes
+// out as one from:"server" message {"batch":name,"items":[...]}. An item
+// with a key replaces the pending item of the same key, so a user going
+// online and offline within a window costs one item. Connections not marked
+// get each message at once. The hub knows nothing of what the names and
+// keys mean; the frame format is in api.go (Batch).
 //
 // # Why gobwas/ws
 //
@@ -110,6 +128,18 @@
 // recovery. The hub then reads and drops input until the client's close
 // frame, because closing a TCP socket with unread input resets it and the
 // client would never see the close code.
+//
+// Outbound bytes are bounded too (shed.go): every frame queued to a socket
+// is charged, until written or dropped, to that socket and to the node. A
+// socket over Config.MaxQueuedBytes (default 16 MiB) is cut off like any
+// slow consumer; a node over Config.NodeQueuedBytes (default 256 MiB)
+// sheds the sockets that hold the most, which are the ones that read the
+// least, until it is back under seven eighths of it (Stats.Shed,
+// Stats.QueuedBytes). A shed socket is closed as a slow consumer is: 1008
+// on the non-reliable protocol, a dropped socket (the session recovers) on
+// the reliable one. A fan-out is charged per recipient, so the count is an
+// upper bound of the memory held, and the node passes its budget by at
+// most one fan-out before it sheds.
 //
 // # Timing
 //

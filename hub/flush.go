@@ -30,7 +30,9 @@ import (
 type flushList struct {
 	mu      sync.Mutex
 	dirty   []*socket
-	running int // flushers running
+	since   time.Time // when dirty became non-empty (with Config.FlushWindow)
+	running int       // flushers running
+	wake    chan struct{}
 }
 
 // maxFlushers bounds the flushers running at once.
@@ -41,6 +43,9 @@ var maxFlushers = runtime.GOMAXPROCS(0)
 func (h *Hub) scheduleFlush(k *socket) {
 	f := &h.flush
 	f.mu.Lock()
+	if len(f.dirty) == 0 && h.cfg.FlushWindow > 0 {
+		f.since = time.Now()
+	}
 	f.dirty = append(f.dirty, k)
 	start := f.running == 0 || f.running < maxFlushers && len(f.dirty) > 256
 	if start {
@@ -73,12 +78,41 @@ func (h *Hub) flushLoop() {
 			f.mu.Unlock()
 			return
 		}
+		if wait := h.cfg.FlushWindow - time.Since(f.since); wait > 0 && h.queued.Load() < h.flushBytes.Load() {
+			f.mu.Unlock()
+			h.waitFlushWindow(wait)
+			f.mu.Lock()
+		}
 		batch, f.dirty = f.dirty, batch[:0]
 		f.mu.Unlock()
 		for _, k := range batch {
 			k.flush(&w)
 		}
+		h.stats.writes.Add(w.writes)
+		w.writes = 0
 		clear(batch)
+	}
+}
+
+// waitFlushWindow waits up to d for more frames to gather (Config.FlushWindow),
+// or until Config.FlushBytes are queued.
+func (h *Hub) waitFlushWindow(d time.Duration) {
+	t := time.NewTimer(d)
+	select {
+	case <-t.C:
+	case <-h.flush.wake:
+		t.Stop()
+	}
+}
+
+// flushWake ends a flush window early once enough bytes are queued; called
+// as frames are charged.
+func (h *Hub) flushWake(queued int64) {
+	if h.cfg.FlushWindow > 0 && queued >= h.flushBytes.Load() {
+		select {
+		case h.flush.wake <- struct{}{}:
+		default:
+		}
 	}
 }
 
@@ -93,7 +127,7 @@ func (k *socket) flush(w *iovWriter) {
 		return
 	}
 	batch := k.queue
-	k.queue, k.spare, k.queueBytes = k.spare[:0], nil, 0
+	k.queue, k.spare = k.spare[:0], nil
 	s.mu.Unlock()
 
 	var n, total int
@@ -105,8 +139,10 @@ func (k *socket) flush(w *iovWriter) {
 	}
 	switch {
 	case err == nil && n == total:
+		c := charge(batch)
 		clear(batch)
 		s.mu.Lock()
+		k.unchargeLocked(c)
 		if len(k.queue) > 0 || k.closing || k.dead {
 			if cap(batch) <= 64 && len(k.queue) > 0 {
 				// keep the spare for the next batch; the queue is in use
@@ -129,7 +165,11 @@ func (k *socket) flush(w *iovWriter) {
 	case err == nil || err == syscall.EAGAIN || err == syscall.EINTR:
 		go k.writeRest(batch, n)
 	default:
+		c := charge(batch)
 		clear(batch)
+		s.mu.Lock()
+		k.unchargeLocked(c)
+		s.mu.Unlock()
 		k.writeFailed()
 	}
 }
@@ -166,7 +206,11 @@ func (k *socket) writeRest(batch []outFrame, written int) {
 		bufs = bufs[1:]
 	}
 	err := k.writeAll(bufs)
+	c := charge(batch)
 	clear(batch)
+	k.s.mu.Lock()
+	k.unchargeLocked(c)
+	k.s.mu.Unlock()
 	if err != nil {
 		k.writeFailed()
 		return
@@ -180,7 +224,9 @@ func (k *socket) writeFailed() {
 	s := k.s
 	s.mu.Lock()
 	k.writing = false
-	k.queue, k.spare, k.queueBytes = nil, nil, 0
+	k.unchargeLocked(charge(k.queue))
+	clear(k.queue)
+	k.queue, k.spare = nil, nil
 	k.qbox = nil
 	k.closing = true // a failed socket accepts nothing more
 	s.mu.Unlock()
@@ -192,8 +238,9 @@ const maxIovecs = 1024
 
 // iovWriter gathers frames into one writev; the flusher reuses it.
 type iovWriter struct {
-	iov  []syscall.Iovec
-	bufs net.Buffers
+	iov    []syscall.Iovec
+	bufs   net.Buffers
+	writes int64 // system calls made, added to Stats.Writes by the flusher
 }
 
 // gather hands batch to a vectorWriter (benchmarks).
@@ -206,6 +253,7 @@ func (w *iovWriter) gather(vw vectorWriter, batch []outFrame) (n, total int, err
 		w.bufs = append(w.bufs, f.body)
 		total += f.size()
 	}
+	w.writes++
 	err = vw.writeVectors(w.bufs)
 	clear(w.bufs)
 	w.bufs = w.bufs[:0]
@@ -229,6 +277,7 @@ func (w *iovWriter) writev(raw syscall.RawConn, batch []outFrame) (n, total int,
 	if len(w.iov) == 0 {
 		return 0, 0, nil
 	}
+	w.writes++
 	cerr := raw.Write(func(fd uintptr) bool {
 		r, _, e := syscall.Syscall(syscall.SYS_WRITEV, fd, uintptr(unsafe.Pointer(&w.iov[0])), uintptr(len(w.iov)))
 		if e != 0 {

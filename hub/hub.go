@@ -26,13 +26,17 @@ const (
 	defaultFrameBurst      = 1000
 	defaultUnfinishedBytes = 64 << 20
 	defaultMessageWait     = 30 * time.Second
+	defaultBatchWindow     = 150 * time.Millisecond
+	defaultMaxQueuedBytes  = 16 << 20
+	defaultNodeQueuedBytes = 256 << 20
+	defaultFlushBytes      = 1 << 20
 )
 
 // Other limits and timings.
 const (
-	// maxQueueBytes bounds the bytes queued on one socket, beside
-	// Config.QueueFrames; past it the consumer is cut off as too slow.
-	maxQueueBytes = 16 << 20
+	// maxFlushWindow bounds Config.FlushWindow: it adds to every delivery's
+	// latency.
+	maxFlushWindow = 20 * time.Millisecond
 	// closeWait is how long a closing socket waits for the peer's close
 	// frame (or for its last frames to be written) before it is torn down.
 	closeWait = 2 * time.Second
@@ -71,11 +75,17 @@ type Hub struct {
 	done    chan struct{} // closed when the sweeper stops
 
 	stats struct {
-		connections, sessions, connects, in, out, slow atomic.Int64
+		connections, sessions, connects, in, out, slow, shed, writes atomic.Int64
 	}
 	unfinished atomic.Int64 // bytes held by messages being received (budget.go)
 
+	queued     atomic.Int64 // bytes charged for frames queued to sockets (shed.go)
+	nodeBudget int64        // Config.NodeQueuedBytes
+	flushBytes atomic.Int64 // Config.FlushBytes
+	shedding   atomic.Bool  // a shedding pass is running
+
 	flush flushList // sockets with frames to write (flush.go)
+	batch batchList // sessions with pending batches (batch.go)
 
 	fanoutOrder [256]sync.Mutex // see groupOrder
 }
@@ -112,6 +122,11 @@ func New(cfg Config) (*Hub, error) {
 	def(&cfg.FrameBurst, defaultFrameBurst)
 	def(&cfg.UnfinishedBytes, defaultUnfinishedBytes)
 	defd(&cfg.MessageWait, defaultMessageWait)
+	defd(&cfg.BatchWindow, defaultBatchWindow)
+	def(&cfg.MaxQueuedBytes, defaultMaxQueuedBytes)
+	def(&cfg.NodeQueuedBytes, defaultNodeQueuedBytes)
+	def(&cfg.FlushBytes, defaultFlushBytes)
+	cfg.FlushWindow = min(max(cfg.FlushWindow, 0), maxFlushWindow)
 	if cfg.FrameRate <= 0 {
 		cfg.FrameRate = defaultFrameRate
 	}
@@ -128,7 +143,11 @@ func New(cfg Config) (*Hub, error) {
 		users:    make(map[string]map[*session]struct{}),
 		groups:   make(map[string]*group),
 		done:     make(chan struct{}),
+
+		nodeBudget: int64(cfg.NodeQueuedBytes),
 	}
+	h.flushBytes.Store(int64(cfg.FlushBytes))
+	h.flush.wake = make(chan struct{}, 1)
 	if h.app == nil {
 		h.app = allowAll{}
 	}
@@ -188,6 +207,9 @@ func (h *Hub) Stats() Stats {
 		MessagesOut:   h.stats.out.Load(),
 		SlowConsumers: h.stats.slow.Load(),
 		Unfinished:    h.unfinished.Load(),
+		QueuedBytes:   h.queued.Load(),
+		Shed:          h.stats.shed.Load(),
+		Writes:        h.stats.writes.Load(),
 	}
 }
 
@@ -249,6 +271,10 @@ func (h *Hub) sendCmd(ctx context.Context, kind CommandKind, m *Message, cmd Com
 		if err := validatePayload(m.HTMLPayload); err != nil {
 			return err
 		}
+	}
+	if m.Batch != nil && (m.DataType != "" && m.DataType != DataJSON ||
+		m.HTMLPayload != nil && m.HTMLPayload.DataType != "" && m.HTMLPayload.DataType != DataJSON) {
+		return errors.New("hub: a batched message must carry JSON data")
 	}
 	cmd.Kind, cmd.Message = kind, m
 	return h.publish(ctx, &cmd)
@@ -414,12 +440,22 @@ func (h *Hub) fanout(cmd *Command) {
 	}
 	// Each variant is encoded once per fan-out, the HTML one only when a
 	// recipient needs it.
-	enc := newEncodedMessage(from, group, m.FromUserID, &m.Payload)
-	var encHTML *encodedMessage
+	var enc, encHTML *encodedMessage
 	var n int64
 	for _, s := range targets {
 		if m.ExcludeConn != "" && s.info.ID == m.ExcludeConn {
 			continue
+		}
+		if m.Batch != nil && s.info.Batches {
+			p := &m.Payload
+			if s.info.HTMLText && m.HTMLPayload != nil {
+				p = m.HTMLPayload
+			}
+			s.addToBatch(m.Batch, p.Data)
+			continue
+		}
+		if enc == nil {
+			enc = newEncodedMessage(from, group, m.FromUserID, &m.Payload)
 		}
 		e := enc
 		if s.info.HTMLText && m.HTMLPayload != nil {
@@ -433,6 +469,7 @@ func (h *Hub) fanout(cmd *Command) {
 		}
 	}
 	h.stats.out.Add(n)
+	h.shedIfOver()
 	if f := h.cfg.ObserveFanout; f != nil && cmd.At != 0 {
 		f(time.Duration(time.Now().UnixNano() - cmd.At))
 	}
