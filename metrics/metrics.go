@@ -59,6 +59,9 @@ func New(stats func() hub.Stats) *Metrics {
 	counter("chatr_messages_in_total", "Client frames processed.", func(s hub.Stats) int64 { return s.MessagesIn })
 	counter("chatr_messages_out_total", "Message frames queued to sockets.", func(s hub.Stats) int64 { return s.MessagesOut })
 	counter("chatr_slow_consumers_total", "Connections cut off for not reading.", func(s hub.Stats) int64 { return s.SlowConsumers })
+	gauge("chatr_queued_bytes", "Bytes queued to sockets on this node, not yet written.", func(s hub.Stats) int64 { return s.QueuedBytes })
+	counter("chatr_shed_total", "Connections shed because the node's queued bytes were over budget.", func(s hub.Stats) int64 { return s.Shed })
+	counter("chatr_socket_writes_total", "Write system calls to sockets.", func(s hub.Stats) int64 { return s.Writes })
 	return m
 }
 

@@ -62,9 +62,16 @@ type Config struct {
 	IdleTimeout    time.Duration // client idle detection, default 60 s
 	OfflineGrace   time.Duration // delay before userOffline after a user's last connection, default 3 s
 	RecoveryWindow time.Duration // reliable sessions kept after a drop, default 60 s
-	SessionTTL     time.Duration // sign-in sessions, default 30 days
-	NoGuests       bool
-	TrustProxy     bool
+	// MaxQueuedBytes and NodeQueuedBytes bound the bytes queued for one
+	// connection and for the whole node (the slowest connections are shed
+	// first); FlushWindow gathers frames for up to that long into one write.
+	// Zero values mean the hub's defaults (16 MiB, 256 MiB, off).
+	MaxQueuedBytes  int
+	NodeQueuedBytes int
+	FlushWindow     time.Duration
+	SessionTTL      time.Duration // sign-in sessions, default 30 days
+	NoGuests        bool
+	TrustProxy      bool
 	// RequestsPerSecond and SignInsPerMinute limit each client IP (0 =
 	// the httpapi defaults, negative = off).
 	RequestsPerSecond float64
@@ -197,6 +204,7 @@ func New(cfg Config) (*Server, error) {
 		Key: derive(secret, "hub access token"), Hub: "chat", App: s.app, Logger: cfg.Logger,
 		CheckOrigin: s.handler.CheckOrigin, ObserveFanout: m.ObserveFanout, RecoveryWindow: cfg.RecoveryWindow,
 		Broker: broker, NodeID: nodeID,
+		MaxQueuedBytes: cfg.MaxQueuedBytes, NodeQueuedBytes: cfg.NodeQueuedBytes, FlushWindow: cfg.FlushWindow,
 	})
 	if err != nil {
 		cl.close(ctx, cfg.Logger, -1)
