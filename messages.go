@@ -183,7 +183,10 @@ func ListAround(q MessageQuery, list func(MessageQuery) ([]Message, error)) ([]M
 			return nil, err
 		}
 	}
-	newer, err := list(MessageQuery{After: q.Around - 1, Limit: limit - len(older)})
+	// Both bounds, since After 0 alone would mean "the newest"; ids are
+	// dense, so the range holds no more than the page.
+	rest := limit - len(older)
+	newer, err := list(MessageQuery{After: q.Around - 1, Before: q.Around + int64(rest), Limit: rest})
 	if err != nil {
 		return nil, err
 	}

@@ -63,10 +63,10 @@ func getMessage(t *testing.T, s chatr.Store, chatID string, id int64) chatr.Mess
 // listed returns the message as ListMessages returns it.
 func listed(t *testing.T, s chatr.Store, chatID string, id int64) chatr.Message {
 	t.Helper()
-	ms, err := s.ListMessages(t.Context(), chatID, chatr.MessageQuery{After: id - 1, Limit: 1})
+	ms, err := s.ListMessages(t.Context(), chatID, chatr.MessageQuery{Before: id + 1, Limit: 1})
 	ok(t, "ListMessages", err)
 	if len(ms) != 1 || ms[0].ID != id {
-		t.Fatalf("ListMessages %s after %d: got %v", chatID, id-1, ids(ms))
+		t.Fatalf("ListMessages %s before %d: got %v", chatID, id+1, ids(ms))
 	}
 	return ms[0]
 }
