@@ -1,6 +1,7 @@
 package aztables
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -112,7 +113,31 @@ func setMentions(e map[string]any, m chatr.Mentions) {
 	e["mentionAll"] = m.All
 }
 
-func setReactions(e map[string]any, rs []chatr.Reaction) {
+// summary is a Reaction as the message row keeps it: with the seq of each
+// listed user, so that emoji can be ordered by their earliest reaction
+// still there, as the other stores order them.
+type summary struct {
+	chatr.Reaction
+	Seqs []int64 `json:"seqs"`
+}
+
+func summaryOf(props map[string]any) []summary {
+	var ss []summary
+	if s := chunked(asEntity(props), "reactions"); s != "" {
+		json.Unmarshal([]byte(s), &ss)
+	}
+	return ss
+}
+
+func reactionsOf(ss []summary) []chatr.Reaction {
+	var rs []chatr.Reaction
+	for _, s := range ss {
+		rs = append(rs, s.Reaction)
+	}
+	return rs
+}
+
+func setReactions[T any](e map[string]any, rs []T) {
 	if len(rs) == 0 {
 		setChunked(e, "reactions", "")
 		delete(e, "reactions")
@@ -248,7 +273,7 @@ func (s *Store) DeleteMessage(ctx context.Context, chatID string, id int64, at t
 			deleted := when(orNow(at))
 			setChunked(props, "message", "")
 			setMentions(props, chatr.Mentions{})
-			setReactions(props, nil)
+			setReactions[summary](props, nil)
 			setTime(props, "deleted", deleted)
 			done, err := s.rewrite(ctx, props, etag)
 			if err != nil {
@@ -304,8 +329,8 @@ func (s *Store) ToggleReaction(ctx context.Context, chatID string, id int64, use
 		if m.Deleted {
 			return false, nil, chatr.Errorf(chatr.ECONFLICT, "the message was deleted")
 		}
-		rs := m.Reactions
-		i := slices.IndexFunc(rs, func(r chatr.Reaction) bool { return r.Emoji == emoji })
+		rs := summaryOf(props)
+		i := slices.IndexFunc(rs, func(r summary) bool { return r.Emoji == emoji })
 		if i < 0 && len(rs) >= chatr.MaxReactionKinds {
 			return false, nil, chatr.Errorf(chatr.ELIMIT, "a message has at most %d different reactions", chatr.MaxReactionKinds)
 		}
@@ -330,12 +355,12 @@ func (s *Store) ToggleReaction(ctx context.Context, chatID string, id int64, use
 			setInt64(row, "seq", seq)
 			action = aztables.TransactionAction{ActionType: aztables.TransactionTypeAdd, Entity: marshal(row)}
 			if i < 0 {
-				rs = append(rs, chatr.Reaction{Emoji: emoji})
+				rs = append(rs, summary{Reaction: chatr.Reaction{Emoji: emoji}})
 				i = len(rs) - 1
 			}
 			rs[i].Count++
 			if len(rs[i].Users) < chatr.MaxReactionUsers {
-				rs[i].Users = append(rs[i].Users, userID)
+				rs[i].Users, rs[i].Seqs = append(rs[i].Users, userID), append(rs[i].Seqs, seq)
 			}
 		} else {
 			action = aztables.TransactionAction{ActionType: aztables.TransactionTypeDelete, IfMatch: &mine,
@@ -348,10 +373,7 @@ func (s *Store) ToggleReaction(ctx context.Context, chatID string, id int64, use
 		update := aztables.TransactionAction{ActionType: aztables.TransactionTypeUpdateReplace, Entity: marshal(props), IfMatch: &etag}
 		_, err = s.messages.SubmitTransaction(ctx, []aztables.TransactionAction{update, action}, nil)
 		if err == nil {
-			if len(rs) == 0 {
-				rs = nil
-			}
-			return on, rs, nil
+			return on, reactionsOf(rs), nil
 		}
 		// A failed transaction does not say which operation failed: if the
 		// message row moved, another toggle came first and we try again.
@@ -372,10 +394,11 @@ func asEntity(props map[string]any) entity {
 // withoutUser returns rs with userID's reaction i taken back: when the
 // emoji has more users than its summary lists, the next one by seq joins
 // the list.
-func (s *Store) withoutUser(ctx context.Context, ck string, id int64, rs []chatr.Reaction, i int, userID string) ([]chatr.Reaction, error) {
-	rs = slices.Clone(rs)
+func (s *Store) withoutUser(ctx context.Context, ck string, id int64, rs []summary, i int, userID string) ([]summary, error) {
 	r := rs[i]
-	r.Users = slices.DeleteFunc(slices.Clone(r.Users), func(u string) bool { return u == userID })
+	if j := slices.Index(r.Users, userID); j >= 0 {
+		r.Users, r.Seqs = slices.Delete(r.Users, j, j+1), slices.Delete(r.Seqs, j, j+1)
+	}
 	r.Count--
 	if r.Count > len(r.Users) {
 		esc := strings.ReplaceAll(key(r.Emoji), "~", "%7E") + "~"
@@ -384,11 +407,11 @@ func (s *Store) withoutUser(ctx context.Context, ck string, id int64, rs []chatr
 			return nil, fmt.Errorf("aztables: list reactions: %w", err)
 		}
 		slices.SortFunc(rows, func(a, b entity) int { return int(a.int64v("seq") - b.int64v("seq")) })
-		r.Users = r.Users[:0]
+		r.Users, r.Seqs = r.Users[:0], r.Seqs[:0]
 		for _, row := range rows {
 			u := unkey(strings.ReplaceAll(strings.TrimPrefix(row.str("RowKey"), reactPrefix+rowID(id)+"~"+esc), "%7E", "~"))
 			if u != userID && len(r.Users) < chatr.MaxReactionUsers {
-				r.Users = append(r.Users, u)
+				r.Users, r.Seqs = append(r.Users, u), append(r.Seqs, row.int64v("seq"))
 			}
 		}
 	}
@@ -396,6 +419,7 @@ func (s *Store) withoutUser(ctx context.Context, ck string, id int64, rs []chatr
 		return slices.Delete(rs, i, i+1), nil
 	}
 	rs[i] = r
+	slices.SortStableFunc(rs, func(a, b summary) int { return cmp.Compare(a.Seqs[0], b.Seqs[0]) })
 	return rs, nil
 }
 
