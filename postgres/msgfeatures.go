@@ -147,10 +147,10 @@ func (db *DB) GetMessage(ctx context.Context, chatID string, id int64) (chatr.Me
 }
 
 // update runs fn in a transaction; application errors pass through.
-func (db *DB) update(ctx context.Context, op string, fn func(tx pgx.Tx) error) error {
+func (db *DB) update(ctx context.Context, op string, fn func(ctx context.Context, tx pgx.Tx) error) error {
 	ctx, cancel := withDeadline(ctx)
 	defer cancel()
-	err := pgx.BeginFunc(ctx, db.pool, fn)
+	err := pgx.BeginFunc(ctx, db.pool, func(tx pgx.Tx) error { return fn(ctx, tx) })
 	if chatr.ErrorCode(err) == chatr.EINTERNAL {
 		return fmt.Errorf("postgres: %s: %w", op, err)
 	}
@@ -174,7 +174,7 @@ func (db *DB) EditMessage(ctx context.Context, e chatr.MessageEdit) (chatr.Messa
 		return chatr.Message{}, err
 	}
 	var m chatr.Message
-	err = db.update(ctx, "edit message", func(tx pgx.Tx) error {
+	err = db.update(ctx, "edit message", func(ctx context.Context, tx pgx.Tx) error {
 		old, err := getMessage(ctx, tx, e.ChatID, e.ID, true)
 		switch {
 		case err != nil:
@@ -209,7 +209,7 @@ func (db *DB) DeleteMessage(ctx context.Context, chatID string, id int64, at tim
 		return chatr.Message{}, chatr.Errorf(chatr.ENOTFOUND, "no chat %q", chatID)
 	}
 	var m chatr.Message
-	err := db.update(ctx, "delete message", func(tx pgx.Tx) error {
+	err := db.update(ctx, "delete message", func(ctx context.Context, tx pgx.Tx) error {
 		tag, err := tx.Exec(ctx, `UPDATE messages SET text = '', mentions = '', mention_all = false, deleted = $1 WHERE chat_id = $2 AND id = $3 AND deleted IS NULL`,
 			normal(orNow(at)), chatID, id)
 		if err != nil {
@@ -240,7 +240,7 @@ func (db *DB) ToggleReaction(ctx context.Context, chatID string, id int64, userI
 	if !chatr.StorableText(chatID) {
 		return false, nil, chatr.Errorf(chatr.ENOTFOUND, "no chat %q", chatID)
 	}
-	err = db.update(ctx, "toggle reaction", func(tx pgx.Tx) error {
+	err = db.update(ctx, "toggle reaction", func(ctx context.Context, tx pgx.Tx) error {
 		var deleted *time.Time
 		err := tx.QueryRow(ctx, `SELECT deleted FROM messages WHERE chat_id = $1 AND id = $2 FOR UPDATE`, chatID, id).Scan(&deleted)
 		if errors.Is(err, pgx.ErrNoRows) {

@@ -127,7 +127,7 @@ func (db *DB) GetMessage(ctx context.Context, chatID string, id int64) (chatr.Me
 
 // update runs fn in a transaction on the write connection, which SQLite
 // serialises with every other write (the group commit's included).
-func (db *DB) update(ctx context.Context, op string, fn func(tx *sql.Tx) error) error {
+func (db *DB) update(ctx context.Context, op string, fn func(ctx context.Context, tx *sql.Tx) error) error {
 	ctx, cancel := withDeadline(ctx)
 	defer cancel()
 	tx, err := db.write.BeginTx(ctx, nil)
@@ -135,7 +135,7 @@ func (db *DB) update(ctx context.Context, op string, fn func(tx *sql.Tx) error) 
 		return fmt.Errorf("sqlite: %s: %w", op, err)
 	}
 	defer tx.Rollback()
-	if err := fn(tx); err != nil {
+	if err := fn(ctx, tx); err != nil {
 		if chatr.ErrorCode(err) != chatr.EINTERNAL {
 			return err
 		}
@@ -164,7 +164,7 @@ func (db *DB) EditMessage(ctx context.Context, e chatr.MessageEdit) (chatr.Messa
 		return chatr.Message{}, err
 	}
 	var m chatr.Message
-	err = db.update(ctx, "edit message", func(tx *sql.Tx) error {
+	err = db.update(ctx, "edit message", func(ctx context.Context, tx *sql.Tx) error {
 		old, err := getMessage(ctx, tx, e.ChatID, e.ID)
 		switch {
 		case err != nil:
@@ -196,7 +196,7 @@ func (db *DB) EditMessage(ctx context.Context, e chatr.MessageEdit) (chatr.Messa
 // are zeroed too.
 func (db *DB) DeleteMessage(ctx context.Context, chatID string, id int64, at time.Time) (chatr.Message, error) {
 	var m chatr.Message
-	err := db.update(ctx, "delete message", func(tx *sql.Tx) error {
+	err := db.update(ctx, "delete message", func(ctx context.Context, tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx, `UPDATE messages SET text = '', mentions = '', mention_all = 0, deleted = ? WHERE chat_id = ? AND id = ? AND deleted = 0`,
 			stamp(orNow(at)), chatID, id)
 		if err != nil {
@@ -226,7 +226,7 @@ func (db *DB) ToggleReaction(ctx context.Context, chatID string, id int64, userI
 	if err := chatr.CheckText(userID); err != nil {
 		return false, nil, err
 	}
-	err = db.update(ctx, "toggle reaction", func(tx *sql.Tx) error {
+	err = db.update(ctx, "toggle reaction", func(ctx context.Context, tx *sql.Tx) error {
 		var deleted int64
 		err := tx.QueryRowContext(ctx, `SELECT deleted FROM messages WHERE chat_id = ? AND id = ?`, chatID, id).Scan(&deleted)
 		if errors.Is(err, sql.ErrNoRows) {
