@@ -240,6 +240,14 @@ func (db *DB) ToggleReaction(ctx context.Context, chatID string, id int64, userI
 	if !chatr.StorableText(chatID) {
 		return false, nil, chatr.Errorf(chatr.ENOTFOUND, "no chat %q", chatID)
 	}
+	// A message at the limit refuses a new emoji from a snapshot, without
+	// the row lock: refusing changes nothing, so the answer holds as of that
+	// snapshot even if a reaction is taken back meanwhile.
+	if full, err := reactionsFull(ctx, db.pool, chatID, id, emoji); err != nil {
+		return false, nil, fmt.Errorf("postgres: toggle reaction: %w", err)
+	} else if full {
+		return false, nil, errTooManyKinds()
+	}
 	err = db.update(ctx, "toggle reaction", func(ctx context.Context, tx pgx.Tx) error {
 		var deleted *time.Time
 		err := tx.QueryRow(ctx, `SELECT deleted FROM messages WHERE chat_id = $1 AND id = $2 FOR UPDATE`, chatID, id).Scan(&deleted)
@@ -257,16 +265,10 @@ func (db *DB) ToggleReaction(ctx context.Context, chatID string, id int64, userI
 			return err
 		}
 		if on = tag.RowsAffected() == 0; on {
-			var (
-				kinds int
-				known bool
-			)
-			if err := tx.QueryRow(ctx, `SELECT COUNT(DISTINCT emoji), COALESCE(bool_or(emoji = $1), false) FROM reactions WHERE chat_id = $2 AND message_id = $3`,
-				emoji, chatID, id).Scan(&kinds, &known); err != nil {
+			if full, err := reactionsFull(ctx, tx, chatID, id, emoji); err != nil {
 				return err
-			}
-			if !known && kinds >= chatr.MaxReactionKinds {
-				return chatr.Errorf(chatr.ELIMIT, "a message has at most %d different reactions", chatr.MaxReactionKinds)
+			} else if full {
+				return errTooManyKinds()
 			}
 			if _, err := tx.Exec(ctx, `INSERT INTO reactions (chat_id, message_id, emoji, user_id) VALUES ($1, $2, $3, $4)`, chatID, id, emoji, userID); err != nil {
 				return err
@@ -281,6 +283,22 @@ func (db *DB) ToggleReaction(ctx context.Context, chatID string, id int64, userI
 		return false, nil, err
 	}
 	return on, rs, nil
+}
+
+// reactionsFull reports whether the message has MaxReactionKinds emoji,
+// emoji not among them.
+func reactionsFull(ctx context.Context, q querier, chatID string, id int64, emoji string) (bool, error) {
+	var (
+		kinds int
+		known bool
+	)
+	err := q.QueryRow(ctx, `SELECT COUNT(DISTINCT emoji), COALESCE(bool_or(emoji = $1), false) FROM reactions WHERE chat_id = $2 AND message_id = $3`,
+		emoji, chatID, id).Scan(&kinds, &known)
+	return !known && kinds >= chatr.MaxReactionKinds, err
+}
+
+func errTooManyKinds() error {
+	return chatr.Errorf(chatr.ELIMIT, "a message has at most %d different reactions", chatr.MaxReactionKinds)
 }
 
 // MentionCounts counts, per chat of the user, the live messages of others

@@ -226,6 +226,14 @@ func (db *DB) ToggleReaction(ctx context.Context, chatID string, id int64, userI
 	if err := chatr.CheckText(userID); err != nil {
 		return false, nil, err
 	}
+	// A message at the limit refuses a new emoji from a read snapshot,
+	// without the write lock: refusing changes nothing, so the answer holds
+	// as of that snapshot even if a reaction is taken back meanwhile.
+	if full, err := reactionsFull(db.queryRow(ctx, reactionKindsQuery, emoji, chatID, id)); err != nil {
+		return false, nil, fmt.Errorf("sqlite: toggle reaction: %w", err)
+	} else if full {
+		return false, nil, errTooManyKinds()
+	}
 	err = db.update(ctx, "toggle reaction", func(ctx context.Context, tx *sql.Tx) error {
 		var deleted int64
 		err := tx.QueryRowContext(ctx, `SELECT deleted FROM messages WHERE chat_id = ? AND id = ?`, chatID, id).Scan(&deleted)
@@ -247,13 +255,10 @@ func (db *DB) ToggleReaction(ctx context.Context, chatID string, id int64, userI
 			return err
 		}
 		if on = n == 0; on {
-			var kinds int
-			var known bool
-			if err := tx.QueryRowContext(ctx, `SELECT COUNT(DISTINCT emoji), COALESCE(MAX(emoji = ?), 0) FROM reactions WHERE chat_id = ? AND message_id = ?`, emoji, chatID, id).Scan(&kinds, &known); err != nil {
+			if full, err := reactionsFull(tx.QueryRowContext(ctx, reactionKindsQuery, emoji, chatID, id)); err != nil {
 				return err
-			}
-			if !known && kinds >= chatr.MaxReactionKinds {
-				return chatr.Errorf(chatr.ELIMIT, "a message has at most %d different reactions", chatr.MaxReactionKinds)
+			} else if full {
+				return errTooManyKinds()
 			}
 			if _, err := tx.ExecContext(ctx, `INSERT INTO reactions (chat_id, message_id, emoji, user_id) VALUES (?, ?, ?, ?)`, chatID, id, emoji, userID); err != nil {
 				return err
@@ -268,6 +273,25 @@ func (db *DB) ToggleReaction(ctx context.Context, chatID string, id int64, userI
 		return false, nil, err
 	}
 	return on, rs, nil
+}
+
+// reactionsFull reports whether the message has MaxReactionKinds emoji,
+// emoji not among them; the prepared read statement keeps the refusals of
+// a flood cheap.
+// row is reactionKindsQuery's answer for (emoji, chat, message).
+func reactionsFull(row *sql.Row) (bool, error) {
+	var (
+		kinds int
+		known bool
+	)
+	err := row.Scan(&kinds, &known)
+	return !known && kinds >= chatr.MaxReactionKinds, err
+}
+
+const reactionKindsQuery = `SELECT COUNT(DISTINCT emoji), COALESCE(MAX(emoji = ?), 0) FROM reactions WHERE chat_id = ? AND message_id = ?`
+
+func errTooManyKinds() error {
+	return chatr.Errorf(chatr.ELIMIT, "a message has at most %d different reactions", chatr.MaxReactionKinds)
 }
 
 // MentionCounts counts, per chat of the user, the live messages of others
