@@ -82,8 +82,8 @@ type Message struct {
 	Mentions Mentions `json:"mentions,omitzero"`
 	// Edited is the time of the last edit (zero if never), Deleted whether
 	// the message was deleted and DeletedAt when; a deleted message has no
-	// text, mentions or reactions. Reactions are in the order of their
-	// first use. See MessageStore.
+	// text, mentions or reactions. Reactions are ordered by the earliest
+	// reaction with each emoji still there. See MessageStore.
 	Edited    time.Time  `json:"edited,omitzero"`
 	Deleted   bool       `json:"deleted,omitempty"`
 	DeletedAt time.Time  `json:"deletedAt,omitzero"`

@@ -22,7 +22,8 @@ const (
 )
 
 // Reaction is one emoji on a message: how many users reacted with it and
-// the first MaxReactionUsers of them, in the order they reacted.
+// the first MaxReactionUsers of them, in the order they reacted (a user who
+// takes theirs back and reacts again goes last).
 type Reaction struct {
 	Emoji string   `json:"emoji"`
 	Count int      `json:"count"`
