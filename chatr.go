@@ -76,6 +76,18 @@ type Message struct {
 	Text         string    `json:"message"`
 	Time         time.Time `json:"time"`
 	ClientID     string    `json:"clientId,omitempty"`
+	// ReplyTo is the id of the message of the same chat this one answers
+	// (0 for none); Mentions are who it mentions. AddMessage stores both.
+	ReplyTo  int64    `json:"replyTo,omitempty"`
+	Mentions Mentions `json:"mentions,omitzero"`
+	// Edited is the time of the last edit (zero if never), Deleted whether
+	// the message was deleted and DeletedAt when; a deleted message has no
+	// text, mentions or reactions. Reactions are ordered by the earliest
+	// reaction with each emoji still there. See MessageStore.
+	Edited    time.Time  `json:"edited,omitzero"`
+	Deleted   bool       `json:"deleted,omitempty"`
+	DeletedAt time.Time  `json:"deletedAt,omitzero"`
+	Reactions []Reaction `json:"reactions,omitempty"`
 	// Duplicate is set by AddMessage on a message it did not store because
 	// the sender had already stored one with the same ClientID.
 	Duplicate bool `json:"-"`

@@ -20,7 +20,8 @@ import (
 // (EINVALID otherwise on writes; lookups by such a key find nothing). Close
 // is idempotent.
 type Store interface {
-	RoomStore // rooms, people and moderation: rooms.go
+	RoomStore    // rooms, people and moderation: rooms.go
+	MessageStore // edits, deletions, reactions, mentions, read markers: messages.go
 
 	// UpsertUser creates the user or updates its Name and Provider (Idle and
 	// LastSeen are kept for an existing user and taken from u on first
@@ -84,12 +85,13 @@ type Store interface {
 	// missing chat).
 	IsMember(ctx context.Context, chatID, userID string) (bool, error)
 
-	// AddMessage stores m in chat m.ChatID, assigns it the next ID of that
-	// chat and returns the stored message. When it returns nil the message is
+	// AddMessage stores m (with its ReplyTo and Mentions) in chat m.ChatID,
+	// assigns it the next ID of that chat and returns the stored message. When it returns nil the message is
 	// durable. Concurrent calls may be committed together (group commit), but
 	// each message's ID is greater than that of every message of the same
 	// chat whose AddMessage returned before this call began. ENOTFOUND if
-	// the chat does not exist.
+	// the chat does not exist; EINVALID for a ReplyTo that is not the id of
+	// a message of the chat, or bad Mentions (see CheckMessageExtras).
 	//
 	// Idempotency: if m.ClientID is not empty and the sender (m.FromUserID)
 	// already has a stored message with that ClientID in chat m.ChatID,
@@ -108,7 +110,8 @@ type Store interface {
 	// them; with Before set (or no bound at all) the newest that qualify,
 	// with only After set the oldest that qualify. Limit <= 0 means 50;
 	// callers bound Limit (the HTTP API caps it at 200). ENOTFOUND for a
-	// missing chat. Messages carry their ClientID.
+	// missing chat. Messages carry their ClientID. With Around set, the
+	// page of ListAround.
 	ListMessages(ctx context.Context, chatID string, q MessageQuery) ([]Message, error)
 
 	// MarkRead records that the user has read the chat up to messageID. The
@@ -127,10 +130,13 @@ type Store interface {
 }
 
 // MessageQuery selects a page of a chat's history; see Store.ListMessages.
+// Around, when set, asks for the page centred on that id instead (Before
+// and After are then ignored): see ListAround.
 type MessageQuery struct {
 	Before int64
 	After  int64
 	Limit  int
+	Around int64
 }
 
 // StorableText reports whether every string is text every Store keeps byte

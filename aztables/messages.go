@@ -4,14 +4,12 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"strconv"
 	"strings"
 	"sync"
 	"time"
-	"unicode/utf8"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
 	"github.com/Azure/azure-sdk-for-go/sdk/data/aztables"
@@ -79,13 +77,18 @@ func (s *Store) AddMessage(ctx context.Context, m chatr.Message) (chatr.Message,
 	if !textOK(m.ChatID) {
 		return chatr.Message{}, chatr.Errorf(chatr.ENOTFOUND, "no such chat")
 	}
+	if err := chatr.CheckMessageExtras(m); err != nil {
+		return chatr.Message{}, err
+	}
+	m.Mentions = chatr.NormalMentions(m.Mentions)
+	m.Edited, m.Deleted, m.DeletedAt, m.Reactions = time.Time{}, false, time.Time{}, nil
 	ctx, cancel := withDeadline(ctx)
 	defer cancel()
 	if m.Time.IsZero() {
 		m.Time = time.Now()
 	}
 	m.Time, m.ID, m.Duplicate = when(m.Time), 0, false
-	p := &pendingMessage{ctx: ctx, m: m, size: 512 + 2*len(m.Text) + len(m.FromUserName) + len(m.FromUserID) + 2*len(m.ClientID), done: make(chan struct{})}
+	p := &pendingMessage{ctx: ctx, m: m, size: 512 + 2*len(m.Text) + len(m.FromUserName) + len(m.FromUserID) + 2*len(m.ClientID) + 48*len(m.Mentions.Users), done: make(chan struct{})}
 	s.mu.Lock()
 	if s.closed {
 		s.mu.Unlock()
@@ -185,6 +188,10 @@ func (s *Store) commit(ctx context.Context, chatID string, batch []*pendingMessa
 		last, etag, exists, err := s.counter(ctx, ck)
 		if err != nil {
 			return err
+		}
+		if fresh = checkReplies(fresh, last); len(fresh) == 0 {
+			resolveCopies(copies)
+			return nil
 		}
 		counter := map[string]any{"PartitionKey": ck, "RowKey": counterRow}
 		setInt64(counter, "lastId", last+int64(len(fresh)))
@@ -352,41 +359,17 @@ func messageEntity(ck string, m chatr.Message) map[string]any {
 		e["clientId"] = m.ClientID
 	}
 	setTime(e, "time", m.Time)
+	setExtras(e, m)
 	// Long texts are split over message, message1, message2, ...
-	text := m.Text
-	for i := 0; ; i++ {
-		name := "message"
-		if i > 0 {
-			name += strconv.Itoa(i)
-		}
-		if utf8.RuneCountInString(text) <= textChunk {
-			e[name] = text
-			return e
-		}
-		cut := 0
-		for range textChunk {
-			_, w := utf8.DecodeRuneInString(text[cut:])
-			cut += w
-		}
-		e[name] = text[:cut]
-		text = text[cut:]
-	}
+	setChunked(e, "message", m.Text)
+	return e
 }
 
 func messageOf(chatID string, e entity) chatr.Message {
 	id, _ := strconv.ParseInt(e.str("RowKey"), 10, 64)
-	var text strings.Builder
-	text.WriteString(e.str("message"))
-	for i := 1; ; i++ {
-		part, ok := e["message"+strconv.Itoa(i)]
-		if !ok {
-			break
-		}
-		var s string
-		json.Unmarshal(part, &s)
-		text.WriteString(s)
-	}
-	return chatr.Message{ChatID: chatID, ID: id, FromUserID: e.str("fromUserId"), FromUserName: e.str("fromUserName"), Text: text.String(), Time: e.time("time"), ClientID: e.str("clientId")}
+	m := chatr.Message{ChatID: chatID, ID: id, FromUserID: e.str("fromUserId"), FromUserName: e.str("fromUserName"), Text: chunked(e, "message"), Time: e.time("time"), ClientID: e.str("clientId")}
+	extrasOf(e, &m)
+	return m
 }
 
 // messageRange lists the chat's messages with lo <= ID <= hi, at most top
@@ -418,6 +401,9 @@ func (s *Store) ListMessages(ctx context.Context, chatID string, q chatr.Message
 	defer cancel()
 	if _, err := s.getChat(ctx, chatID); err != nil {
 		return nil, err
+	}
+	if q.Around > 0 {
+		return chatr.ListAround(q, func(q chatr.MessageQuery) ([]chatr.Message, error) { return s.ListMessages(ctx, chatID, q) })
 	}
 	limit := q.Limit
 	if limit <= 0 {

@@ -25,19 +25,37 @@ func (db *DB) AddMessage(ctx context.Context, m chatr.Message) (chatr.Message, e
 	if len(m.ClientID) > chatr.MaxClientID {
 		return chatr.Message{}, chatr.Errorf(chatr.EINVALID, "client message id is longer than %d bytes", chatr.MaxClientID)
 	}
+	if err := chatr.CheckMessageExtras(m); err != nil {
+		return chatr.Message{}, err
+	}
 	ctx, cancel := withDeadline(ctx)
 	defer cancel()
 	m.ID, m.Duplicate = 0, false
 	m.Time = normal(orNow(m.Time))
+	m.Mentions = chatr.NormalMentions(m.Mentions)
+	m.Edited, m.Deleted, m.DeletedAt, m.Reactions = time.Time{}, false, time.Time{}, nil
 	return db.messages.Submit(ctx, m)
 }
 
-const messageColumns = `chat_id, id, from_user_id, from_user_name, text, time, client_id`
+const messageColumns = `chat_id, id, from_user_id, from_user_name, text, time, client_id, reply_to, mentions, edited, deleted`
 
 func scanMessage(row pgx.Row) (chatr.Message, error) {
-	var m chatr.Message
-	err := row.Scan(&m.ChatID, &m.ID, &m.FromUserID, &m.FromUserName, &m.Text, &m.Time, &m.ClientID)
+	var (
+		m               chatr.Message
+		mentions        string
+		edited, deleted *time.Time
+	)
+	err := row.Scan(&m.ChatID, &m.ID, &m.FromUserID, &m.FromUserName, &m.Text, &m.Time, &m.ClientID, &m.ReplyTo, &mentions, &edited, &deleted)
 	utc(&m.Time)
+	if err == nil {
+		err = decodeMentions(mentions, &m.Mentions)
+	}
+	if edited != nil {
+		m.Edited = edited.UTC()
+	}
+	if deleted != nil {
+		m.Deleted, m.DeletedAt = true, deleted.UTC()
+	}
 	return m, err
 }
 
@@ -115,6 +133,11 @@ func (db *DB) insertOnce(ctx context.Context, batch []*groupcommit.Request[chatr
 		kept := fresh[:0]
 		for _, req := range fresh {
 			if old, ok := stored[[2]string{req.Item.FromUserID, req.Item.ClientID}]; ok && req.Item.ClientID != "" {
+				ms := []chatr.Message{old}
+				if err := addReactions(ctx, tx, old.ChatID, ms); err != nil {
+					return fmt.Errorf("postgres: add message: %w", err)
+				}
+				old = ms[0]
 				old.Duplicate = true
 				req.Item = old
 				continue
@@ -124,6 +147,9 @@ func (db *DB) insertOnce(ctx context.Context, batch []*groupcommit.Request[chatr
 		fresh = kept
 	}
 
+	if fresh, err = checkReplies(ctx, tx, fresh); err != nil {
+		return fmt.Errorf("postgres: add message: %w", err)
+	}
 	perChat := map[string]int64{}
 	for _, req := range fresh {
 		perChat[req.Item.ChatID]++
@@ -139,7 +165,9 @@ func (db *DB) insertOnce(ctx context.Context, batch []*groupcommit.Request[chatr
 	n := len(fresh)
 	var (
 		chat, from, name, text, client = make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
-		seq                            = make([]int64, n)
+		seq, replyTo                   = make([]int64, n), make([]int64, n)
+		mentions                       = make([]string, n)
+		mentionAll                     = make([]bool, n)
 		at                             = make([]time.Time, n)
 		seen                           = map[string]int64{}
 	)
@@ -147,6 +175,10 @@ func (db *DB) insertOnce(ctx context.Context, batch []*groupcommit.Request[chatr
 		m := req.Item
 		seen[m.ChatID]++
 		chat[i], from[i], name[i], text[i], client[i], seq[i], at[i] = m.ChatID, m.FromUserID, m.FromUserName, m.Text, m.ClientID, seen[m.ChatID], m.Time
+		replyTo[i], mentionAll[i] = m.ReplyTo, m.Mentions.All
+		if mentions[i], err = encodeMentions(m.Mentions); err != nil {
+			return fmt.Errorf("postgres: add message: %w", err)
+		}
 	}
 
 	if n > 0 {
@@ -157,13 +189,13 @@ func (db *DB) insertOnce(ctx context.Context, batch []*groupcommit.Request[chatr
 		// The counters are already raised when this runs: the batch's IDs are
 		// last_message_id - count + seq.
 		b.Queue(`
-		INSERT INTO messages (chat_id, id, from_user_id, from_user_name, text, time, client_id)
-		SELECT m.chat_id, c.last_message_id - k.n + m.seq, m.from_user_id, m.from_user_name, m.text, m.time, m.client_id
-		FROM unnest($1::text[], $2::bigint[], $3::text[], $4::text[], $5::text[], $6::timestamptz[], $7::text[])
-			AS m (chat_id, seq, from_user_id, from_user_name, text, time, client_id)
+		INSERT INTO messages (chat_id, id, from_user_id, from_user_name, text, time, client_id, reply_to, mentions, mention_all)
+		SELECT m.chat_id, c.last_message_id - k.n + m.seq, m.from_user_id, m.from_user_name, m.text, m.time, m.client_id, m.reply_to, m.mentions, m.mention_all
+		FROM unnest($1::text[], $2::bigint[], $3::text[], $4::text[], $5::text[], $6::timestamptz[], $7::text[], $8::bigint[], $9::text[], $10::boolean[])
+			AS m (chat_id, seq, from_user_id, from_user_name, text, time, client_id, reply_to, mentions, mention_all)
 		JOIN (SELECT chat_id, count(*) AS n FROM unnest($1::text[]) AS u (chat_id) GROUP BY chat_id) k USING (chat_id)
 		JOIN chats c ON c.id = m.chat_id`,
-			chat, seq, from, name, text, at, client)
+			chat, seq, from, name, text, at, client, replyTo, mentions, mentionAll)
 		results := tx.SendBatch(ctx, b)
 		firstID := make(map[string]int64, len(chatIDs)) // the first new ID of each chat
 		for _, id := range chatIDs {
@@ -192,6 +224,9 @@ func (db *DB) insertOnce(ctx context.Context, batch []*groupcommit.Request[chatr
 				continue
 			}
 			req.Item.ID = base + seq[i] - 1
+		}
+		if err := insertMentions(ctx, tx, fresh); err != nil {
+			return fmt.Errorf("postgres: add message: %w", err)
 		}
 	}
 	for _, req := range copies {

@@ -461,6 +461,9 @@ func (db *DB) ListMessages(ctx context.Context, chatID string, q chatr.MessageQu
 	if !chatr.StorableText(chatID) {
 		return nil, chatr.Errorf(chatr.ENOTFOUND, "no chat %q", chatID)
 	}
+	if q.Around > 0 {
+		return chatr.ListAround(q, func(q chatr.MessageQuery) ([]chatr.Message, error) { return db.ListMessages(ctx, chatID, q) })
+	}
 	limit := q.Limit
 	if limit <= 0 {
 		limit = 50
@@ -495,6 +498,9 @@ func (db *DB) ListMessages(ctx context.Context, chatID string, q chatr.MessageQu
 			return nil, chatr.Errorf(chatr.ENOTFOUND, "no chat %q", chatID)
 		}
 		msgs = []chatr.Message{}
+	}
+	if err := addReactions(ctx, db.pool, chatID, msgs); err != nil {
+		return nil, fmt.Errorf("postgres: list messages: %w", err)
 	}
 	return msgs, nil
 }

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/chatr/chatr"
 	"github.com/chatr/chatr/internal/groupcommit"
@@ -21,22 +22,37 @@ func (db *DB) AddMessage(ctx context.Context, m chatr.Message) (chatr.Message, e
 	if len(m.ClientID) > chatr.MaxClientID {
 		return chatr.Message{}, chatr.Errorf(chatr.EINVALID, "client message id is longer than %d bytes", chatr.MaxClientID)
 	}
+	if err := chatr.CheckMessageExtras(m); err != nil {
+		return chatr.Message{}, err
+	}
 	ctx, cancel := withDeadline(ctx)
 	defer cancel()
 	m.ID, m.Duplicate = 0, false
 	m.Time = normal(orNow(m.Time))
+	m.Mentions = chatr.NormalMentions(m.Mentions)
+	m.Edited, m.Deleted, m.DeletedAt, m.Reactions = time.Time{}, false, time.Time{}, nil
 	return db.messages.Submit(ctx, m)
 }
 
-const messageColumns = `chat_id, id, from_user_id, from_user_name, text, time, client_id`
+const messageColumns = `chat_id, id, from_user_id, from_user_name, text, time, client_id, reply_to, mentions, edited, deleted`
 
 func scanMessage(row interface{ Scan(...any) error }) (chatr.Message, error) {
 	var (
-		m  chatr.Message
-		at int64
+		m                   chatr.Message
+		at, edited, deleted int64
+		mentions            string
 	)
-	err := row.Scan(&m.ChatID, &m.ID, &m.FromUserID, &m.FromUserName, &m.Text, &at, &m.ClientID)
+	err := row.Scan(&m.ChatID, &m.ID, &m.FromUserID, &m.FromUserName, &m.Text, &at, &m.ClientID, &m.ReplyTo, &mentions, &edited, &deleted)
 	m.Time = unstamp(at)
+	if err == nil {
+		err = decodeMentions(mentions, &m.Mentions)
+	}
+	if edited != 0 {
+		m.Edited = unstamp(edited)
+	}
+	if m.Deleted = deleted != 0; m.Deleted {
+		m.DeletedAt = unstamp(deleted)
+	}
 	return m, err
 }
 
@@ -68,6 +84,7 @@ func (db *DB) insertMessages(ctx context.Context, batch []*groupcommit.Request[c
 	perChat := map[string]int64{}
 	first := map[[2]string]*groupcommit.Request[chatr.Message]{} // (sender, key) -> its first request
 	var fresh, copies []*groupcommit.Request[chatr.Message]
+	lastIDs := map[string]int64{} // chat -> its last message id before the batch
 	for _, req := range batch {
 		m := &req.Item
 		m.ID, m.Duplicate = 0, false // a retry starts afresh
@@ -83,10 +100,17 @@ func (db *DB) insertMessages(ctx context.Context, batch []*groupcommit.Request[c
 				return fmt.Errorf("sqlite: add message: %w", err)
 			}
 			if found {
+				if err := addReactions(ctx, tx, old.ChatID, []chatr.Message{old}); err != nil {
+					return fmt.Errorf("sqlite: add message: %w", err)
+				}
 				old.Duplicate = true
 				*m = old
 				continue
 			}
+		}
+		if err := checkReplyTo(ctx, tx, m, lastIDs); err != nil {
+			req.Err = err
+			continue
 		}
 		fresh = append(fresh, req)
 		perChat[m.ChatID]++
@@ -114,7 +138,14 @@ func (db *DB) insertMessages(ctx context.Context, batch []*groupcommit.Request[c
 		}
 		next[m.ChatID] = id + 1
 		m.ID = id
-		if _, err := insert.ExecContext(ctx, m.ChatID, m.ID, m.FromUserID, m.FromUserName, m.Text, stamp(m.Time), m.ClientID); err != nil {
+		mentions, err := encodeMentions(m.Mentions)
+		if err != nil {
+			return fmt.Errorf("sqlite: add message: %w", err)
+		}
+		if _, err := insert.ExecContext(ctx, m.ChatID, m.ID, m.FromUserID, m.FromUserName, m.Text, stamp(m.Time), m.ClientID, m.ReplyTo, mentions, boolInt(m.Mentions.All)); err != nil {
+			return fmt.Errorf("sqlite: add message: %w", err)
+		}
+		if err := insertMentions(ctx, tx, m); err != nil {
 			return fmt.Errorf("sqlite: add message: %w", err)
 		}
 	}

@@ -84,6 +84,7 @@ func Open(ctx context.Context, path string) (*DB, error) {
 	params.Set("_journal_mode", "WAL")
 	params.Set("_synchronous", "FULL")
 	params.Set("_txlock", "immediate")
+	params.Add("_pragma", "secure_delete(1)") // a deleted message's text is zeroed, not left in free pages
 	write, err := sql.Open("sqlite", path+"?"+params.Encode())
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
@@ -121,7 +122,7 @@ func Open(ctx context.Context, path string) (*DB, error) {
 	db := &DB{write: write, read: read}
 	db.raiseCounter, err = write.PrepareContext(ctx, `UPDATE chats SET last_message_id = last_message_id + ? WHERE id = ? RETURNING last_message_id`)
 	if err == nil {
-		db.insertMessage, err = write.PrepareContext(ctx, `INSERT INTO messages (chat_id, id, from_user_id, from_user_name, text, time, client_id) VALUES (?, ?, ?, ?, ?, ?, ?)`)
+		db.insertMessage, err = write.PrepareContext(ctx, `INSERT INTO messages (chat_id, id, from_user_id, from_user_name, text, time, client_id, reply_to, mentions, mention_all) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
 	}
 	if err != nil {
 		write.Close()

@@ -471,6 +471,9 @@ func (db *DB) IsMember(ctx context.Context, chatID, userID string) (bool, error)
 func (db *DB) ListMessages(ctx context.Context, chatID string, q chatr.MessageQuery) ([]chatr.Message, error) {
 	ctx, cancel := withDeadline(ctx)
 	defer cancel()
+	if q.Around > 0 {
+		return chatr.ListAround(q, func(q chatr.MessageQuery) ([]chatr.Message, error) { return db.ListMessages(ctx, chatID, q) })
+	}
 	limit := q.Limit
 	if limit <= 0 {
 		limit = 50
@@ -515,6 +518,9 @@ func (db *DB) ListMessages(ctx context.Context, chatID string, q chatr.MessageQu
 		} else if !exists {
 			return nil, chatr.Errorf(chatr.ENOTFOUND, "no chat %q", chatID)
 		}
+	}
+	if err := addReactions(ctx, db.read, chatID, msgs); err != nil {
+		return nil, fmt.Errorf("sqlite: list messages: %w", err)
 	}
 	return msgs, nil
 }

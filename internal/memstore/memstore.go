@@ -27,6 +27,7 @@ type Store struct {
 	read     map[[2]string]int64
 	keys     map[[2]string]chatr.Message // (sender, ClientID) -> first stored message
 	r        rooms
+	react    map[string]map[int64][]chatr.ReactionRow // chat -> message -> reactions in order
 }
 
 var _ chatr.Store = (*Store)(nil)
@@ -35,7 +36,7 @@ var _ chatr.Store = (*Store)(nil)
 func New() *Store {
 	return &Store{users: map[string]chatr.User{}, sessions: map[string]chatr.Session{}, chats: map[string]chatr.Chat{},
 		members: map[string]map[string]chatr.Member{}, messages: map[string][]chatr.Message{}, read: map[[2]string]int64{},
-		keys: map[[2]string]chatr.Message{}, r: newRooms()}
+		keys: map[[2]string]chatr.Message{}, r: newRooms(), react: map[string]map[int64][]chatr.ReactionRow{}}
 }
 
 func badText(ss ...string) error {
@@ -276,6 +277,7 @@ func (s *Store) DeleteChat(_ context.Context, id string) error {
 	delete(s.chats, id)
 	delete(s.members, id)
 	delete(s.messages, id)
+	delete(s.react, id)
 	for k, m := range s.keys {
 		if m.ChatID == id {
 			delete(s.keys, k)
@@ -354,6 +356,9 @@ func (s *Store) AddMessage(ctx context.Context, m chatr.Message) (chatr.Message,
 	if len(m.ClientID) > chatr.MaxClientID {
 		return chatr.Message{}, chatr.Errorf(chatr.EINVALID, "client message id is too long")
 	}
+	if err := chatr.CheckMessageExtras(m); err != nil {
+		return chatr.Message{}, err
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if _, ok := s.chats[m.ChatID]; !ok {
@@ -362,10 +367,16 @@ func (s *Store) AddMessage(ctx context.Context, m chatr.Message) (chatr.Message,
 	key := [2]string{m.FromUserID, m.ClientID}
 	if m.ClientID != "" {
 		if first, ok := s.keys[key]; ok {
+			first = s.withReactions(s.messages[first.ChatID][first.ID-1])
 			first.Duplicate = true
 			return first, nil
 		}
 	}
+	if m.ReplyTo > int64(len(s.messages[m.ChatID])) {
+		return chatr.Message{}, chatr.Errorf(chatr.EINVALID, "no message %d to reply to", m.ReplyTo)
+	}
+	m.Mentions = chatr.NormalMentions(m.Mentions)
+	m.Edited, m.Deleted, m.DeletedAt, m.Reactions = time.Time{}, false, time.Time{}, nil
 	m.ID = int64(len(s.messages[m.ChatID]) + 1)
 	m.Time = now(m.Time)
 	m.Duplicate = false
@@ -382,6 +393,13 @@ func (s *Store) ListMessages(_ context.Context, chatID string, q chatr.MessageQu
 	if _, ok := s.chats[chatID]; !ok {
 		return nil, chatr.Errorf(chatr.ENOTFOUND, "no such chat")
 	}
+	if q.Around > 0 {
+		return chatr.ListAround(q, func(q chatr.MessageQuery) ([]chatr.Message, error) { return s.listMessages(chatID, q), nil })
+	}
+	return s.listMessages(chatID, q), nil
+}
+
+func (s *Store) listMessages(chatID string, q chatr.MessageQuery) []chatr.Message {
 	if q.Limit <= 0 {
 		q.Limit = 50
 	}
@@ -398,7 +416,11 @@ func (s *Store) ListMessages(_ context.Context, chatID string, q chatr.MessageQu
 			l = l[len(l)-q.Limit:]
 		}
 	}
-	return slices.Clone(l), nil
+	l = slices.Clone(l)
+	for i := range l {
+		l[i] = s.withReactions(l[i])
+	}
+	return l
 }
 
 func (s *Store) MarkRead(_ context.Context, userID, chatID string, id int64) error {
