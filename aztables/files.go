@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"sort"
-	"time"
 	"unicode/utf8"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
@@ -108,13 +107,6 @@ func (s *Store) CreateFile(ctx context.Context, f chatr.File) error {
 		return fmt.Errorf("aztables: create file: %w", err)
 	}
 	return nil
-}
-
-func orNow(t time.Time) time.Time {
-	if t.IsZero() {
-		return time.Now()
-	}
-	return t
 }
 
 func (s *Store) getFileEntity(ctx context.Context, id string) (entity, azcore.ETag, error) {
