@@ -86,3 +86,21 @@ func DumpTime(t time.Time) time.Time {
 	}
 	return t.UTC().Truncate(time.Millisecond)
 }
+
+// DeletedUserName is the author shown on messages kept after their sender
+// deleted their account.
+const DeletedUserName = "deleted user"
+
+// DeletedUserID is the sender id such messages carry.
+const DeletedUserID = "deleted"
+
+// UserDeleter removes an account (an operator's "delete user" or the user's
+// own request). DeleteUser removes, in one step, the user row (and so its
+// handle), their sessions, memberships and read markers. With keepMessages
+// their messages stay, with FromUserID DeletedUserID, FromUserName
+// DeletedUserName and no ClientID; otherwise they are removed. Chats the user
+// owned keep their owner field (moderators take over). ENOTFOUND for an
+// unknown user.
+type UserDeleter interface {
+	DeleteUser(ctx context.Context, userID string, keepMessages bool) error
+}

@@ -215,3 +215,43 @@ func loadRow(ctx context.Context, tx pgx.Tx, r chatr.Row) error {
 	}
 	return nil
 }
+
+var _ chatr.UserDeleter = (*DB)(nil)
+
+// DeleteUser removes the account in one transaction.
+func (db *DB) DeleteUser(ctx context.Context, userID string, keepMessages bool) error {
+	tx, err := db.pool.Begin(ctx)
+	if err != nil {
+		return fmt.Errorf("postgres: delete user: %w", err)
+	}
+	defer tx.Rollback(ctx)
+	tag, err := tx.Exec(ctx, `DELETE FROM users WHERE id = $1`, userID)
+	if err != nil {
+		return fmt.Errorf("postgres: delete user: %w", err)
+	}
+	if tag.RowsAffected() == 0 {
+		return chatr.Errorf(chatr.ENOTFOUND, "no user %q", userID)
+	}
+	batch := []struct {
+		q    string
+		args []any
+	}{
+		{`DELETE FROM sessions WHERE user_id = $1`, []any{userID}},
+		{`DELETE FROM members WHERE user_id = $1`, []any{userID}},
+		{`DELETE FROM read_markers WHERE user_id = $1`, []any{userID}},
+		{`DELETE FROM messages WHERE from_user_id = $1`, []any{userID}},
+	}
+	if keepMessages {
+		batch[3].q = `UPDATE messages SET from_user_id = $2, from_user_name = $3, client_id = '' WHERE from_user_id = $1`
+		batch[3].args = []any{userID, chatr.DeletedUserID, chatr.DeletedUserName}
+	}
+	for _, b := range batch {
+		if _, err := tx.Exec(ctx, b.q, b.args...); err != nil {
+			return fmt.Errorf("postgres: delete user: %w", err)
+		}
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return fmt.Errorf("postgres: delete user: %w", err)
+	}
+	return nil
+}

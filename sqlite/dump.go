@@ -225,3 +225,35 @@ func stampOrZero(t time.Time) int64 {
 func isForeignKey(err error) bool {
 	return strings.Contains(err.Error(), "FOREIGN KEY constraint failed")
 }
+
+var _ chatr.UserDeleter = (*DB)(nil)
+
+// DeleteUser removes the account in one transaction of the writer.
+func (db *DB) DeleteUser(ctx context.Context, userID string, keepMessages bool) error {
+	tx, err := db.write.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("sqlite: delete user: %w", err)
+	}
+	defer tx.Rollback()
+	res, err := tx.ExecContext(ctx, `DELETE FROM users WHERE id = ?`, userID)
+	if err != nil {
+		return fmt.Errorf("sqlite: delete user: %w", err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return chatr.Errorf(chatr.ENOTFOUND, "no user %q", userID)
+	}
+	messages := `DELETE FROM messages WHERE from_user_id = ?1`
+	if keepMessages {
+		messages = `UPDATE messages SET from_user_id = ?2, from_user_name = ?3, client_id = '' WHERE from_user_id = ?1`
+	}
+	for _, q := range []string{`DELETE FROM sessions WHERE user_id = ?1`, `DELETE FROM members WHERE user_id = ?1`,
+		`DELETE FROM read_markers WHERE user_id = ?1`, messages} {
+		if _, err := tx.ExecContext(ctx, q, userID, chatr.DeletedUserID, chatr.DeletedUserName); err != nil {
+			return fmt.Errorf("sqlite: delete user: %w", err)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("sqlite: delete user: %w", err)
+	}
+	return nil
+}

@@ -207,3 +207,52 @@ func dumper(t *testing.T, s chatr.Store) chatr.Dumper {
 	}
 	return d
 }
+
+// RunDeleteUser checks a store's chatr.UserDeleter on what Fill wrote.
+func RunDeleteUser(t *testing.T, open func(t *testing.T) chatr.Store) {
+	ctx := context.Background()
+	for _, keep := range []bool{false, true} {
+		t.Run(fmt.Sprint("keep=", keep), func(t *testing.T) {
+			s := open(t)
+			Fill(t, s)
+			d, ok := s.(chatr.UserDeleter)
+			if !ok {
+				t.Fatalf("%T is not a chatr.UserDeleter", s)
+			}
+			if err := d.DeleteUser(ctx, "github:1", keep); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := s.GetUser(ctx, "github:1"); chatr.ErrorCode(err) != chatr.ENOTFOUND {
+				t.Errorf("GetUser after delete: %v, want ENOTFOUND", err)
+			}
+			if _, err := s.GetSession(ctx, "h1", time.Now()); chatr.ErrorCode(err) != chatr.ENOTFOUND {
+				t.Errorf("session after delete: %v, want ENOTFOUND", err)
+			}
+			if ok, _ := s.IsMember(ctx, "lobby", "github:1"); ok {
+				t.Error("still a member after delete")
+			}
+			ms, err := s.ListMessages(ctx, "lobby", chatr.MessageQuery{Limit: 100})
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := 0
+			if keep {
+				want = 5
+			}
+			if len(ms) != want {
+				t.Fatalf("lobby has %d messages after delete, want %d", len(ms), want)
+			}
+			for _, m := range ms {
+				if m.FromUserID != chatr.DeletedUserID || m.FromUserName != chatr.DeletedUserName || m.ClientID != "" {
+					t.Errorf("kept message: %+v", m)
+				}
+			}
+			if u, err := s.GetUser(ctx, "guest:ann"); err != nil || u.Name != "Ann Chosen" {
+				t.Errorf("another user after delete: %+v, %v", u, err)
+			}
+			if err := d.DeleteUser(ctx, "github:1", keep); chatr.ErrorCode(err) != chatr.ENOTFOUND {
+				t.Errorf("delete again: %v, want ENOTFOUND", err)
+			}
+		})
+	}
+}
