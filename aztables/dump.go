@@ -313,3 +313,67 @@ func (s *Store) loadMessage(ctx context.Context, m chatr.Message) error {
 	setInt64(k, "messageId", m.ID)
 	return upsert(ctx, s.messages, k)
 }
+
+var _ chatr.UserDeleter = (*Store)(nil)
+
+// DeleteUser removes the account. Table Storage has no transaction across
+// tables, so the user row goes last: a deletion cut off midway leaves the
+// user findable, and running it again finishes it.
+func (s *Store) DeleteUser(ctx context.Context, userID string, keepMessages bool) error {
+	u, err := s.GetUser(ctx, userID)
+	if err != nil {
+		return err
+	}
+	chats, err := s.allChats(ctx)
+	if err != nil {
+		return err
+	}
+	for _, c := range chats {
+		ck := key(c.chat.ID)
+		es, err := list(ctx, s.messages, "PartitionKey eq "+quote(ck)+" and RowKey lt "+quote("~")+" and fromUserId eq "+quote(userID), "", 0)
+		if err != nil {
+			return fmt.Errorf("aztables: delete user: %w", err)
+		}
+		for _, e := range es {
+			m := messageOf(c.chat.ID, e)
+			if m.ClientID != "" {
+				if _, err := s.messages.DeleteEntity(ctx, ck, keyRow(m.FromUserID, m.ClientID), nil); err != nil && !notFound(err) {
+					return fmt.Errorf("aztables: delete user: %w", err)
+				}
+			}
+			if keepMessages {
+				m.FromUserID, m.FromUserName, m.ClientID = chatr.DeletedUserID, chatr.DeletedUserName, ""
+				err = upsert(ctx, s.messages, messageEntity(ck, m))
+			} else if _, err = s.messages.DeleteEntity(ctx, ck, rowID(m.ID), nil); notFound(err) {
+				err = nil
+			}
+			if err != nil {
+				return fmt.Errorf("aztables: delete user: %w", err)
+			}
+		}
+		if _, ok := c.data.Members[userID]; ok {
+			if err := s.RemoveMember(ctx, c.chat.ID, userID); err != nil {
+				return err
+			}
+		}
+	}
+	markers, err := list(ctx, s.marker, "PartitionKey eq "+quote(key(userID)), "PartitionKey,RowKey", 0)
+	if err != nil {
+		return fmt.Errorf("aztables: delete user: %w", err)
+	}
+	for _, e := range markers {
+		if _, err := s.marker.DeleteEntity(ctx, e.str("PartitionKey"), e.str("RowKey"), nil); err != nil && !notFound(err) {
+			return fmt.Errorf("aztables: delete user: %w", err)
+		}
+	}
+	if err := s.DeleteUserSessions(ctx, userID); err != nil {
+		return err
+	}
+	if u.Handle != "" {
+		s.releaseHandle(ctx, u.Handle, userID)
+	}
+	if _, err := s.users.DeleteEntity(ctx, partition, key(userID), nil); err != nil && !notFound(err) {
+		return fmt.Errorf("aztables: delete user: %w", err)
+	}
+	return nil
+}
