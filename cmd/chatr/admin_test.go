@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/chatr/chatr"
+	"github.com/chatr/chatr/hub"
 	"github.com/chatr/chatr/server"
 )
 
@@ -131,6 +132,7 @@ func TestAdminAgainstRunningServer(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	oldToken := accessToken(t, alice, base)
 	admin("rotate-secret")
 	now, _ := os.ReadFile(secretFile)
 	if len(now) < 32 || string(now) == string(old) {
@@ -145,6 +147,15 @@ func TestAdminAgainstRunningServer(t *testing.T) {
 	if got := status(t, aliceAgain, base2+"/api/chats"); got != http.StatusOK {
 		t.Errorf("session after the secret's rotation: %d, want 200", got)
 	}
+	// An access token signed with the old secret is refused; a new one is
+	// not.
+	if got := wsStatus(t, base2, oldToken); got != http.StatusUnauthorized {
+		t.Errorf("old access token after rotation: %d, want 401", got)
+	}
+	newToken := accessToken(t, aliceAgain, base2)
+	if got := wsStatus(t, base2, newToken); got != http.StatusSwitchingProtocols {
+		t.Errorf("new access token after rotation: %d", got)
+	}
 	if fi, err := os.Stat(filepath.Clean(secretFile)); err != nil || fi.Mode().Perm() != 0o600 {
 		t.Errorf("secret file mode: %v, %v", fi.Mode(), err)
 	}
@@ -156,4 +167,36 @@ func mustURL(t *testing.T, s string) *url.URL {
 		t.Fatal(err)
 	}
 	return u
+}
+
+func accessToken(t *testing.T, c *http.Client, base string) string {
+	t.Helper()
+	resp, err := c.Get(base + "/api/getToken")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var tok struct{ Token string }
+	if err := json.NewDecoder(resp.Body).Decode(&tok); err != nil || tok.Token == "" {
+		t.Fatalf("getToken: %d, %v", resp.StatusCode, err)
+	}
+	return tok.Token
+}
+
+// wsStatus opens the hub's WebSocket with the access token and returns the
+// handshake's status: 101 when the token is accepted.
+func wsStatus(t *testing.T, base, token string) int {
+	t.Helper()
+	req, _ := http.NewRequest("GET", base+"/client/hubs/chat?access_token="+url.QueryEscape(token), nil)
+	req.Header.Set("Connection", "Upgrade")
+	req.Header.Set("Upgrade", "websocket")
+	req.Header.Set("Sec-WebSocket-Version", "13")
+	req.Header.Set("Sec-WebSocket-Key", "dGhlIHNhbXBsZSBub25jZQ==")
+	req.Header.Set("Sec-WebSocket-Protocol", hub.ProtocolJSON)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	return resp.StatusCode
 }
