@@ -119,6 +119,11 @@ func parse(fs *flag.FlagSet, args []string) error {
 }
 
 func run(args []string) error {
+	if cmd, ok := subcommand(args); ok {
+		ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+		defer stop()
+		return cmd(ctx)
+	}
 	fs, o := newFlagSet()
 	if err := parse(fs, args); err != nil {
 		if err == flag.ErrHelp {

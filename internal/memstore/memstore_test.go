@@ -13,3 +13,7 @@ import (
 func TestContract(t *testing.T) {
 	storetest.Run(t, func(t *testing.T) chatr.Store { return memstore.New() })
 }
+
+func TestDump(t *testing.T) {
+	storetest.RunDump(t, func(t *testing.T) chatr.Store { return memstore.New() })
+}
