@@ -22,3 +22,21 @@ func setText(s chatr.Store) storetest.SetText {
 		return err
 	}
 }
+
+// BenchmarkAddMessageSearchCost runs BenchmarkAddMessageParallel on a
+// schema without the search column and on one with it, in one run, so that
+// the two msgs/s figures compare like with like.
+func BenchmarkAddMessageSearchCost(b *testing.B) {
+	for _, indexed := range []bool{false, true} {
+		name := map[bool]string{false: "unindexed", true: "indexed"}[indexed]
+		b.Run(name, func(b *testing.B) {
+			db := openFresh(b)
+			if !indexed {
+				if _, err := postgres.Pool(db).Exec(b.Context(), `ALTER TABLE messages DROP COLUMN search`); err != nil {
+					b.Fatal(err)
+				}
+			}
+			storetest.BenchmarkAddMessageParallel(b, db)
+		})
+	}
+}
