@@ -77,11 +77,16 @@ type SearchPage struct {
 // text, a deleted one (its text emptied) never. Membership is checked on
 // every page, so no cursor, however made, reaches a chat the user cannot
 // read; a cursor that is not one Search returned is EINVALID. A query
-// without any search term finds nothing (an empty page, no error). The
-// index follows every write: a message is found as soon as AddMessage has
-// returned.
+// without any search term finds nothing (an empty page, no error).
+//
+// A store may index behind its writes (sqlite does, to keep its message
+// throughput): a new message is found within about a second, and at once
+// after SyncSearch. Edits and deletions of a message are followed at once.
 type Searcher interface {
 	Search(ctx context.Context, userID string, q SearchQuery) (SearchPage, error)
+	// SyncSearch returns when every message stored before the call can be
+	// found.
+	SyncSearch(ctx context.Context) error
 }
 
 // SearchTerm is one word of a query as the stores match it.

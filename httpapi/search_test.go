@@ -62,6 +62,9 @@ func newSearchServer(t *testing.T) *searchServer {
 			t.Fatal(err)
 		}
 	}
+	if err := st.SyncSearch(ctx); err != nil {
+		t.Fatal(err)
+	}
 	return s
 }
 

@@ -99,6 +99,9 @@ func (db *DB) Search(ctx context.Context, userID string, q chatr.SearchQuery) (c
 	return page, nil
 }
 
+// SyncSearch returns at once: the vector is written with the message.
+func (db *DB) SyncSearch(ctx context.Context) error { return nil }
+
 // searchCursor is the last result shown. Membership and the filters apply
 // to every page, so a forged cursor only moves where a page starts among
 // the messages the user may read.

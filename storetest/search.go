@@ -76,6 +76,9 @@ func post(t *testing.T, s chatr.Store, chatID, from string, minute int, texts ..
 
 func search(t *testing.T, s chatr.Store, user string, q chatr.SearchQuery) chatr.SearchPage {
 	t.Helper()
+	if err := s.(chatr.Searcher).SyncSearch(t.Context()); err != nil {
+		t.Fatal(err)
+	}
 	page, err := s.(chatr.Searcher).Search(t.Context(), user, q)
 	if err != nil {
 		t.Fatalf("Search(%q, %+v): %v", user, q, err)
@@ -259,6 +262,9 @@ var badQueries = []string{
 func testSearchBadQueries(t *testing.T, s chatr.Store, _ SetText) {
 	searchFixture(t, s)
 	post(t, s, "shared", "alice", 0, "the cat and the dog")
+	if err := s.(chatr.Searcher).SyncSearch(t.Context()); err != nil {
+		t.Fatal(err)
+	}
 	for _, q := range badQueries {
 		page, err := s.(chatr.Searcher).Search(t.Context(), "bob", chatr.SearchQuery{Text: q})
 		if err != nil {

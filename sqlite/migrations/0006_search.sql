@@ -13,8 +13,9 @@
 -- Triggers keep the index on the current text: an edit re-indexes the
 -- message under the same doc, an emptied (deleted) text leaves it out, a
 -- deleted row (or chat) drops its doc.
+
 CREATE TABLE search_docs (
-	doc        INTEGER PRIMARY KEY,
+	doc        INTEGER PRIMARY KEY AUTOINCREMENT, -- never reused: the indexer goes by it
 	chat_id    TEXT NOT NULL,
 	message_id INTEGER NOT NULL,
 	UNIQUE (chat_id, message_id)
@@ -27,17 +28,29 @@ CREATE VIRTUAL TABLE search_fts USING fts5 (
 	tokenize = 'unicode61 remove_diacritics 2'
 );
 
+-- Indexing is the work of a background indexer, so that it costs the
+-- group commit one row in search_docs per message: search_state.indexed is
+-- the highest doc in search_fts, and the indexer takes the docs above it in
+-- large batches. It also indexes the messages of earlier releases, given
+-- their docs below, while the store serves.
+CREATE TABLE search_state (
+	id      INTEGER PRIMARY KEY CHECK (id = 1),
+	indexed INTEGER NOT NULL
+);
+INSERT INTO search_state (id, indexed) VALUES (1, 0);
+
 CREATE TRIGGER search_message_insert AFTER INSERT ON messages BEGIN
 	INSERT INTO search_docs (chat_id, message_id) VALUES (new.chat_id, new.id);
-	INSERT INTO search_fts (rowid, body) SELECT last_insert_rowid(), chatr_search_doc(new.text) WHERE new.text <> '';
 END;
 
+-- An edit of an indexed message re-indexes it here; one not indexed yet is
+-- read by the indexer as it is then.
 CREATE TRIGGER search_message_update AFTER UPDATE OF text ON messages WHEN new.text IS NOT old.text BEGIN
 	DELETE FROM search_fts WHERE rowid = (SELECT doc FROM search_docs WHERE chat_id = old.chat_id AND message_id = old.id);
-	INSERT OR IGNORE INTO search_docs (chat_id, message_id) VALUES (new.chat_id, new.id);
 	INSERT INTO search_fts (rowid, body)
 		SELECT doc, chatr_search_doc(new.text) FROM search_docs
-		WHERE chat_id = new.chat_id AND message_id = new.id AND new.text <> '';
+		WHERE chat_id = new.chat_id AND message_id = new.id AND new.text <> ''
+			AND doc <= (SELECT indexed FROM search_state);
 END;
 
 CREATE TRIGGER search_message_delete AFTER DELETE ON messages BEGIN
@@ -45,9 +58,5 @@ CREATE TRIGGER search_message_delete AFTER DELETE ON messages BEGIN
 	DELETE FROM search_docs WHERE chat_id = old.chat_id AND message_id = old.id;
 END;
 
--- The messages of earlier releases, oldest first.
+-- The messages of earlier releases, oldest first, for the indexer.
 INSERT INTO search_docs (chat_id, message_id) SELECT chat_id, id FROM messages ORDER BY time, chat_id, id;
-INSERT INTO search_fts (rowid, body)
-	SELECT d.doc, chatr_search_doc(m.text)
-	FROM search_docs d JOIN messages m ON m.chat_id = d.chat_id AND m.id = d.message_id
-	WHERE m.text <> '';
