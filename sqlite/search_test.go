@@ -2,8 +2,11 @@ package sqlite_test
 
 import (
 	"context"
+	"database/sql"
+	"fmt"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/chatr/chatr"
 	"github.com/chatr/chatr/sqlite"
@@ -45,5 +48,67 @@ func BenchmarkAddMessageSearchCost(b *testing.B) {
 			}
 			storetest.BenchmarkAddMessageParallel(b, db)
 		})
+	}
+}
+
+// TestSearchUpgradeIndexesInBackground: a file of the release before search
+// is indexed after Open by the background indexer, without SyncSearch.
+func TestSearchUpgradeIndexesInBackground(t *testing.T) {
+	ctx := t.Context()
+	path := filepath.Join(t.TempDir(), "chatr.db")
+	db, err := sqlite.Open(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := db.CreateChat(ctx, chatr.Chat{ID: "c", Name: "c", Owner: "u"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.AddMember(ctx, "c", chatr.Member{UserID: "u", UserName: "U"}); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+
+	// Take the file back to the schema before migration 0006.
+	raw, err := sql.Open("sqlite", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range []string{`DROP TRIGGER search_message_insert`, `DROP TRIGGER search_message_update`, `DROP TRIGGER search_message_delete`,
+		`DROP TABLE search_fts`, `DROP TABLE search_docs`, `DROP TABLE search_state`, `DELETE FROM schema_version WHERE version = 6`} {
+		if _, err := raw.ExecContext(ctx, s); err != nil {
+			t.Fatal(s, err)
+		}
+	}
+	const n = 12000 // more than one indexing batch
+	if _, err := raw.ExecContext(ctx, `WITH RECURSIVE i(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM i WHERE n < ?)
+		INSERT INTO messages (chat_id, id, from_user_id, from_user_name, text, time) SELECT 'c', n, 'u', 'U', 'old message ' || (n - 1), n FROM i`, n); err != nil {
+		t.Fatal(err)
+	}
+	raw.Close()
+
+	db, err = sqlite.Open(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	for _, text := range []string{"old message 0", fmt.Sprintf("old message %d", n-1)} {
+		deadline := time.Now().Add(time.Minute)
+		for {
+			page, err := db.Search(ctx, "u", chatr.SearchQuery{Text: text, Limit: 100})
+			if err != nil {
+				t.Fatal(err)
+			}
+			found := false
+			for _, r := range page.Results {
+				found = found || r.Text == text
+			}
+			if found {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%q not found a minute after the upgrade", text)
+			}
+			time.Sleep(20 * time.Millisecond) // polling for a condition, not waiting a time
+		}
 	}
 }

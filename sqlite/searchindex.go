@@ -55,7 +55,7 @@ func (db *DB) runIndexer(ctx context.Context) {
 		case err != nil:
 			log.Error("search index: indexing failed; retrying", "err", err)
 		case total-indexed > indexBatch && time.Since(lastLog) > indexLogEvery:
-			log.Info("search index: indexing stored messages", "indexed", indexed, "of", total)
+			log.Info("search index: indexing stored messages", "indexed", indexed, "stored", total)
 			lastLog, catchingUp = time.Now(), true
 		case total-indexed > 0:
 			continue // a last partial batch
