@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"os"
 	"path/filepath"
 	"testing"
 	"time"
@@ -111,4 +112,82 @@ func TestSearchUpgradeIndexesInBackground(t *testing.T) {
 			time.Sleep(20 * time.Millisecond) // polling for a condition, not waiting a time
 		}
 	}
+}
+
+// BenchmarkSearch1M: storetest.BenchmarkSearch over 1,000,000 messages in
+// 1,000 chats. The loaded file is kept in os.TempDir (keyed by the corpus
+// version) for the next run; run with -cpu 1 for one core.
+func BenchmarkSearch1M(b *testing.B) {
+	const n, chats = 1_000_000, 1000
+	ctx := b.Context()
+	path := filepath.Join(os.TempDir(), "chatr-search-bench-"+storetest.SearchCorpusVersion+".db")
+	if _, err := os.Stat(path + ".done"); err != nil {
+		for _, p := range []string{path, path + "-wal", path + "-shm"} {
+			os.Remove(p)
+		}
+		loadSearchCorpus(b, path, n, chats)
+		if err := os.WriteFile(path+".done", nil, 0o644); err != nil {
+			b.Fatal(err)
+		}
+	}
+	db, err := sqlite.Open(ctx, path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer db.Close()
+	if err := db.SyncSearch(ctx); err != nil {
+		b.Fatal(err)
+	}
+	storetest.BenchmarkSearch(b, db)
+}
+
+func loadSearchCorpus(b *testing.B, path string, n, chats int) {
+	ctx := b.Context()
+	db, err := sqlite.Open(ctx, path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer db.Close()
+	for i := range chats {
+		id := fmt.Sprint("chat-", i)
+		if err := db.CreateChat(ctx, chatr.Chat{ID: id, Name: id, Owner: "user-0"}); err != nil {
+			b.Fatal(err)
+		}
+		if i%20 == 0 {
+			if err := db.AddMember(ctx, id, chatr.Member{UserID: storetest.SearchBenchUser, UserName: "Bench"}); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+	ms := storetest.SearchCorpus(b, n, chats)
+	write, _ := sqlite.Pools(db)
+	for len(ms) > 0 {
+		batch := ms[:min(len(ms), 20000)]
+		ms = ms[len(batch):]
+		tx, err := write.BeginTx(ctx, nil)
+		if err != nil {
+			b.Fatal(err)
+		}
+		st, err := tx.PrepareContext(ctx, `INSERT INTO messages (chat_id, id, from_user_id, from_user_name, text, time) VALUES (?, ?, ?, ?, ?, ?)`)
+		if err != nil {
+			b.Fatal(err)
+		}
+		for _, m := range batch {
+			if _, err := st.ExecContext(ctx, m.ChatID, m.ID, m.FromUserID, m.FromUserName, m.Text, m.Time.UnixMicro()); err != nil {
+				b.Fatal(err)
+			}
+		}
+		st.Close()
+		if err := tx.Commit(); err != nil {
+			b.Fatal(err)
+		}
+	}
+	if _, err := write.ExecContext(ctx, `UPDATE chats SET last_message_id = (SELECT coalesce(max(id), 0) FROM messages WHERE chat_id = chats.id)`); err != nil {
+		b.Fatal(err)
+	}
+	start := time.Now()
+	if err := db.SyncSearch(ctx); err != nil {
+		b.Fatal(err)
+	}
+	b.Logf("indexed %d messages in %v", n, time.Since(start))
 }
