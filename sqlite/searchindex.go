@@ -48,22 +48,21 @@ func (db *DB) runIndexer(ctx context.Context) {
 	var lastLog time.Time
 	catchingUp := false
 	for {
-		indexed, total, err := db.indexSome(ctx)
+		waiting, done, err := db.indexSome(ctx)
 		switch {
 		case ctx.Err() != nil:
 			return
 		case err != nil:
 			log.Error("search index: indexing failed; retrying", "err", err)
-		case total-indexed > indexBatch && time.Since(lastLog) > indexLogEvery:
-			log.Info("search index: indexing stored messages", "indexed", indexed, "stored", total)
+		case waiting > indexBatch && time.Since(lastLog) > indexLogEvery:
+			log.Info("search index: indexing stored messages", "waiting", waiting)
 			lastLog, catchingUp = time.Now(), true
-		case total-indexed > 0:
-			continue // a last partial batch
+		case waiting > done:
 		case catchingUp:
-			log.Info("search index: every stored message is indexed", "messages", total)
+			log.Info("search index: every stored message is indexed")
 			catchingUp = false
 		}
-		if err == nil && total-indexed > 0 {
+		if err == nil && waiting > done {
 			continue
 		}
 		select {
@@ -74,40 +73,82 @@ func (db *DB) runIndexer(ctx context.Context) {
 	}
 }
 
-// indexSome indexes the next batch of docs, if any, and reports the
-// highest doc indexed and the highest stored.
-func (db *DB) indexSome(ctx context.Context) (indexed, total int64, err error) {
+// indexSome indexes the next batch of messages, if any, and reports how
+// many messages were waiting before it and how many it indexed.
+func (db *DB) indexSome(ctx context.Context) (waiting, done int64, err error) {
 	db.indexer.mu.Lock()
 	defer db.indexer.mu.Unlock()
-	if err := db.queryRow(ctx, `SELECT (SELECT indexed FROM search_state), (SELECT coalesce(max(doc), 0) FROM search_docs)`).Scan(&indexed, &total); err != nil {
-		return 0, 0, fmt.Errorf("sqlite: search index: %w", err)
-	}
-	if indexed >= total {
-		return indexed, total, nil
-	}
 	tx, err := db.write.BeginTx(ctx, nil)
 	if err != nil {
 		return 0, 0, fmt.Errorf("sqlite: search index: %w", err)
 	}
 	defer tx.Rollback()
-	if err := tx.QueryRowContext(ctx, `SELECT indexed FROM search_state`).Scan(&indexed); err != nil {
+	rows, err := tx.QueryContext(ctx, `SELECT c.id, coalesce(p.indexed_id, 0), c.last_message_id
+		FROM chats c LEFT JOIN search_progress p ON p.chat_id = c.id
+		WHERE c.last_message_id > coalesce(p.indexed_id, 0)`)
+	if err != nil {
 		return 0, 0, fmt.Errorf("sqlite: search index: %w", err)
 	}
-	upTo := indexed + indexBatch
+	type lag struct {
+		chatID     string
+		from, upTo int64
+	}
+	var lags []lag
+	for rows.Next() {
+		var l lag
+		if err := rows.Scan(&l.chatID, &l.from, &l.upTo); err != nil {
+			rows.Close()
+			return 0, 0, fmt.Errorf("sqlite: search index: %w", err)
+		}
+		waiting += l.upTo - l.from
+		if done < indexBatch {
+			l.upTo = min(l.upTo, l.from+indexBatch-done)
+			done += l.upTo - l.from
+			lags = append(lags, l)
+		}
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return 0, 0, fmt.Errorf("sqlite: search index: %w", err)
+	}
+	if len(lags) == 0 {
+		return 0, 0, nil
+	}
+	var firstDoc int64
+	if err := tx.QueryRowContext(ctx, `SELECT coalesce(max(doc), 0) + 1 FROM search_docs`).Scan(&firstDoc); err != nil {
+		return 0, 0, fmt.Errorf("sqlite: search index: %w", err)
+	}
+	// Docs in the order the messages were sent, across the batch's chats.
+	if _, err := tx.ExecContext(ctx, `CREATE TEMP TABLE IF NOT EXISTS search_lag (chat_id TEXT PRIMARY KEY, from_id INTEGER, up_to INTEGER)`); err != nil {
+		return 0, 0, fmt.Errorf("sqlite: search index: %w", err)
+	}
+	if _, err := tx.ExecContext(ctx, `DELETE FROM temp.search_lag`); err != nil {
+		return 0, 0, fmt.Errorf("sqlite: search index: %w", err)
+	}
+	for _, l := range lags {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO temp.search_lag VALUES (?, ?, ?)`, l.chatID, l.from, l.upTo); err != nil {
+			return 0, 0, fmt.Errorf("sqlite: search index: %w", err)
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO search_progress (chat_id, indexed_id) VALUES (?, ?)
+			ON CONFLICT (chat_id) DO UPDATE SET indexed_id = excluded.indexed_id`, l.chatID, l.upTo); err != nil {
+			return 0, 0, fmt.Errorf("sqlite: search index: %w", err)
+		}
+	}
+	if _, err := tx.ExecContext(ctx, `INSERT OR IGNORE INTO search_docs (chat_id, message_id)
+		SELECT m.chat_id, m.id FROM temp.search_lag l JOIN messages m ON m.chat_id = l.chat_id AND m.id > l.from_id AND m.id <= l.up_to
+		ORDER BY m.time, m.chat_id, m.id`); err != nil {
+		return 0, 0, fmt.Errorf("sqlite: search index: %w", err)
+	}
 	if _, err := tx.ExecContext(ctx, `INSERT INTO search_fts (rowid, body)
 		SELECT d.doc, chatr_search_doc(m.text)
 		FROM search_docs d JOIN messages m ON m.chat_id = d.chat_id AND m.id = d.message_id
-		WHERE d.doc > ? AND d.doc <= ? AND m.text <> ''
-		ORDER BY d.doc`, indexed, upTo); err != nil {
-		return 0, 0, fmt.Errorf("sqlite: search index: %w", err)
-	}
-	if _, err := tx.ExecContext(ctx, `UPDATE search_state SET indexed = min(?, (SELECT coalesce(max(doc), 0) FROM search_docs))`, upTo); err != nil {
+		WHERE d.doc >= ? AND m.text <> ''`, firstDoc); err != nil {
 		return 0, 0, fmt.Errorf("sqlite: search index: %w", err)
 	}
 	if err := tx.Commit(); err != nil {
 		return 0, 0, fmt.Errorf("sqlite: search index: %w", err)
 	}
-	return min(upTo, total), total, nil
+	return waiting, done, nil
 }
 
 // SyncSearch indexes every message stored before the call; see
@@ -116,8 +157,8 @@ func (db *DB) SyncSearch(ctx context.Context) error {
 	ctx, cancel := withDeadline(ctx)
 	defer cancel()
 	for {
-		indexed, total, err := db.indexSome(ctx)
-		if err != nil || indexed >= total {
+		waiting, done, err := db.indexSome(ctx)
+		if err != nil || done >= waiting {
 			return err
 		}
 	}
