@@ -154,10 +154,10 @@ func (db *DB) indexSome(ctx context.Context) (waiting, done int64, err error) {
 // SyncSearch indexes every message stored before the call; see
 // chatr.Searcher.
 func (db *DB) SyncSearch(ctx context.Context) error {
-	ctx, cancel := withDeadline(ctx)
-	defer cancel()
 	for {
-		waiting, done, err := db.indexSome(ctx)
+		bctx, cancel := withDeadline(ctx) // per batch: a large backlog takes long
+		waiting, done, err := db.indexSome(bctx)
+		cancel()
 		if err != nil || done >= waiting {
 			return err
 		}
