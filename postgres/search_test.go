@@ -2,7 +2,11 @@ package postgres_test
 
 import (
 	"context"
+	"fmt"
 	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
 
 	"github.com/chatr/chatr"
 	"github.com/chatr/chatr/postgres"
@@ -39,4 +43,68 @@ func BenchmarkAddMessageSearchCost(b *testing.B) {
 			storetest.BenchmarkAddMessageParallel(b, db)
 		})
 	}
+}
+
+// BenchmarkSearch1M: storetest.BenchmarkSearch over 1,000,000 messages in
+// 1,000 chats. The loaded schema is kept (named by the corpus version) for
+// the next run; run with -cpu 1 for one core on the client side.
+func BenchmarkSearch1M(b *testing.B) {
+	const n, chats = 1_000_000, 1000
+	base, admin := server(b)
+	ctx := b.Context()
+	schema := "chatr_searchbench_" + storetest.SearchCorpusVersion
+	var loaded bool
+	if err := admin.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM information_schema.tables WHERE table_schema = $1 AND table_name = 'bench_loaded')`, schema).Scan(&loaded); err != nil {
+		b.Fatal(err)
+	}
+	if !loaded {
+		if _, err := admin.Exec(ctx, `DROP SCHEMA IF EXISTS `+schema+` CASCADE`); err != nil {
+			b.Fatal(err)
+		}
+		if _, err := admin.Exec(ctx, `CREATE SCHEMA `+schema); err != nil {
+			b.Fatal(err)
+		}
+	}
+	db, err := postgres.Open(ctx, withSearchPath(b, base, schema))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer db.Close()
+	if !loaded {
+		loadSearchCorpus(b, db, n, chats)
+	}
+	storetest.BenchmarkSearch(b, db)
+}
+
+func loadSearchCorpus(b *testing.B, db *postgres.DB, n, chats int) {
+	ctx := b.Context()
+	for i := range chats {
+		id := fmt.Sprint("chat-", i)
+		if err := db.CreateChat(ctx, chatr.Chat{ID: id, Name: id, Owner: "user-0"}); err != nil {
+			b.Fatal(err)
+		}
+		if i%20 == 0 {
+			if err := db.AddMember(ctx, id, chatr.Member{UserID: storetest.SearchBenchUser, UserName: "Bench"}); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+	ms := storetest.SearchCorpus(b, n, chats)
+	pool := postgres.Pool(db)
+	start := time.Now()
+	_, err := pool.CopyFrom(ctx, pgx.Identifier{"messages"}, []string{"chat_id", "id", "from_user_id", "from_user_name", "text", "time"},
+		pgx.CopyFromSlice(len(ms), func(i int) ([]any, error) {
+			m := ms[i]
+			return []any{m.ChatID, m.ID, m.FromUserID, m.FromUserName, m.Text, m.Time}, nil
+		}))
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, s := range []string{`UPDATE chats SET last_message_id = (SELECT coalesce(max(id), 0) FROM messages WHERE chat_id = chats.id)`,
+		`VACUUM ANALYZE messages`, `CREATE TABLE bench_loaded ()`} {
+		if _, err := pool.Exec(ctx, s); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.Logf("loaded and indexed %d messages in %v", n, time.Since(start))
 }
