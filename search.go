@@ -297,9 +297,13 @@ func ParseSearch(q string) (ParsedSearch, error) {
 		}
 		switch strings.ToLower(key) {
 		case "in":
-			p.ChatName = strings.TrimPrefix(val, "#")
+			if p.ChatName = strings.TrimPrefix(val, "#"); p.ChatName == "" {
+				words = append(words, w)
+			}
 		case "from":
-			p.FromHandle = strings.TrimPrefix(val, "@")
+			if p.FromHandle = strings.TrimPrefix(val, "@"); p.FromHandle == "" {
+				words = append(words, w)
+			}
 		case "has":
 			if strings.ToLower(val) != "file" {
 				words = append(words, w)
