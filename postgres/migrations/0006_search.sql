@@ -76,3 +76,7 @@ $do$;
 
 ALTER TABLE messages ADD COLUMN search tsvector GENERATED ALWAYS AS (chatr_search_vector(text)) STORED;
 CREATE INDEX messages_search ON messages USING gin (search);
+
+-- Newest first: a frequent word is read down this index, filtered by the
+-- vector, and stops after a page; a rare one goes through the GIN index.
+CREATE INDEX messages_time ON messages (time);
