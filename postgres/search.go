@@ -9,6 +9,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+
 	"github.com/chatr/chatr"
 )
 
@@ -23,8 +25,8 @@ const tsqueryOf = `SELECT coalesce(string_agg(CASE WHEN p
 	FROM unnest($1::text[], $2::boolean[]) AS q (t, p)`
 
 // searchQuery reads the user's chats newest message first; the planner
-// sees the tsquery itself (a parameter of this custom plan) and picks the
-// GIN index for rare words.
+// sees the tsquery itself and picks the GIN index for rare words, the time
+// index for frequent ones.
 const searchQuery = `SELECT chat_id, id, from_user_id, from_user_name, text, time
 	FROM messages
 	WHERE search @@ $1::tsquery
@@ -74,7 +76,9 @@ func (db *DB) Search(ctx context.Context, userID string, q chatr.SearchQuery) (c
 	if tsq == "" {
 		return page, nil
 	}
-	rows, err := db.pool.Query(ctx, searchQuery, tsq, userID, q.ChatID, q.FromUserID, before, after, cur.Time, cur.ChatID, cur.ID, limit+1)
+	// QueryExecModeExec plans with this tsquery every time: a cached
+	// generic plan would guess one frequency for every word.
+	rows, err := db.pool.Query(ctx, searchQuery, pgx.QueryExecModeExec, tsq, userID, q.ChatID, q.FromUserID, before, after, cur.Time, cur.ChatID, cur.ID, limit+1)
 	if err != nil {
 		return page, fmt.Errorf("postgres: search: %w", err)
 	}
