@@ -28,8 +28,8 @@ func setText(s chatr.Store) storetest.SetText {
 }
 
 // BenchmarkAddMessageSearchCost runs BenchmarkAddMessageParallel on a
-// schema without the search column and time index and on one with them, in one run, so that
-// the two msgs/s figures compare like with like.
+// schema without the search column and time index and on one with them,
+// in one run, so that the two msgs/s figures compare like with like.
 func BenchmarkAddMessageSearchCost(b *testing.B) {
 	for _, indexed := range []bool{false, true} {
 		name := map[bool]string{false: "unindexed", true: "indexed"}[indexed]
