@@ -64,6 +64,7 @@ type DB struct {
 	readStmts sync.Map // query -> *sql.Stmt
 
 	messages *groupcommit.Committer[chatr.Message] // AddMessage's group commit
+	indexer  *searchIndexer                        // search.go
 	closing  atomic.Bool
 }
 
@@ -133,6 +134,7 @@ func Open(ctx context.Context, path string) (*DB, error) {
 		MaxBatch: maxBatch, MaxPending: maxPending, Timeout: callTimeout,
 		Commit: db.insertMessages, Resolve: db.resolveMessages,
 	})
+	db.startIndexer()
 	return db, nil
 }
 
@@ -211,6 +213,7 @@ func (db *DB) Close() error {
 		return nil
 	}
 	db.messages.Close()
+	db.stopIndexer()
 	errs := []error{db.raiseCounter.Close(), db.insertMessage.Close()}
 	db.readStmts.Range(func(_, v any) bool {
 		errs = append(errs, v.(*sql.Stmt).Close())

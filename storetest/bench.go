@@ -24,7 +24,7 @@ func benchAdd(b *testing.B, db chatr.Store, keyed bool) {
 	ctx := b.Context()
 	const chats = 16
 	for i := 0; i < chats; i++ {
-		if err := db.CreateChat(ctx, chatr.Chat{ID: fmt.Sprint("chat-", i), Name: "bench", Owner: "guest:bench"}); err != nil {
+		if err := db.CreateChat(ctx, chatr.Chat{ID: fmt.Sprint("chat-", i), Name: fmt.Sprint("bench-", i), Owner: "guest:bench"}); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -1,0 +1,112 @@
+package postgres_test
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/chatr/chatr"
+	"github.com/chatr/chatr/postgres"
+	"github.com/chatr/chatr/storetest"
+)
+
+func TestSearch(t *testing.T) {
+	server(t)
+	storetest.RunSearch(t, func(t *testing.T) chatr.Store { return openFresh(t) }, setText)
+}
+
+// setText edits or deletes (empties) a message as the message features do.
+func setText(s chatr.Store) storetest.SetText {
+	pool := postgres.Pool(s.(*postgres.DB))
+	return func(ctx context.Context, chatID string, id int64, text string) error {
+		_, err := pool.Exec(ctx, `UPDATE messages SET text = $1 WHERE chat_id = $2 AND id = $3`, text, chatID, id)
+		return err
+	}
+}
+
+// BenchmarkAddMessageSearchCost runs BenchmarkAddMessageParallel on a
+// schema without the search column and time index and on one with them,
+// in one run, so that the two msgs/s figures compare like with like.
+func BenchmarkAddMessageSearchCost(b *testing.B) {
+	for _, indexed := range []bool{false, true} {
+		name := map[bool]string{false: "unindexed", true: "indexed"}[indexed]
+		b.Run(name, func(b *testing.B) {
+			db := openFresh(b)
+			if !indexed {
+				for _, s := range []string{`ALTER TABLE messages DROP COLUMN search`, `DROP INDEX messages_time`} {
+					if _, err := postgres.Pool(db).Exec(b.Context(), s); err != nil {
+						b.Fatal(err)
+					}
+				}
+			}
+			storetest.BenchmarkAddMessageParallel(b, db)
+		})
+	}
+}
+
+// BenchmarkSearch1M: storetest.BenchmarkSearch over 1,000,000 messages in
+// 1,000 chats. The loaded schema is kept (named by the corpus version) for
+// the next run; run with -cpu 1 for one core on the client side.
+func BenchmarkSearch1M(b *testing.B) {
+	const n, chats = 1_000_000, 1000
+	base, admin := server(b)
+	ctx := b.Context()
+	schema := "chatr_searchbench_" + storetest.SearchCorpusVersion
+	var loaded bool
+	if err := admin.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM information_schema.tables WHERE table_schema = $1 AND table_name = 'bench_loaded')`, schema).Scan(&loaded); err != nil {
+		b.Fatal(err)
+	}
+	if !loaded {
+		if _, err := admin.Exec(ctx, `DROP SCHEMA IF EXISTS `+schema+` CASCADE`); err != nil {
+			b.Fatal(err)
+		}
+		if _, err := admin.Exec(ctx, `CREATE SCHEMA `+schema); err != nil {
+			b.Fatal(err)
+		}
+	}
+	db, err := postgres.Open(ctx, withSearchPath(b, base, schema))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer db.Close()
+	if !loaded {
+		loadSearchCorpus(b, db, n, chats)
+	}
+	storetest.BenchmarkSearch(b, db)
+}
+
+func loadSearchCorpus(b *testing.B, db *postgres.DB, n, chats int) {
+	ctx := b.Context()
+	for i := range chats {
+		id := fmt.Sprint("chat-", i)
+		if err := db.CreateChat(ctx, chatr.Chat{ID: id, Name: id, Owner: "user-0"}); err != nil {
+			b.Fatal(err)
+		}
+		if i%20 == 0 {
+			if err := db.AddMember(ctx, id, chatr.Member{UserID: storetest.SearchBenchUser, UserName: "Bench"}); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+	ms := storetest.SearchCorpus(b, n, chats)
+	pool := postgres.Pool(db)
+	start := time.Now()
+	_, err := pool.CopyFrom(ctx, pgx.Identifier{"messages"}, []string{"chat_id", "id", "from_user_id", "from_user_name", "text", "time"},
+		pgx.CopyFromSlice(len(ms), func(i int) ([]any, error) {
+			m := ms[i]
+			return []any{m.ChatID, m.ID, m.FromUserID, m.FromUserName, m.Text, m.Time}, nil
+		}))
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, s := range []string{`UPDATE chats SET last_message_id = (SELECT coalesce(max(id), 0) FROM messages WHERE chat_id = chats.id)`,
+		`VACUUM ANALYZE messages`, `CREATE TABLE bench_loaded ()`} {
+		if _, err := pool.Exec(ctx, s); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.Logf("loaded and indexed %d messages in %v", n, time.Since(start))
+}
