@@ -196,10 +196,6 @@ func fold(r rune) string {
 // accents, or a CJK substring equal to a CJK run of the query. It is
 // computed from the text alone, the same for every store.
 func Highlights(text string, terms []SearchTerm) [][2]int {
-	type token struct {
-		folded     string
-		start, end int // UTF-16 offsets
-	}
 	want := map[string]bool{}
 	var cjk []string
 	for _, t := range terms {

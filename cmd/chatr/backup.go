@@ -47,7 +47,7 @@ func runBackup(ctx context.Context, args []string, out io.Writer) error {
 	}
 	switch {
 	case aztables.IsConnectionString(*db):
-		return errors.New("Table Storage has no snapshot: use chatr migrate --to a SQLite file")
+		return errors.New("a Table Storage database has no snapshot: use chatr migrate --to a SQLite file")
 	case strings.HasPrefix(*db, "postgres://") || strings.HasPrefix(*db, "postgresql://"):
 		return pgDump(ctx, *db, file, out)
 	}
