@@ -54,7 +54,7 @@ lint: deps ## gofmt, go vet and staticcheck
 	$(GO) run $(STATICCHECK) $(PKGS)
 
 .PHONY: fuzz
-fuzz: ## Run every fuzz target for FUZZTIME each (default 10s; .ci/fuzz)
+fuzz: deps ## Run every fuzz target for FUZZTIME each (default 10s; .ci/fuzz)
 	FUZZTIME=$(FUZZTIME) GO=$(GO) .ci/fuzz
 
 .PHONY: vuln
