@@ -73,7 +73,8 @@ func (a *App) Connect(ctx context.Context, req *hub.ConnectRequest) (err error) 
 
 // Connected counts the connection for presence, tells the user's watchers
 // when the user has just come online, always tells the new connection
-// itself, and sends it the presence of the users it watches.
+// itself, and sends a batching connection the presence of the users it
+// watches.
 func (a *App) Connected(ctx context.Context, conn *hub.ConnInfo) {
 	ctx, cancel := a.bounded(ctx)
 	defer cancel()
@@ -109,8 +110,13 @@ func (a *App) Connected(ctx context.Context, conn *hub.ConnInfo) {
 	if err != nil {
 		a.log.Error("connected: announce", "user", u.ID, "err", err)
 	}
-	if err := a.sendSnapshot(ctx, conn, a.connectWatched(ctx, conn)); err != nil {
-		a.log.Error("connected: presence snapshot", "user", u.ID, "err", err)
+	// A batching client is told who of those it shows is online in one
+	// frame: after a restart, N reconnecting clients cost N frames. The
+	// original client reads GET /api/users at start instead.
+	if conn.Batches {
+		if err := a.sendSnapshot(ctx, conn, a.connectWatched(ctx, conn)); err != nil {
+			a.log.Error("connected: presence snapshot", "user", u.ID, "err", err)
+		}
 	}
 }
 
