@@ -23,6 +23,8 @@ const (
 	// MaxWatched bounds the users one connection watches with
 	// watchPresence.
 	MaxWatched = 300
+	// maxUserIDBytes bounds an id named in watchPresence.
+	maxUserIDBytes = 256
 	// presencePrefix starts the hidden presence groups. Client joins of
 	// these groups are refused (see Join): only the server puts a
 	// connection in one.
@@ -159,6 +161,11 @@ func (a *App) watchPresence(ctx context.Context, conn *hub.ConnInfo, ev *hub.Eve
 	}
 	if len(in.UserIDs) > MaxWatched {
 		return chatr.Errorf(chatr.EINVALID, "watchPresence takes at most %d user ids", MaxWatched)
+	}
+	for _, id := range in.UserIDs {
+		if len(id) > maxUserIDBytes {
+			return chatr.Errorf(chatr.EINVALID, "a user id is at most %d bytes", maxUserIDBytes)
+		}
 	}
 	ids := a.watching.add(conn.ID, in.UserIDs)
 	if ids == nil && len(in.UserIDs) > 0 {
