@@ -169,16 +169,17 @@ func (a *App) answerRetry(ctx context.Context, conn *hub.ConnInfo, stored chatr.
 }
 
 // chatPayloads returns a chat message as delivered, and, when its text
-// holds markup, the variant with the text HTML-escaped for connections of
+// or its sender's name holds markup, the variant with both HTML-escaped for connections of
 // clients that render text as HTML (nil otherwise).
 func chatPayloads(out chatMessage) (hub.Payload, *hub.Payload) {
 	b, _ := json.Marshal(out)
 	p := hub.Payload{DataType: "json", Data: b}
-	escaped := html.EscapeString(out.Message)
-	if escaped == out.Message {
+	// The original client renders the sender's name as HTML too.
+	msg, name := html.EscapeString(out.Message), html.EscapeString(out.FromUserName)
+	if msg == out.Message && name == out.FromUserName {
 		return p, nil
 	}
-	out.Message = escaped
+	out.Message, out.FromUserName = msg, name
 	b, _ = json.Marshal(out)
 	return p, &hub.Payload{DataType: "json", Data: b}
 }

@@ -54,7 +54,9 @@ func (w *countedWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 		return nil, nil, err
 	}
 	w.hijacked = true
-	w.commit(nc)
+	// The limiter watches the socket's descriptor, which only the bare
+	// connection under Listener's wrapper exposes.
+	w.commit(rawConn(nc))
 	return nc, rw, nil
 }
 
