@@ -224,12 +224,32 @@ func (s *Store) commit(ctx context.Context, chatID string, batch []*pendingMessa
 		// A failed transaction does not say which operation failed: if the
 		// counter moved, another writer won the race (perhaps with one of
 		// our keys) and we try again.
+		// The counter may also have moved before we read it while our keys
+		// were checked: then a key row that another writer stored since
+		// is what failed, and the next round finds it.
 		_, etag2, exists2, cerr := s.counter(ctx, ck)
-		if cerr != nil || (exists2 == exists && etag2 == etag) {
+		if cerr != nil {
+			return fmt.Errorf("aztables: add messages: %w", err)
+		}
+		if exists2 == exists && etag2 == etag && !s.anyKeyStored(ctx, ck, chatID, fresh) {
 			return fmt.Errorf("aztables: add messages: %w", err)
 		}
 	}
 	return errors.New("aztables: add messages: too much contention")
+}
+
+// anyKeyStored reports whether the key of one of the messages is stored
+// now.
+func (s *Store) anyKeyStored(ctx context.Context, ck, chatID string, batch []*pendingMessage) bool {
+	for _, p := range batch {
+		if p.m.ClientID == "" {
+			continue
+		}
+		if m, err := s.byKey(ctx, ck, chatID, p.m.FromUserID, p.m.ClientID); err == nil && m != nil {
+			return true
+		}
+	}
+	return false
 }
 
 // landed reports whether the message row id carries token: the transaction
