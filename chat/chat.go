@@ -92,8 +92,11 @@ type Config struct {
 	// event, a connect): past it the client gets a Timeout ack. Default
 	// DefaultStoreTimeout.
 	StoreTimeout time.Duration
-	Logger       *slog.Logger
-	Now          func() time.Time
+	// Admins are the server's administrators: they moderate every chat
+	// and may ban users.
+	Admins chatr.Admins
+	Logger *slog.Logger
+	Now    func() time.Time
 }
 
 // App is the chat application. Create it with New, then Attach the hub it
@@ -108,6 +111,7 @@ type App struct {
 
 	offlineGrace time.Duration
 	storeTimeout time.Duration
+	admins       chatr.Admins
 
 	names userNames // names of the users connected here, for stamping messages
 	order sequencer // hands each chat's messages to the hub in id order
@@ -167,7 +171,7 @@ func New(cfg Config) *App {
 	// A cluster's Presence also holds rate-limit buckets shared by every
 	// node; nil keeps them in this process.
 	shared, _ := cfg.Presence.(ratelimit.Backend)
-	return &App{offlineGrace: cfg.OfflineGrace, storeTimeout: cfg.StoreTimeout,
+	return &App{offlineGrace: cfg.OfflineGrace, storeTimeout: cfg.StoreTimeout, admins: cfg.Admins,
 		store: cfg.Store, presence: cfg.Presence, limits: l, log: cfg.Logger, now: cfg.Now,
 		rate:         ratelimit.NewShared(shared, "messages", l.MessagesPerSecond, l.MessageBurst),
 		events:       ratelimit.NewShared(shared, "events", l.EventsPerSecond, l.EventBurst),
@@ -242,3 +246,6 @@ func userEvent(name string, payload func(esc func(string) string) any) hub.Messa
 func announcement(text string) hub.Message {
 	return hub.Message{Payload: hub.Payload{DataType: "text", Data: []byte(text)}}
 }
+
+// IsAdmin reports whether u is one of the server's administrators.
+func (a *App) IsAdmin(u chatr.User) bool { return a.admins.Has(u) }
