@@ -762,14 +762,16 @@ func TestSlowConsumerCutOff(t *testing.T) {
 	if testing.Short() {
 		t.Skip("pushes tens of megabytes")
 	}
-	n := start(t, server.Config{Limits: chat.Limits{MessagesPerSecond: 1e6, MessageBurst: 1e6}})
+	// A per-connection queue of 2 MiB (the default is 16) lets a flood of
+	// about 13 MB show the cut-off, which keeps the test short under -race.
+	n := start(t, server.Config{Limits: chat.Limits{MessagesPerSecond: 1e6, MessageBurst: 1e6}, MaxQueuedBytes: 2 << 20})
 	alice, bob, mallory := n.Guest("Alice"), n.Guest("Bob"), n.Guest("Mallory")
 	ca, cb, cm := alice.Connect(wsclient.JSON), bob.Connect(wsclient.JSON), mallory.Connect(wsclient.JSON)
 	mustAck(t, ca, "createChat", map[string]string{"name": "Busy", "id": "busy"})
 	for _, c := range []*wsclient.Conn{ca, cb, cm} {
 		mustAck(t, c, "joinChat", "busy")
 	}
-	const senders, each = 4, 1500
+	const senders, each = 4, 800
 	const total = senders * each
 	conns := []*wsclient.Conn{ca}
 	for i := 1; i < senders; i++ {

@@ -9,12 +9,10 @@ package web_test
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
-	"net/http/cookiejar"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -698,33 +696,10 @@ func TestScreenshots(t *testing.T) {
 // plain JSON protocol, as a non-browser client would.
 func guestConn(t *testing.T, base, name string) *wsclient.Conn {
 	t.Helper()
-	jar, _ := cookiejar.New(nil)
-	hc := &http.Client{Jar: jar, Timeout: 10 * time.Second}
-	b, _ := json.Marshal(map[string]string{"name": name})
-	req, _ := http.NewRequest("POST", base+"/.auth/login/guest", strings.NewReader(string(b)))
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("Origin", base)
-	res, err := hc.Do(req)
-	if err != nil {
-		t.Fatalf("guest sign-in: %v", err)
-	}
-	res.Body.Close()
-	if res.StatusCode != 200 {
-		t.Fatalf("guest sign-in: status %d", res.StatusCode)
-	}
-	res, err = hc.Get(base + "/api/getToken")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var tok struct{ URL string }
-	err = json.NewDecoder(res.Body).Decode(&tok)
-	res.Body.Close()
-	if err != nil || tok.URL == "" {
-		t.Fatalf("getToken: %v %+v", err, tok)
-	}
+	u := tokenURL(t, base, name)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	c, err := wsclient.Dial(ctx, tok.URL, "json.webpubsub.azure.v1", http.Header{"Origin": {base}})
+	c, err := wsclient.Dial(ctx, u, "json.webpubsub.azure.v1", http.Header{"Origin": {base}})
 	if err != nil {
 		t.Fatalf("dial the hub: %v", err)
 	}
