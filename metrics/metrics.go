@@ -65,6 +65,21 @@ func New(stats func() hub.Stats) *Metrics {
 	return m
 }
 
+// RedisConnected exports chatr_redis_connected: 1 while connected reports
+// that this node reads the cluster's bus, 0 while it is cut off from Redis.
+// Only nodes of a cluster call it.
+func (m *Metrics) RedisConnected(connected func() bool) {
+	m.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "chatr_redis_connected",
+		Help: "1 while this node reads the cluster's Redis bus, 0 while it is cut off.",
+	}, func() float64 {
+		if connected() {
+			return 1
+		}
+		return 0
+	}))
+}
+
 // Handler serves the metrics in the Prometheus text format.
 func (m *Metrics) Handler() http.Handler {
 	return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{})

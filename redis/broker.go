@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	goredis "github.com/redis/go-redis/v9"
@@ -78,6 +79,8 @@ type Broker struct {
 	cancel context.CancelFunc
 	done   chan struct{} // closed when the writer has stopped
 	wg     sync.WaitGroup
+
+	reading atomic.Bool // the last read of the bus succeeded
 }
 
 // BrokerConfig configures a Broker. Zero values mean the defaults.
@@ -147,6 +150,10 @@ func NewBroker(rdb goredis.UniversalClient, cfg BrokerConfig) *Broker {
 	go b.write()
 	return b
 }
+
+// Connected reports whether the broker's last read of the bus succeeded:
+// false before Subscribe has read once and while Redis cannot be read.
+func (b *Broker) Connected() bool { return b.reading.Load() }
 
 // Stream is the key of the Redis stream the broker appends to.
 func (b *Broker) Stream() string { return b.stream }
@@ -364,6 +371,7 @@ func (b *Broker) read(ctx context.Context, pos position, deliver func(*hub.Comma
 			return
 		}
 		if err != nil && !errors.Is(err, goredis.Nil) {
+			b.reading.Store(false)
 			if cutAt.IsZero() {
 				cutAt = time.Now()
 				b.log.Warn("redis bus: cannot read; will resume from the last command seen", "stream", b.stream, "err", err)
@@ -376,6 +384,7 @@ func (b *Broker) read(ctx context.Context, pos position, deliver func(*hub.Comma
 			wait = min(2*wait, maxResubscribeBackoff)
 			continue
 		}
+		b.reading.Store(true)
 		if !cutAt.IsZero() {
 			b.log.Info("redis bus: reading again", "stream", b.stream, "after", time.Since(cutAt).Round(time.Millisecond))
 			cutAt, wait = time.Time{}, resubscribeBackoff

@@ -408,3 +408,25 @@ func TestBusRetriesRemovals(t *testing.T) {
 		t.Fatalf("got %v, want the removal, then the later command (and not the message given up)", kinds)
 	}
 }
+
+// TestBusConnectedFollowsCut: Connected (chatr_redis_connected) turns false
+// while the node cannot read the bus and true again once it reads.
+func TestBusConnectedFollowsCut(t *testing.T) {
+	admin, prefix := testRedis(t)
+	node := newCuttable(t, prefix)
+	sub := newBroker(t, node.rdb, prefix)
+	if sub.Connected() {
+		t.Fatal("connected before reading the bus")
+	}
+	var col collector
+	if err := sub.Subscribe(context.Background(), col.deliver); err != nil {
+		t.Fatal(err)
+	}
+	waitUntil(t, "the bus to be read", sub.Connected)
+	if n := node.kill(t, admin, true); n == 0 {
+		t.Fatal("found no connection of the node to kill")
+	}
+	waitUntil(t, "the cut to show", func() bool { return !sub.Connected() })
+	node.restore()
+	waitUntil(t, "reading again", sub.Connected)
+}

@@ -163,6 +163,9 @@ func New(cfg Config) (*Server, error) {
 		}
 		return h.Stats()
 	})
+	if cl != nil {
+		m.RedisConnected(cl.broker.Connected)
+	}
 	if cfg.WrapStore != nil {
 		store = cfg.WrapStore(store)
 	}
