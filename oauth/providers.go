@@ -218,7 +218,8 @@ type oidcProvider struct {
 	mu       sync.Mutex
 	cfg      *oauth2.Config
 	verifier *oidc.IDTokenVerifier
-	issTmpl  string // the discovered issuer (a template for Entra ID)
+	issTmpl  string         // the discovered issuer (a template for Entra ID)
+	prov     *oidc.Provider // for its UserInfo endpoint
 }
 
 func newOIDC(o OIDC, hc *http.Client, now func() time.Time, pol policy) (*oidcProvider, error) {
@@ -288,6 +289,7 @@ func (p *oidcProvider) oauth2Config(ctx context.Context) (*oauth2.Config, error)
 		scopes = []string{oidc.ScopeOpenID, "profile", "email"}
 	}
 	p.verifier = prov.Verifier(vc)
+	p.prov = prov
 	p.issTmpl = meta.Issuer
 	p.cfg = &oauth2.Config{ClientID: p.clientID, ClientSecret: p.clientSecret, Endpoint: ep, Scopes: scopes}
 	return p.cfg, nil
@@ -303,7 +305,7 @@ func (p *oidcProvider) identify(ctx context.Context, tok *oauth2.Token, f *flow)
 		return chatr.User{}, chatr.Errorf(chatr.EUNAUTH, "the provider sent no identity token")
 	}
 	p.mu.Lock()
-	verifier, issTmpl := p.verifier, p.issTmpl
+	verifier, issTmpl, prov := p.verifier, p.issTmpl, p.prov
 	p.mu.Unlock()
 	idt, err := verifier.Verify(oidc.ClientContext(ctx, p.http), raw)
 	if err != nil {
@@ -349,6 +351,13 @@ func (p *oidcProvider) identify(ctx context.Context, tok *oauth2.Token, f *flow)
 	if subject == "" {
 		return chatr.User{}, chatr.Errorf(chatr.EUNAUTH, "identity token names no user")
 	}
+	if p.needsUserInfo(all) {
+		if err := mergeUserInfo(oidc.ClientContext(ctx, p.http), prov, tok, idt.Subject, all); err != nil {
+			return chatr.User{}, err
+		}
+		c.Email, _ = all["email"].(string)
+		c.EmailVerified = all["email_verified"]
+	}
 	if err := p.required.check(all); err != nil {
 		return chatr.User{}, err
 	}
@@ -363,6 +372,40 @@ func (p *oidcProvider) identify(ctx context.Context, tok *oauth2.Token, f *flow)
 	}
 	name := displayName(firstNonEmpty(c.PreferredUsername, c.Name, c.Email, subject))
 	return chatr.User{ID: p.idPrefix + subject, Name: name, Provider: p.id, Handle: handleOf(c.PreferredUsername)}, nil
+}
+
+// needsUserInfo reports whether the allowlists need claims the identity
+// token left out: many providers send profile claims only from their
+// UserInfo endpoint. Entra ID's are never used (its email is not proof).
+func (p *oidcProvider) needsUserInfo(claims map[string]any) bool {
+	if p.aad {
+		return false
+	}
+	_, haveClaim := claims[p.required.name]
+	_, haveEmail := claims["email"]
+	return (p.required.name != "" && !haveClaim) || (len(p.policy.domains) > 0 && !haveEmail)
+}
+
+// mergeUserInfo adds the claims of the UserInfo endpoint that the identity
+// token lacks, after checking that they are about the same subject.
+func mergeUserInfo(ctx context.Context, prov *oidc.Provider, tok *oauth2.Token, subject string, claims map[string]any) error {
+	info, err := prov.UserInfo(ctx, oauth2.StaticTokenSource(tok))
+	if err != nil {
+		return fmt.Errorf("userinfo: %w", err)
+	}
+	var extra map[string]any
+	if err := info.Claims(&extra); err != nil {
+		return chatr.Errorf(chatr.EUNAUTH, "the provider's user info is malformed")
+	}
+	if info.Subject != subject {
+		return chatr.Errorf(chatr.EUNAUTH, "the provider's user info is about another user")
+	}
+	for k, v := range extra {
+		if _, ok := claims[k]; !ok {
+			claims[k] = v
+		}
+	}
+	return nil
 }
 
 // classifyVerifyError turns go-oidc's verification errors into messages a
