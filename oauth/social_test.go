@@ -31,7 +31,7 @@ type fakeProvider struct {
 	codes          map[string]grant
 	tokens         map[string]bool
 	scopes         map[string]string // access token -> the scope granted with it
-	userAPIBroken  bool // the user API refuses every token
+	userAPIBroken  bool              // the user API refuses every token
 	tokenRequests  int
 	acceptJSON     bool // the last token request asked for JSON
 	usedBasicAuth  bool // the last token request authenticated with Basic
