@@ -46,6 +46,7 @@ func (a *App) UserRenamed(ctx context.Context, u chatr.User) error {
 		return err
 	}
 	msg := userEvent("userRenamed", func(esc func(string) string) any { return userRenamed{u.ID, esc(u.Name)} })
+	msg.AsServer = true // a server event, to the group's connections only
 	for _, c := range chats {
 		if err := a.hub.SendToGroup(ctx, c.ID, msg); err != nil {
 			return err
