@@ -197,7 +197,9 @@ func TestProfileAndRename(t *testing.T) {
 	if st := alice.Do("PATCH", "/api/me", map[string]string{"userName": "  Alicia  "}, &got); st != 200 || got.UserName != "Alicia" || got.Handle != "alice" {
 		t.Fatalf("rename: status %d, %+v, want Alicia keeping @alice", st, got)
 	}
-	renamed := func(d string) bool { return strings.Contains(d, `"userId":"`+alice.ID+`"`) && strings.Contains(d, `"userName":"Alicia"`) }
+	renamed := func(d string) bool {
+		return strings.Contains(d, `"userId":"`+alice.ID+`"`) && strings.Contains(d, `"userName":"Alicia"`)
+	}
 	testnode.WaitEvent(t, cb, "userRenamed", renamed) // a member of a shared chat
 	testnode.WaitEvent(t, ca, "userRenamed", renamed) // her own connection
 
@@ -273,9 +275,9 @@ func TestAdminPermissions(t *testing.T) {
 
 	var log struct {
 		Events []struct {
-			ID                         int64
+			ID                        int64
 			Actor, Action, TargetUser string
-			At                         time.Time
+			At                        time.Time
 		}
 	}
 	if st := boss.Do("GET", "/api/admin/modlog?limit=10", nil, &log); st != 200 || len(log.Events) != 2 {
