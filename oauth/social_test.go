@@ -30,23 +30,26 @@ type fakeProvider struct {
 	mu             sync.Mutex
 	codes          map[string]grant
 	tokens         map[string]bool
-	userAPIBroken  bool // the user API refuses every token
+	scopes         map[string]string // access token -> the scope granted with it
+	userAPIBroken  bool              // the user API refuses every token
 	tokenRequests  int
 	acceptJSON     bool // the last token request asked for JSON
 	usedBasicAuth  bool // the last token request authenticated with Basic
 	verifierPassed bool // the last token request carried a matching code_verifier
 }
 
-type grant struct{ redirect, challenge string }
+type grant struct{ redirect, challenge, scope string }
 
 func newFake(t *testing.T, kind string) *fakeProvider {
 	f := &fakeProvider{kind: kind, clientID: kind + "-client", secret: kind + "-secret",
-		codes: map[string]grant{}, tokens: map[string]bool{}}
+		codes: map[string]grant{}, tokens: map[string]bool{}, scopes: map[string]string{}}
 	mux := http.NewServeMux()
 	if kind == "github" {
 		mux.HandleFunc("GET /login/oauth/authorize", f.authorize)
 		mux.HandleFunc("POST /login/oauth/access_token", f.githubToken)
 		mux.HandleFunc("GET /user", f.githubUser)
+		mux.HandleFunc("GET /user/emails", f.githubEmails)
+		mux.HandleFunc("GET /user/memberships/orgs/{org}", f.githubMembership)
 	} else {
 		mux.HandleFunc("GET /i/oauth2/authorize", f.authorize)
 		mux.HandleFunc("POST /2/oauth2/token", f.twitterToken)
@@ -92,7 +95,7 @@ func (f *fakeProvider) authorize(w http.ResponseWriter, r *http.Request) {
 	}
 	code := randomToken()
 	f.mu.Lock()
-	f.codes[code] = grant{redirect: q.Get("redirect_uri"), challenge: q.Get("code_challenge")}
+	f.codes[code] = grant{redirect: q.Get("redirect_uri"), challenge: q.Get("code_challenge"), scope: q.Get("scope")}
 	f.mu.Unlock()
 	u, _ := url.Parse(q.Get("redirect_uri"))
 	v := u.Query()
@@ -168,11 +171,19 @@ func (f *fakeProvider) githubToken(w http.ResponseWriter, r *http.Request) {
 		answer(url.Values{"error": {"incorrect_client_credentials"}, "error_description": {"The client_id and/or client_secret passed are incorrect."}})
 		return
 	}
+	f.mu.Lock()
+	scope := f.codes[r.PostForm.Get("code")].scope
+	f.mu.Unlock()
 	if e := f.redeem(r); e != "" {
 		answer(url.Values{"error": {e}, "error_description": {"The code passed is incorrect or expired."}})
 		return
 	}
-	answer(url.Values{"access_token": {f.newToken("gho_")}, "token_type": {"bearer"}, "scope": {""}})
+	tok := f.newToken("gho_")
+	f.mu.Lock()
+	f.scopes[tok] = scope
+	f.mu.Unlock()
+	// GitHub lists the granted scopes comma-separated.
+	answer(url.Values{"access_token": {tok}, "token_type": {"bearer"}, "scope": {strings.ReplaceAll(scope, " ", ",")}})
 }
 
 func (f *fakeProvider) githubUser(w http.ResponseWriter, r *http.Request) {

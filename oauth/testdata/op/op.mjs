@@ -42,6 +42,10 @@ const clients = [
   },
 ];
 
+// Group memberships for the required-claim tests: an array, a single
+// string, or none.
+const groups = { alice: ['chatr', 'staff'], carol: 'chatr', bob: ['staff'] };
+
 function account(id) {
   return {
     accountId: id,
@@ -51,6 +55,7 @@ function account(id) {
       name: id.charAt(0).toUpperCase() + id.slice(1),
       email: `${id}@example.test`,
       email_verified: true,
+      ...(groups[id] ? { groups: groups[id] } : {}),
     }),
   };
 }
@@ -65,7 +70,7 @@ async function start() {
     cookies: { keys: [randomBytes(32).toString('hex')] },
     claims: {
       openid: ['sub'],
-      profile: ['name', 'preferred_username'],
+      profile: ['name', 'preferred_username', 'groups'],
       email: ['email', 'email_verified'],
     },
     findAccount: (ctx, id) => account(id),
