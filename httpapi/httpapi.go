@@ -52,6 +52,10 @@ type Config struct {
 
 	// CloseUserConnections closes a user's sockets on sign-out.
 	CloseUserConnections func(ctx context.Context, userID, reason string) error
+	// DeleteUser deletes an account, keeping or removing its messages as
+	// the server is configured (--on-account-delete); nil when the store
+	// cannot.
+	DeleteUser func(ctx context.Context, userID string) error
 
 	Providers    []Provider   // external sign-in providers, in display order
 	ProviderAuth http.Handler // serves /.auth/login/{provider} and its callback; nil = none
@@ -150,6 +154,7 @@ func New(cfg Config) *Handler {
 	m.HandleFunc("GET /api/config", h.authed(h.config))
 	h.routePeople(m)
 	h.routeAdmin(m)
+	h.routeAccount(m)
 	m.Handle("GET /api/search", NewSearch(SearchConfig{Store: cfg.Store, Auth: cfg.Auth, Logger: cfg.Logger}))
 	m.Handle("GET /api/export", NewExportHandler(cfg.Store, cfg.Auth))
 	m.HandleFunc("/api/", h.authed(func(w http.ResponseWriter, r *http.Request, _ chatr.User) {

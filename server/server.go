@@ -80,6 +80,9 @@ type Config struct {
 	// `chatr admin grant` writes and the node reads when it starts.
 	Admins     string
 	AdminsFile string
+	// OnAccountDelete is what happens to a deleted account's messages:
+	// "keep" (the default: shown as from "deleted user") or "remove".
+	OnAccountDelete string
 	// RequestsPerSecond and SignInsPerMinute limit each client IP (0 =
 	// the httpapi defaults, negative = off).
 	RequestsPerSecond float64
@@ -142,6 +145,9 @@ func New(cfg Config) (*Server, error) {
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
+	}
+	if d := cfg.OnAccountDelete; d != "" && d != "keep" && d != "remove" {
+		return nil, fmt.Errorf(`on-account-delete must be "keep" or "remove", not %q`, d)
 	}
 	ctx := context.Background()
 	secret, err := loadSecret(cfg)
@@ -217,7 +223,8 @@ func New(cfg Config) (*Server, error) {
 			}
 			return h.CloseUserConnections(ctx, userID, reason)
 		},
-		NoGuests: noGuests, Static: web.Handler(), Metrics: m.Handler(),
+		DeleteUser: deleteUser(store, cfg.OnAccountDelete != "remove"),
+		NoGuests:   noGuests, Static: web.Handler(), Metrics: m.Handler(),
 		Providers: providerAuth.Providers(), ProviderAuth: providerAuth,
 		RequestsPerSecond: cfg.RequestsPerSecond, SignInsPerMinute: cfg.SignInsPerMinute, ConnectionsPerIP: cfg.ConnectionsPerIP,
 		StoreTimeout: cfg.StoreTimeout, IdleTimeout: cfg.IdleTimeout, TrustProxy: cfg.TrustProxy, AllowedOrigins: cfg.AllowedOrigins, Logger: cfg.Logger,
@@ -441,4 +448,14 @@ func redactDB(db string) string {
 		}
 	}
 	return db
+}
+
+// deleteUser returns the account deletion of the store, or nil when it
+// cannot delete accounts.
+func deleteUser(store chatr.Store, keepMessages bool) func(ctx context.Context, userID string) error {
+	d, ok := store.(chatr.UserDeleter)
+	if !ok {
+		return nil
+	}
+	return func(ctx context.Context, userID string) error { return d.DeleteUser(ctx, userID, keepMessages) }
 }

@@ -85,6 +85,7 @@ func newFlagSet() (*flag.FlagSet, *options) {
 	})
 	fs.StringVar(&cfg.Admins, "admins", "", "the server's administrators: user ids (github:123) or handles (@alice), comma-separated; they moderate every chat and may ban users")
 	fs.StringVar(&cfg.AdminsFile, "admins-file", "", "file of administrators granted with `chatr admin grant`, read at start beside --admins (default: the SQLite file + .admins, or chatr.admins)")
+	fs.StringVar(&cfg.OnAccountDelete, "on-account-delete", "keep", `what happens to the messages of a deleted account: "keep" (shown as from "deleted user") or "remove"`)
 	fs.BoolVar(&cfg.TrustProxy, "trust-proxy", false, "trust X-Forwarded-Proto and X-Forwarded-Host (only behind a proxy that sets them)")
 	fs.StringVar(&o.origins, "allowed-origins", "", "comma-separated extra origins allowed to sign in and connect (e.g. https://chat.example.com)")
 	fs.StringVar(&cfg.Redis, "redis", "", "redis:// URL that makes this node part of a cluster (fan-out and presence shared through Redis); empty: the node runs alone")

@@ -1,0 +1,27 @@
+package chat
+
+import (
+	"context"
+
+	"github.com/chatr/chatr"
+)
+
+// AccountDeleted tells the members of the chats a deleted user belonged to
+// that the user has left them (memberLeft), and takes the chats' groups
+// from the user. The store has removed the memberships already; the user's
+// sockets are closed by the caller.
+func (a *App) AccountDeleted(ctx context.Context, u chatr.User, chats []chatr.Chat) error {
+	ctx, cancel := a.bounded(ctx)
+	defer cancel()
+	for _, c := range chats {
+		if err := a.hub.RemoveUserFromGroup(ctx, u.ID, c.ID); err != nil {
+			return err
+		}
+		m := userEvent("memberLeft", func(esc func(string) string) any { return memberEvent{c.ID, u.ID, esc(u.Name)} })
+		m.AsServer = true // a server event to the group's members, not a chat message
+		if err := a.hub.SendToGroup(ctx, c.ID, m); err != nil {
+			return err
+		}
+	}
+	return nil
+}
