@@ -100,7 +100,9 @@ func TestAdminDeletesAccount(t *testing.T) {
 			t.Error("the message of an account deleted with remove is still there")
 		}
 	}
-	var log struct{ Events []struct{ Action, TargetUser string } }
+	var log struct {
+		Events []struct{ Action, TargetUser string }
+	}
 	if boss.Do("GET", "/api/admin/modlog", nil, &log); len(log.Events) == 0 || log.Events[0].Action != "deleteUser" || log.Events[0].TargetUser != bob.ID {
 		t.Errorf("modlog: %+v, want deleteUser of bob first", log.Events)
 	}
