@@ -14,14 +14,15 @@ const (
 	KindSessions    = "sessions"     // Session
 	KindChats       = "chats"        // ChatRow
 	KindMembers     = "members"      // MemberRow
-	KindMessages    = "messages"     // Message
+	KindMessages    = "messages"     // Message, with its replyTo, mentions, edit and deletion (Reactions empty)
+	KindReactions   = "reactions"    // ReactionDump, in the order they were made
 	KindReadMarkers = "read_markers" // ReadMarker
 	KindInvites     = "invites"      // Invite
 	KindModEvents   = "mod_events"   // ModEvent
 )
 
 // DumpKinds lists every kind in write order.
-var DumpKinds = []string{KindUsers, KindSessions, KindChats, KindMembers, KindMessages, KindReadMarkers, KindInvites, KindModEvents}
+var DumpKinds = []string{KindUsers, KindSessions, KindChats, KindMembers, KindMessages, KindReactions, KindReadMarkers, KindInvites, KindModEvents}
 
 // UserRow is a user as stored, with what User does not show.
 type UserRow struct {
@@ -43,6 +44,15 @@ type ChatRow struct {
 type MemberRow struct {
 	ChatID string `json:"chatId"`
 	Member
+}
+
+// ReactionDump is one user's reaction to a message. A dump lists each
+// message's in the order they were made, which orders its Reactions.
+type ReactionDump struct {
+	ChatID    string `json:"chatId"`
+	MessageID int64  `json:"messageId"`
+	Emoji     string `json:"emoji"`
+	UserID    string `json:"userId"`
 }
 
 // ReadMarker is how far a user has read a chat.

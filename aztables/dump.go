@@ -2,9 +2,11 @@ package aztables
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"sort"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/data/aztables"
@@ -37,7 +39,7 @@ func (s *Store) Dump(ctx context.Context, kind string, fn func(chatr.Row) error)
 			ss := sessionOf(e)
 			return ss.TokenHash, ss
 		})
-	case chatr.KindChats, chatr.KindMembers, chatr.KindMessages:
+	case chatr.KindChats, chatr.KindMembers, chatr.KindMessages, chatr.KindReactions:
 		return s.dumpChats(ctx, kind, fn)
 	case chatr.KindReadMarkers:
 		vals, err = s.dumpEntities(ctx, s.marker, "", func(e entity) (string, any) {
@@ -139,10 +141,54 @@ func (s *Store) dumpChats(ctx context.Context, kind string, fn func(chatr.Row) e
 				return fmt.Errorf("aztables: dump messages: %w", err)
 			}
 			for _, e := range es {
-				if err := fn(chatr.Row{Kind: kind, Value: messageOf(c.chat.ID, e)}); err != nil {
+				m := messageOf(c.chat.ID, e)
+				m.Reactions = nil // dumped as their own kind
+				if err := fn(chatr.Row{Kind: kind, Value: m}); err != nil {
 					return err
 				}
 			}
+		case chatr.KindReactions:
+			if err := s.dumpReactions(ctx, c.chat.ID, fn); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// dumpReactions lists the chat's reaction rows by message, each message's
+// in the order they were made (their seq).
+func (s *Store) dumpReactions(ctx context.Context, chatID string, fn func(chatr.Row) error) error {
+	ck := key(chatID)
+	es, err := list(ctx, s.messages, "PartitionKey eq "+quote(ck)+" and RowKey ge "+quote(reactPrefix)+" and RowKey lt "+quote(reactPrefix+"\x7f"), "", 0)
+	if err != nil {
+		return fmt.Errorf("aztables: dump reactions: %w", err)
+	}
+	type row struct {
+		r   chatr.ReactionDump
+		seq int64
+	}
+	rows := make([]row, 0, len(es))
+	for _, e := range es {
+		parts := strings.Split(strings.TrimPrefix(e.str("RowKey"), reactPrefix), "~")
+		if len(parts) != 3 {
+			continue
+		}
+		id, err := strconv.ParseInt(parts[0], 10, 64)
+		if err != nil {
+			continue
+		}
+		rows = append(rows, row{chatr.ReactionDump{ChatID: chatID, MessageID: id, Emoji: unkey(parts[1]), UserID: unkey(parts[2])}, e.int64v("seq")})
+	}
+	sort.Slice(rows, func(i, j int) bool {
+		if rows[i].r.MessageID != rows[j].r.MessageID {
+			return rows[i].r.MessageID < rows[j].r.MessageID
+		}
+		return rows[i].seq < rows[j].seq
+	})
+	for _, r := range rows {
+		if err := fn(chatr.Row{Kind: chatr.KindReactions, Value: r.r}); err != nil {
+			return err
 		}
 	}
 	return nil
@@ -171,6 +217,10 @@ func (s *Store) Load(ctx context.Context, rows []chatr.Row) error {
 			if err = s.needChat(ctx, v.ChatID); err == nil {
 				err = s.loadMessage(ctx, v)
 				counters[v.ChatID] = max(counters[v.ChatID], v.ID)
+			}
+		case chatr.ReactionDump:
+			if err = s.needChat(ctx, v.ChatID); err == nil {
+				err = s.loadReaction(ctx, v)
 			}
 		case chatr.ReadMarker:
 			if err = s.needChat(ctx, v.ChatID); err == nil {
@@ -303,7 +353,31 @@ func (s *Store) loadMember(ctx context.Context, v chatr.MemberRow) error {
 
 func (s *Store) loadMessage(ctx context.Context, m chatr.Message) error {
 	ck := key(m.ChatID)
-	if err := upsert(ctx, s.messages, messageEntity(ck, m)); err != nil {
+	e := messageEntity(ck, m)
+	if !m.Edited.IsZero() {
+		setTime(e, "edited", m.Edited)
+	}
+	if m.Deleted {
+		setTime(e, "deleted", m.DeletedAt)
+	}
+	// A message loaded again keeps the reactions loaded after it the first
+	// time: its row holds their summary.
+	old, err := s.messages.GetEntity(ctx, ck, rowID(m.ID), nil)
+	switch {
+	case err == nil:
+		var props map[string]any
+		if err := json.Unmarshal(old.Value, &props); err != nil {
+			return fmt.Errorf("aztables: load message: %w", err)
+		}
+		for k, v := range props {
+			if k == "reactSeq" || strings.HasPrefix(k, "reactions") {
+				e[k] = v
+			}
+		}
+	case !notFound(err):
+		return fmt.Errorf("aztables: load message: %w", err)
+	}
+	if err := upsert(ctx, s.messages, e); err != nil {
 		return err
 	}
 	if m.ClientID == "" {
@@ -312,6 +386,24 @@ func (s *Store) loadMessage(ctx context.Context, m chatr.Message) error {
 	k := map[string]any{"PartitionKey": ck, "RowKey": keyRow(m.FromUserID, m.ClientID)}
 	setInt64(k, "messageId", m.ID)
 	return upsert(ctx, s.messages, k)
+}
+
+// loadReaction adds a user's reaction unless it is there already.
+func (s *Store) loadReaction(ctx context.Context, r chatr.ReactionDump) error {
+	_, err := s.messages.GetEntity(ctx, key(r.ChatID), reactRow(r.MessageID, r.Emoji, r.UserID), nil)
+	if err == nil {
+		return nil
+	}
+	if !notFound(err) {
+		return fmt.Errorf("aztables: load reaction: %w", err)
+	}
+	if _, _, err := s.ToggleReaction(ctx, r.ChatID, r.MessageID, r.UserID, r.Emoji); err != nil {
+		if chatr.ErrorCode(err) == chatr.ENOTFOUND {
+			return chatr.Errorf(chatr.EINVALID, "load reactions: message %d of %s is missing", r.MessageID, r.ChatID)
+		}
+		return err
+	}
+	return nil
 }
 
 var _ chatr.UserDeleter = (*Store)(nil)

@@ -20,7 +20,8 @@ var dumpQueries = map[string]string{
 	chatr.KindSessions:    `SELECT token_hash, user_id, created, expires FROM sessions ORDER BY token_hash`,
 	chatr.KindChats:       `SELECT ` + chatColumns + `, c.last_message_id FROM chats c ORDER BY c.id`,
 	chatr.KindMembers:     `SELECT chat_id, user_id, user_name, joined, role FROM members ORDER BY chat_id, user_id`,
-	chatr.KindMessages:    `SELECT chat_id, id, from_user_id, from_user_name, text, time, client_id FROM messages ORDER BY chat_id, id`,
+	chatr.KindMessages:    `SELECT ` + messageColumns + ` FROM messages ORDER BY chat_id, id`,
+	chatr.KindReactions:   `SELECT chat_id, message_id, emoji, user_id FROM reactions ORDER BY seq`,
 	chatr.KindReadMarkers: `SELECT user_id, chat_id, message_id FROM read_markers ORDER BY user_id, chat_id`,
 	chatr.KindInvites:     `SELECT ` + inviteColumns + ` FROM invites ORDER BY token_hash`,
 	chatr.KindModEvents:   `SELECT id, actor, action, target_user, chat_id, message_id, detail, at FROM mod_events ORDER BY id`,
@@ -81,10 +82,11 @@ func scanDump(kind string, rows pgx.Rows) (any, error) {
 		utc(&m.Joined)
 		return m, err
 	case chatr.KindMessages:
-		var m chatr.Message
-		err := rows.Scan(&m.ChatID, &m.ID, &m.FromUserID, &m.FromUserName, &m.Text, &m.Time, &m.ClientID)
-		utc(&m.Time)
-		return m, err
+		return scanMessage(rows)
+	case chatr.KindReactions:
+		var r chatr.ReactionDump
+		err := rows.Scan(&r.ChatID, &r.MessageID, &r.Emoji, &r.UserID)
+		return r, err
 	case chatr.KindReadMarkers:
 		var r chatr.ReadMarker
 		err := rows.Scan(&r.UserID, &r.ChatID, &r.MessageID)
@@ -185,10 +187,23 @@ func loadRow(ctx context.Context, tx pgx.Tx, r chatr.Row) error {
 		if _, err := tx.Exec(ctx, `UPDATE chats SET last_message_id = GREATEST(last_message_id, $1) WHERE id = $2`, v.ID, v.ChatID); err != nil {
 			return fmt.Errorf("postgres: load message: %w", err)
 		}
-		query = `INSERT INTO messages (chat_id, id, from_user_id, from_user_name, text, time, client_id) VALUES ($1, $2, $3, $4, $5, $6, $7)
+		mentions, err := encodeMentions(v.Mentions)
+		if err != nil {
+			return err
+		}
+		var deleted *time.Time
+		if v.Deleted {
+			deleted = &v.DeletedAt
+		}
+		query = `INSERT INTO messages (chat_id, id, from_user_id, from_user_name, text, time, client_id, reply_to, mentions, mention_all, edited, deleted)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
 			ON CONFLICT (chat_id, id) DO UPDATE SET from_user_id = excluded.from_user_id, from_user_name = excluded.from_user_name,
-				text = excluded.text, time = excluded.time, client_id = excluded.client_id`
-		args = []any{v.ChatID, v.ID, v.FromUserID, v.FromUserName, v.Text, v.Time, v.ClientID}
+				text = excluded.text, time = excluded.time, client_id = excluded.client_id, reply_to = excluded.reply_to,
+				mentions = excluded.mentions, mention_all = excluded.mention_all, edited = excluded.edited, deleted = excluded.deleted`
+		args = []any{v.ChatID, v.ID, v.FromUserID, v.FromUserName, v.Text, v.Time, v.ClientID, v.ReplyTo, mentions, v.Mentions.All, orNull(v.Edited), deleted}
+	case chatr.ReactionDump:
+		query = `INSERT INTO reactions (chat_id, message_id, emoji, user_id) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING`
+		args = []any{v.ChatID, v.MessageID, v.Emoji, v.UserID}
 	case chatr.ReadMarker:
 		query = `INSERT INTO read_markers (user_id, chat_id, message_id) VALUES ($1, $2, $3)
 			ON CONFLICT (user_id, chat_id) DO UPDATE SET message_id = excluded.message_id`
@@ -212,6 +227,25 @@ func loadRow(ctx context.Context, tx pgx.Tx, r chatr.Row) error {
 			return chatr.Errorf(chatr.EINVALID, "load %s: its chat is missing", r.Kind)
 		}
 		return fmt.Errorf("postgres: load %s: %w", r.Kind, err)
+	}
+	if m, ok := r.Value.(chatr.Message); ok {
+		return loadMentions(ctx, tx, m)
+	}
+	return nil
+}
+
+// loadMentions replaces the mention rows (for the counts) of a loaded
+// message.
+func loadMentions(ctx context.Context, tx pgx.Tx, m chatr.Message) error {
+	if _, err := tx.Exec(ctx, `DELETE FROM mentions WHERE chat_id = $1 AND message_id = $2`, m.ChatID, m.ID); err != nil {
+		return fmt.Errorf("postgres: load mentions: %w", err)
+	}
+	if len(m.Mentions.Users) == 0 {
+		return nil
+	}
+	if _, err := tx.Exec(ctx, `INSERT INTO mentions (user_id, chat_id, message_id) SELECT u, $2, $3 FROM unnest($1::text[]) AS u ON CONFLICT DO NOTHING`,
+		m.Mentions.Users, m.ChatID, m.ID); err != nil {
+		return fmt.Errorf("postgres: load mentions: %w", err)
 	}
 	return nil
 }

@@ -18,7 +18,8 @@ var dumpQueries = map[string]string{
 	chatr.KindSessions:    `SELECT token_hash, user_id, created, expires FROM sessions ORDER BY token_hash`,
 	chatr.KindChats:       `SELECT ` + chatColumns + `, c.last_message_id FROM chats c ORDER BY c.id`,
 	chatr.KindMembers:     `SELECT chat_id, user_id, user_name, joined, role FROM members ORDER BY chat_id, user_id`,
-	chatr.KindMessages:    `SELECT chat_id, id, from_user_id, from_user_name, text, time, client_id FROM messages ORDER BY chat_id, id`,
+	chatr.KindMessages:    `SELECT ` + messageColumns + ` FROM messages ORDER BY chat_id, id`,
+	chatr.KindReactions:   `SELECT chat_id, message_id, emoji, user_id FROM reactions ORDER BY seq`,
 	chatr.KindReadMarkers: `SELECT user_id, chat_id, message_id FROM read_markers ORDER BY user_id, chat_id`,
 	chatr.KindInvites:     `SELECT ` + inviteColumns + ` FROM invites ORDER BY token_hash`,
 	chatr.KindModEvents:   `SELECT id, actor, action, target_user, chat_id, message_id, detail, at FROM mod_events ORDER BY id`,
@@ -98,13 +99,11 @@ func scanDump(kind string, rows *sql.Rows) (any, error) {
 		m.Joined = unstamp(joined)
 		return m, err
 	case chatr.KindMessages:
-		var (
-			m  chatr.Message
-			at int64
-		)
-		err := rows.Scan(&m.ChatID, &m.ID, &m.FromUserID, &m.FromUserName, &m.Text, &at, &m.ClientID)
-		m.Time = unstamp(at)
-		return m, err
+		return scanMessage(rows)
+	case chatr.KindReactions:
+		var r chatr.ReactionDump
+		err := rows.Scan(&r.ChatID, &r.MessageID, &r.Emoji, &r.UserID)
+		return r, err
 	case chatr.KindReadMarkers:
 		var r chatr.ReadMarker
 		err := rows.Scan(&r.UserID, &r.ChatID, &r.MessageID)
@@ -185,10 +184,10 @@ func loadRow(ctx context.Context, tx *sql.Tx, r chatr.Row) error {
 		if _, err := tx.ExecContext(ctx, `UPDATE chats SET last_message_id = max(last_message_id, ?) WHERE id = ?`, v.ID, v.ChatID); err != nil {
 			return fmt.Errorf("sqlite: load message: %w", err)
 		}
-		query = `INSERT INTO messages (chat_id, id, from_user_id, from_user_name, text, time, client_id) VALUES (?, ?, ?, ?, ?, ?, ?)
-			ON CONFLICT (chat_id, id) DO UPDATE SET from_user_id = excluded.from_user_id, from_user_name = excluded.from_user_name,
-				text = excluded.text, time = excluded.time, client_id = excluded.client_id`
-		args = []any{v.ChatID, v.ID, v.FromUserID, v.FromUserName, v.Text, stamp(v.Time), v.ClientID}
+		return loadMessage(ctx, tx, v)
+	case chatr.ReactionDump:
+		query = `INSERT INTO reactions (chat_id, message_id, emoji, user_id) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING`
+		args = []any{v.ChatID, v.MessageID, v.Emoji, v.UserID}
 	case chatr.ReadMarker:
 		query = `INSERT INTO read_markers (user_id, chat_id, message_id) VALUES (?, ?, ?)
 			ON CONFLICT (user_id, chat_id) DO UPDATE SET message_id = excluded.message_id`
@@ -211,6 +210,38 @@ func loadRow(ctx context.Context, tx *sql.Tx, r chatr.Row) error {
 			return chatr.Errorf(chatr.EINVALID, "load %s: its chat is missing", r.Kind)
 		}
 		return fmt.Errorf("sqlite: load %s: %w", r.Kind, err)
+	}
+	return nil
+}
+
+// loadMessage writes a message with its reply, mentions (and their rows,
+// for the counts), edit and deletion times.
+func loadMessage(ctx context.Context, tx *sql.Tx, m chatr.Message) error {
+	mentions, err := encodeMentions(m.Mentions)
+	if err != nil {
+		return err
+	}
+	var deleted int64
+	if m.Deleted {
+		deleted = stamp(m.DeletedAt)
+	}
+	_, err = tx.ExecContext(ctx, `INSERT INTO messages (chat_id, id, from_user_id, from_user_name, text, time, client_id, reply_to, mentions, mention_all, edited, deleted)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+		ON CONFLICT (chat_id, id) DO UPDATE SET from_user_id = excluded.from_user_id, from_user_name = excluded.from_user_name,
+			text = excluded.text, time = excluded.time, client_id = excluded.client_id, reply_to = excluded.reply_to,
+			mentions = excluded.mentions, mention_all = excluded.mention_all, edited = excluded.edited, deleted = excluded.deleted`,
+		m.ChatID, m.ID, m.FromUserID, m.FromUserName, m.Text, stamp(m.Time), m.ClientID, m.ReplyTo, mentions, boolInt(m.Mentions.All), stampOrZero(m.Edited), deleted)
+	if err != nil && isForeignKey(err) {
+		return chatr.Errorf(chatr.EINVALID, "load messages: its chat is missing")
+	}
+	if err == nil {
+		_, err = tx.ExecContext(ctx, `DELETE FROM mentions WHERE chat_id = ? AND message_id = ?`, m.ChatID, m.ID)
+	}
+	if err == nil {
+		err = insertMentions(ctx, tx, &m)
+	}
+	if err != nil {
+		return fmt.Errorf("sqlite: load message: %w", err)
 	}
 	return nil
 }

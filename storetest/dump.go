@@ -13,8 +13,9 @@ import (
 // Fill writes a bit of everything a store keeps through the Store
 // contract: users (one banned, one with a chosen name, one with revoked
 // tokens), sessions, a public, a private and a direct chat with roles,
-// messages with and without client ids, read markers, invites and
-// moderation events. Copies and dumps are checked against what it wrote.
+// messages with and without client ids (a reply with mentions, an edited
+// and a deleted one, reactions), read markers, invites and moderation
+// events. Copies and dumps are checked against what it wrote.
 func Fill(t testing.TB, s chatr.Store) {
 	t.Helper()
 	ctx := context.Background()
@@ -57,7 +58,21 @@ func Fill(t testing.TB, s chatr.Store) {
 		if i%2 == 0 {
 			m.ClientID = fmt.Sprintf("c%d", i)
 		}
+		if i == 3 { // lobby's message 3 answers message 1 and mentions Ann
+			m.ReplyTo, m.Mentions = 1, chatr.Mentions{Users: []string{"guest:ann"}, Here: true}
+		}
 		_, err := s.AddMessage(ctx, m)
+		must(err)
+	}
+	_, err := s.EditMessage(ctx, chatr.MessageEdit{ChatID: "lobby", ID: 2, EditorID: "github:1", Text: "message 1, edited", Mentions: chatr.Mentions{All: true}, At: base.Add(time.Hour)})
+	must(err)
+	_, err = s.DeleteMessage(ctx, "lobby", 4, base.Add(2*time.Hour))
+	must(err)
+	for _, r := range []struct {
+		id          int64
+		user, emoji string
+	}{{1, "guest:ann", "👍"}, {1, "aad:bob", "🎉"}, {1, "github:1", "👍"}, {5, "guest:ann", "👍"}} {
+		_, _, err := s.ToggleReaction(ctx, "lobby", r.id, r.user, r.emoji)
 		must(err)
 	}
 	must(s.MarkRead(ctx, "guest:ann", "lobby", 3))
@@ -109,7 +124,8 @@ func NormalRow(v any) any {
 		v.Joined = n(v.Joined)
 		return v
 	case chatr.Message:
-		v.Time = n(v.Time)
+		v.Time, v.Edited, v.DeletedAt = n(v.Time), n(v.Edited), n(v.DeletedAt)
+		v.Mentions, v.Reactions = chatr.NormalMentions(v.Mentions), nil
 		return v
 	case chatr.Invite:
 		v.Created, v.Expires = n(v.Created), n(v.Expires)
@@ -166,6 +182,42 @@ func RunDump(t *testing.T, open func(t *testing.T) chatr.Store) {
 				}
 			}
 			t.FailNow()
+		}
+	}
+	// What users see of the copied messages: reactions in order, the
+	// reply, the edit and deletion, and mention counts.
+	history := func(s chatr.Store) []chatr.Message {
+		ms, err := s.ListMessages(ctx, "lobby", chatr.MessageQuery{Limit: 50})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := range ms {
+			ms[i] = NormalRow(ms[i]).(chatr.Message) // reactions are compared below
+		}
+		return ms
+	}
+	withReactions := func(s chatr.Store) [][]chatr.Reaction {
+		ms, err := s.ListMessages(ctx, "lobby", chatr.MessageQuery{Limit: 50})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out [][]chatr.Reaction
+		for _, m := range ms {
+			out = append(out, m.Reactions)
+		}
+		return out
+	}
+	if got, want := history(dst), history(src); !reflect.DeepEqual(got, want) {
+		t.Errorf("history of the copy:\n got %+v\nwant %+v", got, want)
+	}
+	if got, want := withReactions(dst), withReactions(src); !reflect.DeepEqual(got, want) || len(want[0]) != 2 || want[0][0].Count != 2 {
+		t.Errorf("reactions of the copy:\n got %+v\nwant %+v (lobby 1: 👍 ×2 then 🎉)", got, want)
+	}
+	for _, uid := range []string{"guest:ann", "aad:bob"} {
+		got, err1 := dst.MentionCounts(ctx, uid)
+		want, err2 := src.MentionCounts(ctx, uid)
+		if err1 != nil || err2 != nil || !reflect.DeepEqual(got, want) {
+			t.Errorf("mention counts of %s in the copy: %v %v, want %v %v", uid, got, err1, want, err2)
 		}
 	}
 	m, err := dst.AddMessage(ctx, chatr.Message{ChatID: "lobby", FromUserID: "guest:ann", FromUserName: "Ann", Text: "after"})

@@ -38,7 +38,22 @@ func (s *Store) Dump(ctx context.Context, kind string, fn func(chatr.Row) error)
 	case chatr.KindMessages:
 		for _, id := range sortedKeys(s.messages) {
 			for _, m := range s.messages[id] {
+				m.Reactions = nil
 				vals = append(vals, m)
+			}
+		}
+	case chatr.KindReactions:
+		for _, id := range sortedKeys(s.react) {
+			byMsg := s.react[id]
+			ids := make([]int64, 0, len(byMsg))
+			for mid := range byMsg {
+				ids = append(ids, mid)
+			}
+			slices.Sort(ids)
+			for _, mid := range ids {
+				for _, r := range byMsg[mid] {
+					vals = append(vals, chatr.ReactionDump{ChatID: id, MessageID: mid, Emoji: r.Emoji, UserID: r.UserID})
+				}
 			}
 		}
 	case chatr.KindReadMarkers:
@@ -132,6 +147,17 @@ func (s *Store) Load(ctx context.Context, rows []chatr.Row) error {
 			}
 			if v.ClientID != "" {
 				s.keys[[2]string{v.FromUserID, v.ClientID}] = v
+			}
+		case chatr.ReactionDump:
+			if err := needChat(v.ChatID); err != nil {
+				return err
+			}
+			rows := s.react[v.ChatID][v.MessageID]
+			if !slices.ContainsFunc(rows, func(r chatr.ReactionRow) bool { return r.Emoji == v.Emoji && r.UserID == v.UserID }) {
+				if s.react[v.ChatID] == nil {
+					s.react[v.ChatID] = map[int64][]chatr.ReactionRow{}
+				}
+				s.react[v.ChatID][v.MessageID] = append(rows, chatr.ReactionRow{MessageID: v.MessageID, Emoji: v.Emoji, UserID: v.UserID})
 			}
 		case chatr.ReadMarker:
 			if err := needChat(v.ChatID); err != nil {
