@@ -347,8 +347,10 @@ func (a *App) createPrivateChat(ctx context.Context, conn *hub.ConnInfo, ev *hub
 	if err := a.watchEachOther(ctx, me.ID, []chatr.Member{{UserID: target.ID}}); err != nil {
 		return err
 	}
-	if err := a.announceOnline(ctx, target.ID); err != nil {
-		return err
+	for _, id := range []string{me.ID, target.ID} {
+		if err := a.announceOnline(ctx, id); err != nil {
+			return err
+		}
 	}
 	if err := a.hub.SendToUser(ctx, target.ID, userEvent("joinPrivateChat", func(esc func(string) string) any { return privateChat{ID: id, Name: "Chat with " + esc(me.Name)} })); err != nil {
 		return err

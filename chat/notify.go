@@ -133,13 +133,12 @@ func partner(chatID, userID string) string {
 }
 
 // watchEachOther makes the live connections of a user and of the members of
-// a small chat show each other's presence, after the user joined it, and
-// tells the members that the user is online now (what they would have
-// heard had they watched from the start). The newcomer reads the members'
-// presence with the member list or watchPresence: sending it here would
-// cost each of a small chat's first joins a read and a frame per member.
+// a small chat show each other's presence, after the user joined it. The
+// caller tells the members that the user is online; the newcomer reads the
+// members' presence with the member list or watchPresence: sending it here
+// would cost each of a small chat's first joins a read and a frame per
+// member.
 func (a *App) watchEachOther(ctx context.Context, userID string, members []chatr.Member) error {
-	added := false
 	for _, m := range members {
 		if m.UserID == userID {
 			continue
@@ -150,12 +149,8 @@ func (a *App) watchEachOther(ctx context.Context, userID string, members []chatr
 		if err := a.hub.AddUserToGroup(ctx, m.UserID, presenceGroup(userID)); err != nil {
 			return err
 		}
-		added = true
 	}
-	if !added {
-		return nil
-	}
-	return a.announceOnline(ctx, userID)
+	return nil
 }
 
 // announceOnline tells the user's watchers that the user is online, if so.

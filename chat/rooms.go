@@ -299,6 +299,11 @@ func (a *App) welcome(ctx context.Context, c chatr.Chat, u chatr.User) error {
 	if err := a.watchEachOther(ctx, u.ID, members); err != nil {
 		return err
 	}
+	// The members, who now watch the newcomer, hear that the newcomer is
+	// online in the batch of memberJoined: no frame of its own.
+	if err := a.snapshot(ctx, []string{u.ID}, func(m hub.Message) error { return a.toMembers(ctx, c.ID, "online:"+u.ID, m) }); err != nil {
+		return err
+	}
 	return a.hub.SendToGroup(ctx, c.ID, announcement("💬 "+escape(u.Name)+" has joined the chat"))
 }
 
@@ -493,6 +498,11 @@ func (a *App) createGroupDM(ctx context.Context, conn *hub.ConnInfo, ev *hub.Eve
 	}
 	for i, m := range members {
 		if err := a.watchEachOther(ctx, m.UserID, members[i+1:]); err != nil {
+			return err
+		}
+	}
+	for _, m := range members {
+		if err := a.announceOnline(ctx, m.UserID); err != nil {
 			return err
 		}
 	}

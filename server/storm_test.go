@@ -2,6 +2,7 @@ package server_test
 
 import (
 	"context"
+	"net/http"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -17,8 +18,39 @@ import (
 // take batches (?batch=1), presence goes to no one who does not show the
 // user, and only a small chat's first joins are announced.
 func TestJoinStormFramesLinear(t *testing.T) {
+	joinStorm(t, "joinChat", func(t *testing.T, _ *user, c *wsclient.Conn) {
+		if f, err := c.Event("joinChat", "storm"); err != nil || !f.Success {
+			t.Errorf("joinChat: %+v %v", f.Error, err)
+		}
+	})
+}
+
+// The same through one invite link: each user's connection also gets its
+// addedToChat, and the members' memberJoined are coalesced as before.
+func TestInviteStormFramesLinear(t *testing.T) {
+	var token string
+	joinStorm(t, "invite", func(t *testing.T, u *user, c *wsclient.Conn) {
+		if token == "" {
+			var inv struct{ Token string }
+			if st := u.Do("POST", "/api/chats/storm/invites", nil, &inv); st != http.StatusCreated {
+				t.Fatalf("create invite: %d", st)
+			}
+			token = inv.Token
+			return
+		}
+		if st := u.Do("POST", "/api/invites/"+token, nil, nil); st != http.StatusOK {
+			t.Errorf("use invite: %d", st)
+		}
+	})
+}
+
+// joinStorm has 200 users with batching connections join one chat, with
+// join (called first for the chat's creator, alone, then for the others
+// from 8 goroutines), and bounds the frames their connections receive.
+func joinStorm(t *testing.T, how string, join func(t *testing.T, u *user, c *wsclient.Conn)) {
 	const n = 200
 	nd := startNode(t, server.Config{SignInsPerMinute: 100000, RequestsPerSecond: 100000, ConnectionsPerIP: 100000})
+	users := make([]*user, n)
 	conns := make([]*wsclient.Conn, n)
 	for i := range conns {
 		u := nd.Guest("U" + string(rune('a'+i%26)) + strings.Repeat("x", i/26))
@@ -32,9 +64,11 @@ func TestJoinStormFramesLinear(t *testing.T) {
 			t.Fatalf("dial %d: %v", i, err)
 		}
 		t.Cleanup(func() { c.Drop() })
-		conns[i] = c
+		users[i], conns[i] = u, c
 	}
 	mustAck(t, conns[0], "createChat", map[string]string{"name": "Storm", "id": "storm"})
+	mustAck(t, conns[0], "joinChat", "storm")
+	join(t, users[0], conns[0])
 
 	start := time.Now()
 	var wg sync.WaitGroup
@@ -42,10 +76,8 @@ func TestJoinStormFramesLinear(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			for i := w; i < n; i += 8 {
-				if f, err := conns[i].Event("joinChat", "storm"); err != nil || !f.Success {
-					t.Errorf("joinChat: %+v %v", f.Error, err)
-				}
+			for i := 1 + w; i < n; i += 8 {
+				join(t, users[i], conns[i])
 			}
 		}()
 	}
@@ -76,8 +108,15 @@ func TestJoinStormFramesLinear(t *testing.T) {
 	// the storm (at most), and the announcements of the first 50 joins.
 	windows := int64(elapsed/(150*time.Millisecond)) + 2
 	limit := int64(n-1) * (6 + windows + 50)
-	t.Logf("%d users joined in %v: %d frames in all (%.1f per user), limit %d", n, elapsed, total.Load(), float64(total.Load())/float64(n-1), limit)
-	if total.Load() > limit || total.Load() > n*n/4 {
+	t.Logf("%s: %d users joined in %v: %d frames in all (%.1f per user), limit %d", how, n, elapsed, total.Load(), float64(total.Load())/float64(n-1), limit)
+	if total.Load() > limit {
 		t.Errorf("%d frames for %d joins, want at most %d: joins must not cost N²", total.Load(), n, limit)
+	}
+	// One frame per member per join would be n²/2. When the storm spans
+	// more than n/4 batch windows (a machine so busy that a join takes
+	// most of a window) frames cannot tell batching from none: the bound
+	// per window above is all that can be asked then.
+	if windows <= n/4 && total.Load() > n*n/4 {
+		t.Errorf("%d frames for %d joins in %d windows: joins must not cost N²", total.Load(), n, windows)
 	}
 }
