@@ -40,8 +40,15 @@ func (c *clock) add(d time.Duration) { c.mu.Lock(); defer c.mu.Unlock(); c.t = c
 // roomWorld is a world with the people above; visibility is the room's.
 func roomWorld(t *testing.T, visibility string) (*world, *clock) {
 	t.Helper()
+	return roomWorldOn(t, newWorld, visibility)
+}
+
+// roomWorldOn is roomWorld on the store that open (newWorld or
+// newSQLiteWorld) makes.
+func roomWorldOn(t *testing.T, open func(*testing.T, chat.Config) *world, visibility string) (*world, *clock) {
+	t.Helper()
 	clk := &clock{t: time.Date(2026, 12, 2, 8, 0, 0, 0, time.UTC)}
-	w := newWorld(t, chat.Config{Admins: chatr.ParseAdmins(admin), Now: clk.now,
+	w := open(t, chat.Config{Admins: chatr.ParseAdmins(admin), Now: clk.now,
 		Limits: chat.Limits{EventsPerSecond: 1000, EventBurst: 1000}})
 	ctx := context.Background()
 	for _, id := range []string{moderator, admin, target, newcomer} {
@@ -404,10 +411,11 @@ func TestInviteLinks(t *testing.T) {
 	}
 }
 
-// Of users racing for an invite's last use, exactly one joins.
+// Of users racing for an invite's last use, exactly one joins (on SQLite,
+// whose transactions are the real ones).
 func TestInviteLastUseRace(t *testing.T) {
 	ctx := context.Background()
-	w, _ := roomWorld(t, chatr.VisibilityPrivate)
+	w, _ := roomWorldOn(t, newSQLiteWorld, chatr.VisibilityPrivate)
 	token, _, err := w.app.CreateInvite(ctx, owner, "room", chat.InviteOptions{MaxUses: 1})
 	if err != nil {
 		t.Fatal(err)
