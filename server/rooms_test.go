@@ -157,3 +157,45 @@ func TestInviteLinksOverHTTP(t *testing.T) {
 		t.Errorf("cross-origin POST: %d", resp.StatusCode)
 	}
 }
+
+// /api/chats lists direct messages and group DMs most recent first (the
+// keys of privateChats in that order), each with lastMessageAt.
+func TestPrivateChatsMostRecentFirst(t *testing.T) {
+	nd := startNode(t, server.Config{})
+	alice, bob, carol := nd.Guest("Alice"), nd.Guest("Bob"), nd.Guest("Carol")
+	ca := alice.Connect(wsclient.JSON)
+	mustAck(t, ca, "createPrivateChat", map[string]string{"targetUserId": bob.ID})
+	mustAck(t, ca, "createPrivateChat", map[string]string{"targetUserId": carol.ID})
+	mustAck(t, ca, "createGroupDM", map[string]any{"userIds": []string{bob.ID, carol.ID}})
+	dm := func(other string) string {
+		lo, hi := alice.ID, other
+		if hi < lo {
+			lo, hi = hi, lo
+		}
+		return "private_" + lo + "_" + hi
+	}
+	say(t, ca, dm(carol.ID), "first")
+	say(t, ca, dm(bob.ID), "latest")
+	var raw struct{ PrivateChats json.RawMessage }
+	if st := alice.Do("GET", "/api/chats", nil, &raw); st != 200 {
+		t.Fatalf("/api/chats: %d", st)
+	}
+	dec := json.NewDecoder(strings.NewReader(string(raw.PrivateChats)))
+	var order []string
+	if _, err := dec.Token(); err != nil {
+		t.Fatal(err)
+	}
+	for dec.More() {
+		k, _ := dec.Token()
+		var v struct {
+			Kind, LastMessageAt string
+		}
+		if err := dec.Decode(&v); err != nil {
+			t.Fatal(err)
+		}
+		order = append(order, k.(string)+" "+v.Kind)
+	}
+	if len(order) != 3 || order[0] != dm(bob.ID)+" direct" || order[1] != dm(carol.ID)+" direct" || !strings.HasSuffix(order[2], " groupdm") {
+		t.Errorf("privateChats in order %q", order)
+	}
+}
