@@ -24,6 +24,10 @@ const (
 	maxTokenBytes = 128
 )
 
+// errNoInvite is the answer for an invite token or id that does not exist
+// (or belongs to another chat): a forged token learns nothing.
+var errNoInvite = chatr.Errorf(chatr.ENOTFOUND, "no such invite")
+
 // InviteOptions are the settings of a new invite link. A zero Lifetime is
 // DefaultInviteLifetime; a zero MaxUses is unlimited.
 type InviteOptions struct {

@@ -112,9 +112,8 @@ func (a *App) cleanTopic(topic string) (string, error) {
 	return topic, nil
 }
 
-// chatEvent sends a chat view event: to every connection for a public
-// chat's chatCreated, else to those given. Joined and Role are the
-// viewer's, so they are left out.
+// chatViewEvent is a chat view event for many connections at once: Joined
+// and Role are each viewer's own, so they are left out.
 func chatViewEvent(name string, v ChatView) hub.Message {
 	v.Joined, v.Role = false, ""
 	return userEvent(name, func(esc func(string) string) any { return v.escaped(esc) })
@@ -527,10 +526,6 @@ func containsUser(us []chatr.User, id string) bool {
 	}
 	return false
 }
-
-// errNoInvite is the answer for an invite token or id that does not exist
-// (or belongs to another chat): a forged token learns nothing.
-var errNoInvite = chatr.Errorf(chatr.ENOTFOUND, "no such invite")
 
 // isNameTaken tells the ECONFLICT of a taken public name from others.
 func isNameTaken(err error) bool { return errors.Is(err, chatr.ErrChatNameTaken) }
