@@ -44,9 +44,10 @@ func (h fakeHub) SendToConnection(_ context.Context, _ string, m hub.Message) er
 	h.check(m)
 	return nil
 }
-func (fakeHub) AddUserToGroup(context.Context, string, string) error      { return nil }
-func (fakeHub) RemoveUserFromGroup(context.Context, string, string) error { return nil }
-func (fakeHub) RemoveGroup(context.Context, string) error                 { return nil }
+func (fakeHub) AddUserToGroup(context.Context, string, string) error       { return nil }
+func (fakeHub) RemoveUserFromGroup(context.Context, string, string) error  { return nil }
+func (fakeHub) RemoveGroup(context.Context, string) error                  { return nil }
+func (fakeHub) AddConnectionToGroup(context.Context, string, string) error { return nil }
 
 // fuzzApp is an application on an in-memory store with two users (alice
 // owns the group chat "room"; bob is a member) and no rate limits.
@@ -67,7 +68,7 @@ func fuzzApp(t *testing.T) (*chat.App, *memstore.Store, *hub.ConnInfo) {
 }
 
 // ackNames are the errors a client may see from the chat application.
-var ackNames = map[string]bool{"BadRequest": true, "NotFound": true, "Forbidden": true, "Duplicate": true, "TooManyRequests": true}
+var ackNames = map[string]bool{"BadRequest": true, "NotFound": true, "Forbidden": true, "Duplicate": true, "Conflict": true, "Gone": true, "TooManyRequests": true}
 
 // FuzzEvent feeds arbitrary events to the application: it must answer with
 // success or a named ack error (never an internal error, never a panic),
