@@ -214,7 +214,7 @@ func New(cfg Config) (*Server, error) {
 			}
 			return h.CloseUserConnections(ctx, userID, reason)
 		},
-		NoGuests: noGuests, Static: web.Handler(), Metrics: m.Handler(),
+		ShareRename: cl.publishRename, NoGuests: noGuests, Static: web.Handler(), Metrics: m.Handler(),
 		Providers: providerAuth.Providers(), ProviderAuth: providerAuth,
 		RequestsPerSecond: cfg.RequestsPerSecond, SignInsPerMinute: cfg.SignInsPerMinute, ConnectionsPerIP: cfg.ConnectionsPerIP,
 		StoreTimeout: cfg.StoreTimeout, IdleTimeout: cfg.IdleTimeout, TrustProxy: cfg.TrustProxy, AllowedOrigins: cfg.AllowedOrigins, Logger: cfg.Logger,
@@ -232,7 +232,7 @@ func New(cfg Config) (*Server, error) {
 	}
 	s.hub = h
 	s.app.Attach(h)
-	if err := cl.start(ctx, s.app.PresenceChanged); err != nil {
+	if err := errors.Join(cl.start(ctx, s.app.PresenceChanged), cl.shareRenames(ctx, s.app.RenameHeld)); err != nil {
 		h.Close(ctx)
 		cl.close(ctx, cfg.Logger, -1)
 		store.Close()
