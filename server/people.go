@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"strings"
 
@@ -31,6 +32,21 @@ func guestsOff(mode string, haveProviders bool) (bool, error) {
 		return true, nil
 	}
 	return false, fmt.Errorf("guests %q: use auto, on or off", mode)
+}
+
+// warnGuestAdmins warns when guests may sign in while administrators are
+// named by handle: a handle goes to whoever signs in with that name first,
+// so a guest could take an administrator's.
+func warnGuestAdmins(log *slog.Logger, admins string, guestsOff bool) {
+	if guestsOff {
+		return
+	}
+	for _, f := range strings.FieldsFunc(admins, func(r rune) bool { return r == ',' || r == ' ' || r == '\n' || r == '\t' }) {
+		if !strings.Contains(f, ":") {
+			log.Warn("administrators named by handle while guests may sign in: a guest who signs in first with that name gets the handle; name administrators by user id, or turn guests off", "handle", f)
+			return
+		}
+	}
 }
 
 // loadAdmins reads Config.Admins and the granted admins file.

@@ -193,9 +193,11 @@ func New(cfg Config) (*Server, error) {
 	}
 	noGuests, err := guestsOff(cfg.Guests, len(providerAuth.Providers()) > 0)
 	if err != nil {
+		cl.close(ctx, cfg.Logger, -1)
 		store.Close()
 		return nil, err
 	}
+	warnGuestAdmins(cfg.Logger, cfg.Admins, noGuests)
 
 	// The handler's origin check is needed by the hub, and the hub by the
 	// handler: build the handler around a hub that is set just below.
