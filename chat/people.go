@@ -37,10 +37,9 @@ func (a *App) AllowRename(userID string) bool {
 // new display name: userRenamed goes to the members of each of the user's
 // chats (direct messages included) and to the user's own connections, and
 // the user's messages sent through this node are stamped with the new name
-// from now on. A node where the user is connected too picks the new name up
-// on the user's next connection there.
+// from now on (other nodes of a cluster are told through RenameHeld).
 func (a *App) UserRenamed(ctx context.Context, u chatr.User) error {
-	a.names.rename(u.ID, u.Name)
+	a.RenameHeld(u.ID, u.Name)
 	chats, err := a.store.ListUserChats(ctx, u.ID)
 	if err != nil {
 		return err
@@ -54,6 +53,10 @@ func (a *App) UserRenamed(ctx context.Context, u chatr.User) error {
 	}
 	return a.hub.SendToUser(ctx, u.ID, msg)
 }
+
+// RenameHeld changes the name this node stamps on the messages of a user
+// connected here, who has just renamed themselves (on any node).
+func (a *App) RenameHeld(userID, name string) { a.names.rename(userID, name) }
 
 // rename changes the name held for a connected user.
 func (n *userNames) rename(userID, name string) {

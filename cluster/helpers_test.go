@@ -270,9 +270,10 @@ func mustEvent(t *testing.T, c *wsclient.Conn, name string, data any) {
 
 // chatMsg is a chat message as members receive it and history lists it.
 type chatMsg struct {
-	Message    string `json:"message"`
-	FromUserID string `json:"fromUserId"`
-	ID         int64  `json:"id"`
+	Message      string `json:"message"`
+	FromUserID   string `json:"fromUserId"`
+	FromUserName string `json:"fromUserName"`
+	ID           int64  `json:"id"`
 }
 
 // waitChat waits for a chat message with the given text in chatID.

@@ -56,6 +56,9 @@ type Config struct {
 	// the server is configured (--on-account-delete); nil when the store
 	// cannot.
 	DeleteUser func(ctx context.Context, userID string) error
+	// ShareRename, when set, tells the other nodes of a cluster that a user
+	// changed their display name (see chat.App.RenameHeld).
+	ShareRename func(ctx context.Context, userID, name string) error
 
 	Providers    []Provider   // external sign-in providers, in display order
 	ProviderAuth http.Handler // serves /.auth/login/{provider} and its callback; nil = none

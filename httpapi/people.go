@@ -144,6 +144,11 @@ func (h *Handler) rename(w http.ResponseWriter, r *http.Request, u chatr.User) {
 		return
 	}
 	u.Name = name
+	if h.cfg.ShareRename != nil {
+		if err := h.cfg.ShareRename(ctx, u.ID, name); err != nil {
+			h.log.Error("rename: tell the other nodes", "user", u.ID, "err", err)
+		}
+	}
 	if err := h.cfg.App.UserRenamed(ctx, u); err != nil {
 		// The name is stored: clients see it on their next load.
 		h.log.Error("rename: announce", "user", u.ID, "err", err)

@@ -386,3 +386,19 @@ func TestGuestsMode(t *testing.T) {
 		t.Error("--guests maybe was accepted")
 	}
 }
+
+// Renames count against the user's event budget: each is announced in
+// every chat of the user.
+func TestRenameBudget(t *testing.T) {
+	n := testnode.Start(t, server.Config{})
+	alice := n.Guest("Alice")
+	for i := 0; ; i++ {
+		st := alice.Do("PATCH", "/api/me", map[string]string{"userName": "Alice " + itoa(int64(i))}, nil)
+		if st == http.StatusTooManyRequests {
+			break
+		}
+		if st != 200 || i > 100 {
+			t.Fatalf("rename %d: status %d, want 200 until a 429 within the burst", i, st)
+		}
+	}
+}

@@ -29,6 +29,7 @@ type cluster struct {
 	rdb      *goredis.Client
 	broker   *redis.Broker
 	presence *clusterPresence
+	renames  *goredis.PubSub // display-name changes (people.go); nil until shareRenames
 
 	mu    sync.Mutex
 	extra []redis.IndexedBroker // of the drop-in hubs
@@ -138,5 +139,8 @@ func (c *cluster) close(ctx context.Context, log *slog.Logger, offlineGrace time
 		b.Close()
 	}
 	c.mu.Unlock()
+	if c.renames != nil {
+		c.renames.Close()
+	}
 	return errors.Join(err, c.broker.Close(), c.rdb.Close())
 }

@@ -202,9 +202,11 @@ func New(cfg Config) (*Server, error) {
 	}
 	noGuests, err := guestsOff(cfg.Guests, len(providerAuth.Providers()) > 0)
 	if err != nil {
+		cl.close(ctx, cfg.Logger, -1)
 		store.Close()
 		return nil, err
 	}
+	warnGuestAdmins(cfg.Logger, cfg.Admins, noGuests)
 
 	// The handler's origin check is needed by the hub, and the hub by the
 	// handler: build the handler around a hub that is set just below.
@@ -223,8 +225,8 @@ func New(cfg Config) (*Server, error) {
 			}
 			return h.CloseUserConnections(ctx, userID, reason)
 		},
-		DeleteUser: deleteUser(store, cfg.OnAccountDelete != "remove"),
-		NoGuests:   noGuests, Static: web.Handler(), Metrics: m.Handler(),
+		DeleteUser:  deleteUser(store, cfg.OnAccountDelete != "remove"),
+		ShareRename: cl.publishRename, NoGuests: noGuests, Static: web.Handler(), Metrics: m.Handler(),
 		Providers: providerAuth.Providers(), ProviderAuth: providerAuth,
 		RequestsPerSecond: cfg.RequestsPerSecond, SignInsPerMinute: cfg.SignInsPerMinute, ConnectionsPerIP: cfg.ConnectionsPerIP,
 		StoreTimeout: cfg.StoreTimeout, IdleTimeout: cfg.IdleTimeout, TrustProxy: cfg.TrustProxy, AllowedOrigins: cfg.AllowedOrigins, Logger: cfg.Logger,
@@ -242,7 +244,7 @@ func New(cfg Config) (*Server, error) {
 	}
 	s.hub = h
 	s.app.Attach(h)
-	if err := cl.start(ctx, s.app.PresenceChanged); err != nil {
+	if err := errors.Join(cl.start(ctx, s.app.PresenceChanged), cl.shareRenames(ctx, s.app.RenameHeld)); err != nil {
 		h.Close(ctx)
 		cl.close(ctx, cfg.Logger, -1)
 		store.Close()

@@ -16,6 +16,8 @@ import (
 
 	"github.com/chatr/chatr"
 	"github.com/chatr/chatr/aztables"
+	"github.com/chatr/chatr/hub"
+	"github.com/chatr/chatr/redis"
 )
 
 const adminUsage = `admin [--db DB] COMMAND [USER-ID]
@@ -34,9 +36,19 @@ Commands:
                    restart with it; sign-in sessions survive
 
 Grants are kept in the admins file (one user id a line; default: the
-SQLite file + ".admins", or chatr.admins), which the server reads beside
-CHATR_ADMINS. Bans and deletions are written to the store: a signed-in
-user's sessions end at once, so their next request and reconnect fail.
+SQLite file + ".admins", or chatr.admins), which a node reads beside
+--admins (CHATR_ADMINS) when it starts: restart the nodes for a grant or
+a revocation to take effect.
+
+Bans and deletions are written to the store: the user's sessions end and
+their access tokens are revoked at once, so their next request and every
+reconnect fail, and a banned user's sign-in is refused. Sockets the user
+has open stay open, though, unless the nodes hear of it: with --redis
+(CHATR_REDIS, the cluster's Redis) the command tells every running node
+to close them (1008 "banned"); a node that runs alone, without Redis,
+cannot be reached from here. The live path is the HTTP API: an admin's
+POST /api/admin/users/{id}/ban closes them on every node at once.
+Bans, unbans and deletions are recorded in the moderation log.
 `
 
 func runAdmin(ctx context.Context, args []string, out io.Writer) error {
@@ -45,7 +57,9 @@ func runAdmin(ctx context.Context, args []string, out io.Writer) error {
 	adminsFile := fs.String("admins-file", "", `the file of granted admins (default: the SQLite file + ".admins", or chatr.admins)`)
 	secretFile := fs.String("secret-file", "", "the secret file to rotate (default: the SQLite file + .secret, or chatr.secret)")
 	onDelete := fs.String("on-account-delete", "keep", `what happens to a deleted user's messages: "keep" (shown as from "deleted user") or "remove"`)
-	by := fs.String("by", "operator", "who bans, as recorded with the ban")
+	by := fs.String("by", "operator", "who bans, as recorded with the ban and in the moderation log")
+	redisURL := fs.String("redis", "", "the cluster's Redis (redis:// URL): running nodes then close the banned or deleted user's sockets at once")
+	redisPrefix := fs.String("redis-prefix", "chatr:", "the cluster's Redis key prefix")
 	pos, err := parseArgs(fs, args)
 	if err != nil {
 		return err
@@ -89,9 +103,15 @@ func runAdmin(ctx context.Context, args []string, out io.Writer) error {
 			return err
 		}
 		if cmd == "ban" {
-			return endSessions(ctx, st, arg, now)
+			if err := endSessions(ctx, st, arg, now); err != nil {
+				return err
+			}
+			if err := closeSockets(ctx, *redisURL, *redisPrefix, arg, "banned"); err != nil {
+				return err
+			}
 		}
-		return nil
+		_, err := st.AddModEvent(ctx, chatr.ModEvent{Actor: *by, Action: cmd, TargetUser: arg, At: now})
+		return err
 	case "delete":
 		d, ok := st.(chatr.UserDeleter)
 		if !ok {
@@ -101,6 +121,9 @@ func runAdmin(ctx context.Context, args []string, out io.Writer) error {
 			return err
 		}
 		if err := d.DeleteUser(ctx, arg, *onDelete == "keep"); err != nil {
+			return err
+		}
+		if err := closeSockets(ctx, *redisURL, *redisPrefix, arg, "account deleted"); err != nil {
 			return err
 		}
 		if err := setAdmin(admins, arg, false); err != nil {
@@ -120,6 +143,26 @@ func endSessions(ctx context.Context, st chatr.Store, userID string, now time.Ti
 		return err
 	}
 	return st.DeleteUserSessions(ctx, userID)
+}
+
+// closeSockets asks every node of the cluster behind redisURL to close the
+// user's sockets with 1008 and reason, through the broker the nodes' hubs
+// share. Without a Redis URL it does nothing: a lone node cannot be told.
+func closeSockets(ctx context.Context, redisURL, prefix, userID, reason string) error {
+	if redisURL == "" {
+		return nil
+	}
+	if !strings.HasSuffix(prefix, ":") {
+		prefix += ":"
+	}
+	rdb, err := redis.Connect(ctx, redisURL)
+	if err != nil {
+		return err
+	}
+	defer rdb.Close()
+	b := redis.NewBroker(rdb, redis.BrokerConfig{Prefix: prefix, Hub: "chat"})
+	defer b.Close()
+	return b.Publish(ctx, &hub.Command{Kind: hub.CmdCloseUser, UserID: userID, Reason: reason})
 }
 
 // sidecar is a file kept beside the database: given, or the SQLite file's
@@ -199,13 +242,11 @@ func listUsers(ctx context.Context, st chatr.Store, adminsFile string, out io.Wr
 	if err != nil {
 		return err
 	}
-	for _, id := range strings.Split(os.Getenv("CHATR_ADMINS"), ",") {
-		ids = append(ids, strings.TrimSpace(id))
-	}
+	admins := chatr.ParseAdmins(os.Getenv("CHATR_ADMINS") + "," + strings.Join(ids, ","))
 	tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "ID\tHANDLE\tNAME\tBANNED\tADMIN")
 	for _, u := range users {
-		fmt.Fprintf(tw, "%s\t@%s\t%s\t%v\t%v\n", u.ID, u.Handle, u.Name, u.Banned, slices.Contains(ids, u.ID))
+		fmt.Fprintf(tw, "%s\t@%s\t%s\t%v\t%v\n", u.ID, u.Handle, u.Name, u.Banned, admins.Has(u))
 	}
 	return tw.Flush()
 }

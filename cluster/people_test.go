@@ -2,6 +2,8 @@ package cluster_test
 
 import (
 	"errors"
+	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -72,5 +74,49 @@ func TestBanClosesSocketsOnEveryNode(t *testing.T) {
 		if st := victim.do(n, "GET", "/api/getToken", nil, nil); st != 401 {
 			t.Errorf("getToken on %s after the ban: status %d, want 401", n.id, st)
 		}
+	}
+}
+
+// A rename through one node stamps the user's messages with the new name on
+// every node, and reaches the members connected to other nodes.
+func TestRenameReachesEveryNode(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts three processes")
+	}
+	pgURL, redisURL, prefix := services(t)
+	nodes := startNodes(t, buildChatr(t), pgURL, redisURL, prefix, 3)
+	alice, bob := signIn(t, nodes[0], "Alice"), signIn(t, nodes[0], "Bob")
+	ca, _ := alice.connect(nodes[2])
+	cb, _ := bob.connect(nodes[1])
+	mustEvent(t, ca, "createChat", map[string]string{"name": "General", "id": "general"})
+	mustEvent(t, ca, "joinChat", "general")
+	mustEvent(t, cb, "joinChat", "general")
+
+	if st := alice.do(nodes[0], "PATCH", "/api/me", map[string]string{"userName": "Alicia"}, nil); st != 200 {
+		t.Fatalf("rename on n1: status %d", st)
+	}
+	waitEvent(t, cb, "bob", "userRenamed", func(d string) bool { return strings.Contains(d, `"userName":"Alicia"`) })
+	// The node alice is connected to hears of it shortly: wait for her
+	// messages through n3 to carry the new name.
+	deadline := time.Now().Add(5 * time.Second)
+	for i := 0; ; i++ {
+		text := fmt.Sprintf("hello %d", i)
+		mustSend(t, ca, "general", text)
+		if m := waitChat(t, cb, "bob", "general", text); m.FromUserName == "Alicia" {
+			t.Logf("stamped with the new name on n3 from message %d", i)
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("n3 still stamps alice's messages with her old name")
+		}
+	}
+}
+
+// mustSend sends a chat message and waits for its ack.
+func mustSend(t *testing.T, c *wsclient.Conn, chatID, text string) {
+	t.Helper()
+	f, err := c.Call(map[string]any{"type": "sendToGroup", "group": chatID, "dataType": "json", "data": map[string]any{"message": text}})
+	if err != nil || !f.Success {
+		t.Fatalf("send %q: %+v %v", text, f, err)
 	}
 }
