@@ -322,7 +322,17 @@ async function join(chatId) {
 }
 
 export function activate(chatId) {
-  if (!state.views[chatId]) return;
+  const view = state.views[chatId];
+  if (!view) return;
+  // Coming back to a chat with unread messages: the line goes above them.
+  if (state.active !== chatId && (state.unread[chatId] || 0) > 0 && view.loaded) {
+    if (view.hasNewer) {
+      showLatest(chatId); // the newest page, with the line where the marker is
+    } else {
+      view.newLineAfter = view.readUpTo;
+      view.openAtLine = true;
+    }
+  }
   state.active = chatId;
   state.sidebarOpen = false;
   saveTabs();
@@ -486,7 +496,9 @@ function onGroupMessage(chatId, f) {
     const mine = state.me && d.fromUserId === state.me.userId;
     if (mine && typeof d.clientId === 'string') outbox.confirmed(d.clientId);
     if (d.fromUserId && view.typing[d.fromUserId]) delete view.typing[d.fromUserId];
-    if (!addMessage(view, d)) return;
+    // While older messages are shown, a new one is not added but unread.
+    const beyond = view.hasNewer && !view.seen.has(Number(d.id));
+    if (!addMessage(view, d) && !beyond) return;
     if (!mine) {
       // Unread until it is on screen (see markRead).
       state.unread[chatId] = (state.unread[chatId] || 0) + 1;
