@@ -24,6 +24,8 @@ type chatMessage struct {
 	// random UUID and resends with the same one after a reconnect); it is
 	// echoed so that the sender can match its pending message.
 	ClientID string `json:"clientId,omitempty"`
+	// Files are the uploaded files the message carries.
+	Files attachments `json:"files,omitempty"`
 }
 
 // storedMessage is the payload of the messageStored server event: a
@@ -88,10 +90,20 @@ func (a *App) Publish(ctx context.Context, conn *hub.ConnInfo, msg *hub.GroupMes
 		name = u.Name
 	}
 
+	files, err := a.checkFiles(ctx, msg.Group, conn.UserID, key, in.Files)
+	if err != nil {
+		return err
+	}
+
 	ticket := a.order.begin(msg.Group)
 	stored, err := a.store.AddMessage(ctx, chatr.Message{
 		ChatID: msg.Group, FromUserID: conn.UserID, FromUserName: name, Text: in.Message, Time: a.now().UTC(), ClientID: key,
 	})
+	if err == nil {
+		// Before the ack and the fan-out: a message is delivered with its
+		// files durable and linked, or (on a retry) linked by the retry.
+		err = a.attachFiles(ctx, stored, files)
+	}
 	if err != nil || stored.Duplicate {
 		a.order.finish(msg.Group, ticket, 0, nil)
 		if err != nil {
@@ -100,7 +112,7 @@ func (a *App) Publish(ctx context.Context, conn *hub.ConnInfo, msg *hub.GroupMes
 		return a.answerRetry(ctx, conn, stored, in.ClientID)
 	}
 	out := messageJSON(stored)
-	out.ClientID = in.ClientID
+	out.ClientID, out.Files = in.ClientID, files
 	m := hub.Message{FromUserID: conn.UserID}
 	m.Payload, m.HTMLPayload = chatPayloads(out)
 	if msg.NoEcho {
@@ -139,7 +151,7 @@ func (a *App) decodeMessage(msg *hub.GroupMessage) (chatMessage, error) {
 	}
 	in.Message = strings.TrimSpace(in.Message)
 	switch {
-	case in.Message == "":
+	case in.Message == "" && len(in.Files) == 0:
 		return chatMessage{}, &hub.AckError{Name: "BadRequest", Message: "message must not be empty"}
 	case len(in.Message) > a.limits.MaxMessageBytes:
 		return chatMessage{}, &hub.AckError{Name: "BadRequest", Message: "message too long"}
@@ -175,7 +187,7 @@ func chatPayloads(out chatMessage) (hub.Payload, *hub.Payload) {
 	b, _ := json.Marshal(out)
 	p := hub.Payload{DataType: "json", Data: b}
 	// The original client renders the sender's name as HTML too.
-	msg, name := html.EscapeString(out.Message), html.EscapeString(out.FromUserName)
+	msg, name := withFileLinks(out.Message, out.Files), html.EscapeString(out.FromUserName)
 	if msg == out.Message && name == out.FromUserName {
 		return p, nil
 	}

@@ -98,6 +98,8 @@ type Config struct {
 	OAuth oauth.Config
 	// WebPubSub turns on the drop-in Azure Web PubSub mode (webpubsub.go).
 	WebPubSub WebPubSub
+	// Files configures uploaded files (files.go).
+	Files Files
 
 	// WrapStore, when set, wraps the store the server opened (fault
 	// injection in tests, instrumentation).
@@ -109,6 +111,8 @@ type Server struct {
 	cfg      Config
 	log      *slog.Logger
 	store    chatr.Store
+	files    chatr.FileStore
+	blobs    chatr.Blobs
 	hub      *hub.Hub
 	app      *chat.App
 	http     *http.Server
@@ -163,11 +167,16 @@ func New(cfg Config) (*Server, error) {
 		}
 		return h.Stats()
 	})
+	fileStore := store.(chatr.FileStore) // every store is one
+	if s.blobs, err = openBlobs(cfg); err != nil {
+		store.Close()
+		return nil, err
+	}
 	if cfg.WrapStore != nil {
 		store = cfg.WrapStore(store)
 	}
-	s.store = m.Store(store)
-	s.app = chat.New(chat.Config{Store: s.store, Presence: presence, Limits: cfg.Limits, OfflineGrace: cfg.OfflineGrace, StoreTimeout: cfg.StoreTimeout, Logger: cfg.Logger})
+	s.store, s.files = m.Store(store), m.FileStore(fileStore)
+	s.app = chat.New(chat.Config{Store: s.store, Presence: presence, Limits: cfg.Limits, OfflineGrace: cfg.OfflineGrace, StoreTimeout: cfg.StoreTimeout, Files: s.files, Logger: cfg.Logger})
 	sessions := auth.New(auth.Config{Store: s.store, SessionTTL: cfg.SessionTTL, TrustProxy: cfg.TrustProxy})
 
 	oa := cfg.OAuth
@@ -195,7 +204,7 @@ func New(cfg Config) (*Server, error) {
 			}
 			return h.CloseUserConnections(ctx, userID, reason)
 		},
-		NoGuests: cfg.NoGuests, Static: web.Handler(), Metrics: m.Handler(),
+		NoGuests: cfg.NoGuests, Static: web.Handler(), Metrics: m.Handler(), Files: s.files, FileRoutes: s.fileRoutes(sessions),
 		Providers: providerAuth.Providers(), ProviderAuth: providerAuth,
 		RequestsPerSecond: cfg.RequestsPerSecond, SignInsPerMinute: cfg.SignInsPerMinute, ConnectionsPerIP: cfg.ConnectionsPerIP,
 		StoreTimeout: cfg.StoreTimeout, IdleTimeout: cfg.IdleTimeout, TrustProxy: cfg.TrustProxy, AllowedOrigins: cfg.AllowedOrigins, Logger: cfg.Logger,
@@ -271,6 +280,7 @@ func (s *Server) Run(ctx context.Context) error {
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- s.http.Serve(s.ln) }()
 	go s.sweepSessions()
+	go s.sweepFiles()
 	s.log.Info("chatr listening", "addr", s.Addr(), "db", redactDB(s.cfg.DB))
 
 	var err error

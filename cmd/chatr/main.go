@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/chatr/chatr/chat"
+	"github.com/chatr/chatr/files"
 	"github.com/chatr/chatr/httpapi"
 	"github.com/chatr/chatr/server"
 	"github.com/chatr/chatr/upstream"
@@ -78,6 +79,10 @@ func newFlagSet() (*flag.FlagSet, *options) {
 	fs.Float64Var(&cfg.RequestsPerSecond, "requests-per-second", httpapi.DefaultRequestsPerSecond, "HTTP requests per client IP and second, sustained (negative: no limit)")
 	fs.IntVar(&cfg.ConnectionsPerIP, "connections-per-ip", httpapi.DefaultConnectionsPerIP, "WebSockets open at once from one client IP (an IPv6 /64), and, without --trust-proxy, TCP connections up to 64 more (negative: no limit)")
 	fs.Float64Var(&cfg.SignInsPerMinute, "sign-ins-per-minute", httpapi.DefaultSignInsPerMinute, "sign-in attempts per client IP and minute (negative: no limit)")
+	fs.StringVar(&cfg.Files.Dir, "files-dir", "", "folder that keeps uploaded files (default: beside the SQLite file, its path + .files; chatr-files with another store)")
+	fs.Int64Var(&cfg.Files.MaxUploadBytes, "max-upload-bytes", files.DefaultMaxUploadBytes, "largest uploaded file, in bytes")
+	fs.Int64Var(&cfg.Files.QuotaBytes, "file-quota-bytes", 1<<30, "total size of one user's uploaded files, in bytes (0: no quota)")
+	fs.Float64Var(&cfg.Files.UploadsPerMinute, "uploads-per-minute", files.DefaultUploadsPerMinute, "uploads per user, and per client IP, and minute (negative: no limit)")
 	fs.BoolVar(&cfg.NoGuests, "no-guests", false, "turn guest sign-in off")
 	fs.BoolVar(&cfg.TrustProxy, "trust-proxy", false, "trust X-Forwarded-Proto and X-Forwarded-Host (only behind a proxy that sets them)")
 	fs.StringVar(&o.origins, "allowed-origins", "", "comma-separated extra origins allowed to sign in and connect (e.g. https://chat.example.com)")
