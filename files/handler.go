@@ -61,7 +61,7 @@ type Config struct {
 	// ClientAddress is the key the per-address limit counts by; nil
 	// counts by the peer's IP.
 	ClientAddress func(r *http.Request) string
-	Limits     Limits
+	Limits        Limits
 	// Thumbnails is how many thumbnails may be decoded at once (1).
 	Thumbnails int
 	Log        *slog.Logger

@@ -9,7 +9,9 @@ import (
 
 // FileStore wraps fs so that every operation's latency is recorded under
 // its name, as Store does for the rest of the store.
-func (m *Metrics) FileStore(fs chatr.FileStore) chatr.FileStore { return &fileStore{s: fs, st: &store{m: m}} }
+func (m *Metrics) FileStore(fs chatr.FileStore) chatr.FileStore {
+	return &fileStore{s: fs, st: &store{m: m}}
+}
 
 type fileStore struct {
 	s  chatr.FileStore
