@@ -48,16 +48,16 @@ func (a *App) checkFiles(ctx context.Context, chatID, userID, key string, in att
 		return nil, &hub.AckError{Name: "BadRequest", Message: "this server keeps no files"}
 	}
 	if err := chatr.CheckAttachFiles(in.ids()); err != nil {
-		return nil, ackError(err)
+		return nil, fileAckError(err)
 	}
 	out := make(attachments, len(in))
 	for i, ref := range in {
 		f, err := a.files.GetFile(ctx, ref.ID)
 		if err != nil {
-			return nil, ackError(err)
+			return nil, fileAckError(err)
 		}
 		if err := chatr.CheckAttachable(f, chatID, userID, a.retriedSend(ctx, f, key)); err != nil {
-			return nil, ackError(err)
+			return nil, fileAckError(err)
 		}
 		out[i] = f.Attachment()
 	}
@@ -82,7 +82,16 @@ func (a *App) attachFiles(ctx context.Context, m chatr.Message, files attachment
 	if len(files) == 0 {
 		return nil
 	}
-	return a.files.AttachFiles(ctx, m.ChatID, m.FromUserID, m.ID, files.ids())
+	return fileAckError(a.files.AttachFiles(ctx, m.ChatID, m.FromUserID, m.ID, files.ids()))
+}
+
+// fileAckError is ackError but for a file that goes with another message:
+// that is a bad request, not the Duplicate that clients take for success.
+func fileAckError(err error) error {
+	if chatr.ErrorCode(err) == chatr.ECONFLICT {
+		return &hub.AckError{Name: "BadRequest", Message: chatr.ErrorMessage(err)}
+	}
+	return ackError(err)
 }
 
 // withFileLinks is a message's text as clients that render text as HTML
