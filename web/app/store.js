@@ -388,7 +388,7 @@ function addMessage(view, m, { history = false } = {}) {
   if (typeof m.clientId === 'string' && state.me && m.fromUserId === state.me.userId) outbox.confirmed(m.clientId);
   const item = {
     kind: 'msg', id, fromUserId: m.fromUserId, fromUserName: m.fromUserName,
-    message: String(m.message ?? ''), time: m.time || new Date().toISOString(),
+    message: String(m.message ?? ''), time: m.time || new Date().toISOString(), files: Array.isArray(m.files) ? m.files : [],
   };
   const items = view.items;
   let at = items.length;
@@ -571,15 +571,15 @@ export function byteLength(s) {
   return new TextEncoder().encode(s).length;
 }
 
-// sendMessage puts text in the outbox, which sends it now or once the
-// connection is back; it returns an error text for a message that cannot be
-// sent at all, or ''.
-export function sendMessage(chatId, text) {
+// sendMessage puts text (and the uploaded files it carries) in the outbox,
+// which sends it now or once the connection is back; it returns an error
+// text for a message that cannot be sent at all, or ''.
+export function sendMessage(chatId, text, files = []) {
   const view = state.views[chatId];
-  if (!text.trim()) return '';
+  if (!text.trim() && !files.length) return '';
   if (byteLength(text) > state.config.maxMessageBytes) return `Messages are limited to ${state.config.maxMessageBytes} bytes`;
   if (view) view.stick = true;
-  outbox.add(chatId, text);
+  outbox.add(chatId, text, files);
   return '';
 }
 
@@ -588,7 +588,8 @@ export function sendMessage(chatId, text) {
 async function sendEntry(e) {
   try {
     if (!isPrivate(e.chatId) && !state.views[e.chatId]) await openChat(e.chatId, { focus: false, quiet: true });
-    await client.sendToGroup(e.chatId, { message: e.text, fromUserId: state.me.userId, fromUserName: state.me.userName, clientId: e.clientId });
+    const files = e.files.length ? { files: e.files.map((f) => f.id) } : {};
+    await client.sendToGroup(e.chatId, { message: e.text, fromUserId: state.me.userId, fromUserName: state.me.userName, clientId: e.clientId, ...files });
     return { ok: true };
   } catch (err) {
     if (err.name === 'ConnectionLost' || err.name === 'Timeout' || err.name === 'TooManyRequests') return { retry: true };

@@ -10,6 +10,7 @@ import { loginUrl } from './api.js';
 import { checkName } from './names.js';
 import { icon, providerIcon, providerLabel } from './icons.js';
 import { linkify, mentions, shortTime, fullTime, dayLabel, initials, hue } from './text.js';
+import { uploadsFor, attachButton, composerHandlers, renderUploads, renderAttachments } from './attach.js';
 
 const GROUP_GAP_MS = 5 * 60 * 1000;
 
@@ -231,6 +232,7 @@ const ChatView = {
     const input = ref(null);
     const sendError = ref('');
     const view = computed(() => state.views[props.chatId]);
+    const uploads = computed(() => uploadsFor(props.chatId));
 
     function atBottom(el) {
       return el.scrollHeight - el.scrollTop - el.clientHeight < 60;
@@ -318,10 +320,14 @@ const ChatView = {
       const v = view.value;
       if (!v) return;
       const text = v.draft;
-      if (!text.trim()) return;
-      const err = sendMessage(props.chatId, text);
+      const up = uploads.value;
+      if (up.busy) { sendError.value = 'Wait for the files to finish uploading, or cancel them'; return; }
+      const files = up.ready();
+      if (!text.trim() && !files.length) return;
+      const err = sendMessage(props.chatId, text, files);
       if (err) { sendError.value = 'Not sent: ' + err; return; }
       v.draft = '';
+      up.clear();
       nextTick(autosize);
       sendError.value = state.conn === 'connected' ? '' : 'Not connected: your message is kept until the connection is back';
     }
@@ -361,7 +367,8 @@ const ChatView = {
               h('span', { class: 'msg-sender' }, mine ? 'You' : it.fromUserName),
               h('time', { class: 'msg-time', datetime: it.time, title: fullTime(it.time) }, shortTime(it.time)),
             ]) : null,
-            h('div', { class: 'msg-text' }, linkify(it.message)),
+            it.message ? h('div', { class: 'msg-text' }, linkify(it.message)) : null,
+            renderAttachments(it.files),
           ]),
         ]));
         prev = it;
@@ -381,6 +388,7 @@ const ChatView = {
             : state.conn === 'connected' ? 'Sending…' : 'Waiting for the connection'),
         ]),
         h('div', { class: 'msg-text' }, linkify(e.text)),
+        renderAttachments(e.files),
         e.status === 'failed' ? h('div', { class: 'buttons are-small msg-actions' }, [
           h('button', { class: 'button is-small', type: 'button', onClick: () => outbox.retry(e.clientId) }, 'Retry'),
           h('button', { class: 'button is-small is-text', type: 'button', onClick: () => outbox.confirmed(e.clientId) }, 'Discard'),
@@ -417,7 +425,9 @@ const ChatView = {
           h('span', { class: 'typing-dots', 'aria-hidden': 'true' }, [h('i'), h('i'), h('i')]),
           h('span', typers.length === 1 ? `${typers[0]} is typing…` : typers.length === 2 ? `${typers[0]} and ${typers[1]} are typing…` : 'Several people are typing…'),
         ] : null),
-        h('form', { class: 'composer', onSubmit: (e) => { e.preventDefault(); submit(); } }, [
+        renderUploads(uploads.value),
+        h('form', { class: 'composer', onSubmit: (e) => { e.preventDefault(); submit(); }, ...composerHandlers(uploads.value) }, [
+          attachButton(uploads.value),
           h('label', { class: 'is-sr-only', for: 'composer-input' }, `Message ${chatName(props.chatId)}`),
           h('textarea', {
             id: 'composer-input', ref: input, class: ['textarea', tooLong ? 'is-danger' : ''], rows: 1,
@@ -428,7 +438,7 @@ const ChatView = {
           }),
           h('button', {
             class: 'button is-primary send-button', type: 'submit', 'aria-label': 'Send message', title: 'Send (Enter)',
-            disabled: !v.draft.trim() || tooLong,
+            disabled: (!v.draft.trim() && !uploads.value.ready().length) || tooLong || uploads.value.busy,
           }, icon('send')),
         ]),
         h('p', { id: 'composer-help', class: ['composer-help', sendError.value || tooLong ? 'has-text-danger' : 'is-hidden-mobile'], role: sendError.value ? 'alert' : null },
