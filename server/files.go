@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"os"
 	"strings"
 	"time"
 
@@ -13,6 +14,7 @@ import (
 	"github.com/chatr/chatr/files"
 	"github.com/chatr/chatr/httpapi"
 	"github.com/chatr/chatr/localfs"
+	"github.com/chatr/chatr/s3"
 )
 
 // Files configures uploaded files. Zero values mean the defaults.
@@ -21,6 +23,9 @@ type Files struct {
 	// SQLite file (its path + ".files"), or "chatr-files" with another
 	// store.
 	Dir string
+	// S3 keeps them in an S3-compatible bucket instead (a cluster's nodes
+	// share it): see s3.ParseURL.
+	S3 string
 	// MaxUploadBytes bounds one file (files.DefaultMaxUploadBytes).
 	MaxUploadBytes int64
 	// QuotaBytes bounds the total size of one user's files (0: none).
@@ -49,7 +54,14 @@ func filesDir(cfg Config) string {
 }
 
 // openBlobs opens the storage of files' bytes.
-func openBlobs(cfg Config) (chatr.Blobs, error) {
+func openBlobs(ctx context.Context, cfg Config) (chatr.Blobs, error) {
+	if cfg.Files.S3 != "" {
+		sc, err := s3.ParseURL(cfg.Files.S3, os.Getenv)
+		if err != nil {
+			return nil, err
+		}
+		return s3.Open(ctx, sc)
+	}
 	dir := filesDir(cfg)
 	b, err := localfs.Open(dir)
 	if err != nil {

@@ -168,7 +168,7 @@ func New(cfg Config) (*Server, error) {
 		return h.Stats()
 	})
 	fileStore := store.(chatr.FileStore) // every store is one
-	if s.blobs, err = openBlobs(cfg); err != nil {
+	if s.blobs, err = openBlobs(ctx, cfg); err != nil {
 		store.Close()
 		return nil, err
 	}

@@ -80,6 +80,7 @@ func newFlagSet() (*flag.FlagSet, *options) {
 	fs.IntVar(&cfg.ConnectionsPerIP, "connections-per-ip", httpapi.DefaultConnectionsPerIP, "WebSockets open at once from one client IP (an IPv6 /64), and, without --trust-proxy, TCP connections up to 64 more (negative: no limit)")
 	fs.Float64Var(&cfg.SignInsPerMinute, "sign-ins-per-minute", httpapi.DefaultSignInsPerMinute, "sign-in attempts per client IP and minute (negative: no limit)")
 	fs.StringVar(&cfg.Files.Dir, "files-dir", "", "folder that keeps uploaded files (default: beside the SQLite file, its path + .files; chatr-files with another store)")
+	fs.StringVar(&cfg.Files.S3, "files-s3", "", "keep uploaded files in an S3-compatible bucket instead: https://[ACCESS:SECRET@]host[:port]/bucket[/prefix] (http:// for plain HTTP; credentials otherwise from AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY)")
 	fs.Int64Var(&cfg.Files.MaxUploadBytes, "max-upload-bytes", files.DefaultMaxUploadBytes, "largest uploaded file, in bytes")
 	fs.Int64Var(&cfg.Files.QuotaBytes, "file-quota-bytes", 1<<30, "total size of one user's uploaded files, in bytes (0: no quota)")
 	fs.Float64Var(&cfg.Files.UploadsPerMinute, "uploads-per-minute", files.DefaultUploadsPerMinute, "uploads per user, and per client IP, and minute (negative: no limit)")
