@@ -83,6 +83,8 @@ func newFlagSet() (*flag.FlagSet, *options) {
 	fs.StringVar(&cfg.Files.S3, "files-s3", "", "keep uploaded files in an S3-compatible bucket instead: https://[ACCESS:SECRET@]host[:port]/bucket[/prefix] (http:// for plain HTTP; credentials otherwise from AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY)")
 	fs.Int64Var(&cfg.Files.MaxUploadBytes, "max-upload-bytes", files.DefaultMaxUploadBytes, "largest uploaded file, in bytes")
 	fs.Int64Var(&cfg.Files.QuotaBytes, "file-quota-bytes", 1<<30, "total size of one user's uploaded files, in bytes (0: no quota)")
+	fs.DurationVar(&cfg.Files.SweepEvery, "file-sweep", time.Hour, "how often stored files that nothing refers to any more are deleted (also at start)")
+	fs.DurationVar(&cfg.Files.SweepGrace, "file-sweep-grace", time.Hour, "how old such a file, or an upload's leftover, must be to be deleted: longer than any upload in flight takes")
 	fs.Float64Var(&cfg.Files.UploadsPerMinute, "uploads-per-minute", files.DefaultUploadsPerMinute, "uploads per user, and per client IP, and minute (negative: no limit)")
 	fs.BoolVar(&cfg.NoGuests, "no-guests", false, "turn guest sign-in off")
 	fs.BoolVar(&cfg.TrustProxy, "trust-proxy", false, "trust X-Forwarded-Proto and X-Forwarded-Host (only behind a proxy that sets them)")
