@@ -75,6 +75,7 @@ bench: deps ## Micro-benchmarks, then a short run of every load scenario (server
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime 1s ./hub/ ./sqlite/ ./postgres/
 	CGO_ENABLED=0 $(GO) build -trimpath -o bin/ ./cmd/chatr ./cmd/chatr-bench
 	bin/chatr-bench --chatr bin/chatr --short
+	CHATR_FILES_BENCH=1 $(GO) test -count=1 -run '^TestFileTransfersMemory$$' -v ./server/
 
 .PHONY: clean
 clean: ## Remove build output, test artifacts and npm packages

@@ -88,6 +88,9 @@ type Message struct {
 	Deleted   bool       `json:"deleted,omitempty"`
 	DeletedAt time.Time  `json:"deletedAt,omitzero"`
 	Reactions []Reaction `json:"reactions,omitempty"`
+	// Files are the message's attachments; the chat layer sets them from
+	// FileStore.MessageFiles (stores leave them empty).
+	Files []Attachment `json:"files,omitempty"`
 	// Duplicate is set by AddMessage on a message it did not store because
 	// the sender had already stored one with the same ClientID.
 	Duplicate bool `json:"-"`

@@ -19,6 +19,59 @@ type File struct {
 	Width    int    // pixels, for images; 0 otherwise
 	Height   int
 	Created  time.Time
+	// MessageID is the message that carries the file (0 until one does);
+	// see FileStore.AttachFiles.
+	MessageID int64
+}
+
+// MaxMessageFiles bounds the files one message carries.
+const MaxMessageFiles = 10
+
+// FileURL is where a file's bytes are served to members of its chat.
+func FileURL(id string) string { return "/api/files/" + id }
+
+// Attachment is a file as a message carries it to clients.
+type Attachment struct {
+	ID       string `json:"id"`
+	URL      string `json:"url"`
+	Name     string `json:"name"`
+	Size     int64  `json:"size"`
+	Type     string `json:"type"`
+	ThumbURL string `json:"thumbUrl,omitempty"`
+	Width    int    `json:"width,omitempty"`
+	Height   int    `json:"height,omitempty"`
+}
+
+// Attachment returns f as messages carry it.
+func (f File) Attachment() Attachment {
+	a := Attachment{ID: f.ID, URL: FileURL(f.ID), Name: f.Name, Size: f.Size, Type: f.Type, Width: f.Width, Height: f.Height}
+	if f.ThumbKey != "" {
+		a.ThumbURL = FileURL(f.ID) + "/thumb"
+	}
+	return a
+}
+
+// AddAttachments sets the Files of msgs, messages of one chat, from fs.
+func AddAttachments(ctx context.Context, fs FileStore, chatID string, msgs []Message) error {
+	ids := make([]int64, 0, len(msgs))
+	for _, m := range msgs {
+		if !m.Deleted {
+			ids = append(ids, m.ID)
+		}
+	}
+	if len(ids) == 0 {
+		return nil
+	}
+	byMsg, err := fs.MessageFiles(ctx, chatID, ids)
+	if err != nil {
+		return err
+	}
+	for i := range msgs {
+		for _, f := range byMsg[msgs[i].ID] {
+			msgs[i].Files = append(msgs[i].Files, f.Attachment())
+		}
+	}
+	return nil
 }
 
 // FileStore keeps file metadata. It follows the general rules of Store
@@ -38,7 +91,55 @@ type FileStore interface {
 	DeleteFile(ctx context.Context, id string) error
 	// UserFileBytes returns the total Size of the user's files, for quotas.
 	UserFileBytes(ctx context.Context, userID string) (int64, error)
+	// AttachFiles makes the files, in the order given, the attachments of
+	// the chat's message messageID: from then on they go with the message
+	// (MessageStore.DeleteMessage removes their rows, as DeleteChat does
+	// for a chat's). Every file must be in the chat, uploaded by userID and
+	// attached to no other message, or nothing changes: ENOTFOUND for a
+	// missing file or one of another chat, EFORBIDDEN for another user's,
+	// ECONFLICT for one attached to another message; EINVALID for more
+	// than MaxMessageFiles or a repeated ID. Attaching the same files to the
+	// same message again (a retried send) changes nothing and succeeds.
+	AttachFiles(ctx context.Context, chatID, userID string, messageID int64, fileIDs []string) error
+	// MessageFiles returns the files attached to the given messages of the
+	// chat, by message ID, each message's in the order they were attached.
+	// Messages without files are left out.
+	MessageFiles(ctx context.Context, chatID string, messageIDs []int64) (map[int64][]File, error)
 	// BlobReferenced reports whether any file has key as its Key or
 	// ThumbKey; the blob sweep deletes blobs for which it is false.
 	BlobReferenced(ctx context.Context, key string) (bool, error)
+}
+
+// CheckAttachFiles is the EINVALID a store returns for a bad list of files
+// to attach: none, more than MaxMessageFiles, an empty or repeated ID.
+func CheckAttachFiles(fileIDs []string) error {
+	if len(fileIDs) == 0 || len(fileIDs) > MaxMessageFiles {
+		return Errorf(EINVALID, "a message carries 1 to %d files", MaxMessageFiles)
+	}
+	for i, id := range fileIDs {
+		if id == "" {
+			return Errorf(EINVALID, "a file id is empty")
+		}
+		for _, prev := range fileIDs[:i] {
+			if prev == id {
+				return Errorf(EINVALID, "file %q is listed twice", id)
+			}
+		}
+	}
+	return CheckText(fileIDs...)
+}
+
+// CheckAttachable is the error AttachFiles returns for f, found by the ID
+// it was given, when it cannot go with the chat's message messageID sent
+// by userID; nil when it can (or already does).
+func CheckAttachable(f File, chatID, userID string, messageID int64) error {
+	switch {
+	case f.ChatID != chatID:
+		return Errorf(ENOTFOUND, "no file %q in this chat", f.ID)
+	case f.UserID != userID:
+		return Errorf(EFORBIDDEN, "file %q was uploaded by someone else", f.ID)
+	case f.MessageID != 0 && f.MessageID != messageID:
+		return Errorf(ECONFLICT, "file %q goes with another message", f.ID)
+	}
+	return nil
 }

@@ -3,6 +3,7 @@ package aztables
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sort"
 	"unicode/utf8"
 
@@ -35,7 +36,8 @@ func fileEntity(f chatr.File, chat chatr.Chat) map[string]any {
 func fileOf(e entity) chatr.File {
 	return chatr.File{ID: unkey(e.str("RowKey")), ChatID: e.str("ChatID"), UserID: e.str("UserID"), Name: e.str("Name"),
 		Size: e.int64v("Size"), Type: e.str("Type"), Key: e.str("BlobKey"), ThumbKey: e.str("ThumbKey"),
-		Width: int(e.int64v("Width")), Height: int(e.int64v("Height")), Created: e.time("Created")}
+		Width: int(e.int64v("Width")), Height: int(e.int64v("Height")), Created: e.time("Created"),
+		MessageID: e.int64v("MessageID")}
 }
 
 // liveness answers whether file rows still belong to an existing chat,
@@ -197,6 +199,93 @@ func (s *Store) UserFileBytes(ctx context.Context, userID string) (int64, error)
 		n += f.Size
 	}
 	return n, nil
+}
+
+// AttachFiles sets MessageID and Position on every file row in one
+// transaction (they share a partition), each update conditional on the
+// row read: a file taken by another message meanwhile fails it, and the
+// next round sees why.
+func (s *Store) AttachFiles(ctx context.Context, chatID, userID string, messageID int64, fileIDs []string) error {
+	if err := chatr.CheckAttachFiles(fileIDs); err != nil {
+		return err
+	}
+	var last error
+	for range maxRetries {
+		l := s.liveness()
+		actions := make([]aztables.TransactionAction, 0, len(fileIDs))
+		for i, id := range fileIDs {
+			e, etag, err := s.getFileEntity(ctx, id)
+			if chatr.ErrorCode(err) == chatr.ENOTFOUND {
+				return chatr.Errorf(chatr.ENOTFOUND, "no file %q in this chat", id)
+			} else if err != nil {
+				return err
+			}
+			if ok, err := l.live(ctx, e); err != nil {
+				return err
+			} else if !ok {
+				return chatr.Errorf(chatr.ENOTFOUND, "no file %q in this chat", id)
+			}
+			if err := chatr.CheckAttachable(fileOf(e), chatID, userID, messageID); err != nil {
+				return err
+			}
+			upd := map[string]any{"PartitionKey": filesPartition, "RowKey": key(id), "Position": i}
+			setInt64(upd, "MessageID", messageID)
+			actions = append(actions, aztables.TransactionAction{ActionType: aztables.TransactionTypeUpdateMerge, Entity: marshal(upd), IfMatch: &etag})
+		}
+		// A failed transaction does not say which update failed: the next
+		// round reads the rows again, and refuses a file taken meanwhile.
+		if _, last = s.chats.SubmitTransaction(ctx, actions, nil); last == nil {
+			return nil
+		}
+	}
+	return fmt.Errorf("aztables: attach files: %w", last)
+}
+
+// MessageFiles scans the chat's attached files within the messages' id
+// range (Table Storage's filters allow too few comparisons for a list).
+func (s *Store) MessageFiles(ctx context.Context, chatID string, messageIDs []int64) (map[int64][]chatr.File, error) {
+	out := map[int64][]chatr.File{}
+	if len(messageIDs) == 0 || !textOK(chatID) {
+		return out, nil
+	}
+	lo, hi := slices.Min(messageIDs), slices.Max(messageIDs)
+	filter := fmt.Sprintf("ChatID eq %s and MessageID ge %dL and MessageID le %dL and MessageID gt 0L", quote(chatID), lo, hi)
+	es, err := list(ctx, s.chats, "PartitionKey eq "+quote(filesPartition)+" and "+filter, "", 0)
+	if err != nil {
+		return nil, fmt.Errorf("aztables: message files: %w", err)
+	}
+	l := s.liveness()
+	position := map[string]int64{}
+	for _, e := range es {
+		f := fileOf(e)
+		if !slices.Contains(messageIDs, f.MessageID) {
+			continue
+		}
+		if ok, err := l.live(ctx, e); err != nil {
+			return nil, err
+		} else if ok {
+			out[f.MessageID] = append(out[f.MessageID], f)
+			position[f.ID] = e.int64v("Position")
+		}
+	}
+	for _, fs := range out {
+		sort.Slice(fs, func(i, j int) bool { return position[fs[i].ID] < position[fs[j].ID] })
+	}
+	return out, nil
+}
+
+// deleteMessageFiles removes the rows of a deleted message's files.
+func (s *Store) deleteMessageFiles(ctx context.Context, chatID string, messageID int64) error {
+	es, err := list(ctx, s.chats, fmt.Sprintf("PartitionKey eq %s and ChatID eq %s and MessageID eq %dL", quote(filesPartition), quote(chatID), messageID), "RowKey", 0)
+	if err != nil {
+		return fmt.Errorf("aztables: message files: %w", err)
+	}
+	for _, e := range es {
+		if err := s.DeleteFile(ctx, unkey(e.str("RowKey"))); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func (s *Store) BlobReferenced(ctx context.Context, blobKey string) (bool, error) {

@@ -286,7 +286,7 @@ func (s *Store) DeleteMessage(ctx context.Context, chatID string, id int64, at t
 		}
 		// The summary is gone already; the rows go now, or at the next
 		// delete of the message if this is cut short.
-		return m, s.deleteReactionRows(ctx, key(chatID), id)
+		return m, errors.Join(s.deleteReactionRows(ctx, key(chatID), id), s.deleteMessageFiles(ctx, chatID, id))
 	}
 	return chatr.Message{}, errors.New("aztables: delete message: too much contention")
 }

@@ -96,6 +96,9 @@ type Config struct {
 	// Admins are the server's administrators: they moderate every chat
 	// and may ban users.
 	Admins chatr.Admins
+	// Files keeps uploaded files' metadata, for messages that carry
+	// files; nil refuses such messages.
+	Files  chatr.FileStore
 	Logger *slog.Logger
 	Now    func() time.Time
 }
@@ -104,6 +107,7 @@ type Config struct {
 // serves before the hub accepts connections.
 type App struct {
 	store    chatr.Store
+	files    chatr.FileStore
 	presence Presence
 	limits   Limits
 	log      *slog.Logger
@@ -176,7 +180,7 @@ func New(cfg Config) *App {
 	// node; nil keeps them in this process.
 	shared, _ := cfg.Presence.(ratelimit.Backend)
 	return &App{offlineGrace: cfg.OfflineGrace, storeTimeout: cfg.StoreTimeout, admins: cfg.Admins,
-		store: cfg.Store, presence: cfg.Presence, limits: l, log: cfg.Logger, now: cfg.Now,
+		store: cfg.Store, files: cfg.Files, presence: cfg.Presence, limits: l, log: cfg.Logger, now: cfg.Now,
 		rate:         ratelimit.NewShared(shared, "messages", l.MessagesPerSecond, l.MessageBurst),
 		events:       ratelimit.NewShared(shared, "events", l.EventsPerSecond, l.EventBurst),
 		reads:        ratelimit.NewShared(shared, "reads", l.EventsPerSecond, l.EventBurst),

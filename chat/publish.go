@@ -29,6 +29,8 @@ type chatMessage struct {
 	// client sends there is ignored).
 	ReplyTo  int64          `json:"replyTo,omitempty"`
 	Mentions chatr.Mentions `json:"mentions,omitzero"`
+	// Files are the uploaded files the message carries.
+	Files attachments `json:"files,omitempty"`
 }
 
 // storedMessage is the payload of the messageStored server event: a
@@ -97,12 +99,21 @@ func (a *App) Publish(ctx context.Context, conn *hub.ConnInfo, msg *hub.GroupMes
 	if err != nil {
 		return err
 	}
+	files, err := a.checkFiles(ctx, msg.Group, conn.UserID, key, in.Files)
+	if err != nil {
+		return err
+	}
 
 	ticket := a.order.begin(msg.Group)
 	stored, err := a.store.AddMessage(ctx, chatr.Message{
 		ChatID: msg.Group, FromUserID: conn.UserID, FromUserName: name, Text: in.Message, Time: a.now().UTC(), ClientID: key,
 		ReplyTo: in.ReplyTo, Mentions: mentions,
 	})
+	if err == nil {
+		// Before the ack and the fan-out: a message is delivered with its
+		// files durable and linked, or (on a retry) linked by the retry.
+		err = a.attachFiles(ctx, stored, files)
+	}
 	if err != nil || stored.Duplicate {
 		a.order.finish(msg.Group, ticket, 0, nil)
 		if err != nil {
@@ -111,7 +122,7 @@ func (a *App) Publish(ctx context.Context, conn *hub.ConnInfo, msg *hub.GroupMes
 		return a.answerRetry(ctx, conn, stored, in.ClientID)
 	}
 	out := messageJSON(stored)
-	out.ClientID = in.ClientID
+	out.ClientID, out.Files = in.ClientID, files
 	m := hub.Message{FromUserID: conn.UserID}
 	m.Payload, m.HTMLPayload = chatPayloads(out)
 	if msg.NoEcho {
@@ -150,7 +161,7 @@ func (a *App) decodeMessage(msg *hub.GroupMessage) (chatMessage, error) {
 	}
 	in.Message = strings.TrimSpace(in.Message)
 	switch {
-	case in.Message == "":
+	case in.Message == "" && len(in.Files) == 0:
 		return chatMessage{}, &hub.AckError{Name: "BadRequest", Message: "message must not be empty"}
 	case len(in.Message) > a.limits.MaxMessageBytes:
 		return chatMessage{}, &hub.AckError{Name: "BadRequest", Message: "message too long"}
@@ -188,7 +199,7 @@ func chatPayloads(out chatMessage) (hub.Payload, *hub.Payload) {
 	b, _ := json.Marshal(out)
 	p := hub.Payload{DataType: "json", Data: b}
 	// The original client renders the sender's name as HTML too.
-	msg, name := html.EscapeString(out.Message), html.EscapeString(out.FromUserName)
+	msg, name := withFileLinks(out.Message, out.Files), html.EscapeString(out.FromUserName)
 	if msg == out.Message && name == out.FromUserName {
 		return p, nil
 	}

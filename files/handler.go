@@ -54,7 +54,14 @@ type Config struct {
 	MaxUploadBytes int64 // DefaultMaxUploadBytes
 	// QuotaBytes bounds the total size of one user's files; 0 means none.
 	QuotaBytes int64
-	Limits     Limits
+	// UploadsPerMinute bounds the uploads of one user, and of one client
+	// address, each with a burst of as many (DefaultUploadsPerMinute;
+	// negative: no limit). Refused uploads count too.
+	UploadsPerMinute float64
+	// ClientAddress is the key the per-address limit counts by; nil
+	// counts by the peer's IP.
+	ClientAddress func(r *http.Request) string
+	Limits        Limits
 	// Thumbnails is how many thumbnails may be decoded at once (1).
 	Thumbnails int
 	Log        *slog.Logger
@@ -62,7 +69,8 @@ type Config struct {
 
 // Handler serves file uploads and downloads:
 //
-//	POST /api/chats/{id}/files   multipart form, one part named "file"
+//	POST /api/chats/{id}/files   multipart form, one part named "file";
+//	                             answers the file as a chatr.Attachment
 //	GET  /api/files/{id}         the bytes, under their name
 //	GET  /api/files/{id}/thumb   the server-made thumbnail of an image
 //
@@ -71,6 +79,7 @@ type Handler struct {
 	cfg    Config
 	mux    *http.ServeMux
 	thumbs thumbSlots
+	rates  uploadRates
 }
 
 // NewHandler returns the handler for cfg.
@@ -84,7 +93,7 @@ func NewHandler(cfg Config) *Handler {
 	if cfg.Log == nil {
 		cfg.Log = slog.Default()
 	}
-	h := &Handler{cfg: cfg, mux: http.NewServeMux(), thumbs: make(thumbSlots, cfg.Thumbnails)}
+	h := &Handler{cfg: cfg, mux: http.NewServeMux(), thumbs: make(thumbSlots, cfg.Thumbnails), rates: newUploadRates(cfg)}
 	h.mux.HandleFunc("POST /api/chats/{id}/files", h.upload)
 	h.mux.HandleFunc("GET /api/files/{id}", h.download)
 	h.mux.HandleFunc("GET /api/files/{id}/thumb", h.serveThumb)
@@ -92,21 +101,6 @@ func NewHandler(cfg Config) *Handler {
 }
 
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) { h.mux.ServeHTTP(w, r) }
-
-// Uploaded is the answer to an upload.
-type Uploaded struct {
-	ID     string `json:"id"`
-	URL    string `json:"url"`
-	Name   string `json:"name"`
-	Size   int64  `json:"size"`
-	Type   string `json:"type"`
-	Thumb  string `json:"thumb,omitempty"`
-	Width  int    `json:"width,omitempty"`
-	Height int    `json:"height,omitempty"`
-}
-
-// URL is where a file's bytes are served.
-func URL(id string) string { return "/api/files/" + id }
 
 var idEncoding = base32.NewEncoding("abcdefghijklmnopqrstuvwxyz234567").WithPadding(base32.NoPadding)
 
@@ -118,10 +112,29 @@ func newID() string {
 	return idEncoding.EncodeToString(b[:])
 }
 
+// transferTimeout bounds one upload or download, past the server's
+// deadlines for ordinary requests: 25 MB at 50 KB/s.
+const transferTimeout = 10 * time.Minute
+
+// allowTransfer gives the request's connection transferTimeout to read the
+// body and write the answer.
+func allowTransfer(w http.ResponseWriter) {
+	rc := http.NewResponseController(w)
+	deadline := time.Now().Add(transferTimeout)
+	_ = rc.SetReadDeadline(deadline) // not every writer can (tests' recorders)
+	_ = rc.SetWriteDeadline(deadline)
+}
+
 func (h *Handler) upload(w http.ResponseWriter, r *http.Request) {
+	allowTransfer(w)
 	userID, err := h.cfg.User(w, r)
 	if err != nil {
 		h.error(w, r, err)
+		return
+	}
+	if !h.rates.allow(r, userID) {
+		w.Header().Set("Retry-After", "10")
+		h.error(w, r, errTooMany)
 		return
 	}
 	chatID := r.PathValue("id")
@@ -174,11 +187,8 @@ func (h *Handler) upload(w http.ResponseWriter, r *http.Request) {
 			h.error(w, r, err)
 			return
 		}
-		out := Uploaded{ID: f.ID, URL: URL(f.ID), Name: f.Name, Size: f.Size, Type: f.Type, Width: f.Width, Height: f.Height}
-		if f.ThumbKey != "" {
-			out.Thumb = URL(f.ID) + "/thumb"
-		}
-		writeJSON(w, http.StatusCreated, out)
+		// The answer is the file as messages will carry it.
+		writeJSON(w, http.StatusCreated, f.Attachment())
 		return
 	}
 }
@@ -361,6 +371,7 @@ func Disposition(sniffed, name string) string {
 }
 
 func (h *Handler) download(w http.ResponseWriter, r *http.Request) {
+	allowTransfer(w)
 	f, ok := h.file(w, r)
 	if !ok {
 		return
@@ -495,6 +506,9 @@ var statusOf = map[string]int{
 func (h *Handler) error(w http.ResponseWriter, r *http.Request, err error) {
 	code := chatr.ErrorCode(err)
 	status, ok := statusOf[code]
+	if err == errTooMany {
+		status = http.StatusTooManyRequests
+	}
 	if !ok {
 		status = http.StatusInternalServerError
 		h.cfg.Log.Error("files: request failed", "method", r.Method, "path", r.URL.Path, "err", err)

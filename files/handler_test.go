@@ -103,12 +103,12 @@ func (e *env) upload(t testing.TB, name, partType string, data []byte) *httptest
 	return e.do(t, "POST", "/api/chats/c1/files", "alice", body, ct)
 }
 
-func uploaded(t *testing.T, w *httptest.ResponseRecorder) files.Uploaded {
+func uploaded(t *testing.T, w *httptest.ResponseRecorder) chatr.Attachment {
 	t.Helper()
 	if w.Code != http.StatusCreated {
 		t.Fatalf("upload: status %d %s, want 201", w.Code, w.Body)
 	}
-	var u files.Uploaded
+	var u chatr.Attachment
 	if err := json.Unmarshal(w.Body.Bytes(), &u); err != nil {
 		t.Fatal(err)
 	}
@@ -190,7 +190,7 @@ func TestJPEGUploadDownloadAndThumbnailWithoutEXIF(t *testing.T) {
 		t.Fatal("test image has no APP1 segment")
 	}
 	u := uploaded(t, e.upload(t, "holiday.jpg", "image/jpeg", data))
-	if u.Type != "image/jpeg" || u.Size != int64(len(data)) || u.Name != "holiday.jpg" || u.Width != 640 || u.Height != 480 || u.Thumb == "" {
+	if u.Type != "image/jpeg" || u.Size != int64(len(data)) || u.Name != "holiday.jpg" || u.Width != 640 || u.Height != 480 || u.ThumbURL == "" {
 		t.Errorf("uploaded = %+v", u)
 	}
 
@@ -209,7 +209,7 @@ func TestJPEGUploadDownloadAndThumbnailWithoutEXIF(t *testing.T) {
 		}
 	}
 
-	w = e.do(t, "GET", u.Thumb, "alice", nil, "")
+	w = e.do(t, "GET", u.ThumbURL, "alice", nil, "")
 	if w.Code != 200 || w.Header().Get("Content-Type") != "image/jpeg" {
 		t.Fatalf("thumbnail: status %d type %q", w.Code, w.Header().Get("Content-Type"))
 	}
@@ -265,7 +265,7 @@ func TestUploadNeverServesActiveContent(t *testing.T) {
 			if u.Type != tt.wantType {
 				t.Errorf("type = %q, want %q", u.Type, tt.wantType)
 			}
-			if u.Thumb != "" {
+			if u.ThumbURL != "" {
 				t.Errorf("thumbnail made for %s", tt.name)
 			}
 			w := e.do(t, "GET", u.URL, "alice", nil, "")
@@ -360,7 +360,7 @@ func TestBombsAreRefused(t *testing.T) {
 	t.Run("within the limits", func(t *testing.T) {
 		e := newEnv(t, files.Config{})
 		u := uploaded(t, e.upload(t, "anim.gif", "", gifFrames(t, 50)))
-		if u.Type != "image/gif" || u.Thumb == "" {
+		if u.Type != "image/gif" || u.ThumbURL == "" {
 			t.Errorf("50-frame GIF: %+v", u)
 		}
 		var small bytes.Buffer
@@ -505,7 +505,7 @@ func TestPNGWithTransparencyKeepsIt(t *testing.T) {
 	var buf bytes.Buffer
 	png.Encode(&buf, img)
 	u := uploaded(t, e.upload(t, "sticker.png", "", buf.Bytes()))
-	w := e.do(t, "GET", u.Thumb, "alice", nil, "")
+	w := e.do(t, "GET", u.ThumbURL, "alice", nil, "")
 	if w.Header().Get("Content-Type") != "image/png" {
 		t.Fatalf("thumbnail type %q, want image/png", w.Header().Get("Content-Type"))
 	}

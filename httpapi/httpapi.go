@@ -64,6 +64,12 @@ type Config struct {
 	ProviderAuth http.Handler // serves /.auth/login/{provider} and its callback; nil = none
 	NoGuests     bool         // turn guest sign-in off
 
+	// FileRoutes serves uploads (POST /api/chats/{id}/files) and the
+	// files (GET /api/files/...); Files gives messages their attachments
+	// in history. nil: no files.
+	FileRoutes http.Handler
+	Files      chatr.FileStore
+
 	Static      http.Handler // the browser app, served at /
 	Metrics     http.Handler // served at /metrics; nil = none
 	IdleTimeout time.Duration
@@ -166,6 +172,10 @@ func New(cfg Config) *Handler {
 	h.routeAccount(m)
 	m.Handle("GET /api/search", NewSearch(SearchConfig{Store: cfg.Store, Auth: cfg.Auth, Logger: cfg.Logger}))
 	m.Handle("GET /api/export", NewExportHandler(cfg.Store, cfg.Auth))
+	if cfg.FileRoutes != nil {
+		m.Handle("POST /api/chats/{id}/files", cfg.FileRoutes)
+		m.Handle("GET /api/files/", cfg.FileRoutes)
+	}
 	m.HandleFunc("/api/", h.authed(func(w http.ResponseWriter, r *http.Request, _ chatr.User) {
 		h.Error(w, r, chatr.Errorf(chatr.ENOTFOUND, "no such API endpoint"))
 	}))
@@ -215,9 +225,21 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.Error(w, r, chatr.Errorf(chatr.EINVALID, "no such resource"))
 		return
 	}
+	if isTransfer(r) {
+		// A file's bytes take as long as the network does; the files
+		// handler bounds its own storage work.
+		h.mux.ServeHTTP(w, r)
+		return
+	}
 	ctx, cancel := context.WithTimeout(r.Context(), h.cfg.StoreTimeout)
 	defer cancel()
 	h.mux.ServeHTTP(w, r.WithContext(ctx))
+}
+
+// isTransfer reports whether r uploads or downloads a file.
+func isTransfer(r *http.Request) bool {
+	p := r.URL.Path
+	return strings.HasPrefix(p, "/api/files/") || strings.HasPrefix(p, "/api/chats/") && strings.HasSuffix(p, "/files")
 }
 
 // ClientIP is the address the request came from: the peer, or with

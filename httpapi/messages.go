@@ -57,6 +57,12 @@ func (h *Handler) messages(w http.ResponseWriter, r *http.Request, u chatr.User)
 	if msgs == nil {
 		msgs = []chatr.Message{}
 	}
+	if h.cfg.Files != nil {
+		if err := chatr.AddAttachments(ctx, h.cfg.Files, chatID, msgs); err != nil {
+			h.Error(w, r, err)
+			return
+		}
+	}
 	out["messages"] = msgs
 	writeJSON(w, http.StatusOK, out)
 }

@@ -48,11 +48,11 @@ func (db *DB) CreateFile(ctx context.Context, f chatr.File) error {
 	return chatr.Errorf(chatr.ENOTFOUND, "no such chat")
 }
 
-const fileColumns = `id, chat_id, user_id, name, size, type, blob_key, thumb_key, width, height, created`
+const fileColumns = `id, chat_id, user_id, name, size, type, blob_key, thumb_key, width, height, created, message_id`
 
 func scanFile(row pgx.Row) (chatr.File, error) {
 	var f chatr.File
-	err := row.Scan(&f.ID, &f.ChatID, &f.UserID, &f.Name, &f.Size, &f.Type, &f.Key, &f.ThumbKey, &f.Width, &f.Height, &f.Created)
+	err := row.Scan(&f.ID, &f.ChatID, &f.UserID, &f.Name, &f.Size, &f.Type, &f.Key, &f.ThumbKey, &f.Width, &f.Height, &f.Created, &f.MessageID)
 	utc(&f.Created)
 	return f, err
 }
@@ -104,6 +104,57 @@ func (db *DB) UserFileBytes(ctx context.Context, userID string) (int64, error) {
 		return 0, fmt.Errorf("postgres: file bytes: %w", err)
 	}
 	return n, nil
+}
+
+// AttachFiles checks and links every file in one transaction, each row
+// locked, so that two messages never take the same file.
+func (db *DB) AttachFiles(ctx context.Context, chatID, userID string, messageID int64, fileIDs []string) error {
+	if err := chatr.CheckAttachFiles(fileIDs); err != nil {
+		return err
+	}
+	return db.update(ctx, "attach files", func(ctx context.Context, tx pgx.Tx) error {
+		for i, id := range fileIDs {
+			f, err := scanFile(tx.QueryRow(ctx, `SELECT `+fileColumns+` FROM files WHERE id = $1 FOR UPDATE`, id))
+			if errors.Is(err, pgx.ErrNoRows) {
+				return chatr.Errorf(chatr.ENOTFOUND, "no file %q in this chat", id)
+			} else if err != nil {
+				return err
+			}
+			if err := chatr.CheckAttachable(f, chatID, userID, messageID); err != nil {
+				return err
+			}
+			if _, err := tx.Exec(ctx, `UPDATE files SET message_id = $1, position = $2 WHERE id = $3`, messageID, i, id); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// MessageFiles reads the files of the messages in one query.
+func (db *DB) MessageFiles(ctx context.Context, chatID string, messageIDs []int64) (map[int64][]chatr.File, error) {
+	out := map[int64][]chatr.File{}
+	if len(messageIDs) == 0 || !chatr.StorableText(chatID) {
+		return out, nil
+	}
+	rows, err := db.pool.Query(ctx, `SELECT `+fileColumns+` FROM files
+		WHERE chat_id = $1 AND message_id = ANY($2) AND message_id <> 0
+		ORDER BY message_id, position`, chatID, messageIDs)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: message files: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		f, err := scanFile(rows)
+		if err != nil {
+			return nil, fmt.Errorf("postgres: message files: %w", err)
+		}
+		out[f.MessageID] = append(out[f.MessageID], f)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("postgres: message files: %w", err)
+	}
+	return out, nil
 }
 
 // BlobReferenced looks the key up as a file's blob and as a thumbnail.

@@ -216,7 +216,8 @@ func (db *DB) DeleteMessage(ctx context.Context, chatID string, id int64, at tim
 			return err
 		}
 		if tag.RowsAffected() > 0 {
-			for _, q := range []string{`DELETE FROM mentions WHERE chat_id = $1 AND message_id = $2`, `DELETE FROM reactions WHERE chat_id = $1 AND message_id = $2`} {
+			for _, q := range []string{`DELETE FROM mentions WHERE chat_id = $1 AND message_id = $2`, `DELETE FROM reactions WHERE chat_id = $1 AND message_id = $2`,
+				`DELETE FROM files WHERE chat_id = $1 AND message_id = $2`} {
 				if _, err := tx.Exec(ctx, q, chatID, id); err != nil {
 					return err
 				}

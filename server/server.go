@@ -109,6 +109,8 @@ type Config struct {
 	OAuth oauth.Config
 	// WebPubSub turns on the drop-in Azure Web PubSub mode (webpubsub.go).
 	WebPubSub WebPubSub
+	// Files configures uploaded files (files.go).
+	Files Files
 
 	// WrapStore, when set, wraps the store the server opened (fault
 	// injection in tests, instrumentation).
@@ -120,6 +122,8 @@ type Server struct {
 	cfg      Config
 	log      *slog.Logger
 	store    chatr.Store
+	files    chatr.FileStore
+	blobs    chatr.Blobs
 	hub      *hub.Hub
 	app      *chat.App
 	http     *http.Server
@@ -177,20 +181,25 @@ func New(cfg Config) (*Server, error) {
 		}
 		return h.Stats()
 	})
+	fileStore := store.(chatr.FileStore) // every store is one
+	if s.blobs, err = openBlobs(ctx, cfg); err != nil {
+		store.Close()
+		return nil, err
+	}
 	if cl != nil {
 		m.RedisConnected(cl.broker.Connected)
 	}
 	if cfg.WrapStore != nil {
 		store = cfg.WrapStore(store)
 	}
-	s.store = m.Store(store)
+	s.store, s.files = m.Store(store), m.FileStore(fileStore)
 	admins, err := loadAdmins(cfg)
 	if err != nil {
 		cl.close(ctx, cfg.Logger, -1)
 		store.Close()
 		return nil, err
 	}
-	s.app = chat.New(chat.Config{Store: s.store, Presence: presence, Limits: cfg.Limits, OfflineGrace: cfg.OfflineGrace, StoreTimeout: cfg.StoreTimeout, Admins: admins, Logger: cfg.Logger})
+	s.app = chat.New(chat.Config{Store: s.store, Presence: presence, Limits: cfg.Limits, OfflineGrace: cfg.OfflineGrace, StoreTimeout: cfg.StoreTimeout, Admins: admins, Files: s.files, Logger: cfg.Logger})
 	sessions := auth.New(auth.Config{Store: s.store, SessionTTL: cfg.SessionTTL, TrustProxy: cfg.TrustProxy})
 
 	oa := cfg.OAuth
@@ -226,7 +235,7 @@ func New(cfg Config) (*Server, error) {
 			return h.CloseUserConnections(ctx, userID, reason)
 		},
 		DeleteUser:  deleteUser(store, cfg.OnAccountDelete != "remove"),
-		ShareRename: cl.publishRename, NoGuests: noGuests, Static: web.Handler(), Metrics: m.Handler(),
+		ShareRename: cl.publishRename, NoGuests: noGuests, Static: web.Handler(), Metrics: m.Handler(), Files: s.files, FileRoutes: s.fileRoutes(sessions),
 		Providers: providerAuth.Providers(), ProviderAuth: providerAuth,
 		RequestsPerSecond: cfg.RequestsPerSecond, SignInsPerMinute: cfg.SignInsPerMinute, ConnectionsPerIP: cfg.ConnectionsPerIP,
 		StoreTimeout: cfg.StoreTimeout, IdleTimeout: cfg.IdleTimeout, TrustProxy: cfg.TrustProxy, AllowedOrigins: cfg.AllowedOrigins, Logger: cfg.Logger,
@@ -302,6 +311,7 @@ func (s *Server) Run(ctx context.Context) error {
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- s.http.Serve(s.ln) }()
 	go s.sweepSessions()
+	go s.sweepFiles()
 	s.log.Info("chatr listening", "addr", s.Addr(), "db", redactDB(s.cfg.DB))
 
 	var err error

@@ -3,6 +3,7 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
 
@@ -48,14 +49,14 @@ func (db *DB) CreateFile(ctx context.Context, f chatr.File) error {
 	return chatr.Errorf(chatr.ENOTFOUND, "no such chat")
 }
 
-const fileColumns = `id, chat_id, user_id, name, size, type, blob_key, thumb_key, width, height, created`
+const fileColumns = `id, chat_id, user_id, name, size, type, blob_key, thumb_key, width, height, created, message_id`
 
 func scanFile(row interface{ Scan(...any) error }) (chatr.File, error) {
 	var (
 		f       chatr.File
 		created int64
 	)
-	err := row.Scan(&f.ID, &f.ChatID, &f.UserID, &f.Name, &f.Size, &f.Type, &f.Key, &f.ThumbKey, &f.Width, &f.Height, &created)
+	err := row.Scan(&f.ID, &f.ChatID, &f.UserID, &f.Name, &f.Size, &f.Type, &f.Key, &f.ThumbKey, &f.Width, &f.Height, &created, &f.MessageID)
 	f.Created = unstamp(created)
 	return f, err
 }
@@ -107,6 +108,60 @@ func (db *DB) UserFileBytes(ctx context.Context, userID string) (int64, error) {
 		return 0, fmt.Errorf("sqlite: file bytes: %w", err)
 	}
 	return n, nil
+}
+
+// AttachFiles checks and links every file in one transaction.
+func (db *DB) AttachFiles(ctx context.Context, chatID, userID string, messageID int64, fileIDs []string) error {
+	if err := chatr.CheckAttachFiles(fileIDs); err != nil {
+		return err
+	}
+	return db.update(ctx, "attach files", func(ctx context.Context, tx *sql.Tx) error {
+		for i, id := range fileIDs {
+			f, err := scanFile(tx.QueryRowContext(ctx, `SELECT `+fileColumns+` FROM files WHERE id = ?`, id))
+			if errors.Is(err, sql.ErrNoRows) {
+				return chatr.Errorf(chatr.ENOTFOUND, "no file %q in this chat", id)
+			} else if err != nil {
+				return err
+			}
+			if err := chatr.CheckAttachable(f, chatID, userID, messageID); err != nil {
+				return err
+			}
+			if _, err := tx.ExecContext(ctx, `UPDATE files SET message_id = ?, position = ? WHERE id = ?`, messageID, i, id); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// MessageFiles reads the files of the messages in one query.
+func (db *DB) MessageFiles(ctx context.Context, chatID string, messageIDs []int64) (map[int64][]chatr.File, error) {
+	out := map[int64][]chatr.File{}
+	if len(messageIDs) == 0 {
+		return out, nil
+	}
+	ids, err := json.Marshal(messageIDs)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: message files: %w", err)
+	}
+	rows, err := db.query(ctx, `SELECT `+fileColumns+` FROM files
+		WHERE chat_id = ? AND message_id IN (SELECT value FROM json_each(?)) AND message_id <> 0
+		ORDER BY message_id, position`, chatID, string(ids))
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: message files: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		f, err := scanFile(rows)
+		if err != nil {
+			return nil, fmt.Errorf("sqlite: message files: %w", err)
+		}
+		out[f.MessageID] = append(out[f.MessageID], f)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("sqlite: message files: %w", err)
+	}
+	return out, nil
 }
 
 // BlobReferenced looks the key up as a file's blob and as a thumbnail.

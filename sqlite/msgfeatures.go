@@ -205,7 +205,8 @@ func (db *DB) DeleteMessage(ctx context.Context, chatID string, id int64, at tim
 		if n, err := res.RowsAffected(); err != nil {
 			return err
 		} else if n > 0 {
-			for _, q := range []string{`DELETE FROM mentions WHERE chat_id = ? AND message_id = ?`, `DELETE FROM reactions WHERE chat_id = ? AND message_id = ?`} {
+			for _, q := range []string{`DELETE FROM mentions WHERE chat_id = ? AND message_id = ?`, `DELETE FROM reactions WHERE chat_id = ? AND message_id = ?`,
+				`DELETE FROM files WHERE chat_id = ? AND message_id = ?`} {
 				if _, err := tx.ExecContext(ctx, q, chatID, id); err != nil {
 					return err
 				}

@@ -35,6 +35,9 @@ func RunFiles(t *testing.T, open func(t *testing.T) FileStore) {
 		{"UserFileBytes", testUserFileBytes},
 		{"BlobReferenced", testBlobReferenced},
 		{"GoWithTheirChat", testFilesGoWithChat},
+		{"AttachFiles", testAttachFiles},
+		{"AttachFilesRefused", testAttachFilesRefused},
+		{"GoWithTheirMessage", testFilesGoWithMessage},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) { tt.fn(t, open(t)) })
@@ -209,4 +212,103 @@ func testFilesGoWithChat(t *testing.T, s FileStore) {
 	if !slices.Equal(fileIDs(fs), []string{"f2"}) {
 		t.Errorf("files of another chat = %v, want [f2]", fileIDs(fs))
 	}
+}
+
+func testAttachFiles(t *testing.T, s FileStore) {
+	mustChat(t, s, group("c", at(0)))
+	m1 := mustMessage(t, s, msg("c", "u1", "two files"))
+	m2 := mustMessage(t, s, msg("c", "u1", "one file"))
+	m3 := mustMessage(t, s, msg("c", "u1", "none"))
+	for _, id := range []string{"f1", "f2", "f3"} {
+		mustFile(t, s, file(id, "c", "u1", 1, at(0)))
+	}
+	// The order of the message, not of the uploads.
+	ok(t, "AttachFiles(m1)", s.AttachFiles(t.Context(), "c", "u1", m1.ID, []string{"f3", "f1"}))
+	ok(t, "AttachFiles(m2)", s.AttachFiles(t.Context(), "c", "u1", m2.ID, []string{"f2"}))
+	ok(t, "AttachFiles(m1) again", s.AttachFiles(t.Context(), "c", "u1", m1.ID, []string{"f3", "f1"}))
+	got, err := s.MessageFiles(t.Context(), "c", []int64{m1.ID, m2.ID, m3.ID, 999})
+	ok(t, "MessageFiles", err)
+	same(t, "MessageFiles(m1)", fileIDs(got[m1.ID]), []string{"f3", "f1"})
+	same(t, "MessageFiles(m2)", fileIDs(got[m2.ID]), []string{"f2"})
+	if _, ok := got[m3.ID]; ok || len(got) != 2 {
+		t.Errorf("MessageFiles = %v, want only messages %d and %d", got, m1.ID, m2.ID)
+	}
+	want := file("f2", "c", "u1", 1, at(0))
+	want.MessageID = m2.ID
+	same(t, "MessageFiles(m2)[0]", got[m2.ID][0], want)
+	f, err := s.GetFile(t.Context(), "f1")
+	ok(t, "GetFile", err)
+	same(t, "GetFile(f1).MessageID", f.MessageID, m1.ID)
+	got, err = s.MessageFiles(t.Context(), "other", []int64{m1.ID})
+	ok(t, "MessageFiles(other chat)", err)
+	same(t, "MessageFiles(other chat)", len(got), 0)
+	got, err = s.MessageFiles(t.Context(), "c", nil)
+	ok(t, "MessageFiles(no ids)", err)
+	same(t, "MessageFiles(no ids)", len(got), 0)
+}
+
+func testAttachFilesRefused(t *testing.T, s FileStore) {
+	mustChat(t, s, group("c", at(0)))
+	mustChat(t, s, group("d", at(0)))
+	m1 := mustMessage(t, s, msg("c", "u1", "first"))
+	m2 := mustMessage(t, s, msg("c", "u1", "second"))
+	mustFile(t, s, file("mine", "c", "u1", 1, at(0)))
+	mustFile(t, s, file("used", "c", "u1", 1, at(0)))
+	mustFile(t, s, file("theirs", "c", "u2", 1, at(0)))
+	mustFile(t, s, file("elsewhere", "d", "u1", 1, at(0)))
+	ok(t, "AttachFiles(used)", s.AttachFiles(t.Context(), "c", "u1", m1.ID, []string{"used"}))
+	many := make([]string, chatr.MaxMessageFiles+1)
+	for i := range many {
+		many[i] = "mine"
+	}
+	for _, tc := range []struct {
+		name string
+		ids  []string
+		want string
+	}{
+		{"missing", []string{"mine", "nofile"}, chatr.ENOTFOUND},
+		{"another chat's", []string{"mine", "elsewhere"}, chatr.ENOTFOUND},
+		{"another user's", []string{"mine", "theirs"}, chatr.EFORBIDDEN},
+		{"attached elsewhere", []string{"mine", "used"}, chatr.ECONFLICT},
+		{"repeated", []string{"mine", "mine"}, chatr.EINVALID},
+		{"too many", many, chatr.EINVALID},
+		{"empty id", []string{""}, chatr.EINVALID},
+	} {
+		code(t, "AttachFiles("+tc.name+")", s.AttachFiles(t.Context(), "c", "u1", m2.ID, tc.ids), tc.want)
+	}
+	// Nothing changed: "mine" is free, and goes with a message of its own.
+	f, err := s.GetFile(t.Context(), "mine")
+	ok(t, "GetFile(mine)", err)
+	same(t, "GetFile(mine).MessageID after refusals", f.MessageID, int64(0))
+	got, err := s.MessageFiles(t.Context(), "c", []int64{m2.ID})
+	ok(t, "MessageFiles", err)
+	same(t, "MessageFiles(m2) after refusals", len(got), 0)
+	ok(t, "AttachFiles(mine)", s.AttachFiles(t.Context(), "c", "u1", m2.ID, []string{"mine"}))
+}
+
+func testFilesGoWithMessage(t *testing.T, s FileStore) {
+	mustChat(t, s, group("c", at(0)))
+	m1 := mustMessage(t, s, msg("c", "u1", "with a file"))
+	m2 := mustMessage(t, s, msg("c", "u1", "with another"))
+	f := file("f1", "c", "u1", 10, at(0))
+	f.ThumbKey = "t/f1"
+	mustFile(t, s, f)
+	mustFile(t, s, file("f2", "c", "u1", 5, at(0)))
+	ok(t, "AttachFiles(m1)", s.AttachFiles(t.Context(), "c", "u1", m1.ID, []string{"f1"}))
+	ok(t, "AttachFiles(m2)", s.AttachFiles(t.Context(), "c", "u1", m2.ID, []string{"f2"}))
+	_, err := s.DeleteMessage(t.Context(), "c", m1.ID, time.Time{})
+	ok(t, "DeleteMessage", err)
+	_, err = s.GetFile(t.Context(), "f1")
+	code(t, "GetFile after DeleteMessage", err, chatr.ENOTFOUND)
+	for key, want := range map[string]bool{"f/f1": false, "t/f1": false, "f/f2": true} {
+		ref, err := s.BlobReferenced(t.Context(), key)
+		ok(t, "BlobReferenced", err)
+		same(t, "BlobReferenced("+key+") after DeleteMessage", ref, want)
+	}
+	n, _ := s.UserFileBytes(t.Context(), "u1")
+	same(t, "UserFileBytes after DeleteMessage", n, int64(5))
+	got, err := s.MessageFiles(t.Context(), "c", []int64{m1.ID, m2.ID})
+	ok(t, "MessageFiles", err)
+	same(t, "MessageFiles after DeleteMessage", fileIDs(got[m2.ID]), []string{"f2"})
+	same(t, "MessageFiles after DeleteMessage", len(got), 1)
 }

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/chatr/chatr/chat"
+	"github.com/chatr/chatr/files"
 	"github.com/chatr/chatr/httpapi"
 	"github.com/chatr/chatr/server"
 	"github.com/chatr/chatr/upstream"
@@ -86,6 +87,13 @@ func newFlagSet() (*flag.FlagSet, *options) {
 	fs.StringVar(&cfg.Admins, "admins", "", "the server's administrators: user ids (github:123) or handles (@alice), comma-separated; they moderate every chat and may ban users")
 	fs.StringVar(&cfg.AdminsFile, "admins-file", "", "file of administrators granted with `chatr admin grant`, read at start beside --admins (default: the SQLite file + .admins, or chatr.admins)")
 	fs.StringVar(&cfg.OnAccountDelete, "on-account-delete", "keep", `what happens to the messages of a deleted account: "keep" (shown as from "deleted user") or "remove"`)
+	fs.StringVar(&cfg.Files.Dir, "files-dir", "", "folder that keeps uploaded files (default: beside the SQLite file, its path + .files; chatr-files with another store)")
+	fs.StringVar(&cfg.Files.S3, "files-s3", "", "keep uploaded files in an S3-compatible bucket instead: https://[ACCESS:SECRET@]host[:port]/bucket[/prefix] (http:// for plain HTTP; credentials otherwise from AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY)")
+	fs.Int64Var(&cfg.Files.MaxUploadBytes, "max-upload-bytes", files.DefaultMaxUploadBytes, "largest uploaded file, in bytes")
+	fs.Int64Var(&cfg.Files.QuotaBytes, "file-quota-bytes", 1<<30, "total size of one user's uploaded files, in bytes (0: no quota)")
+	fs.DurationVar(&cfg.Files.SweepEvery, "file-sweep", time.Hour, "how often stored files that nothing refers to any more are deleted (also at start)")
+	fs.DurationVar(&cfg.Files.SweepGrace, "file-sweep-grace", time.Hour, "how old such a file, or an upload's leftover, must be to be deleted: longer than any upload in flight takes")
+	fs.Float64Var(&cfg.Files.UploadsPerMinute, "uploads-per-minute", files.DefaultUploadsPerMinute, "uploads per user, and per client IP, and minute (negative: no limit)")
 	fs.BoolVar(&cfg.TrustProxy, "trust-proxy", false, "trust X-Forwarded-Proto and X-Forwarded-Host (only behind a proxy that sets them)")
 	fs.StringVar(&o.origins, "allowed-origins", "", "comma-separated extra origins allowed to sign in and connect (e.g. https://chat.example.com)")
 	fs.StringVar(&cfg.Redis, "redis", "", "redis:// URL that makes this node part of a cluster (fan-out and presence shared through Redis); empty: the node runs alone")

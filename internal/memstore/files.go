@@ -22,6 +22,7 @@ var fileTables sync.Map // *Store -> map[string]storedFile
 type storedFile struct {
 	file        chatr.File
 	chatCreated time.Time
+	position    int // among its message's files
 }
 
 func (s *Store) files() map[string]storedFile {
@@ -113,4 +114,56 @@ func (s *Store) BlobReferenced(_ context.Context, key string) (bool, error) {
 		}
 	}
 	return false, nil
+}
+
+func (s *Store) AttachFiles(_ context.Context, chatID, userID string, messageID int64, fileIDs []string) error {
+	if err := chatr.CheckAttachFiles(fileIDs); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	files := s.files()
+	for _, id := range fileIDs {
+		sf, ok := files[id]
+		if !ok || !s.live(sf) {
+			return chatr.Errorf(chatr.ENOTFOUND, "no file %q in this chat", id)
+		}
+		if err := chatr.CheckAttachable(sf.file, chatID, userID, messageID); err != nil {
+			return err
+		}
+	}
+	for i, id := range fileIDs {
+		sf := files[id]
+		sf.file.MessageID, sf.position = messageID, i
+		files[id] = sf
+	}
+	return nil
+}
+
+func (s *Store) MessageFiles(_ context.Context, chatID string, messageIDs []int64) (map[int64][]chatr.File, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var found []storedFile
+	for _, sf := range s.files() {
+		if sf.file.ChatID == chatID && sf.file.MessageID != 0 && slices.Contains(messageIDs, sf.file.MessageID) && s.live(sf) {
+			found = append(found, sf)
+		}
+	}
+	slices.SortFunc(found, func(a, b storedFile) int { return a.position - b.position })
+	out := map[int64][]chatr.File{}
+	for _, sf := range found {
+		out[sf.file.MessageID] = append(out[sf.file.MessageID], sf.file)
+	}
+	return out, nil
+}
+
+// deleteMessageFiles removes the files of a deleted message; the caller
+// holds s.mu.
+func (s *Store) deleteMessageFiles(chatID string, messageID int64) {
+	files := s.files()
+	for id, sf := range files {
+		if sf.file.ChatID == chatID && sf.file.MessageID == messageID {
+			delete(files, id)
+		}
+	}
 }

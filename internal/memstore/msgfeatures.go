@@ -69,6 +69,7 @@ func (s *Store) DeleteMessage(_ context.Context, chatID string, id int64, at tim
 	if !m.Deleted {
 		m.Text, m.Mentions, m.Deleted, m.DeletedAt = "", chatr.Mentions{}, true, now(at)
 		delete(s.react[chatID], id)
+		s.deleteMessageFiles(chatID, id)
 	}
 	return *m, nil
 }

@@ -7,6 +7,7 @@ import { state, outbox, markRead, sendEvent, errorText, toast, chatById, addHist
 import { api } from './api.js';
 import { render, toText } from './markdown.js';
 import { icon } from './icons.js';
+import { renderAttachments } from './attach.js';
 import { shortTime, fullTime, dayLabel, initials, hue, linkify } from './text.js';
 
 const GROUP_GAP_MS = 5 * 60 * 1000;
@@ -326,7 +327,8 @@ function messageItem(chatId, it, cont, byId) {
       it.replyTo ? replyQuote(chatId, it.replyTo, byId.get(it.replyTo)) : null,
       it.deleted ? h('div', { class: 'msg-text msg-deleted' }, [icon('trash', { size: 14 }), h('span', 'message deleted')])
         : editing ? editor(chatId, it)
-          : h('div', { class: 'msg-text md' }, render(it.message)),
+          : it.message ? h('div', { class: 'msg-text md' }, render(it.message)) : null,
+      !it.deleted ? renderAttachments(it.files) : null,
       it.edited && !it.deleted && !editing ? h('span', { class: 'msg-edited', title: 'Edited ' + fullTime(it.edited) }, '(edited)') : null,
       it.reactions.length && !it.deleted ? reactionBar(chatId, it) : null,
       ui.confirm === k ? confirmBar(chatId, it) : null,
@@ -434,7 +436,8 @@ function renderPending(chatId) {
       h('span', { class: 'msg-status' }, e.status === 'failed' ? 'Not sent: ' + e.error
         : state.conn === 'connected' ? 'Sending…' : 'Waiting for the connection'),
     ]),
-    h('div', { class: 'msg-text' }, linkify(e.text)),
+    e.text ? h('div', { class: 'msg-text' }, linkify(e.text)) : null,
+    renderAttachments(e.files),
     e.status === 'failed' ? h('div', { class: 'buttons are-small msg-actions' }, [
       h('button', { class: 'button is-small', type: 'button', onClick: () => outbox.retry(e.clientId) }, 'Retry'),
       h('button', { class: 'button is-small is-text', type: 'button', onClick: () => outbox.confirmed(e.clientId) }, 'Discard'),

@@ -10,7 +10,7 @@ const RETRY_MS = 3000;       // a send that timed out is tried again after this
 
 export class Outbox {
   constructor() {
-    this.entries = reactive([]); // {clientId, chatId, text, time, status: queued|sending|failed, error}
+    this.entries = reactive([]); // {clientId, chatId, text, files, time, status: queued|sending|failed, error}
     this.key = null;
     this.send = null;    // async (entry) => {ok} | {retry} | {error}
     this.canSend = () => false;
@@ -29,21 +29,22 @@ export class Outbox {
       if (!e || typeof e.clientId !== 'string' || typeof e.chatId !== 'string' || typeof e.text !== 'string') continue;
       if (this.entries.some((x) => x.clientId === e.clientId)) continue;
       const replyTo = Number.isSafeInteger(e.replyTo) && e.replyTo > 0 ? e.replyTo : 0;
-      this.entries.push({ clientId: e.clientId, chatId: e.chatId, text: e.text, replyTo, time: e.time || new Date().toISOString(), status: 'queued', error: '' });
+      const files = Array.isArray(e.files) ? e.files : [];
+      this.entries.push({ clientId: e.clientId, chatId: e.chatId, text: e.text, replyTo, files, time: e.time || new Date().toISOString(), status: 'queued', error: '' });
     }
   }
 
   save() {
     if (!this.key) return;
-    const keep = this.entries.map(({ clientId, chatId, text, replyTo, time }) => ({ clientId, chatId, text, replyTo, time }));
+    const keep = this.entries.map(({ clientId, chatId, text, replyTo, files, time }) => ({ clientId, chatId, text, replyTo, files, time }));
     try {
       if (keep.length) localStorage.setItem(this.key, JSON.stringify(keep));
       else localStorage.removeItem(this.key);
     } catch { /* private mode: kept in memory only */ }
   }
 
-  add(chatId, text, replyTo = 0) {
-    const e = { clientId: crypto.randomUUID(), chatId, text, replyTo, time: new Date().toISOString(), status: 'queued', error: '' };
+  add(chatId, text, replyTo = 0, files = []) {
+    const e = { clientId: crypto.randomUUID(), chatId, text, replyTo, files, time: new Date().toISOString(), status: 'queued', error: '' };
     this.entries.push(e);
     this.save();
     this.flush();

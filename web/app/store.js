@@ -451,7 +451,7 @@ function addMessage(view, m, { history = false } = {}) {
   if (typeof m.clientId === 'string' && state.me && m.fromUserId === state.me.userId) outbox.confirmed(m.clientId);
   const item = {
     kind: 'msg', id, fromUserId: m.fromUserId, fromUserName: m.fromUserName,
-    message: String(m.message ?? ''), time: m.time || new Date().toISOString(), ...messageFields(m),
+    message: String(m.message ?? ''), time: m.time || new Date().toISOString(), ...messageFields(m), files: Array.isArray(m.files) ? m.files : [],
   };
   const items = view.items;
   let at = items.length;
@@ -644,19 +644,19 @@ export function byteLength(s) {
   return new TextEncoder().encode(s).length;
 }
 
-// sendMessage puts text in the outbox, which sends it now or once the
-// connection is back; it returns an error text for a message that cannot be
-// sent at all, or ''.
-export function sendMessage(chatId, text) {
+// sendMessage puts text (and the uploaded files it carries) in the outbox,
+// which sends it now or once the connection is back; it returns an error
+// text for a message that cannot be sent at all, or ''.
+export function sendMessage(chatId, text, files = []) {
   const view = state.views[chatId];
-  if (!text.trim()) return '';
+  if (!text.trim() && !files.length) return '';
   if (byteLength(text) > state.config.maxMessageBytes) return `Messages are limited to ${state.config.maxMessageBytes} bytes`;
   if (view) {
     if (view.hasNewer) showLatest(chatId);
     view.stick = true;
     view.newLineAfter = null; // answering: what came before is read
   }
-  outbox.add(chatId, text, view ? view.replyTo : 0);
+  outbox.add(chatId, text, view ? view.replyTo : 0, files);
   if (view) view.replyTo = 0;
   saveDraft(chatId, '');
   return '';
@@ -669,6 +669,7 @@ async function sendEntry(e) {
     if (!isPrivate(e.chatId) && !state.views[e.chatId]) await openChat(e.chatId, { focus: false, quiet: true });
     const data = { message: e.text, fromUserId: state.me.userId, fromUserName: state.me.userName, clientId: e.clientId };
     if (e.replyTo) data.replyTo = e.replyTo;
+    if (e.files.length) data.files = e.files.map((f) => f.id);
     await client.sendToGroup(e.chatId, data);
     return { ok: true };
   } catch (err) {

@@ -10,6 +10,7 @@ import { loginUrl } from './api.js';
 import { checkName } from './names.js';
 import { icon, providerIcon, providerLabel } from './icons.js';
 import { avatar, renderMessages, composerBar, autocomplete, completeKey, noteRead, scrollToNewLine, saveDraft } from './message.js';
+import { uploadsFor, attachButton, composerHandlers, renderUploads } from './attach.js';
 
 function spinner(label = 'Loading') {
   return h('span', { class: 'spinner', role: 'status', 'aria-label': label });
@@ -220,6 +221,7 @@ const ChatView = {
     const input = ref(null);
     const sendError = ref('');
     const view = computed(() => state.views[props.chatId]);
+    const uploads = computed(() => uploadsFor(props.chatId));
 
     function atBottom(el) {
       return el.scrollHeight - el.scrollTop - el.clientHeight < 60;
@@ -314,10 +316,14 @@ const ChatView = {
       const v = view.value;
       if (!v) return;
       const text = v.draft;
-      if (!text.trim()) return;
-      const err = sendMessage(props.chatId, text);
+      const up = uploads.value;
+      if (up.busy) { sendError.value = 'Wait for the files to finish uploading, or cancel them'; return; }
+      const files = up.ready();
+      if (!text.trim() && !files.length) return;
+      const err = sendMessage(props.chatId, text, files);
       if (err) { sendError.value = 'Not sent: ' + err; return; }
       v.draft = '';
+      up.clear();
       nextTick(autosize);
       sendError.value = state.conn === 'connected' ? '' : 'Not connected: your message is kept until the connection is back';
     }
@@ -359,7 +365,9 @@ const ChatView = {
           h('span', typers.length === 1 ? `${typers[0]} is typing…` : typers.length === 2 ? `${typers[0]} and ${typers[1]} are typing…` : 'Several people are typing…'),
         ] : null),
         ...composerBar(v, props.chatId),
-        h('form', { class: 'composer', onSubmit: (e) => { e.preventDefault(); submit(); } }, [
+        renderUploads(uploads.value),
+        h('form', { class: 'composer', onSubmit: (e) => { e.preventDefault(); submit(); }, ...composerHandlers(uploads.value) }, [
+          attachButton(uploads.value),
           h('label', { class: 'is-sr-only', for: 'composer-input' }, `Message ${chatName(props.chatId)}`),
           h('textarea', {
             id: 'composer-input', ref: input, class: ['textarea', tooLong ? 'is-danger' : ''], rows: 1,
@@ -374,7 +382,7 @@ const ChatView = {
           }),
           h('button', {
             class: 'button is-primary send-button', type: 'submit', 'aria-label': 'Send message', title: 'Send (Enter)',
-            disabled: !v.draft.trim() || tooLong,
+            disabled: (!v.draft.trim() && !uploads.value.ready().length) || tooLong || uploads.value.busy,
           }, icon('send')),
         ]),
         h('p', { id: 'composer-help', class: ['composer-help', sendError.value || tooLong ? 'has-text-danger' : 'is-hidden-mobile'], role: sendError.value ? 'alert' : null },
