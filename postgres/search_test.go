@@ -1,7 +1,6 @@
 package postgres_test
 
 import (
-	"context"
 	"fmt"
 	"testing"
 	"time"
@@ -15,16 +14,18 @@ import (
 
 func TestSearch(t *testing.T) {
 	server(t)
-	storetest.RunSearch(t, func(t *testing.T) chatr.Store { return openFresh(t) }, setText)
+	storetest.RunSearch(t, func(t *testing.T) chatr.Store { return openFresh(t) })
 }
 
-// setText edits or deletes (empties) a message as the message features do.
-func setText(s chatr.Store) storetest.SetText {
-	pool := postgres.Pool(s.(*postgres.DB))
-	return func(ctx context.Context, chatID string, id int64, text string) error {
-		_, err := pool.Exec(ctx, `UPDATE messages SET text = $1 WHERE chat_id = $2 AND id = $3`, text, chatID, id)
-		return err
-	}
+// TestSearchRecent runs the conformance group through the plan that
+// frequent words take.
+func TestSearchRecent(t *testing.T) {
+	server(t)
+	storetest.RunSearch(t, func(t *testing.T) chatr.Store {
+		db := openFresh(t)
+		postgres.SearchRecent(db)
+		return db
+	})
 }
 
 // BenchmarkAddMessageSearchCost runs BenchmarkAddMessageParallel on a
