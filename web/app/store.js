@@ -404,6 +404,17 @@ function addMessage(view, m, { history = false } = {}) {
   return true;
 }
 
+// addHistory adds messages that the view did not page in itself (search
+// opens a chat at a message), in id order, once, without following the
+// newest; hasMore says whether older ones remain before the first of them.
+export function addHistory(chatId, messages, hasMore) {
+  const view = state.views[chatId];
+  if (!view) return;
+  view.stick = false;
+  for (const m of messages) addMessage(view, m, { history: true });
+  view.hasMore = hasMore;
+}
+
 // ---------- the hub's frames ----------
 
 function onFrame(f) {
