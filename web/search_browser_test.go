@@ -82,7 +82,9 @@ func TestBrowserSearch(t *testing.T) {
 		t.Errorf("Carol sees %d results from a private chat she is not in", n)
 	}
 
-	carol.do("choose the older result", chromedp.Click(chromedp.CSS(`#search-results .search-result:nth-of-type(1) ~ .search-result`)))
+	carol.do("mark the older result", chromedp.Evaluate[chromedp.Void](
+		`[...document.querySelectorAll('#search-results .search-result')].find((e) => e.querySelector('.search-text').textContent === 'the launch plan is ready').setAttribute('data-test-target', '1')`))
+	carol.click(`#search-results .search-result[data-test-target]`)
 	carol.waitFor("the panel closes", `!document.querySelector('#search-panel')`)
 	carol.waitFor("the message is shown, marked", `(() => { const e = document.querySelector('.chat-view .msg.is-found .msg-text'); return !!e && e.textContent === 'the launch plan is ready'; })()`)
 	carol.waitFor("with the messages after it", hasMessage("filler 0")+" && "+hasMessage("filler 30"))
