@@ -119,8 +119,8 @@ type Store interface {
 	// ENOTFOUND for a missing chat.
 	MarkRead(ctx context.Context, userID, chatID string, messageID int64) error
 	// UnreadCounts returns, for every chat the user is a member of, how many
-	// messages have an ID above the user's read marker and were not sent by
-	// the user. Chats with no unread messages may be left out.
+	// messages have an ID above the user's read marker and were neither sent
+	// by the user nor deleted. Chats with no unread messages may be left out.
 	UnreadCounts(ctx context.Context, userID string) (map[string]int, error)
 
 	// Ping checks that the store can serve requests (for /readyz).

@@ -957,12 +957,15 @@ func (s *Store) UnreadCounts(ctx context.Context, userID string) (map[string]int
 	for _, c := range chats {
 		f := "PartitionKey eq " + quote(key(c.ID)) + " and RowKey gt " + quote(rowID(read[c.ID])) + " and RowKey lt " + quote(counterRow) +
 			" and fromUserId ne " + quote(userID)
-		es, err := list(ctx, s.messages, f, "RowKey", 0)
+		es, err := list(ctx, s.messages, f, "RowKey,deleted", 0)
 		if err != nil {
 			return nil, fmt.Errorf("aztables: count messages: %w", err)
 		}
-		if len(es) > 0 {
-			counts[c.ID] = len(es)
+		for _, e := range es {
+			// A projected property a row lacks may come back as null.
+			if d, ok := e["deleted"]; !ok || string(d) == "null" {
+				counts[c.ID]++
+			}
 		}
 	}
 	return counts, nil

@@ -121,6 +121,7 @@ type App struct {
 	rate      *ratelimit.Limiter // chat messages per user
 	events    *ratelimit.Limiter // state-changing events per user
 	reads     *ratelimit.Limiter // markRead per user: a busy chat must not starve the other events
+	reactions *ratelimit.Limiter // react per user
 	// typingBudget bounds typing frames per user before any other work.
 	typingBudget *ratelimit.Limiter
 	mu           sync.Mutex
@@ -176,6 +177,7 @@ func New(cfg Config) *App {
 		rate:         ratelimit.NewShared(shared, "messages", l.MessagesPerSecond, l.MessageBurst),
 		events:       ratelimit.NewShared(shared, "events", l.EventsPerSecond, l.EventBurst),
 		reads:        ratelimit.NewShared(shared, "reads", l.EventsPerSecond, l.EventBurst),
+		reactions:    ratelimit.NewShared(shared, "reactions", reactionsPerSecond, reactionBurst),
 		typingBudget: ratelimit.NewShared(shared, "typing", typingPerSecond, typingBurst),
 		typing:       make(map[string]time.Time),
 	}

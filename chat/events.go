@@ -21,11 +21,17 @@ func (a *App) Event(ctx context.Context, conn *hub.ConnInfo, ev *hub.Event) (_ *
 	defer cancel()
 	defer func() { err = timedOut(ctx, err) }()
 	switch ev.Name {
-	case "createChat", "joinChat", "leaveChat", "deleteChat", "createPrivateChat", "userEnterIdle", "userExitIdle":
+	case "createChat", "joinChat", "leaveChat", "deleteChat", "createPrivateChat", "userEnterIdle", "userExitIdle",
+		"editMessage", "deleteMessage":
 		// Each writes to the store, most are broadcast: a flood is slowed
 		// down like a flood of messages. typing has its own throttle.
 		if !a.events.Allow(conn.UserID, a.now()) {
 			return nil, &hub.AckError{Name: "TooManyRequests", Message: "slow down: too many events"}
+		}
+	case "react":
+		// Its own budget: a burst of reactions must not use up the others.
+		if !a.reactions.Allow(conn.UserID, a.now()) {
+			return nil, &hub.AckError{Name: "TooManyRequests", Message: "slow down: too many reactions"}
 		}
 	case "typing":
 		// Checked before anything else: a flood of typing frames must cost
@@ -62,6 +68,12 @@ func (a *App) Event(ctx context.Context, conn *hub.ConnInfo, ev *hub.Event) (_ *
 		err = a.typingEvent(ctx, conn, ev)
 	case "markRead":
 		err = a.markRead(ctx, conn, ev)
+	case "editMessage":
+		err = a.editMessage(ctx, conn, ev)
+	case "deleteMessage":
+		err = a.deleteMessage(ctx, conn, ev)
+	case "react":
+		err = a.react(ctx, conn, ev)
 	default:
 		err = chatr.Errorf(chatr.EINVALID, "unknown event %q", truncate(ev.Name, 64))
 	}
@@ -379,7 +391,10 @@ func (a *App) markRead(ctx context.Context, conn *hub.ConnInfo, ev *hub.Event) e
 	if !member {
 		return chatr.Errorf(chatr.ENOTFOUND, "you are not a member of this chat")
 	}
-	return a.store.MarkRead(ctx, conn.UserID, in.ChatID, in.MessageID)
+	if err := a.store.MarkRead(ctx, conn.UserID, in.ChatID, in.MessageID); err != nil {
+		return err
+	}
+	return a.readElsewhere(ctx, conn, in.ChatID, in.MessageID)
 }
 
 // decodeObject decodes a JSON object event payload into v.

@@ -31,10 +31,12 @@ type chatOrder struct {
 	draining bool                // a goroutine is releasing messages
 }
 
-// release is a stored message waiting for its turn.
+// release is a stored message waiting for its turn, or an event about
+// message id (an edit, a deletion, a reaction: see after).
 type release struct {
 	id      int64
 	barrier uint64 // the last ticket issued when the message was stored
+	event   bool   // about message id, not message id itself
 	send    func() error
 	done    chan error // receives send's result
 }
@@ -69,8 +71,9 @@ func (s *sequencer) finish(chatID string, ticket uint64, id int64, send func() e
 	var r *release
 	if send != nil {
 		r = &release{id: id, barrier: c.issued, send: send, done: make(chan error, 1)}
+		// In id order, and before the events about this message.
 		i := len(c.waiting)
-		for i > 0 && c.waiting[i-1].id > id {
+		for i > 0 && (c.waiting[i-1].id > id || c.waiting[i-1].id == id && c.waiting[i-1].event) {
 			i--
 		}
 		c.waiting = append(c.waiting, nil)
@@ -90,6 +93,41 @@ func (s *sequencer) finish(chatID string, ticket uint64, id int64, send func() e
 	return r.done
 }
 
+// after runs send, an event about the chat's message id, once every
+// message up to id that this node is storing or holding has been handed
+// on, and after the events about the chat queued before it: members never
+// see an edit before the message, nor two changes out of order. Its result
+// arrives on the returned channel.
+func (s *sequencer) after(chatID string, id int64, send func() error) <-chan error {
+	s.mu.Lock()
+	if s.chats == nil {
+		s.chats = make(map[string]*chatOrder)
+	}
+	c := s.chats[chatID]
+	if c == nil {
+		c = &chatOrder{running: make(map[uint64]struct{})}
+		s.chats[chatID] = c
+	}
+	r := &release{id: id, barrier: c.issued, event: true, send: send, done: make(chan error, 1)}
+	// Behind the messages up to id, and behind every event already queued
+	// whatever its id, so that events leave in the order they came.
+	i := len(c.waiting)
+	for i > 0 && !c.waiting[i-1].event && c.waiting[i-1].id > id {
+		i--
+	}
+	c.waiting = append(c.waiting, nil)
+	copy(c.waiting[i+1:], c.waiting[i:])
+	c.waiting[i] = r
+	if c.draining {
+		s.mu.Unlock()
+	} else {
+		c.draining = true
+		s.mu.Unlock()
+		s.drain(chatID, c)
+	}
+	return r.done
+}
+
 // drain releases the chat's messages whose turn has come, one at a time,
 // until none is ready; one goroutine drains a chat at a time.
 func (s *sequencer) drain(chatID string, c *chatOrder) {
@@ -105,7 +143,9 @@ func (s *sequencer) drain(chatID string, c *chatOrder) {
 			return
 		}
 		c.waiting = c.waiting[1:]
-		c.last = max(c.last, r.id)
+		if !r.event {
+			c.last = max(c.last, r.id)
+		}
 		s.mu.Unlock()
 		r.done <- r.send()
 	}
@@ -117,7 +157,7 @@ func (c *chatOrder) next() *release {
 		return nil
 	}
 	r := c.waiting[0]
-	if c.last != 0 && r.id == c.last+1 {
+	if c.last != 0 && r.id == c.last+1 && !r.event {
 		return r
 	}
 	for t := range c.running {

@@ -24,6 +24,11 @@ type chatMessage struct {
 	// random UUID and resends with the same one after a reconnect); it is
 	// echoed so that the sender can match its pending message.
 	ClientID string `json:"clientId,omitempty"`
+	// ReplyTo is the message of the same chat this one answers; Mentions
+	// are the members its @handles name, as the server found them (what a
+	// client sends there is ignored).
+	ReplyTo  int64          `json:"replyTo,omitempty"`
+	Mentions chatr.Mentions `json:"mentions,omitzero"`
 }
 
 // storedMessage is the payload of the messageStored server event: a
@@ -88,9 +93,15 @@ func (a *App) Publish(ctx context.Context, conn *hub.ConnInfo, msg *hub.GroupMes
 		name = u.Name
 	}
 
+	mentions, err := a.mentions(ctx, msg.Group, in.Message)
+	if err != nil {
+		return err
+	}
+
 	ticket := a.order.begin(msg.Group)
 	stored, err := a.store.AddMessage(ctx, chatr.Message{
 		ChatID: msg.Group, FromUserID: conn.UserID, FromUserName: name, Text: in.Message, Time: a.now().UTC(), ClientID: key,
+		ReplyTo: in.ReplyTo, Mentions: mentions,
 	})
 	if err != nil || stored.Duplicate {
 		a.order.finish(msg.Group, ticket, 0, nil)
@@ -147,6 +158,8 @@ func (a *App) decodeMessage(msg *hub.GroupMessage) (chatMessage, error) {
 		return chatMessage{}, &hub.AckError{Name: "BadRequest", Message: "message must be valid UTF-8"}
 	case in.ClientID != "" && !clientIDPattern.MatchString(in.ClientID):
 		return chatMessage{}, &hub.AckError{Name: "BadRequest", Message: "clientId must be 1-64 letters, digits, - or _"}
+	case in.ReplyTo < 0:
+		return chatMessage{}, &hub.AckError{Name: "BadRequest", Message: "replyTo must be a message id"}
 	}
 	return in, nil
 }
@@ -188,6 +201,6 @@ func chatPayloads(out chatMessage) (hub.Payload, *hub.Payload) {
 func messageJSON(m chatr.Message) chatMessage {
 	return chatMessage{
 		Message: m.Text, FromUserID: m.FromUserID, FromUserName: m.FromUserName,
-		ID: m.ID, Time: m.Time.UTC().Format("2006-01-02T15:04:05.000Z07:00"),
+		ID: m.ID, Time: stamp(m.Time), ReplyTo: m.ReplyTo, Mentions: m.Mentions,
 	}
 }

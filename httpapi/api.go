@@ -4,7 +4,6 @@ import (
 	"context"
 	"net/http"
 	"net/url"
-	"strconv"
 	"time"
 
 	"github.com/chatr/chatr"
@@ -135,72 +134,6 @@ func (h *Handler) chatView(ctx context.Context, c chatr.Chat, viewer string) (ch
 		}
 	}
 	return v, nil
-}
-
-// Page size bounds of the history API.
-const (
-	defaultPage = 50
-	maxPage     = 200
-)
-
-// messages pages through a chat's history; members only, and a chat the
-// caller may not read is reported as not found.
-func (h *Handler) messages(w http.ResponseWriter, r *http.Request, u chatr.User) {
-	ctx := r.Context()
-	chatID := r.PathValue("id")
-	ok, err := h.cfg.Store.IsMember(ctx, chatID, u.ID)
-	if err != nil {
-		h.Error(w, r, err)
-		return
-	}
-	if !ok {
-		h.Error(w, r, chatr.Errorf(chatr.ENOTFOUND, "no such chat, or you are not a member"))
-		return
-	}
-	q := r.URL.Query()
-	var page chatr.MessageQuery
-	for _, f := range []struct {
-		name string
-		dst  *int64
-	}{{"before", &page.Before}, {"after", &page.After}} {
-		if s := q.Get(f.name); s != "" {
-			n, err := strconv.ParseInt(s, 10, 64)
-			if err != nil || n < 0 {
-				h.Error(w, r, chatr.Errorf(chatr.EINVALID, "%s must be a message id", f.name))
-				return
-			}
-			*f.dst = n
-		}
-	}
-	page.Limit = defaultPage
-	if s := q.Get("limit"); s != "" {
-		n, err := strconv.Atoi(s)
-		if err != nil || n < 1 || n > maxPage {
-			h.Error(w, r, chatr.Errorf(chatr.EINVALID, "limit must be 1 to %d", maxPage))
-			return
-		}
-		page.Limit = n
-	}
-	// One more than asked tells whether there is more.
-	want := page.Limit
-	page.Limit++
-	msgs, err := h.cfg.Store.ListMessages(ctx, chatID, page)
-	if err != nil {
-		h.Error(w, r, err)
-		return
-	}
-	hasMore := len(msgs) > want
-	if hasMore {
-		if page.After != 0 && page.Before == 0 {
-			msgs = msgs[:want] // oldest first: the extra one is the newest
-		} else {
-			msgs = msgs[1:] // newest page: the extra one is the oldest
-		}
-	}
-	if msgs == nil {
-		msgs = []chatr.Message{}
-	}
-	writeJSON(w, http.StatusOK, map[string]any{"messages": msgs, "hasMore": hasMore})
 }
 
 func (h *Handler) config(w http.ResponseWriter, r *http.Request, _ chatr.User) {

@@ -551,7 +551,7 @@ func (db *DB) UnreadCounts(ctx context.Context, userID string) (map[string]int, 
 		SELECT mb.chat_id, COUNT(*) FROM members mb
 		JOIN messages m ON m.chat_id = mb.chat_id
 		LEFT JOIN read_markers r ON r.user_id = mb.user_id AND r.chat_id = mb.chat_id
-		WHERE mb.user_id = ? AND m.id > COALESCE(r.message_id, 0) AND m.from_user_id <> mb.user_id
+		WHERE mb.user_id = ? AND m.id > COALESCE(r.message_id, 0) AND m.from_user_id <> mb.user_id AND m.deleted = 0
 		GROUP BY mb.chat_id`, userID)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: unread counts: %w", err)

@@ -28,6 +28,7 @@ func runMessageFeatures(t *testing.T, open func(t *testing.T) chatr.Store) {
 		{"ReactionLimit", testReactionLimit},
 		{"ReactionConcurrent", testReactionConcurrent},
 		{"ReadMarkers", testReadMarkers},
+		{"UnreadSkipsDeleted", testUnreadSkipsDeleted},
 		{"ListAround", testListAround},
 		{"DeleteChatForgetsFeatures", testDeleteChatForgetsFeatures},
 	}
@@ -406,6 +407,31 @@ func testReadMarkers(t *testing.T, s chatr.Store) {
 	same(t, "unread agrees", nonZero(unread), map[string]int{"a": 1})
 	ok(t, "RemoveMember", s.RemoveMember(t.Context(), "b", "guest:bob"))
 	same(t, "bob after leaving b", markers("guest:bob"), map[string]int64{"a": 2})
+}
+
+// testUnreadSkipsDeleted: a deleted message is no longer unread, for any
+// member, while the read marker and the other counts stay as they were.
+func testUnreadSkipsDeleted(t *testing.T, s chatr.Store) {
+	a, _ := twoChats(t, s)
+	unread := func(user string) map[string]int {
+		t.Helper()
+		c, err := s.UnreadCounts(t.Context(), user)
+		ok(t, "UnreadCounts "+user, err)
+		return nonZero(c)
+	}
+	same(t, "bob before", unread("guest:bob"), map[string]int{"a": 3})
+	_, err := s.DeleteMessage(t.Context(), "a", a[1].ID, at(time.Hour))
+	ok(t, "DeleteMessage", err)
+	same(t, "bob after a/2 deleted", unread("guest:bob"), map[string]int{"a": 2})
+	same(t, "alice sees b/1", unread("guest:alice"), map[string]int{"b": 1})
+	ok(t, "MarkRead", s.MarkRead(t.Context(), "guest:bob", "a", a[0].ID))
+	same(t, "bob after reading a/1", unread("guest:bob"), map[string]int{"a": 1})
+	_, err = s.DeleteMessage(t.Context(), "a", a[2].ID, at(time.Hour))
+	ok(t, "DeleteMessage", err)
+	same(t, "bob after every unread deleted", unread("guest:bob"), map[string]int{})
+	_, err = s.DeleteMessage(t.Context(), "b", 1, at(time.Hour))
+	ok(t, "DeleteMessage", err)
+	same(t, "alice after b/1 deleted", unread("guest:alice"), map[string]int{})
 }
 
 func testListAround(t *testing.T, s chatr.Store) {

@@ -445,7 +445,7 @@ func (s *Store) UnreadCounts(_ context.Context, userID string) (map[string]int, 
 			continue
 		}
 		for _, m := range s.messages[chatID] {
-			if m.ID > s.read[[2]string{userID, chatID}] && m.FromUserID != userID {
+			if m.ID > s.read[[2]string{userID, chatID}] && m.FromUserID != userID && !m.Deleted {
 				out[chatID]++
 			}
 		}

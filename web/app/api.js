@@ -35,12 +35,14 @@ export const api = {
   guestLogin: (name) => request('POST', '/.auth/login/guest', { name }),
   config: () => request('GET', '/api/config'),
   chats: () => request('GET', '/api/chats'),
+  members: async (chatId) => (await request('GET', `/api/chats/${encodeURIComponent(chatId)}/members`)).members || [],
   users: async () => (await request('GET', '/api/users')).users || {},
   token: (userId) => request('GET', '/api/getToken?userId=' + encodeURIComponent(userId)),
-  messages: (chatId, { before, after, limit } = {}) => {
+  messages: (chatId, { before, after, around, limit } = {}) => {
     const q = new URLSearchParams();
     if (before) q.set('before', before);
     if (after) q.set('after', after);
+    if (around) q.set('around', around);
     q.set('limit', String(limit || 50));
     return request('GET', `/api/chats/${encodeURIComponent(chatId)}/messages?${q}`);
   },

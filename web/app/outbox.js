@@ -28,21 +28,22 @@ export class Outbox {
     for (const e of Array.isArray(saved) ? saved : []) {
       if (!e || typeof e.clientId !== 'string' || typeof e.chatId !== 'string' || typeof e.text !== 'string') continue;
       if (this.entries.some((x) => x.clientId === e.clientId)) continue;
-      this.entries.push({ clientId: e.clientId, chatId: e.chatId, text: e.text, time: e.time || new Date().toISOString(), status: 'queued', error: '' });
+      const replyTo = Number.isSafeInteger(e.replyTo) && e.replyTo > 0 ? e.replyTo : 0;
+      this.entries.push({ clientId: e.clientId, chatId: e.chatId, text: e.text, replyTo, time: e.time || new Date().toISOString(), status: 'queued', error: '' });
     }
   }
 
   save() {
     if (!this.key) return;
-    const keep = this.entries.map(({ clientId, chatId, text, time }) => ({ clientId, chatId, text, time }));
+    const keep = this.entries.map(({ clientId, chatId, text, replyTo, time }) => ({ clientId, chatId, text, replyTo, time }));
     try {
       if (keep.length) localStorage.setItem(this.key, JSON.stringify(keep));
       else localStorage.removeItem(this.key);
     } catch { /* private mode: kept in memory only */ }
   }
 
-  add(chatId, text) {
-    const e = { clientId: crypto.randomUUID(), chatId, text, time: new Date().toISOString(), status: 'queued', error: '' };
+  add(chatId, text, replyTo = 0) {
+    const e = { clientId: crypto.randomUUID(), chatId, text, replyTo, time: new Date().toISOString(), status: 'queued', error: '' };
     this.entries.push(e);
     this.save();
     this.flush();

@@ -4,7 +4,8 @@
 // a person by name. Opened with "/" or Ctrl+K. Every piece of user text
 // becomes text nodes or <mark> elements holding text, never HTML.
 import { h, ref, computed, nextTick, onMounted, onBeforeUnmount } from '/vendor/vue.esm-browser.prod.js';
-import { state, openChat, loadOlder, startPrivateChat, chatName, isPrivate, errorText, toast, addHistory } from './store.js';
+import { state, openChat, startPrivateChat, chatName, isPrivate, errorText, toast } from './store.js';
+import { jumpTo } from './message.js';
 import { HttpError } from './api.js';
 import { icon } from './icons.js';
 import { shortTime, fullTime } from './text.js';
@@ -13,8 +14,6 @@ const DEBOUNCE_MS = 250;
 const MAX_QUERY = 1000;      // characters sent; the server ignores more anyway
 const MAX_NAMES = 5;         // chats and people offered by name
 const SNIPPET = 160;         // characters of a long message shown around its first match
-const AROUND = 50;           // messages loaded around a result
-const GAP_PAGES = 20;        // pages of 200 that may join a result to the newest messages
 
 async function getJSON(path) {
   let res;
@@ -72,53 +71,11 @@ function byName(q) {
   return out.slice(0, MAX_NAMES);
 }
 
-function firstShown(view) {
-  for (const it of view.items) if (it.kind === 'msg') return it.id;
-  return 0;
-}
-
-// showMessage opens a chat at a message: the page around it, joined to the
-// messages already shown when they are near enough, then scrolled to and
-// marked. Without the around page (an older server) it pages back to it.
+// showMessage opens a chat at a message, with the history around it.
 export async function showMessage(chatId, id) {
   await openChat(chatId, { focus: true });
   const view = state.views[chatId];
-  if (!view || view.error) return;
-  if (!view.seen.has(id)) {
-    let page = null;
-    try {
-      page = await getJSON(`/api/chats/${encodeURIComponent(chatId)}/messages?around=${id}&limit=${AROUND}`);
-    } catch (err) {
-      if (!(err instanceof HttpError) || err.status !== 400) throw err;
-    }
-    const msgs = (page && page.messages) || [];
-    if (msgs.some((m) => Number(m.id) === id)) {
-      const more = [];
-      let after = Number(msgs[msgs.length - 1].id);
-      const first = firstShown(view);
-      for (let i = 0; first && after < first - 1 && i < GAP_PAGES; i++) {
-        const p = await getJSON(`/api/chats/${encodeURIComponent(chatId)}/messages?after=${after}&limit=200`);
-        const ms = p.messages || [];
-        if (!ms.length) break;
-        more.push(...ms);
-        after = Number(ms[ms.length - 1].id);
-        if (!p.hasMore) break;
-      }
-      addHistory(chatId, msgs.concat(more), !!page.hasMore);
-    } else {
-      view.stick = false;
-      for (let i = 0; !view.seen.has(id) && view.hasMore && i < 200; i++) {
-        if (!await loadOlder(chatId)) break;
-      }
-    }
-  }
-  view.stick = false;
-  await nextTick();
-  const el = document.querySelector(`#chat-panel .msg[data-id="${id}"]`);
-  if (!el) return;
-  el.scrollIntoView({ block: 'center' });
-  el.classList.add('is-found');
-  setTimeout(() => el.classList.remove('is-found'), 2500);
+  if (view && !view.error) await jumpTo(chatId, id);
 }
 
 export const SearchBox = {

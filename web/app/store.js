@@ -4,8 +4,9 @@
 import { reactive, markRaw, watch } from '/vendor/vue.esm-browser.prod.js';
 import { api, logoutUrl } from './api.js';
 import { HubClient } from './hubclient.js';
-import { mentions, unescapeAnnouncement } from './text.js';
+import { unescapeAnnouncement } from './text.js';
 import { Outbox } from './outbox.js';
+import { applyMessageEvent, messageFields, loadDraft, saveDraft } from './message.js';
 
 const PAGE = 50;          // messages per history page
 const TYPING_SHOW_MS = 6000;
@@ -25,6 +26,7 @@ export const state = reactive({
   privateChats: {},       // the caller's private chats by id
   users: {},              // online users by id
   unread: {},             // chatId -> count
+  mentions: {},           // chatId -> unread messages that mention the caller
   tabs: [],               // open chat ids, in tab order
   views: {},              // chatId -> view (messages, paging, typing)
   active: null,           // chatId of the tab in front
@@ -230,6 +232,7 @@ async function loadChats(initial) {
       if (id === state.active && !state.hidden) continue;
       state.unread[id] = n;
     }
+    state.mentions = { ...(c.mentions || {}) };
   }
 }
 
@@ -274,7 +277,13 @@ function newView(chatId) {
     loaded: false,
     error: '',
     typing: {},           // userId -> {name, until}
-    draft: '',
+    draft: loadDraft(chatId),
+    replyTo: 0,           // the message the composer answers
+    readUpTo: 0,          // the read marker: the last message seen on screen
+    newLineAfter: null,   // the marker when the chat opened: "New messages" goes below it
+    openAtLine: false,    // scroll to that line once it is drawn
+    hasNewer: false,      // a page around an older message is shown: newer ones are not loaded
+    noteRead: null,       // set by the chat's view: records what is on screen as read
     stick: true,          // scrolled to the bottom: follow new messages
     newBelow: 0,          // messages that arrived while reading older ones
     scrollTop: null,
@@ -348,6 +357,48 @@ async function loadLatest(view) {
   const r = await api.messages(view.chatId, { limit: PAGE });
   for (const m of r.messages || []) addMessage(view, m, { history: true });
   view.hasMore = !!r.hasMore;
+  if (typeof r.lastRead === 'number') {
+    view.readUpTo = Math.max(view.readUpTo, r.lastRead);
+    view.newLineAfter = r.lastRead;
+    const unread = view.items.some((it) => it.kind === 'msg' && it.id > r.lastRead && it.fromUserId !== state.me.userId && !it.deleted);
+    view.openAtLine = unread;
+    // Bring the first unread message in, up to a few pages back.
+    for (let i = 0; unread && i < 4 && view.hasMore && firstId(view) > r.lastRead + 1; i++) {
+      const older = await api.messages(view.chatId, { before: firstId(view), limit: 200 });
+      for (const m of older.messages || []) addMessage(view, m, { history: true });
+      view.hasMore = !!older.hasMore;
+    }
+  }
+}
+
+// showLatest leaves a page around an older message for the newest page.
+export async function showLatest(chatId) {
+  const view = state.views[chatId];
+  if (!view) return;
+  if (view.hasNewer) {
+    view.items.splice(0, view.items.length);
+    view.seen.clear();
+    view.hasNewer = false;
+    await loadLatest(view);
+  }
+  view.stick = true;
+}
+
+// loadNewer fetches the page after the newest message shown, when a page
+// around an older message is shown.
+export async function loadNewer(chatId) {
+  const view = state.views[chatId];
+  if (!view || !view.hasNewer || view.loadingNewer) return;
+  view.loadingNewer = true;
+  try {
+    const r = await api.messages(chatId, { after: lastId(view), limit: PAGE });
+    for (const m of r.messages || []) addMessage(view, m, { history: true });
+    view.hasNewer = !!r.hasMore;
+  } catch (err) {
+    toast('Could not load newer messages: ' + errorText(err), { kind: 'danger' });
+  } finally {
+    view.loadingNewer = false;
+  }
 }
 
 // loadOlder fetches the page before the oldest message shown.
@@ -384,11 +435,13 @@ async function fillGap(view) {
 function addMessage(view, m, { history = false } = {}) {
   const id = Number(m.id);
   if (!id || view.seen.has(id)) return false;
+  // Showing a page of older messages: the newest come with loadNewer.
+  if (!history && view.hasNewer) { view.newBelow++; return false; }
   view.seen.add(id);
   if (typeof m.clientId === 'string' && state.me && m.fromUserId === state.me.userId) outbox.confirmed(m.clientId);
   const item = {
     kind: 'msg', id, fromUserId: m.fromUserId, fromUserName: m.fromUserName,
-    message: String(m.message ?? ''), time: m.time || new Date().toISOString(),
+    message: String(m.message ?? ''), time: m.time || new Date().toISOString(), ...messageFields(m),
   };
   const items = view.items;
   let at = items.length;
@@ -404,15 +457,9 @@ function addMessage(view, m, { history = false } = {}) {
   return true;
 }
 
-// addHistory adds messages that the view did not page in itself (search
-// opens a chat at a message), in id order, once, without following the
-// newest; hasMore says whether older ones remain before the first of them.
-export function addHistory(chatId, messages, hasMore) {
-  const view = state.views[chatId];
-  if (!view) return;
-  view.stick = false;
-  for (const m of messages) addMessage(view, m, { history: true });
-  view.hasMore = hasMore;
+// addHistoryMessage puts a message from history in a view.
+export function addHistoryMessage(view, m) {
+  return addMessage(view, m, { history: true });
 }
 
 // ---------- the hub's frames ----------
@@ -441,8 +488,10 @@ function onGroupMessage(chatId, f) {
     if (d.fromUserId && view.typing[d.fromUserId]) delete view.typing[d.fromUserId];
     if (!addMessage(view, d)) return;
     if (!mine) {
-      if (state.active !== chatId || state.hidden) state.unread[chatId] = (state.unread[chatId] || 0) + 1;
-      else markRead(chatId);
+      // Unread until it is on screen (see markRead).
+      state.unread[chatId] = (state.unread[chatId] || 0) + 1;
+      if (d.mentions && Array.isArray(d.mentions.users) && d.mentions.users.includes(state.me.userId)) state.mentions[chatId] = (state.mentions[chatId] || 0) + 1;
+      markRead(chatId);
       maybeNotify(chatId, d);
     } else if (state.active === chatId) {
       view.stick = true;
@@ -532,6 +581,7 @@ function onChatEvent(ev, d) {
       break;
     }
     default:
+      applyMessageEvent(ev, d);
       break;
   }
 }
@@ -589,8 +639,14 @@ export function sendMessage(chatId, text) {
   const view = state.views[chatId];
   if (!text.trim()) return '';
   if (byteLength(text) > state.config.maxMessageBytes) return `Messages are limited to ${state.config.maxMessageBytes} bytes`;
-  if (view) view.stick = true;
-  outbox.add(chatId, text);
+  if (view) {
+    if (view.hasNewer) showLatest(chatId);
+    view.stick = true;
+    view.newLineAfter = null; // answering: what came before is read
+  }
+  outbox.add(chatId, text, view ? view.replyTo : 0);
+  if (view) view.replyTo = 0;
+  saveDraft(chatId, '');
   return '';
 }
 
@@ -599,7 +655,9 @@ export function sendMessage(chatId, text) {
 async function sendEntry(e) {
   try {
     if (!isPrivate(e.chatId) && !state.views[e.chatId]) await openChat(e.chatId, { focus: false, quiet: true });
-    await client.sendToGroup(e.chatId, { message: e.text, fromUserId: state.me.userId, fromUserName: state.me.userName, clientId: e.clientId });
+    const data = { message: e.text, fromUserId: state.me.userId, fromUserName: state.me.userName, clientId: e.clientId };
+    if (e.replyTo) data.replyTo = e.replyTo;
+    await client.sendToGroup(e.chatId, data);
     return { ok: true };
   } catch (err) {
     if (err.name === 'ConnectionLost' || err.name === 'Timeout' || err.name === 'TooManyRequests') return { retry: true };
@@ -643,17 +701,31 @@ export async function startPrivateChat(userId) {
   await client.sendEvent('createPrivateChat', { targetUserId: userId });
 }
 
-export function markRead(chatId) {
+// markRead marks the chat read up to upTo, the last message that was on
+// screen; without it, the chat's view tells what is on screen now. Markers
+// go out at most every READ_SEND_MS per chat, the latest one.
+const READ_SEND_MS = 300;
+export function markRead(chatId, upTo) {
   if (state.hidden || state.active !== chatId) return;
   const view = state.views[chatId];
-  const had = state.unread[chatId] || 0;
-  state.unread[chatId] = 0;
   if (!view || !client) return;
-  const id = lastId(view);
-  if (id && (had || view.lastReadSent !== id)) {
-    view.lastReadSent = id;
-    client.sendEvent('markRead', { chatId, messageId: id }).catch(() => {});
+  if (upTo === undefined) {
+    if (view.noteRead) view.noteRead();
+    return;
   }
+  if (!(upTo > (view.lastReadSent || 0))) return;
+  view.lastReadSent = upTo;
+  if (view.readTimer) return;
+  view.readTimer = setTimeout(() => {
+    view.readTimer = null;
+    if (client) client.sendEvent('markRead', { chatId, messageId: view.lastReadSent }).catch(() => {});
+  }, READ_SEND_MS);
+}
+
+// sendEvent sends a client event on the hub connection.
+export function sendEvent(name, data) {
+  if (!client) return Promise.reject(new Error('not connected'));
+  return client.sendEvent(name, data);
 }
 
 export async function askNotifications() {
@@ -666,7 +738,7 @@ function maybeNotify(chatId, m) {
   if (typeof Notification !== 'undefined') state.notify = Notification.permission; // may change in site settings
   if (!state.hidden || state.notify !== 'granted') return;
   const priv = isPrivate(chatId);
-  if (!priv && !mentions(m.message, state.me.userName)) return;
+  if (!priv && !(m.mentions && Array.isArray(m.mentions.users) && m.mentions.users.includes(state.me.userId))) return;
   try {
     const n = new Notification(priv ? m.fromUserName : `${m.fromUserName} in ${chatName(chatId)}`, {
       body: m.message.slice(0, 200), tag: 'chatr-' + chatId,

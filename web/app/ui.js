@@ -4,24 +4,13 @@ import { h, ref, computed, watch, nextTick, onMounted, onBeforeUnmount, Fragment
 import {
   state, outbox, boot, signInAsGuest, signOut, openChat, activate, closeTab, loadOlder, sendMessage, sendTyping,
   createChat, deleteChat, startPrivateChat, askNotifications, dismissToast, chatName, isPrivate, errorText,
-  byteLength, markRead, toast,
+  byteLength, markRead, toast, loadNewer, showLatest,
 } from './store.js';
 import { loginUrl } from './api.js';
 import { checkName } from './names.js';
 import { SearchBox } from './search.js';
 import { icon, providerIcon, providerLabel } from './icons.js';
-import { linkify, mentions, shortTime, fullTime, dayLabel, initials, hue } from './text.js';
-
-const GROUP_GAP_MS = 5 * 60 * 1000;
-
-function avatar(user, size = 'm') {
-  const id = user.userId || user.fromUserId || '';
-  const name = user.userName || user.fromUserName || '?';
-  return h('span', {
-    class: ['avatar', 'avatar-' + size], 'aria-hidden': 'true',
-    style: { backgroundColor: `hsl(${hue(id)} 55% 45%)` },
-  }, initials(name));
-}
+import { avatar, renderMessages, composerBar, autocomplete, completeKey, noteRead, scrollToNewLine, saveDraft } from './message.js';
 
 function spinner(label = 'Loading') {
   return h('span', { class: 'spinner', role: 'status', 'aria-label': label });
@@ -272,9 +261,11 @@ const ChatView = {
       const el = scroller.value;
       const v = view.value;
       if (!el || !v) return;
-      v.stick = atBottom(el);
+      v.stick = atBottom(el) && !v.hasNewer;
       if (v.stick) v.newBelow = 0;
       if (el.scrollTop < 120) older();
+      if (v.hasNewer && atBottom(el)) loadNewer(props.chatId);
+      noteRead(props.chatId, el);
     }
     // Anything that changes the list's height: new messages, and the header
     // or spinner that appear when a load ends (the start-of-chat header is
@@ -283,8 +274,9 @@ const ChatView = {
       const v = view.value;
       if (!v) return;
       await nextTick();
-      if (v.stick) toBottom();
+      if (!scrollToNewLine(v, scroller.value) && v.stick) toBottom();
       fillScreen();
+      noteRead(props.chatId, scroller.value);
     });
     // Keep the newest message in view when the list changes size (a phone
     // rotating, the keyboard opening, the composer growing).
@@ -298,9 +290,12 @@ const ChatView = {
     onBeforeUnmount(() => { if (resize) resize.disconnect(); });
     onMounted(() => {
       const v = view.value;
+      if (v) v.noteRead = () => noteRead(props.chatId, scroller.value);
       nextTick(() => {
-        if (v && !v.stick && v.scrollTop !== null && scroller.value) scroller.value.scrollTop = v.scrollTop;
+        if (v && scrollToNewLine(v, scroller.value)) { /* opened at the first unread message */ }
+        else if (v && !v.stick && v.scrollTop !== null && scroller.value) scroller.value.scrollTop = v.scrollTop;
         else toBottom();
+        noteRead(props.chatId, scroller.value);
         fillScreen();
         if (input.value && window.matchMedia('(min-width: 769px)').matches) input.value.focus();
       });
@@ -308,6 +303,7 @@ const ChatView = {
     onBeforeUnmount(() => {
       const v = view.value;
       if (v && scroller.value) v.scrollTop = scroller.value.scrollTop;
+      if (v) v.noteRead = null;
     });
 
     function autosize() {
@@ -328,66 +324,12 @@ const ChatView = {
       sendError.value = state.conn === 'connected' ? '' : 'Not connected: your message is kept until the connection is back';
     }
     function onKeydown(e) {
+      if (completeKey(view.value, props.chatId, e)) return;
+      if (e.key === 'Escape' && view.value.replyTo) { view.value.replyTo = 0; return; }
       if (e.key === 'Enter' && !e.shiftKey && !e.isComposing) {
         e.preventDefault();
         submit();
       }
-    }
-
-    function renderItems(v) {
-      const out = [];
-      let prev = null;
-      let prevDay = '';
-      for (const it of v.items) {
-        const day = dayLabel(it.time);
-        if (day && day !== prevDay) {
-          out.push(h('li', { key: 'd' + (it.key || it.id), class: 'day-sep', role: 'separator' }, h('span', day)));
-          prevDay = day;
-          prev = null;
-        }
-        if (it.kind === 'note') {
-          out.push(h('li', { key: it.key, class: 'note' }, h('span', it.text)));
-          prev = null;
-          continue;
-        }
-        const mine = it.fromUserId === state.me.userId;
-        const cont = prev && prev.fromUserId === it.fromUserId && (new Date(it.time) - new Date(prev.time)) < GROUP_GAP_MS;
-        const mention = !mine && mentions(it.message, state.me.userName);
-        out.push(h('li', {
-          key: it.id, class: ['msg', mine ? 'is-mine' : 'is-theirs', cont ? 'is-cont' : '', mention ? 'is-mention' : ''],
-          'data-id': it.id, 'data-from': it.fromUserId,
-        }, [
-          !mine ? (cont ? h('span', { class: 'avatar-space' }) : avatar(it, 'm')) : null,
-          h('div', { class: 'bubble' }, [
-            !cont ? h('div', { class: 'msg-head' }, [
-              h('span', { class: 'msg-sender' }, mine ? 'You' : it.fromUserName),
-              h('time', { class: 'msg-time', datetime: it.time, title: fullTime(it.time) }, shortTime(it.time)),
-            ]) : null,
-            h('div', { class: 'msg-text' }, linkify(it.message)),
-          ]),
-        ]));
-        prev = it;
-      }
-      return out;
-    }
-
-    // renderPending shows the outbox's messages for this chat after the
-    // stored ones, marked as not yet sent.
-    function renderPending() {
-      return outbox.forChat(props.chatId).map((e) => h('li', {
-        key: 'p' + e.clientId, class: ['msg', 'is-mine', 'is-pending', e.status === 'failed' ? 'is-failed' : ''], 'data-client-id': e.clientId,
-      }, h('div', { class: 'bubble' }, [
-        h('div', { class: 'msg-head' }, [
-          h('span', { class: 'msg-sender' }, 'You'),
-          h('span', { class: 'msg-status' }, e.status === 'failed' ? 'Not sent: ' + e.error
-            : state.conn === 'connected' ? 'Sending…' : 'Waiting for the connection'),
-        ]),
-        h('div', { class: 'msg-text' }, linkify(e.text)),
-        e.status === 'failed' ? h('div', { class: 'buttons are-small msg-actions' }, [
-          h('button', { class: 'button is-small', type: 'button', onClick: () => outbox.retry(e.clientId) }, 'Retry'),
-          h('button', { class: 'button is-small is-text', type: 'button', onClick: () => outbox.confirmed(e.clientId) }, 'Discard'),
-        ]) : null,
-      ])));
     }
 
     return () => {
@@ -408,24 +350,28 @@ const ChatView = {
             ]) : null,
             v.loading && !v.items.length ? h('li', { class: 'older-loading', key: 'loading' }, [spinner(), h('span', 'Loading messages…')]) : null,
             v.error ? h('li', { class: 'note is-error', key: 'error' }, h('span', v.error)) : null,
-            ...renderItems(v),
-            ...renderPending(),
+            ...renderMessages(v, props.chatId),
           ]),
-          v.newBelow > 0 && !v.stick ? h('button', {
-            class: 'button is-small is-link jump-latest', onClick: () => { v.stick = true; v.newBelow = 0; toBottom(); markRead(props.chatId); },
-          }, [icon('arrowDown', { size: 14 }), h('span', `${v.newBelow} new`)]) : null,
+          (v.newBelow > 0 || v.hasNewer) && !v.stick ? h('button', {
+            class: 'button is-small is-link jump-latest', onClick: async () => { await showLatest(props.chatId); v.newBelow = 0; await nextTick(); toBottom(); markRead(props.chatId); },
+          }, [icon('arrowDown', { size: 14 }), h('span', v.newBelow ? `${v.newBelow} new` : 'Latest messages')]) : null,
         ]),
         h('div', { class: 'typing', 'aria-live': 'polite' }, typers.length ? [
           h('span', { class: 'typing-dots', 'aria-hidden': 'true' }, [h('i'), h('i'), h('i')]),
           h('span', typers.length === 1 ? `${typers[0]} is typing…` : typers.length === 2 ? `${typers[0]} and ${typers[1]} are typing…` : 'Several people are typing…'),
         ] : null),
+        ...composerBar(v, props.chatId),
         h('form', { class: 'composer', onSubmit: (e) => { e.preventDefault(); submit(); } }, [
           h('label', { class: 'is-sr-only', for: 'composer-input' }, `Message ${chatName(props.chatId)}`),
           h('textarea', {
             id: 'composer-input', ref: input, class: ['textarea', tooLong ? 'is-danger' : ''], rows: 1,
             placeholder: `Message ${chatName(props.chatId)}`, value: v.draft, 'aria-invalid': String(tooLong),
             'aria-describedby': 'composer-help',
-            onInput: (e) => { v.draft = e.target.value; autosize(); sendError.value = ''; if (v.draft) sendTyping(props.chatId); },
+            onInput: (e) => {
+              v.draft = e.target.value; autosize(); sendError.value = ''; saveDraft(props.chatId, v.draft);
+              if (v.draft) sendTyping(props.chatId);
+              autocomplete(v, props.chatId, e.target);
+            },
             onKeydown,
           }),
           h('button', {
