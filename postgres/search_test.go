@@ -114,3 +114,62 @@ func loadSearchCorpus(b *testing.B, db *postgres.DB, n, chats int) {
 	}
 	b.Logf("loaded and indexed %d messages in %v", n, time.Since(start))
 }
+
+// TestSearchIndexBuiltWhileServing: a database of the release before
+// migration 0017, too large for the migration to build the chat-and-words
+// index, gets it from the background build after Open, while it serves
+// searches, and loses the words-only index.
+func TestSearchIndexBuiltWhileServing(t *testing.T) {
+	url := freshSchema(t)
+	ctx := t.Context()
+	db, err := postgres.Open(ctx, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool := postgres.Pool(db)
+	if err := db.CreateChat(ctx, chatr.Chat{ID: "c", Name: "c", Owner: "u"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.AddMember(ctx, "c", chatr.Member{UserID: "u", UserName: "U"}); err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range []string{`DROP INDEX messages_search_chat`, `CREATE INDEX messages_search ON messages USING gin (search)`,
+		`DELETE FROM schema_version WHERE version = 17`,
+		`INSERT INTO messages (chat_id, id, from_user_id, from_user_name, text, time) SELECT 'c', n, 'u', 'U', 'old message ' || n, now() FROM generate_series(1, 12000) AS n`,
+		`UPDATE chats SET last_message_id = 12000`} {
+		if _, err := pool.Exec(ctx, s); err != nil {
+			t.Fatal(s, err)
+		}
+	}
+	db.Close()
+
+	db, err = postgres.Open(ctx, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	page, err := db.Search(ctx, "u", chatr.SearchQuery{Text: "old 11999"})
+	if err != nil || len(page.Results) != 1 {
+		t.Fatalf("search while the index builds: %v, %v", page.Results, err)
+	}
+	pool = postgres.Pool(db)
+	deadline := time.Now().Add(2 * time.Minute)
+	for {
+		var built, old bool
+		if err := pool.QueryRow(ctx, `SELECT coalesce((SELECT indisvalid FROM pg_index WHERE indexrelid = to_regclass('messages_search_chat')), false),
+			to_regclass('messages_search') IS NOT NULL`).Scan(&built, &old); err != nil {
+			t.Fatal(err)
+		}
+		if built && !old {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("two minutes after Open: chat-and-words index valid %v, words-only index still there %v", built, old)
+		}
+		time.Sleep(50 * time.Millisecond) // polling for a condition, not waiting a time
+	}
+	page, err = db.Search(ctx, "u", chatr.SearchQuery{Text: "old 11999"})
+	if err != nil || len(page.Results) != 1 || page.Results[0].ID != 11999 {
+		t.Fatalf("search with the index built: %v, %v", page.Results, err)
+	}
+}

@@ -49,6 +49,7 @@ func TestBrowserSearch(t *testing.T) {
 	}
 	bob.waitFor("Bob finds the private message", found(bob, "secret")+` === 'the secret launch plan for Bob'`)
 	clickChat(carol, "general")
+	carol.do("show the newest messages", chromedp.Evaluate[chromedp.Void](`import('/app/store.js').then((m) => m.showLatest(m.state.active))`, awaitPromise))
 	carol.waitFor("Carol's chat shows the newest messages", hasMessage(fmt.Sprintf("filler %d", fillers-1)))
 	carol.waitFor("the search index has general", found(carol, "launch plan")+`.split('\n').length === 2`)
 	if got := eval[string](carol, found(carol, "secret")); got != "" {
