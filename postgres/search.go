@@ -36,8 +36,8 @@ const tsqueryOf = `SELECT coalesce(string_agg(CASE WHEN p
 //     user's chats and sorts them: a rarer word has few of them, and the
 //     index, not the rows, tells which chat each is in.
 //
-// Between them no query reads more than about searchScanBudget rows.
-// Membership is read in the query itself, on every page.
+// Search takes the one that reads fewer pages. Membership is read in the
+// query itself, on every page.
 const (
 	searchRecent = `SELECT chat_id, id, from_user_id, from_user_name, text, time
 	FROM messages
@@ -57,7 +57,6 @@ const (
 			AND time < $5 AND time >= $6
 			AND (time, chat_id, id) < ($7, $8, $9))
 	SELECT * FROM found ORDER BY time DESC, chat_id DESC, id DESC LIMIT $10`
-	searchScanBudget = 4000
 )
 
 // memberShare is how many messages the chats of user $3 hold; it is asked
@@ -108,9 +107,12 @@ func (db *DB) Search(ctx context.Context, userID string, q chatr.SearchQuery) (c
 	if q.ChatID == "" && q.FromUserID == "" && db.search.recent {
 		query = searchRecent
 	} else if q.ChatID == "" && q.FromUserID == "" {
-		// Rows read newest first until a page is full: (limit+1) over the
-		// share of all messages that are in the user's chats and match.
-		if freq, rows := db.search.frequency(ctx, db.pool, terms); rows > 0 && freq*mine/rows >= float64(limit+1)/searchScanBudget {
+		// Pages each way: newest first reads (limit+1) over the share of
+		// all messages that are in the user's chats and match, in time
+		// order, many to a page; the index way reads a page for each match
+		// in the user's chats.
+		if freq, rows, perPage := db.search.frequency(ctx, db.pool, terms); rows > 0 && freq*mine > 0 &&
+			float64(limit+1)*rows/(freq*mine)/perPage <= freq*mine {
 			query = searchRecent
 		}
 	}
@@ -143,11 +145,12 @@ func (db *DB) Search(ctx context.Context, userID string, q chatr.SearchQuery) (c
 // frequent words and the share of messages holding each, read again every
 // statsEvery.
 type searchStats struct {
-	mu    sync.Mutex
-	at    time.Time
-	freq  map[string]float64
-	floor float64 // below the rarest frequent word: any other word
-	rows  float64 // messages in the table
+	mu      sync.Mutex
+	at      time.Time
+	freq    map[string]float64
+	floor   float64 // below the rarest frequent word: any other word
+	rows    float64 // messages in the table
+	perPage float64 // messages in a table page
 
 	recent bool // the tests' way to the recent plan whatever the words
 }
@@ -156,8 +159,9 @@ const statsEvery = 10 * time.Minute
 
 // frequency estimates the share of all messages that match terms (as if
 // their words occurred independently), and returns it with the number of
-// messages; both are 0 without statistics (a new table).
-func (s *searchStats) frequency(ctx context.Context, pool *pgxpool.Pool, terms []chatr.SearchTerm) (freq, rows float64) {
+// messages and of messages to a page; all are 0 without statistics (a new
+// table).
+func (s *searchStats) frequency(ctx context.Context, pool *pgxpool.Pool, terms []chatr.SearchTerm) (freq, rows, perPage float64) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if time.Since(s.at) > statsEvery {
@@ -165,7 +169,7 @@ func (s *searchStats) frequency(ctx context.Context, pool *pgxpool.Pool, terms [
 		s.load(ctx, pool)
 	}
 	if s.rows == 0 {
-		return 0, 0
+		return 0, 0, 0
 	}
 	freq = 1
 	for _, t := range terms {
@@ -179,7 +183,7 @@ func (s *searchStats) frequency(ctx context.Context, pool *pgxpool.Pool, terms [
 		}
 		freq *= tf
 	}
-	return freq, s.rows
+	return freq, s.rows, s.perPage
 }
 
 // load reads the statistics; on an error it keeps none, which sends every
@@ -189,20 +193,21 @@ func (s *searchStats) load(ctx context.Context, pool *pgxpool.Pool) {
 		words []string
 		freqs []float64
 		rows  float64
+		pages float64
 	)
-	err := pool.QueryRow(ctx, `SELECT coalesce(st.most_common_elems::text::text[], '{}'), coalesce(st.most_common_elem_freqs, '{}'), c.reltuples::float8
+	err := pool.QueryRow(ctx, `SELECT coalesce(st.most_common_elems::text::text[], '{}'), coalesce(st.most_common_elem_freqs, '{}'), c.reltuples::float8, c.relpages::float8
 		FROM pg_class c LEFT JOIN pg_stats st ON st.schemaname = current_schema() AND st.tablename = 'messages' AND st.attname = 'search'
-		WHERE c.oid = to_regclass('messages')`).Scan(&words, &freqs, &rows)
-	s.freq, s.floor, s.rows = map[string]float64{}, 0, 0
+		WHERE c.oid = to_regclass('messages')`).Scan(&words, &freqs, &rows, &pages)
+	s.freq, s.floor, s.rows, s.perPage = map[string]float64{}, 0, 0, 0
 	// most_common_elem_freqs ends with the minimum, maximum and null
 	// frequencies.
-	if err != nil || len(freqs) < len(words)+3 || len(words) == 0 || rows <= 0 {
+	if err != nil || len(freqs) < len(words)+3 || len(words) == 0 || rows <= 0 || pages <= 0 {
 		return
 	}
 	for i, w := range words {
 		s.freq[w] = freqs[i]
 	}
-	s.floor, s.rows = freqs[len(words)]/2, rows
+	s.floor, s.rows, s.perPage = freqs[len(words)]/2, rows, rows/pages
 }
 
 // SyncSearch returns at once: the vector is written with the message.
