@@ -14,6 +14,7 @@ import (
 	"github.com/chatr/chatr/auth"
 	"github.com/chatr/chatr/httpapi"
 	"github.com/chatr/chatr/internal/memstore"
+	"github.com/chatr/chatr/metrics"
 	"github.com/chatr/chatr/sqlite"
 )
 
@@ -196,18 +197,24 @@ func TestSearchAPIErrors(t *testing.T) {
 	}
 }
 
-// TestSearchAPINotImplemented: a store without search answers 501 JSON.
+// TestSearchAPINotImplemented: a store without search answers 501 JSON,
+// also behind the metrics wrapper the server puts around every store
+// (which can search when the store it wraps can).
 func TestSearchAPINotImplemented(t *testing.T) {
 	// Only the Store methods, as the Table Storage store has.
-	st := struct{ chatr.Store }{memstore.New()}
-	a := auth.New(auth.Config{Store: st})
-	w := httptest.NewRecorder()
-	if err := a.SignIn(t.Context(), w, httptest.NewRequest("POST", "/", nil), chatr.User{ID: "u", Name: "U", Provider: "guest"}); err != nil {
-		t.Fatal(err)
-	}
-	s := &searchServer{h: httpapi.NewSearch(httpapi.SearchConfig{Store: st, Auth: a}), cookies: map[string]*http.Cookie{"u": w.Result().Cookies()[0]}}
-	code, body := s.get(t, "u", url.Values{"q": {"lunch"}})
-	if code != http.StatusNotImplemented || body["error"] != chatr.ENOTIMPLEMENTED || !strings.Contains(body["message"].(string), "SQLite or PostgreSQL") {
-		t.Errorf("got %d %v, want 501 %q", code, body, chatr.ENOTIMPLEMENTED)
+	bare := struct{ chatr.Store }{memstore.New()}
+	for name, st := range map[string]chatr.Store{"bare": bare, "metrics": metrics.New(nil).Store(bare)} {
+		t.Run(name, func(t *testing.T) {
+			a := auth.New(auth.Config{Store: st})
+			w := httptest.NewRecorder()
+			if err := a.SignIn(t.Context(), w, httptest.NewRequest("POST", "/", nil), chatr.User{ID: "u", Name: "U", Provider: "guest"}); err != nil {
+				t.Fatal(err)
+			}
+			s := &searchServer{h: httpapi.NewSearch(httpapi.SearchConfig{Store: st, Auth: a}), cookies: map[string]*http.Cookie{"u": w.Result().Cookies()[0]}}
+			code, body := s.get(t, "u", url.Values{"q": {"lunch"}})
+			if code != http.StatusNotImplemented || body["error"] != chatr.ENOTIMPLEMENTED || !strings.Contains(body["message"].(string), "SQLite or PostgreSQL") {
+				t.Errorf("got %d %v, want 501 %q", code, body, chatr.ENOTIMPLEMENTED)
+			}
+		})
 	}
 }

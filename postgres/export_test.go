@@ -28,3 +28,7 @@ func InjectCommitFaults(db *DB, fault CommitFault) {
 		Resolve: db.resolveMessages,
 	})
 }
+
+// SearchRecent makes the store's searches without a chat or sender filter
+// read newest first, as it does for frequent words.
+func SearchRecent(db *DB) { db.search.recent = true }

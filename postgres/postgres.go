@@ -52,6 +52,9 @@ type DB struct {
 
 	messages *groupcommit.Committer[chatr.Message] // AddMessage's group commit
 	closing  atomic.Bool
+
+	stopSearchIndex func() // searchindex.go
+	search          searchStats
 }
 
 var _ chatr.Store = (*DB)(nil)
@@ -94,6 +97,7 @@ func Open(ctx context.Context, url string) (*DB, error) {
 		MaxBatch: maxBatch, MaxPending: maxPending, Timeout: callTimeout,
 		Commit: db.insertMessages, Resolve: db.resolveMessages,
 	})
+	db.startSearchIndex()
 	return db, nil
 }
 
@@ -156,6 +160,7 @@ func (db *DB) Close() error {
 		return nil
 	}
 	db.messages.Close()
+	db.stopSearchIndex()
 	db.pool.Close()
 	return nil
 }

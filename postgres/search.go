@@ -7,9 +7,11 @@ import (
 	"fmt"
 	"math"
 	"strings"
+	"sync"
 	"time"
+	"unicode"
 
-	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/chatr/chatr"
 )
@@ -24,19 +26,43 @@ const tsqueryOf = `SELECT coalesce(string_agg(CASE WHEN p
 		ELSE phraseto_tsquery('pg_catalog.simple', chatr_search_fold(t)) END::text, ' & '), '')
 	FROM unnest($1::text[], $2::boolean[]) AS q (t, p)`
 
-// searchQuery reads the user's chats newest message first; the planner
-// sees the tsquery itself and picks the GIN index for rare words, the time
-// index for frequent ones.
-const searchQuery = `SELECT chat_id, id, from_user_id, from_user_name, text, time
+// The two ways to find a page, chosen by how often the query's words occur
+// in the user's chats (searchStats):
+//
+//   - searchRecent reads the user's chats newest message first down the
+//     time index and keeps the matches: a frequent word fills a page after a
+//     few hundred rows. "IS TRUE" keeps the words' index out of this plan.
+//   - searchIndexed asks the chat-and-words GIN index for the matches in the
+//     user's chats and sorts them: a rarer word has few of them, and the
+//     index, not the rows, tells which chat each is in.
+//
+// Search takes the one that reads fewer pages. Membership is read in the
+// query itself, on every page.
+const (
+	searchRecent = `SELECT chat_id, id, from_user_id, from_user_name, text, time
 	FROM messages
-	WHERE search @@ $1::tsquery
+	WHERE (search @@ $1::tsquery) IS TRUE
 		AND chat_id IN (SELECT chat_id FROM members WHERE user_id = $2)
-		AND ($3 = '' OR chat_id = $3)
-		AND ($4 = '' OR from_user_id = $4)
 		AND time < $5 AND time >= $6
 		AND (time, chat_id, id) < ($7, $8, $9)
+		AND $3 = '' AND $4 = ''
 	ORDER BY time DESC, chat_id DESC, id DESC
 	LIMIT $10`
+	searchIndexed = `WITH found AS MATERIALIZED (
+		SELECT chat_id, id, from_user_id, from_user_name, text, time
+		FROM messages
+		WHERE chat_id = ANY ((SELECT array_agg(chat_id) FROM members WHERE user_id = $2 AND ($3 = '' OR chat_id = $3))::text[])
+			AND search @@ $1::tsquery
+			AND ($4 = '' OR from_user_id = $4)
+			AND time < $5 AND time >= $6
+			AND (time, chat_id, id) < ($7, $8, $9))
+	SELECT * FROM found ORDER BY time DESC, chat_id DESC, id DESC LIMIT $10`
+)
+
+// memberShare is how many messages the chats of user $3 hold; it is asked
+// with tsqueryOf.
+const memberShare = `SELECT coalesce(sum(c.last_message_id), 0)::float8
+	FROM members m JOIN chats c ON c.id = m.chat_id WHERE m.user_id = $3`
 
 // Search finds messages with the tsvector index; see chatr.Searcher.
 func (db *DB) Search(ctx context.Context, userID string, q chatr.SearchQuery) (chatr.SearchPage, error) {
@@ -70,15 +96,27 @@ func (db *DB) Search(ctx context.Context, userID string, q chatr.SearchQuery) (c
 		phrases[i], prefix[i] = t.Phrase, t.Prefix
 	}
 	var tsq string
-	if err := db.pool.QueryRow(ctx, tsqueryOf, phrases, prefix).Scan(&tsq); err != nil {
+	var mine float64
+	if err := db.pool.QueryRow(ctx, `SELECT (`+tsqueryOf+`), (`+memberShare+`)`, phrases, prefix, userID).Scan(&tsq, &mine); err != nil {
 		return page, fmt.Errorf("postgres: search: %w", err)
 	}
 	if tsq == "" {
 		return page, nil
 	}
-	// QueryExecModeExec plans with this tsquery every time: a cached
-	// generic plan would guess one frequency for every word.
-	rows, err := db.pool.Query(ctx, searchQuery, pgx.QueryExecModeExec, tsq, userID, q.ChatID, q.FromUserID, before, after, cur.Time, cur.ChatID, cur.ID, limit+1)
+	query := searchIndexed
+	if q.ChatID == "" && q.FromUserID == "" && db.search.recent {
+		query = searchRecent
+	} else if q.ChatID == "" && q.FromUserID == "" {
+		// Pages each way: newest first reads (limit+1) over the share of
+		// all messages that are in the user's chats and match, in time
+		// order, many to a page; the index way reads a page for each match
+		// in the user's chats.
+		if freq, rows, perPage := db.search.frequency(ctx, db.pool, terms); rows > 0 && freq*mine > 0 &&
+			float64(limit+1)*rows/(freq*mine)/perPage <= freq*mine {
+			query = searchRecent
+		}
+	}
+	rows, err := db.pool.Query(ctx, query, tsq, userID, q.ChatID, q.FromUserID, before, after, cur.Time, cur.ChatID, cur.ID, limit+1)
 	if err != nil {
 		return page, fmt.Errorf("postgres: search: %w", err)
 	}
@@ -101,6 +139,75 @@ func (db *DB) Search(ctx context.Context, userID string, q chatr.SearchQuery) (c
 		return chatr.SearchPage{Results: []chatr.SearchResult{}}, fmt.Errorf("postgres: search: %w", err)
 	}
 	return page, nil
+}
+
+// searchStats are the planner's statistics of the search column: the
+// frequent words and the share of messages holding each, read again every
+// statsEvery.
+type searchStats struct {
+	mu      sync.Mutex
+	at      time.Time
+	freq    map[string]float64
+	floor   float64 // below the rarest frequent word: any other word
+	rows    float64 // messages in the table
+	perPage float64 // messages in a table page
+
+	recent bool // the tests' way to the recent plan whatever the words
+}
+
+const statsEvery = 10 * time.Minute
+
+// frequency estimates the share of all messages that match terms (as if
+// their words occurred independently), and returns it with the number of
+// messages and of messages to a page; all are 0 without statistics (a new
+// table).
+func (s *searchStats) frequency(ctx context.Context, pool *pgxpool.Pool, terms []chatr.SearchTerm) (freq, rows, perPage float64) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if time.Since(s.at) > statsEvery {
+		s.at = time.Now()
+		s.load(ctx, pool)
+	}
+	if s.rows == 0 {
+		return 0, 0, 0
+	}
+	freq = 1
+	for _, t := range terms {
+		tf := 1.0
+		for _, w := range strings.FieldsFunc(strings.ToLower(t.Phrase), func(r rune) bool { return !unicode.IsLetter(r) && !unicode.IsDigit(r) }) {
+			f, ok := s.freq[w]
+			if !ok {
+				f = s.floor
+			}
+			tf = min(tf, f)
+		}
+		freq *= tf
+	}
+	return freq, s.rows, s.perPage
+}
+
+// load reads the statistics; on an error it keeps none, which sends every
+// search to the index.
+func (s *searchStats) load(ctx context.Context, pool *pgxpool.Pool) {
+	var (
+		words []string
+		freqs []float64
+		rows  float64
+		pages float64
+	)
+	err := pool.QueryRow(ctx, `SELECT coalesce(st.most_common_elems::text::text[], '{}'), coalesce(st.most_common_elem_freqs, '{}'), c.reltuples::float8, c.relpages::float8
+		FROM pg_class c LEFT JOIN pg_stats st ON st.schemaname = current_schema() AND st.tablename = 'messages' AND st.attname = 'search'
+		WHERE c.oid = to_regclass('messages')`).Scan(&words, &freqs, &rows, &pages)
+	s.freq, s.floor, s.rows, s.perPage = map[string]float64{}, 0, 0, 0
+	// most_common_elem_freqs ends with the minimum, maximum and null
+	// frequencies.
+	if err != nil || len(freqs) < len(words)+3 || len(words) == 0 || rows <= 0 || pages <= 0 {
+		return
+	}
+	for i, w := range words {
+		s.freq[w] = freqs[i]
+	}
+	s.floor, s.rows, s.perPage = freqs[len(words)]/2, rows, rows/pages
 }
 
 // SyncSearch returns at once: the vector is written with the message.

@@ -137,6 +137,7 @@ func (db *DB) Load(ctx context.Context, rows []chatr.Row) error {
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("sqlite: load: %w", err)
 	}
+	db.indexer.stored() // loaded messages are indexed like sent ones
 	return nil
 }
 

@@ -158,6 +158,7 @@ func (db *DB) insertMessages(ctx context.Context, batch []*groupcommit.Request[c
 		// COMMIT may have reached the disk before it failed.
 		return fmt.Errorf("sqlite: add message: %w: %w", groupcommit.ErrUnknown, err)
 	}
+	db.indexer.stored()
 	return nil
 }
 

@@ -1,7 +1,6 @@
 package sqlite_test
 
 import (
-	"context"
 	"database/sql"
 	"fmt"
 	"os"
@@ -15,16 +14,7 @@ import (
 )
 
 func TestSearch(t *testing.T) {
-	storetest.RunSearch(t, func(t *testing.T) chatr.Store { return openTemp(t) }, setText)
-}
-
-// setText edits or deletes (empties) a message as the message features do.
-func setText(s chatr.Store) storetest.SetText {
-	write, _ := sqlite.Pools(s.(*sqlite.DB))
-	return func(ctx context.Context, chatID string, id int64, text string) error {
-		_, err := write.ExecContext(ctx, `UPDATE messages SET text = ? WHERE chat_id = ? AND id = ?`, text, chatID, id)
-		return err
-	}
+	storetest.RunSearch(t, func(t *testing.T) chatr.Store { return openTemp(t) })
 }
 
 // BenchmarkAddMessageSearchCost runs BenchmarkAddMessageParallel on a file

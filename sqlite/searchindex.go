@@ -12,22 +12,37 @@ import (
 // a batch per transaction makes one FTS5 segment of many messages, where
 // indexing in the writer's transactions made one per commit and halved the
 // message throughput.
+//
+// It runs when the group commit tells it that messages were stored (and once
+// at Open, for what an earlier process or release left unindexed), never on
+// a clock: an idle store costs it nothing. A wake-up waits indexDelay before
+// indexing, so that the commits of that time make one batch.
 const (
 	indexBatch    = 5000                   // docs per indexing transaction
-	indexInterval = 200 * time.Millisecond // how often it looks for new docs
+	indexDelay    = 200 * time.Millisecond // from the first wake-up to the batch
 	indexLogEvery = 5 * time.Second        // progress in the log while catching up
 )
 
 type searchIndexer struct {
-	mu     sync.Mutex // one indexing transaction at a time
+	mu     sync.Mutex    // one indexing transaction at a time
+	wake   chan struct{} // one pending wake-up, coalescing the rest
 	cancel context.CancelFunc
 	done   chan struct{}
+}
+
+// stored tells the indexer that messages were committed.
+func (ix *searchIndexer) stored() {
+	select {
+	case ix.wake <- struct{}{}:
+	default:
+	}
 }
 
 // startIndexer starts the background indexer of db.
 func (db *DB) startIndexer() {
 	ctx, cancel := context.WithCancel(context.Background())
-	db.indexer = &searchIndexer{cancel: cancel, done: make(chan struct{})}
+	db.indexer = &searchIndexer{wake: make(chan struct{}, 1), cancel: cancel, done: make(chan struct{})}
+	db.indexer.stored() // what Open found unindexed
 	go func() {
 		defer close(db.indexer.done)
 		db.runIndexer(ctx)
@@ -43,32 +58,38 @@ func (db *DB) stopIndexer() {
 
 func (db *DB) runIndexer(ctx context.Context) {
 	log := slog.Default().With("store", "sqlite")
-	tick := time.NewTicker(indexInterval)
-	defer tick.Stop()
 	var lastLog time.Time
 	catchingUp := false
 	for {
-		waiting, done, err := db.indexSome(ctx)
-		switch {
-		case ctx.Err() != nil:
+		select {
+		case <-ctx.Done():
 			return
-		case err != nil:
-			log.Error("search index: indexing failed; retrying", "err", err)
-		case waiting > indexBatch && time.Since(lastLog) > indexLogEvery:
-			log.Info("search index: indexing stored messages", "waiting", waiting)
-			lastLog, catchingUp = time.Now(), true
-		case waiting > done:
-		case catchingUp:
-			log.Info("search index: every stored message is indexed")
-			catchingUp = false
-		}
-		if err == nil && waiting > done {
-			continue
+		case <-db.indexer.wake:
 		}
 		select {
 		case <-ctx.Done():
 			return
-		case <-tick.C:
+		case <-time.After(indexDelay):
+		}
+		for { // batch after batch while a backlog lasts
+			waiting, done, err := db.indexSome(ctx)
+			switch {
+			case ctx.Err() != nil:
+				return
+			case err != nil:
+				log.Error("search index: indexing failed; retrying", "err", err)
+				db.indexer.stored()
+			case waiting > indexBatch && time.Since(lastLog) > indexLogEvery:
+				log.Info("search index: indexing stored messages", "waiting", waiting)
+				lastLog, catchingUp = time.Now(), true
+			case waiting > done:
+			case catchingUp:
+				log.Info("search index: every stored message is indexed")
+				catchingUp = false
+			}
+			if err != nil || waiting <= done {
+				break
+			}
 		}
 	}
 }

@@ -8,6 +8,7 @@ import {
 } from './store.js';
 import { loginUrl } from './api.js';
 import { checkName } from './names.js';
+import { SearchBox } from './search.js';
 import { icon, providerIcon, providerLabel } from './icons.js';
 import { avatar, renderMessages, composerBar, autocomplete, completeKey, noteRead, scrollToNewLine, saveDraft } from './message.js';
 import { uploadsFor, attachButton, composerHandlers, renderUploads } from './attach.js';
@@ -103,6 +104,7 @@ function Navbar() {
       onClick: () => { state.sidebarOpen = !state.sidebarOpen; },
     }, icon('menu', { size: 22 })),
     h('div', { class: 'topbar-brand' }, [icon('message', { size: 22 }), h('span', 'Chatr')]),
+    h(SearchBox),
     h('div', { class: 'topbar-spacer' }),
     state.notify === 'default' ? h('button', {
       class: 'button is-small is-ghost', id: 'enable-notifications', title: 'Enable notifications', 'aria-label': 'Enable notifications',
