@@ -13,7 +13,7 @@ const TYPING_SEND_MS = 3000;
 const TOAST_MS = 6000;
 
 export const state = reactive({
-  phase: 'boot',          // boot | signin | loading | ready | error
+  phase: 'boot',          // boot | signin | loading | ready | error | banned
   error: '',
   steps: [],
   providers: [],
@@ -153,6 +153,7 @@ export async function boot() {
     client.addEventListener('message', (e) => onFrame(e.detail));
     client.addEventListener('open', (e) => { if (state.phase === 'ready') onReopen(e.detail.fresh); });
     client.addEventListener('unauthorized', () => { location.reload(); });
+    client.addEventListener('banned', () => { state.phase = 'banned'; });
     client.start();
     await withTimeout(opened, 30000, 'The chat server did not answer');
     client.sendEvent('userConnected', { userName: state.me.userName, userProvider: state.me.provider }).catch(() => {});
@@ -446,7 +447,12 @@ function onGroupMessage(chatId, f) {
   }
 }
 
+// chatEvents announces every chat event to the modules that follow some
+// (room.js): the event name is the type, its data the detail.
+export const chatEvents = new EventTarget();
+
 function onChatEvent(ev, d) {
+  chatEvents.dispatchEvent(new CustomEvent(ev, { detail: d }));
   switch (ev) {
     case 'chatCreated':
       if (d && d.id) state.chats[d.id] = d;
@@ -566,6 +572,12 @@ export function connectionStats() {
 }
 
 // ---------- actions ----------
+
+// sendEvent sends an event to the server; it rejects with the ack's error.
+export function sendEvent(event, data, dataType = 'json') {
+  if (!client) return Promise.reject(new Error('not connected'));
+  return client.sendEvent(event, data, dataType);
+}
 
 export function byteLength(s) {
   return new TextEncoder().encode(s).length;

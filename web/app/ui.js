@@ -9,6 +9,7 @@ import {
 import { loginUrl } from './api.js';
 import { checkName } from './names.js';
 import { icon, providerIcon, providerLabel } from './icons.js';
+import { RoomHeader, RoomOverlays, Banned } from './room.js';
 import { linkify, mentions, shortTime, fullTime, dayLabel, initials, hue } from './text.js';
 
 const GROUP_GAP_MS = 5 * 60 * 1000;
@@ -395,6 +396,7 @@ const ChatView = {
       const bytes = byteLength(v.draft);
       const tooLong = bytes > state.config.maxMessageBytes;
       return h('section', { class: 'chat-view', id: 'chat-panel', role: 'tabpanel', 'aria-label': chatName(props.chatId), 'data-chat-id': props.chatId }, [
+        RoomHeader(props.chatId),
         h('div', { class: 'messages-wrap' }, [
           h('ol', { class: 'messages', ref: scroller, onScroll, role: 'log', 'aria-live': 'polite', 'aria-label': 'Messages', tabindex: 0 }, [
             // Floats over the messages: taking room would push them down while loading.
@@ -574,6 +576,7 @@ const Main = {
       ]),
       state.modal && state.modal.kind === 'create' ? h(CreateChatModal) : null,
       state.modal && state.modal.kind === 'delete' ? h(DeleteChatModal) : null,
+      h(RoomOverlays),
     ]);
   },
 };
@@ -582,6 +585,7 @@ export const App = {
   setup() {
     return () => h(Fragment, [
       state.phase === 'signin' ? h(SignIn)
+        : state.phase === 'banned' ? h(Banned)
         : state.phase === 'ready' ? h(Main)
           : h(Loading),
       Toasts(),
