@@ -14,7 +14,6 @@ import (
 
 	"github.com/chromedp/chromedp"
 
-	
 	"github.com/chatr/chatr/server"
 )
 
