@@ -134,7 +134,7 @@ function presence(m) {
 const agoFmt = new Intl.RelativeTimeFormat(undefined, { numeric: 'auto' });
 
 // lastSeenText says when an offline user was last seen, roughly.
-export function lastSeenText(iso, now = Date.now()) {
+function lastSeenText(iso, now = Date.now()) {
   const t = new Date(iso).getTime();
   if (!iso || isNaN(t)) return 'Offline';
   const s = Math.max(0, Math.round((now - t) / 1000));
