@@ -37,9 +37,12 @@ function myRole(c) {
   return (m && m.role) || (m ? 'member' : '');
 }
 
-function roleOf(c, userId) {
+// roleOf: the member's role as the chat lists it, else as the panel's
+// snapshot does, else owner or member.
+function roleOf(c, userId, fallback) {
   const m = c && c.members && c.members[userId];
   if (m && m.role) return m.role;
+  if (fallback) return fallback;
   return c && c.owner === userId ? 'owner' : 'member';
 }
 
@@ -175,7 +178,7 @@ const MemberPanel = {
       const c = chat.value;
       const byId = Object.fromEntries(snapshot.value.map((m) => [m.userId, m]));
       const live = Object.values((c && c.members) || {});
-      const list = (live.length ? live : snapshot.value).map((m) => ({ ...byId[m.userId], ...m, role: roleOf(c, m.userId) || (byId[m.userId] || {}).role }));
+      const list = (live.length ? live : snapshot.value).map((m) => ({ ...byId[m.userId], ...m, role: roleOf(c, m.userId, (byId[m.userId] || {}).role) }));
       return list.sort((a, b) => (ROLE_ORDER[a.role] ?? 2) - (ROLE_ORDER[b.role] ?? 2) ||
         Number(presence(b).online) - Number(presence(a).online) || (a.userName || '').localeCompare(b.userName || ''));
     });
