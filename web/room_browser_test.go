@@ -307,7 +307,7 @@ func TestBrowserMemberPanel(t *testing.T) {
 // user's open page shows that the account is banned, and stops connecting.
 func TestBrowserBan(t *testing.T) {
 	browser := newBrowser(t)
-	ts := startServerWith(t, server.Config{Addr: "127.0.0.1:0", DB: filepath.Join(t.TempDir(), "chatr.db")})
+	ts := startServerWith(t, server.Config{Addr: "127.0.0.1:0", DB: filepath.Join(t.TempDir(), "chatr.db"), Admins: "@alice"})
 	alice := newUser(t, browser, ts.url, "Alice")
 	bob := newUser(t, browser, ts.url, "Bob")
 	alice.signIn()
