@@ -838,6 +838,9 @@ export async function createChat(name, { visibility = 'public', topic = '' } = {
   const data = { name, id, visibility };
   if (topic) data.topic = topic;
   await client.sendEvent('createChat', data);
+  // The creator is its owner and member; joining makes sure of it (a
+  // member's joinChat changes nothing), as the original client does.
+  await client.sendEvent('joinChat', id, 'text');
   const me = state.me;
   state.chats[id] = {
     id, name, owner: me.userId, visibility, topic, ...(state.chats[id] || {}), joined: true, role: 'owner',
