@@ -71,6 +71,9 @@ func (s *Service) SignIn(ctx context.Context, w http.ResponseWriter, r *http.Req
 	if c, err := r.Cookie(CookieName); err == nil {
 		_ = s.cfg.Store.DeleteSession(ctx, hashToken(c.Value))
 	}
+	if err := s.refuseBanned(ctx, u.ID); err != nil {
+		return err
+	}
 	if err := s.cfg.Store.UpsertUser(ctx, u); err != nil {
 		return err
 	}
@@ -81,6 +84,20 @@ func (s *Service) SignIn(ctx context.Context, w http.ResponseWriter, r *http.Req
 		return err
 	}
 	s.setCookie(w, r, token, sess.Expires)
+	return nil
+}
+
+// refuseBanned returns a Refusal when the user exists and is banned.
+func (s *Service) refuseBanned(ctx context.Context, userID string) error {
+	u, err := s.cfg.Store.GetUser(ctx, userID)
+	switch {
+	case chatr.ErrorCode(err) == chatr.ENOTFOUND:
+		return nil
+	case err != nil:
+		return err
+	case u.Banned:
+		return Refuse(RefusedBanned, "this account is banned from this server")
+	}
 	return nil
 }
 
@@ -105,6 +122,11 @@ func (s *Service) Authenticate(w http.ResponseWriter, r *http.Request) (chatr.Us
 		return chatr.User{}, chatr.Session{}, chatr.Errorf(chatr.EUNAUTH, "user no longer exists")
 	} else if err != nil {
 		return chatr.User{}, chatr.Session{}, err
+	}
+	if u.Banned {
+		// The ban deleted the user's sessions; one created in a race with
+		// it is refused here.
+		return chatr.User{}, chatr.Session{}, chatr.Errorf(chatr.EUNAUTH, "this account is banned")
 	}
 	if sess.Expires.Sub(now) < s.cfg.SessionTTL/2 {
 		sess.Expires = now.Add(s.cfg.SessionTTL)

@@ -44,13 +44,20 @@ func (h *Handler) getToken(w http.ResponseWriter, r *http.Request, u chatr.User)
 
 // userView is a user as /api/users shows it.
 type userView struct {
-	UserID       string `json:"userId"`
-	UserName     string `json:"userName"`
-	UserProvider string `json:"userProvider"`
-	Idle         bool   `json:"idle"`
+	UserID       string    `json:"userId"`
+	UserName     string    `json:"userName"`
+	UserProvider string    `json:"userProvider"`
+	Idle         bool      `json:"idle"`
+	LastSeen     time.Time `json:"lastSeen,omitzero"`
 }
 
-func (h *Handler) users(w http.ResponseWriter, r *http.Request, _ chatr.User) {
+// users lists the users online now, the original's answer; with ?all=1 or
+// ?q= it pages through the people directory instead (people.go).
+func (h *Handler) users(w http.ResponseWriter, r *http.Request, u chatr.User) {
+	if q := r.URL.Query(); q.Has("all") || q.Has("q") {
+		h.directory(w, r, u)
+		return
+	}
 	online, err := h.cfg.App.Online(r.Context())
 	if err != nil {
 		h.Error(w, r, err)
@@ -58,7 +65,7 @@ func (h *Handler) users(w http.ResponseWriter, r *http.Request, _ chatr.User) {
 	}
 	users := make(map[string]userView, len(online))
 	for _, u := range online {
-		users[u.ID] = userView{u.ID, u.Name, u.Provider, u.Idle}
+		users[u.ID] = userView{u.ID, u.Name, u.Provider, u.Idle, u.LastSeen}
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"users": users})
 }

@@ -148,6 +148,8 @@ func New(cfg Config) *Handler {
 	m.HandleFunc("GET /api/chats", h.authed(h.chats))
 	m.HandleFunc("GET /api/chats/{id}/messages", h.authed(h.messages))
 	m.HandleFunc("GET /api/config", h.authed(h.config))
+	h.routePeople(m)
+	h.routeAdmin(m)
 	m.Handle("GET /api/search", NewSearch(SearchConfig{Store: cfg.Store, Auth: cfg.Auth, Logger: cfg.Logger}))
 	m.Handle("GET /api/export", NewExportHandler(cfg.Store, cfg.Auth))
 	m.HandleFunc("/api/", h.authed(func(w http.ResponseWriter, r *http.Request, _ chatr.User) {

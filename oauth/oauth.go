@@ -35,6 +35,7 @@ import (
 	"golang.org/x/oauth2"
 
 	"github.com/chatr/chatr"
+	"github.com/chatr/chatr/auth"
 	"github.com/chatr/chatr/httpapi"
 )
 
@@ -51,6 +52,15 @@ type Config struct {
 	AAD     AAD
 	Twitter Twitter
 	OIDC    []OIDC // any number of OpenID Connect issuers, each with its own name
+
+	// Who may sign in through these providers (empty: anyone a provider
+	// vouches for). AllowEmailDomains admits users with a verified email
+	// address in one of the domains (GitHub's verified addresses, an OpenID
+	// Connect email with email_verified; Entra ID and X tell none, so their
+	// users are refused). AllowGitHubOrgs admits GitHub users who are active
+	// members of one of the organisations. Both apply when both are set.
+	AllowEmailDomains []string
+	AllowGitHubOrgs   []string
 
 	// PublicURL is the origin users reach Chatr at ("https://chat.example.com").
 	// Callback URLs are built from it; when empty, from each request's own
@@ -131,6 +141,7 @@ func New(cfg Config) (*Handler, error) {
 	block, _ := aes.NewCipher(sum[:])
 	aead, _ := cipher.NewGCM(block)
 	h := &Handler{cfg: cfg, byName: map[string]provider{}, aead: aead, log: cfg.Logger}
+	pol := newPolicy(cfg)
 	tc := *cfg.HTTPClient
 	tc.Transport = acceptJSON{next: cfg.HTTPClient.Transport}
 	h.tokenClient = &tc
@@ -151,17 +162,17 @@ func New(cfg Config) (*Handler, error) {
 		return nil
 	}
 	if cfg.GitHub.enabled() {
-		if err := add(newGitHub(cfg.GitHub, cfg.HTTPClient)); err != nil {
+		if err := add(newGitHub(cfg.GitHub, cfg.HTTPClient, pol)); err != nil {
 			return nil, err
 		}
 	}
 	if cfg.AAD.enabled() {
-		if err := add(newAAD(cfg.AAD, cfg.HTTPClient, cfg.Now)); err != nil {
+		if err := add(newAAD(cfg.AAD, cfg.HTTPClient, cfg.Now, pol)); err != nil {
 			return nil, err
 		}
 	}
 	if cfg.Twitter.enabled() {
-		if err := add(newTwitter(cfg.Twitter, cfg.HTTPClient)); err != nil {
+		if err := add(newTwitter(cfg.Twitter, cfg.HTTPClient, pol)); err != nil {
 			return nil, err
 		}
 	}
@@ -172,7 +183,7 @@ func New(cfg Config) (*Handler, error) {
 		if o.ClientID == "" || o.ClientSecret == "" || o.Issuer == "" {
 			return nil, fmt.Errorf("oauth: OIDC provider %q needs an issuer, a client id and a client secret", o.Name)
 		}
-		p, err := newOIDC(o, cfg.HTTPClient, cfg.Now)
+		p, err := newOIDC(o, cfg.HTTPClient, cfg.Now, pol)
 		if err != nil {
 			return nil, err
 		}
@@ -302,6 +313,10 @@ func (h *Handler) callback(w http.ResponseWriter, r *http.Request, p provider) {
 		return
 	}
 	u, err := p.identify(ctx, tok, f)
+	if code := auth.RefusalCode(err); code != "" {
+		h.refused(w, r, p, code, err)
+		return
+	}
 	if err != nil {
 		h.log.Info("sign-in identity refused", "provider", p.name(), "err", err)
 		msg := chatr.ErrorMessage(err)
@@ -312,6 +327,10 @@ func (h *Handler) callback(w http.ResponseWriter, r *http.Request, p provider) {
 		return
 	}
 	if err := h.cfg.SignIn(r.Context(), w, r, u); err != nil {
+		if code := auth.RefusalCode(err); code != "" {
+			h.refused(w, r, p, code, err)
+			return
+		}
 		h.log.Error("sign-in: start session", "provider", p.name(), "user", u.ID, "err", err)
 		writeError(w, http.StatusInternalServerError, chatr.EINTERNAL, "internal error")
 		return
@@ -319,6 +338,14 @@ func (h *Handler) callback(w http.ResponseWriter, r *http.Request, p provider) {
 	h.log.Info("signed in", "provider", p.name(), "user", u.ID)
 	w.Header().Set("Cache-Control", "no-store")
 	http.Redirect(w, r, f.Target, http.StatusFound)
+}
+
+// refused sends a browser whose sign-in the server's policy refused to the
+// app's page, which says why.
+func (h *Handler) refused(w http.ResponseWriter, r *http.Request, p provider, code string, err error) {
+	h.log.Info("sign-in refused by policy", "provider", p.name(), "code", code, "err", err)
+	w.Header().Set("Cache-Control", "no-store")
+	http.Redirect(w, r, refusedAt(code), http.StatusFound)
 }
 
 // origin is the scheme://host browsers reach this server at.

@@ -72,18 +72,23 @@ type OIDC struct {
 	// AuthURL and TokenURL replace the discovered endpoints when set (a
 	// provider behind another host name, or tests).
 	AuthURL, TokenURL string
+	// RequiredClaim ("name=value", e.g. "groups=chatr") admits only users
+	// whose identity token carries the claim with that value: a string
+	// equal to it, or an array holding it.
+	RequiredClaim string
 }
 
 // --- GitHub ---
 
 type githubProvider struct {
-	cfg  oauth2.Config
-	api  string
-	http *http.Client
+	cfg    oauth2.Config
+	api    string
+	http   *http.Client
+	policy policy
 }
 
-func newGitHub(g GitHub, hc *http.Client) *githubProvider {
-	p := &githubProvider{api: strings.TrimRight(or(g.APIURL, "https://api.github.com"), "/"), http: hc}
+func newGitHub(g GitHub, hc *http.Client, pol policy) *githubProvider {
+	p := &githubProvider{api: strings.TrimRight(or(g.APIURL, "https://api.github.com"), "/"), http: hc, policy: pol}
 	p.cfg = oauth2.Config{
 		ClientID: g.ClientID, ClientSecret: g.ClientSecret,
 		Endpoint: oauth2.Endpoint{
@@ -91,6 +96,13 @@ func newGitHub(g GitHub, hc *http.Client) *githubProvider {
 			TokenURL:  or(g.TokenURL, "https://github.com/login/oauth/access_token"),
 			AuthStyle: oauth2.AuthStyleInParams,
 		},
+	}
+	// A public profile needs no scope; the allowlists need to read more.
+	if len(pol.domains) > 0 {
+		p.cfg.Scopes = append(p.cfg.Scopes, "user:email")
+	}
+	if len(pol.orgs) > 0 {
+		p.cfg.Scopes = append(p.cfg.Scopes, "read:org")
 	}
 	return p
 }
@@ -100,7 +112,6 @@ func (p *githubProvider) label() string { return "GitHub" }
 
 func (p *githubProvider) oauth2Config(context.Context) (*oauth2.Config, error) { return &p.cfg, nil }
 
-// authParams: no scope is needed to read a user's public profile.
 func (p *githubProvider) authParams(*flow) []oauth2.AuthCodeOption {
 	return []oauth2.AuthCodeOption{oauth2.SetAuthURLParam("allow_signup", "true")}
 }
@@ -110,29 +121,38 @@ func (p *githubProvider) identify(ctx context.Context, tok *oauth2.Token, _ *flo
 		ID    int64  `json:"id"`
 		Login string `json:"login"`
 	}
-	h := http.Header{
-		"Accept":               {"application/vnd.github+json"},
-		"X-Github-Api-Version": {"2022-11-28"},
-	}
-	if err := getJSON(ctx, p.http, p.api+"/user", tok.AccessToken, h, &me); err != nil {
+	if err := getJSON(ctx, p.http, p.api+"/user", tok.AccessToken, githubHeaders(), &me); err != nil {
 		return chatr.User{}, err
 	}
 	if me.ID <= 0 || me.Login == "" {
 		return chatr.User{}, chatr.Errorf(chatr.EUNAUTH, "GitHub returned no user id")
 	}
-	return chatr.User{ID: "github:" + strconv.FormatInt(me.ID, 10), Name: displayName(me.Login), Provider: "github"}, nil
+	if len(p.policy.domains) > 0 {
+		emails, err := githubEmails(ctx, p.http, p.api, tok.AccessToken)
+		if err != nil {
+			return chatr.User{}, err
+		}
+		if err := p.policy.checkEmails(emails); err != nil {
+			return chatr.User{}, err
+		}
+	}
+	if err := p.policy.checkGitHubOrgs(ctx, p.http, p.api, tok.AccessToken); err != nil {
+		return chatr.User{}, err
+	}
+	return chatr.User{ID: "github:" + strconv.FormatInt(me.ID, 10), Name: displayName(me.Login), Provider: "github", Handle: me.Login}, nil
 }
 
 // --- X (Twitter) ---
 
 type twitterProvider struct {
-	cfg  oauth2.Config
-	api  string
-	http *http.Client
+	cfg    oauth2.Config
+	api    string
+	http   *http.Client
+	policy policy
 }
 
-func newTwitter(t Twitter, hc *http.Client) *twitterProvider {
-	p := &twitterProvider{api: strings.TrimRight(or(t.APIURL, "https://api.x.com"), "/"), http: hc}
+func newTwitter(t Twitter, hc *http.Client, pol policy) *twitterProvider {
+	p := &twitterProvider{api: strings.TrimRight(or(t.APIURL, "https://api.x.com"), "/"), http: hc, policy: pol}
 	p.cfg = oauth2.Config{
 		ClientID: t.ClientID, ClientSecret: t.ClientSecret,
 		Endpoint: oauth2.Endpoint{
@@ -166,7 +186,12 @@ func (p *twitterProvider) identify(ctx context.Context, tok *oauth2.Token, _ *fl
 	if me.Data.ID == "" || me.Data.Username == "" {
 		return chatr.User{}, chatr.Errorf(chatr.EUNAUTH, "X returned no user id")
 	}
-	return chatr.User{ID: "twitter:" + me.Data.ID, Name: displayName(me.Data.Username), Provider: "twitter"}, nil
+	// X tells this app no email address: with email domains limited, its
+	// users cannot show one.
+	if err := p.policy.checkEmails(nil); err != nil {
+		return chatr.User{}, err
+	}
+	return chatr.User{ID: "twitter:" + me.Data.ID, Name: displayName(me.Data.Username), Provider: "twitter", Handle: me.Data.Username}, nil
 }
 
 // --- OpenID Connect (generic and Entra ID) ---
@@ -182,6 +207,8 @@ type oidcProvider struct {
 	tokenURL     string
 	http         *http.Client
 	now          func() time.Time
+	policy       policy
+	required     requiredClaim // generic providers only
 
 	// Entra ID: the issuer depends on the user's tenant. Discovery of
 	// "common" or "organizations" names it "https://.../{tenantid}/v2.0";
@@ -194,21 +221,26 @@ type oidcProvider struct {
 	issTmpl  string // the discovered issuer (a template for Entra ID)
 }
 
-func newOIDC(o OIDC, hc *http.Client, now func() time.Time) (*oidcProvider, error) {
+func newOIDC(o OIDC, hc *http.Client, now func() time.Time, pol policy) (*oidcProvider, error) {
 	name := or(o.Name, "oidc")
+	required, err := parseClaim(o.RequiredClaim)
+	if err != nil {
+		return nil, err
+	}
 	return &oidcProvider{
 		id: name, display: or(o.Label, name), issuer: strings.TrimRight(o.Issuer, "/"),
 		idPrefix: "oidc-" + name + ":", clientID: o.ClientID, clientSecret: o.ClientSecret,
 		scopes: o.Scopes, authURL: o.AuthURL, tokenURL: o.TokenURL, http: hc, now: now,
+		policy: pol, required: required,
 	}, nil
 }
 
-func newAAD(a AAD, hc *http.Client, now func() time.Time) *oidcProvider {
+func newAAD(a AAD, hc *http.Client, now func() time.Time, pol policy) *oidcProvider {
 	authority := strings.TrimRight(or(a.Authority, "https://login.microsoftonline.com"), "/")
 	return &oidcProvider{
 		id: "aad", display: "Microsoft", issuer: authority + "/" + or(a.Tenant, "common") + "/v2.0",
 		idPrefix: "aad:", clientID: a.ClientID, clientSecret: a.ClientSecret,
-		http: hc, now: now, aad: true,
+		http: hc, now: now, aad: true, policy: pol,
 	}
 }
 
@@ -282,10 +314,12 @@ func (p *oidcProvider) identify(ctx context.Context, tok *oauth2.Token, f *flow)
 		PreferredUsername string `json:"preferred_username"`
 		Name              string `json:"name"`
 		Email             string `json:"email"`
+		EmailVerified     any    `json:"email_verified"`
 		OID               string `json:"oid"`
 		TID               string `json:"tid"`
 	}
-	if err := idt.Claims(&c); err != nil {
+	var all map[string]any
+	if err := idt.Claims(&c); err != nil || idt.Claims(&all) != nil {
 		return chatr.User{}, chatr.Errorf(chatr.EUNAUTH, "identity token has malformed claims")
 	}
 	if p.aad {
@@ -315,8 +349,20 @@ func (p *oidcProvider) identify(ctx context.Context, tok *oauth2.Token, f *flow)
 	if subject == "" {
 		return chatr.User{}, chatr.Errorf(chatr.EUNAUTH, "identity token names no user")
 	}
+	if err := p.required.check(all); err != nil {
+		return chatr.User{}, err
+	}
+	var verified []string
+	// Entra ID sends no email_verified: its email claim is not proof of
+	// the address.
+	if v := c.EmailVerified; c.Email != "" && (v == true || v == "true") {
+		verified = append(verified, c.Email)
+	}
+	if err := p.policy.checkEmails(verified); err != nil {
+		return chatr.User{}, err
+	}
 	name := displayName(firstNonEmpty(c.PreferredUsername, c.Name, c.Email, subject))
-	return chatr.User{ID: p.idPrefix + subject, Name: name, Provider: p.id}, nil
+	return chatr.User{ID: p.idPrefix + subject, Name: name, Provider: p.id, Handle: handleOf(c.PreferredUsername)}, nil
 }
 
 // classifyVerifyError turns go-oidc's verification errors into messages a
@@ -401,6 +447,13 @@ func displayName(s string) string {
 		return out
 	}
 	return "user"
+}
+
+// handleOf is the login a handle is made from: a username, or the part of
+// an email-like one (Entra ID's) before the "@".
+func handleOf(username string) string {
+	local, _, _ := strings.Cut(username, "@")
+	return local
 }
 
 func or(s, def string) string {

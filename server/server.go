@@ -70,8 +70,16 @@ type Config struct {
 	NodeQueuedBytes int
 	FlushWindow     time.Duration
 	SessionTTL      time.Duration // sign-in sessions, default 30 days
-	NoGuests        bool
-	TrustProxy      bool
+	// Guests is GuestsAuto (the default: guests may sign in when no external
+	// provider is configured), GuestsOn or GuestsOff.
+	Guests     string
+	TrustProxy bool
+	// Admins names the server's administrators by user id or @handle
+	// (comma- or space-separated), beside those granted in AdminsFile
+	// (default: the SQLite file + ".admins", or "chatr.admins"), which
+	// `chatr admin grant` writes and the node reads when it starts.
+	Admins     string
+	AdminsFile string
 	// RequestsPerSecond and SignInsPerMinute limit each client IP (0 =
 	// the httpapi defaults, negative = off).
 	RequestsPerSecond float64
@@ -167,12 +175,23 @@ func New(cfg Config) (*Server, error) {
 		store = cfg.WrapStore(store)
 	}
 	s.store = m.Store(store)
-	s.app = chat.New(chat.Config{Store: s.store, Presence: presence, Limits: cfg.Limits, OfflineGrace: cfg.OfflineGrace, StoreTimeout: cfg.StoreTimeout, Logger: cfg.Logger})
+	admins, err := loadAdmins(cfg)
+	if err != nil {
+		cl.close(ctx, cfg.Logger, -1)
+		store.Close()
+		return nil, err
+	}
+	s.app = chat.New(chat.Config{Store: s.store, Presence: presence, Limits: cfg.Limits, OfflineGrace: cfg.OfflineGrace, StoreTimeout: cfg.StoreTimeout, Admins: admins, Logger: cfg.Logger})
 	sessions := auth.New(auth.Config{Store: s.store, SessionTTL: cfg.SessionTTL, TrustProxy: cfg.TrustProxy})
 
 	oa := cfg.OAuth
 	oa.SignIn, oa.Key, oa.TrustProxy, oa.Logger = sessions.SignIn, derive(secret, "oauth sign-in"), cfg.TrustProxy, cfg.Logger
 	providerAuth, err := oauth.New(oa)
+	if err != nil {
+		store.Close()
+		return nil, err
+	}
+	noGuests, err := guestsOff(cfg.Guests, len(providerAuth.Providers()) > 0)
 	if err != nil {
 		store.Close()
 		return nil, err
@@ -195,7 +214,7 @@ func New(cfg Config) (*Server, error) {
 			}
 			return h.CloseUserConnections(ctx, userID, reason)
 		},
-		NoGuests: cfg.NoGuests, Static: web.Handler(), Metrics: m.Handler(),
+		NoGuests: noGuests, Static: web.Handler(), Metrics: m.Handler(),
 		Providers: providerAuth.Providers(), ProviderAuth: providerAuth,
 		RequestsPerSecond: cfg.RequestsPerSecond, SignInsPerMinute: cfg.SignInsPerMinute, ConnectionsPerIP: cfg.ConnectionsPerIP,
 		StoreTimeout: cfg.StoreTimeout, IdleTimeout: cfg.IdleTimeout, TrustProxy: cfg.TrustProxy, AllowedOrigins: cfg.AllowedOrigins, Logger: cfg.Logger,

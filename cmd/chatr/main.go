@@ -78,7 +78,13 @@ func newFlagSet() (*flag.FlagSet, *options) {
 	fs.Float64Var(&cfg.RequestsPerSecond, "requests-per-second", httpapi.DefaultRequestsPerSecond, "HTTP requests per client IP and second, sustained (negative: no limit)")
 	fs.IntVar(&cfg.ConnectionsPerIP, "connections-per-ip", httpapi.DefaultConnectionsPerIP, "WebSockets open at once from one client IP (an IPv6 /64), and, without --trust-proxy, TCP connections up to 64 more (negative: no limit)")
 	fs.Float64Var(&cfg.SignInsPerMinute, "sign-ins-per-minute", httpapi.DefaultSignInsPerMinute, "sign-in attempts per client IP and minute (negative: no limit)")
-	fs.BoolVar(&cfg.NoGuests, "no-guests", false, "turn guest sign-in off")
+	fs.StringVar(&cfg.Guests, "guests", server.GuestsAuto, "guest sign-in: auto (on when no external sign-in provider is configured, off as soon as one is), on or off")
+	fs.BoolFunc("no-guests", "the same as --guests off (kept for existing setups)", func(string) error {
+		cfg.Guests = server.GuestsOff
+		return nil
+	})
+	fs.StringVar(&cfg.Admins, "admins", "", "the server's administrators: user ids (github:123) or handles (@alice), comma-separated; they moderate every chat and may ban users")
+	fs.StringVar(&cfg.AdminsFile, "admins-file", "", "file of administrators granted with `chatr admin grant`, read at start beside --admins (default: the SQLite file + .admins, or chatr.admins)")
 	fs.BoolVar(&cfg.TrustProxy, "trust-proxy", false, "trust X-Forwarded-Proto and X-Forwarded-Host (only behind a proxy that sets them)")
 	fs.StringVar(&o.origins, "allowed-origins", "", "comma-separated extra origins allowed to sign in and connect (e.g. https://chat.example.com)")
 	fs.StringVar(&cfg.Redis, "redis", "", "redis:// URL that makes this node part of a cluster (fan-out and presence shared through Redis); empty: the node runs alone")

@@ -22,6 +22,10 @@ func oauthFlags(fs *flag.FlagSet, cfg *oauth.Config) func() error {
 	fs.StringVar(&cfg.AAD.Tenant, "aad-tenant", "common", "Entra ID tenant id or domain, or common, organizations or consumers")
 	fs.StringVar(&cfg.Twitter.ClientID, "twitter-client-id", "", "X (Twitter) OAuth 2.0 client id; with the secret, offers sign-in with X")
 	fs.StringVar(&cfg.Twitter.ClientSecret, "twitter-client-secret", "", "X (Twitter) OAuth 2.0 client secret")
+	var domains, orgs, claim string
+	fs.StringVar(&domains, "allow-email-domains", "", "comma-separated email domains: only users with a verified address in one of them may sign in with a provider (GitHub, OpenID Connect; Entra ID and X tell no verified address, so their users are refused)")
+	fs.StringVar(&orgs, "allow-github-orgs", "", "comma-separated GitHub organisations: only their active members may sign in with GitHub")
+	fs.StringVar(&claim, "oidc-required-claim", "", "name=value: only users whose OpenID Connect identity token carries the claim with that value (a string, or an array holding it; e.g. groups=chatr) may sign in with the --oidc providers")
 	var issuers, ids, secrets, names, labels string
 	fs.StringVar(&issuers, "oidc-issuer", "", "OpenID Connect issuer URL (discovery); several providers: a comma-separated list")
 	fs.StringVar(&ids, "oidc-client-id", "", "OpenID Connect client id(s), one per issuer")
@@ -29,10 +33,28 @@ func oauthFlags(fs *flag.FlagSet, cfg *oauth.Config) func() error {
 	fs.StringVar(&names, "oidc-name", "", "OpenID Connect provider name(s), one per issuer: the <name> in /.auth/login/<name> and the identityProvider (default oidc for a single issuer)")
 	fs.StringVar(&labels, "oidc-label", "", "OpenID Connect provider label(s) for the sign-in page, one per issuer (default: the name)")
 	return func() error {
+		cfg.AllowEmailDomains, cfg.AllowGitHubOrgs = splitList(domains), splitList(orgs)
 		list, err := oidcProviders(issuers, ids, secrets, names, labels)
+		if err == nil && claim != "" && len(list) == 0 {
+			err = fmt.Errorf("--oidc-required-claim needs an --oidc-issuer")
+		}
+		for i := range list {
+			list[i].RequiredClaim = claim
+		}
 		cfg.OIDC = append(cfg.OIDC, list...)
 		return err
 	}
+}
+
+// splitList reads a comma-separated list, without empty entries.
+func splitList(s string) []string {
+	var out []string
+	for _, e := range strings.Split(s, ",") {
+		if e = strings.TrimSpace(e); e != "" {
+			out = append(out, e)
+		}
+	}
+	return out
 }
 
 func oidcProviders(issuers, ids, secrets, names, labels string) ([]oauth.OIDC, error) {
