@@ -60,6 +60,7 @@ type Hub interface {
 	SendToConnection(ctx context.Context, connID string, m hub.Message) error
 	AddUserToGroup(ctx context.Context, userID, group string) error
 	RemoveUserFromGroup(ctx context.Context, userID, group string) error
+	AddConnectionToGroup(ctx context.Context, connID, group string) error
 	RemoveGroup(ctx context.Context, group string) error
 }
 
@@ -125,6 +126,8 @@ type App struct {
 	typingBudget *ratelimit.Limiter
 	mu           sync.Mutex
 	typing       map[string]time.Time // userID+"\x00"+chatID -> last typing event sent
+	large        largeChats           // chats known to have more than SmallChat members
+	watching     watchSets            // users each connection asked to watch
 }
 
 var _ hub.Application = (*App)(nil)

@@ -11,8 +11,9 @@ import (
 // per change across the cluster.
 //
 // A user reported offline who has a live connection again by now is not
-// announced; userOffline otherwise goes to everyone, after the user's
-// last-seen time is recorded, as when a last connection closes.
+// announced; userOffline otherwise goes out, after the user's
+// last-seen time is recorded, as when a last connection closes. Both go to
+// the user's watchers only (see notify.go).
 func (a *App) PresenceChanged(ctx context.Context, online, offline []string) {
 	for _, id := range offline {
 		a.announceOffline(id)
@@ -23,8 +24,7 @@ func (a *App) PresenceChanged(ctx context.Context, online, offline []string) {
 			a.log.Error("presence changed: load user", "user", id, "err", err)
 			continue
 		}
-		msg := userEvent("userOnline", func(esc func(string) string) any { return userOnline{u.ID, esc(u.Name), u.Provider, u.Idle} })
-		if err := a.hub.SendToAll(ctx, msg); err != nil {
+		if err := a.toWatchers(ctx, id, "online", onlineEvent(u)); err != nil {
 			a.log.Error("presence changed: announce", "user", id, "err", err)
 		}
 	}

@@ -21,7 +21,7 @@ func (a *App) Event(ctx context.Context, conn *hub.ConnInfo, ev *hub.Event) (_ *
 	defer cancel()
 	defer func() { err = timedOut(ctx, err) }()
 	switch ev.Name {
-	case "createChat", "joinChat", "leaveChat", "deleteChat", "createPrivateChat", "userEnterIdle", "userExitIdle":
+	case "createChat", "joinChat", "leaveChat", "deleteChat", "createPrivateChat", "userEnterIdle", "userExitIdle", "watchPresence":
 		// Each writes to the store, most are broadcast: a flood is slowed
 		// down like a flood of messages. typing has its own throttle.
 		if !a.events.Allow(conn.UserID, a.now()) {
@@ -62,6 +62,8 @@ func (a *App) Event(ctx context.Context, conn *hub.ConnInfo, ev *hub.Event) (_ *
 		err = a.typingEvent(ctx, conn, ev)
 	case "markRead":
 		err = a.markRead(ctx, conn, ev)
+	case "watchPresence":
+		err = a.watchPresence(ctx, conn, ev)
 	default:
 		err = chatr.Errorf(chatr.EINVALID, "unknown event %q", truncate(ev.Name, 64))
 	}
@@ -165,7 +167,17 @@ func (a *App) joinChat(ctx context.Context, conn *hub.ConnInfo, ev *hub.Event) e
 	if member {
 		return nil
 	}
-	if err := a.hub.SendToAll(ctx, userEvent("memberJoined", func(esc func(string) string) any { return memberEvent{chatID, u.ID, esc(u.Name)} })); err != nil {
+	if err := a.toMembers(ctx, chatID, u.ID, userEvent("memberJoined", func(esc func(string) string) any { return memberEvent{chatID, u.ID, esc(u.Name)} })); err != nil {
+		return err
+	}
+	// Only a small chat hears the announcement and starts showing the
+	// newcomer's presence (and the newcomer theirs): in a large one both
+	// would cost every member a frame per join.
+	members, small, err := a.smallChatMembers(ctx, c)
+	if err != nil || !small {
+		return err
+	}
+	if err := a.watchEachOther(ctx, u.ID, members); err != nil {
 		return err
 	}
 	return a.hub.SendToGroup(ctx, chatID, announcement("💬 "+escape(u.Name)+" has joined the chat"))
@@ -227,11 +239,16 @@ func (a *App) leaveChat(ctx context.Context, conn *hub.ConnInfo, ev *hub.Event) 
 	if err := a.store.RemoveMember(ctx, chatID, u.ID); err != nil {
 		return err
 	}
+	// The leaver hears memberLeft too (its other tabs drop the chat), so
+	// the event goes before the group is left.
+	if err := a.toMembers(ctx, chatID, u.ID, userEvent("memberLeft", func(esc func(string) string) any { return memberEvent{chatID, u.ID, esc(u.Name)} })); err != nil {
+		return err
+	}
 	if err := a.hub.RemoveUserFromGroup(ctx, u.ID, chatID); err != nil {
 		return err
 	}
-	if err := a.hub.SendToAll(ctx, userEvent("memberLeft", func(esc func(string) string) any { return memberEvent{chatID, u.ID, esc(u.Name)} })); err != nil {
-		return err
+	if a.large.is(chatID) {
+		return nil
 	}
 	return a.hub.SendToGroup(ctx, chatID, announcement("💨 "+escape(u.Name)+" has left the chat"))
 }
@@ -257,6 +274,7 @@ func (a *App) deleteChat(ctx context.Context, conn *hub.ConnInfo, ev *hub.Event)
 	if err := a.hub.RemoveGroup(ctx, chatID); err != nil {
 		return err
 	}
+	// Public chats are in everyone's browse list: rare, and all must know.
 	return a.hub.SendToAll(ctx, serverEvent("chatDeleted", chatID))
 }
 
@@ -299,6 +317,10 @@ func (a *App) createPrivateChat(ctx context.Context, conn *hub.ConnInfo, ev *hub
 			return err
 		}
 	}
+	// DM partners always show each other's presence.
+	if err := a.watchEachOther(ctx, me.ID, []chatr.Member{{UserID: target.ID}}); err != nil {
+		return err
+	}
 	if err := a.hub.SendToUser(ctx, target.ID, userEvent("joinPrivateChat", func(esc func(string) string) any { return privateChat{id, "Chat with " + esc(me.Name), false} })); err != nil {
 		return err
 	}
@@ -316,7 +338,7 @@ func (a *App) setIdle(ctx context.Context, conn *hub.ConnInfo, idle bool) error 
 	if idle {
 		name = "userIsIdle"
 	}
-	return a.hub.SendToAll(ctx, serverEvent(name, conn.UserID))
+	return a.toWatchers(ctx, conn.UserID, "idle", serverEvent(name, conn.UserID))
 }
 
 // typingEvent forwards a typing indicator to the chat's group. It reads

@@ -44,9 +44,10 @@ func (h fakeHub) SendToConnection(_ context.Context, _ string, m hub.Message) er
 	h.check(m)
 	return nil
 }
-func (fakeHub) AddUserToGroup(context.Context, string, string) error      { return nil }
-func (fakeHub) RemoveUserFromGroup(context.Context, string, string) error { return nil }
-func (fakeHub) RemoveGroup(context.Context, string) error                 { return nil }
+func (fakeHub) AddUserToGroup(context.Context, string, string) error       { return nil }
+func (fakeHub) RemoveUserFromGroup(context.Context, string, string) error  { return nil }
+func (fakeHub) RemoveGroup(context.Context, string) error                  { return nil }
+func (fakeHub) AddConnectionToGroup(context.Context, string, string) error { return nil }
 
 // fuzzApp is an application on an in-memory store with two users (alice
 // owns the group chat "room"; bob is a member) and no rate limits.

@@ -272,3 +272,13 @@ func ackName(t *testing.T, err error) string {
 	}
 	return ae.Name
 }
+
+func (h *recHub) AddConnectionToGroup(_ context.Context, connID, g string) error {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.groups[connID] == nil {
+		h.groups[connID] = make(map[string]bool)
+	}
+	h.groups[connID][g] = true
+	return nil
+}

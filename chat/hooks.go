@@ -53,16 +53,28 @@ func (a *App) Connect(ctx context.Context, req *hub.ConnectRequest) (err error) 
 	// text says so with ?render=text; the reliable protocol is spoken only
 	// by the SDK and Chatr's own client, which never render it as HTML.
 	req.Conn.HTMLText = req.Conn.Protocol == hub.ProtocolJSON && req.Query.Get("render") != "text"
+	// Chatr's own client says with ?batch=1 that it reads batch frames:
+	// presence and membership changes then reach it coalesced.
+	req.Conn.Batches = req.Query.Get("batch") == "1"
+	watched, err := a.watchedAtConnect(ctx, userID, chats)
+	if err != nil {
+		return err
+	}
 	// Group membership is the store's to decide, never the token's.
 	req.Groups = req.Groups[:0]
 	for _, c := range chats {
 		req.Groups = append(req.Groups, c.ID)
 	}
+	for _, id := range watched {
+		req.Groups = append(req.Groups, presenceGroup(id))
+	}
 	return nil
 }
 
-// Connected counts the connection for presence, tells everyone when the
-// user has just come online, and always tells the new connection itself.
+// Connected counts the connection for presence, tells the user's watchers
+// when the user has just come online, always tells the new connection
+// itself, and sends a batching connection the presence of the users it
+// watches.
 func (a *App) Connected(ctx context.Context, conn *hub.ConnInfo) {
 	ctx, cancel := a.bounded(ctx)
 	defer cancel()
@@ -86,18 +98,41 @@ func (a *App) Connected(ctx context.Context, conn *hub.ConnInfo) {
 		}
 		u.Idle = false
 	}
-	msg := userEvent("userOnline", func(esc func(string) string) any { return userOnline{u.ID, esc(u.Name), u.Provider, u.Idle} })
-	if first {
-		err = a.hub.SendToAll(ctx, msg)
-	} else {
-		err = a.hub.SendToConnection(ctx, conn.ID, msg)
-		if err == nil && wasIdle {
-			err = a.hub.SendToAll(ctx, serverEvent("userNotIdle", u.ID))
-		}
+	msg := onlineEvent(u)
+	// The original client waits for its own userOnline: it goes to every
+	// new connection unbatched, whatever the watchers hear.
+	err = a.hub.SendToConnection(ctx, conn.ID, msg)
+	if err == nil && first {
+		err = a.toWatchers(ctx, u.ID, "online", msg)
+	} else if err == nil && wasIdle {
+		err = a.toWatchers(ctx, u.ID, "idle", serverEvent("userNotIdle", u.ID))
 	}
 	if err != nil {
 		a.log.Error("connected: announce", "user", u.ID, "err", err)
 	}
+	// A batching client is told who of those it shows is online in one
+	// frame: after a restart, N reconnecting clients cost N frames. The
+	// original client reads GET /api/users at start instead.
+	if conn.Batches {
+		if err := a.sendSnapshot(ctx, conn, a.connectWatched(ctx, conn)); err != nil {
+			a.log.Error("connected: presence snapshot", "user", u.ID, "err", err)
+		}
+	}
+}
+
+// connectWatched returns the users a connection watches from its connect:
+// those of its hidden presence groups, recomputed from its chats.
+func (a *App) connectWatched(ctx context.Context, conn *hub.ConnInfo) []string {
+	chats, err := a.store.ListUserChats(ctx, conn.UserID)
+	if err != nil {
+		a.log.Error("connected: list chats", "user", conn.UserID, "err", err)
+		return nil
+	}
+	ids, err := a.watchedAtConnect(ctx, conn.UserID, chats)
+	if err != nil {
+		a.log.Error("connected: watched users", "user", conn.UserID, "err", err)
+	}
+	return ids
 }
 
 // Disconnected tells everyone when the user's last connection is gone, after
@@ -108,6 +143,7 @@ func (a *App) Disconnected(ctx context.Context, conn *hub.ConnInfo, reason strin
 	defer cancel()
 	a.names.release(conn.UserID)
 	a.unsettled.forget(conn.ID)
+	a.watching.forget(conn.ID)
 	last, err := a.presence.Remove(ctx, conn.UserID, conn.ID)
 	if err != nil {
 		a.log.Error("disconnected: presence", "user", conn.UserID, "err", err)
@@ -123,8 +159,8 @@ func (a *App) Disconnected(ctx context.Context, conn *hub.ConnInfo, reason strin
 	time.AfterFunc(a.offlineGrace, func() { a.announceOffline(conn.UserID) })
 }
 
-// announceOffline records the user's last-seen time and broadcasts
-// userOffline, unless the user has a live connection again.
+// announceOffline records the user's last-seen time and tells the user's
+// watchers userOffline, unless the user has a live connection again.
 func (a *App) announceOffline(userID string) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
@@ -139,7 +175,7 @@ func (a *App) announceOffline(userID string) {
 			a.log.Error("offline: last seen", "user", u.ID, "err", err)
 		}
 	}
-	if err := a.hub.SendToAll(ctx, serverEvent("userOffline", userID)); err != nil {
+	if err := a.toWatchers(ctx, userID, "online", serverEvent("userOffline", userID)); err != nil {
 		a.log.Error("offline: announce", "user", userID, "err", err)
 	}
 }
@@ -150,6 +186,9 @@ func (a *App) Join(ctx context.Context, conn *hub.ConnInfo, group string) (err e
 	ctx, cancel := a.bounded(ctx)
 	defer cancel()
 	defer func() { err = timedOut(ctx, err) }()
+	if hiddenGroup(group) {
+		return &hub.AckError{Name: "Forbidden", Message: "this group is the server's own"}
+	}
 	if !a.events.Allow(conn.UserID, a.now()) {
 		return &hub.AckError{Name: "TooManyRequests", Message: "slow down: too many joins"}
 	}

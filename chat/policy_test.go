@@ -94,8 +94,8 @@ func TestIdleUserActiveOnNewConnection(t *testing.T) {
 	if err != nil || u.Idle {
 		t.Fatalf("after reconnecting: idle %v (%v), want false", u.Idle, err)
 	}
-	if got := w.hub.serverEvents("all", "userNotIdle"); len(got) != 1 || got[0] != "guest:alice" {
-		t.Errorf("userNotIdle to everyone: %q, want one for guest:alice", got)
+	if got := w.hub.serverEvents("group", "userNotIdle"); len(got) != 1 || got[0] != "guest:alice" {
+		t.Errorf("userNotIdle to the watchers: %q, want one for guest:alice", got)
 	}
 	for _, d := range w.hub.serverEvents("conn", "userOnline") {
 		if d != `{"userId":"guest:alice","userName":"Alice","userProvider":"guest","idle":false}` {
@@ -115,10 +115,10 @@ func TestOfflineAfterGrace(t *testing.T) {
 	c1 := w.connect("c1", "guest:alice", hub.ProtocolJSON, nil)
 	closed := time.Now()
 	w.app.Disconnected(context.Background(), c1, "closed")
-	if n := len(w.hub.serverEvents("all", "userOffline")); n != 0 {
+	if n := len(w.hub.serverEvents("group", "userOffline")); n != 0 {
 		t.Fatalf("userOffline announced at once, want after %v", grace)
 	}
-	waitFor(t, "userOffline", func() bool { return len(w.hub.serverEvents("all", "userOffline")) == 1 })
+	waitFor(t, "userOffline", func() bool { return len(w.hub.serverEvents("group", "userOffline")) == 1 })
 	if d := time.Since(closed); d < grace {
 		t.Errorf("userOffline after %v, want at least the grace period %v", d, grace)
 	}
@@ -128,7 +128,7 @@ func TestOfflineAfterGrace(t *testing.T) {
 	w.app.Disconnected(context.Background(), c2, "closed")
 	w.connect("c3", "guest:bob", hub.ProtocolJSON, nil)
 	time.Sleep(2 * grace) // asserting that nothing happens needs a wait past the deadline
-	for _, d := range w.hub.serverEvents("all", "userOffline") {
+	for _, d := range w.hub.serverEvents("group", "userOffline") {
 		if d == "guest:bob" {
 			t.Error("bob announced offline although he came back within the grace period")
 		}

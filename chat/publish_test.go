@@ -262,7 +262,7 @@ func TestPublishHTMLText(t *testing.T) {
 	}
 	var msgs []hub.Message
 	for _, c := range w.hub.calls() {
-		if c.Kind == "group" {
+		if c.Kind == "group" && c.Target == "room" {
 			msgs = append(msgs, c.Msg)
 		}
 	}

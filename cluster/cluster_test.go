@@ -54,6 +54,10 @@ func TestCluster(t *testing.T) {
 	all := []member{{alice, ca}, {bob, cb}, {carol, cc}, {dave, cd}}
 
 	t.Run("presence", func(t *testing.T) {
+		// They share no chat yet: a client shows them by asking, and is
+		// told at once who of them is online, wherever they are connected.
+		mustEvent(t, ca, "watchPresence", map[string][]string{"userIds": {bob.ID, carol.ID}})
+		mustEvent(t, cb, "watchPresence", map[string][]string{"userIds": {dave.ID}})
 		waitEvent(t, ca, "alice", "userOnline", contains(bob.ID))
 		waitEvent(t, ca, "alice", "userOnline", contains(carol.ID))
 		waitEvent(t, cb, "bob", "userOnline", contains(dave.ID))

@@ -553,6 +553,10 @@ func TestSignOutClosesSockets(t *testing.T) {
 	n := start(t, server.Config{})
 	alice, bob := n.Guest("Alice"), n.Guest("Bob")
 	a1, a2, b := alice.Connect(wsclient.JSON), alice.Connect(wsclient.Reliable), bob.Connect(wsclient.JSON)
+	// Presence goes to those who show the user: here a DM partner.
+	if f, err := b.Event("createPrivateChat", map[string]string{"targetUserId": alice.ID}); err != nil || !f.Success {
+		t.Fatalf("createPrivateChat: %+v %v", f.Error, err)
+	}
 	leaked, _ := alice.Token()          // a token that leaked with its URL before sign-out
 	time.Sleep(1100 * time.Millisecond) // tokens carry their issue time to the second
 	if st := alice.Do("POST", "/.auth/logout", nil, nil); st != 302 {

@@ -274,6 +274,8 @@ func TestPresenceAndIdle(t *testing.T) {
 	n := startNode(t, server.Config{})
 	alice, bob := n.Guest("Alice"), n.Guest("Bob")
 	cb := bob.Connect(wsclient.JSON)
+	// Presence goes to those who show the user: here a DM partner.
+	mustAck(t, cb, "createPrivateChat", map[string]string{"targetUserId": alice.ID})
 	a1 := alice.Connect(wsclient.JSON)
 	waitEvent(t, cb, "userOnline", func(d string) bool { return strings.Contains(d, alice.ID) })
 

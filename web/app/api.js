@@ -35,7 +35,16 @@ export const api = {
   guestLogin: (name) => request('POST', '/.auth/login/guest', { name }),
   config: () => request('GET', '/api/config'),
   chats: () => request('GET', '/api/chats'),
-  users: async () => (await request('GET', '/api/users')).users || {},
+  profile: () => request('GET', '/api/me'),
+  updateMe: (fields) => request('PATCH', '/api/me', fields),
+  // people pages through every user (the directory), q filtering by name or handle.
+  people: ({ q, after, limit } = {}) => {
+    const p = new URLSearchParams({ all: '1' });
+    if (q) p.set('q', q);
+    if (after) p.set('after', after);
+    if (limit) p.set('limit', String(limit));
+    return request('GET', '/api/users?' + p);
+  },
   token: (userId) => request('GET', '/api/getToken?userId=' + encodeURIComponent(userId)),
   messages: (chatId, { before, after, limit } = {}) => {
     const q = new URLSearchParams();

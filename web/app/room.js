@@ -6,7 +6,7 @@
 // shown here only follow the caller's role.
 import { h, ref, reactive, computed, watch, nextTick, onMounted, onBeforeUnmount } from '/vendor/vue.esm-browser.prod.js';
 import {
-  state, chatEvents, sendEvent, chatById, chatName, isPrivate, openChat, closeTab, toast, errorText,
+  state, sendEvent, chatById, chatName, isPrivate, isJoined, openChat, confirmLeave, watchUsers, toast, errorText,
 } from './store.js';
 import { roomApi } from './roomapi.js';
 import { icon } from './icons.js';
@@ -22,7 +22,6 @@ export const room = reactive({
   panel: null,    // the chat id whose member panel is open
   dialog: null,   // {kind: 'settings' | 'invite', chatId} | {kind: 'confirm', title, text, label, run}
   notice: null,   // {title, text}: an invite link that could not be used
-  admin: false,   // the caller is a server admin (GET /api/me)
 });
 
 let pendingInvite = '';
@@ -46,6 +45,10 @@ function roleOf(c, userId, fallback) {
   return c && c.owner === userId ? 'owner' : 'member';
 }
 
+function isAdmin() {
+  return !!(state.me && state.me.admin);
+}
+
 function isGroup(c) {
   return !!c && !isPrivate(c.id) && (!c.kind || c.kind === 'group');
 }
@@ -54,18 +57,18 @@ function isGroup(c) {
 // remove members.
 function canModerate(c) {
   const r = myRole(c);
-  return isGroup(c) && (room.admin || r === 'owner' || r === 'moderator');
+  return isGroup(c) && (isAdmin() || r === 'owner' || r === 'moderator');
 }
 
 function canInvite(c) {
   if (!isGroup(c)) return false;
   if (c.invitePolicy === 'moderators') return canModerate(c);
-  return room.admin || myRole(c) !== '';
+  return isAdmin() || myRole(c) !== '';
 }
 
 // canSetRoles: setRole is for the owner and admins.
 function canSetRoles(c) {
-  return isGroup(c) && (room.admin || myRole(c) === 'owner');
+  return isGroup(c) && (isAdmin() || myRole(c) === 'owner');
 }
 
 function memberCount(c) {
@@ -80,7 +83,7 @@ export function RoomHeader(chatId) {
   const c = chatById(chatId);
   const n = memberCount(c);
   const priv = isPrivate(chatId) || (c && c.visibility === 'private');
-  return h('header', { class: 'room-header', id: 'room-header', 'data-chat-id': chatId }, [
+  return h('header', { class: 'room-header', id: 'room-header', 'data-chat-id': chatId, 'data-visibility': priv ? 'private' : 'public' }, [
     h('div', { class: 'room-heading' }, [
       h('span', { class: 'room-glyph' }, icon(priv ? 'lock' : 'hash', { size: 18 })),
       h('div', { class: 'room-titles' }, [
@@ -98,6 +101,10 @@ export function RoomHeader(chatId) {
         class: 'button is-small is-ghost', id: 'room-settings', title: 'Chat settings', 'aria-label': 'Chat settings',
         onClick: () => openDialog('settings', chatId),
       }, icon('settings', { size: 16 })) : null,
+      isGroup(c) && isJoined(c) ? h('button', {
+        class: 'button is-small is-ghost', id: 'room-leave', title: 'Leave chat', 'aria-label': 'Leave chat',
+        onClick: () => confirmLeave(chatId),
+      }, icon('logout', { size: 16 })) : null,
       h('button', {
         class: ['button', 'is-small', 'is-ghost', 'room-members-button'], id: 'room-members',
         title: 'Members', 'aria-label': `${n} member${n === 1 ? '' : 's'}: show them`, 'aria-expanded': String(room.panel === chatId),
@@ -123,14 +130,11 @@ function avatar(u) {
   }, initials(u.userName || '?'));
 }
 
-// presence merges what the page knows now (online users and their idle
-// state, kept live by the hub's events) over the panel's snapshot.
+// presence is what the page knows of a member now (state.people, kept live
+// by the presence events of the users it watches), else the panel's snapshot.
 function presence(m) {
-  const live = (state.people && state.people[m.userId]) || null;
+  const live = state.people[m.userId];
   if (live && typeof live.online === 'boolean') return { online: live.online, idle: !!live.idle, lastSeen: live.lastSeen || m.lastSeen };
-  const u = state.users && state.users[m.userId];
-  if (u) return { online: true, idle: !!u.idle, lastSeen: m.lastSeen };
-  if (state.users && Object.keys(state.users).length) return { online: false, idle: false, lastSeen: m.lastSeen };
   return { online: !!m.online, idle: !!m.idle, lastSeen: m.lastSeen };
 }
 
@@ -160,8 +164,11 @@ const MemberPanel = {
     const chat = computed(() => chatById(props.chatId));
     async function load() {
       try {
-        snapshot.value = await roomApi.members(props.chatId);
+        const list = await roomApi.members(props.chatId);
+        snapshot.value = list;
         error.value = '';
+        // From now on their presence changes reach this page.
+        watchUsers(list.map((m) => m.userId));
       } catch (err) {
         error.value = 'Could not load the members: ' + (err.message || err);
       } finally {
@@ -206,7 +213,7 @@ const MemberPanel = {
           (myRole(c) === 'owner' ? ' You will be a moderator.' : ''), 'Make owner',
         () => sendEvent('setRole', { chatId: c.id, userId: m.userId, role: 'owner' }))]);
       }
-      if (room.admin) {
+      if (isAdmin()) {
         out.push(['ban', 'Ban user', () => confirmThen('Ban user?', `Ban ${m.userName} from this server? Every session of theirs ends at once and they cannot sign in again until the ban is lifted.`, 'Ban',
           () => roomApi.ban(m.userId))]);
       }
@@ -235,7 +242,7 @@ const MemberPanel = {
           acts.length ? h('button', {
             class: 'button is-small is-ghost member-menu', 'aria-label': `Actions for ${m.userName}`, 'aria-expanded': String(open.value === m.userId),
             onClick: () => { open.value = open.value === m.userId ? '' : m.userId; },
-          }, icon('menu', { size: 16 })) : null,
+          }, icon('more', { size: 16 })) : null,
         ]),
         open.value === m.userId ? h('div', { class: 'member-actions buttons are-small' }, acts.map(([key, label, fn]) =>
           h('button', { class: ['button', 'is-small', key === 'remove' || key === 'ban' ? 'is-danger is-light' : 'is-light'], 'data-action': key, onClick: fn }, label))) : null,
@@ -614,15 +621,18 @@ export const RoomOverlays = {
     onBeforeUnmount(() => window.removeEventListener('keydown', onKey));
     // The panel follows the chat in front.
     watch(() => state.active, (id) => { if (room.panel && room.panel !== id) room.panel = id || null; });
+    // A chat's panel and dialogs show while its view is open: a chat left,
+    // removed from or deleted closes them.
+    const open = (id) => !!(id && chatById(id) && state.views[id]);
     return () => {
       const d = room.dialog;
-      const shown = room.panel && chatById(room.panel) && state.views[room.panel];
+      const shown = open(room.panel);
       return [
         shown ? h('div', { class: 'member-backdrop', onClick: () => { room.panel = null; } }) : null,
         shown ? h(MemberPanel, { chatId: room.panel, key: room.panel }) : null,
         d && d.kind === 'confirm' ? h(ConfirmDialog, { key: 'confirm' + d.title }) : null,
-        d && d.kind === 'settings' && chatById(d.chatId) ? h(SettingsDialog, { chatId: d.chatId, key: 's' + d.chatId }) : null,
-        d && d.kind === 'invite' && chatById(d.chatId) ? h(InviteDialog, { chatId: d.chatId, key: 'i' + d.chatId }) : null,
+        d && d.kind === 'settings' && open(d.chatId) ? h(SettingsDialog, { chatId: d.chatId, key: 's' + d.chatId }) : null,
+        d && d.kind === 'invite' && open(d.chatId) ? h(InviteDialog, { chatId: d.chatId, key: 'i' + d.chatId }) : null,
         room.notice ? NoticeDialog() : null,
       ];
     };
@@ -644,8 +654,8 @@ export const Banned = {
 // ---------- invite links ----------
 
 // startRooms takes the token of an invite link the page was opened at
-// (kept for the tab's session, so it survives signing in first), and
-// follows the chat events that change rooms.
+// (kept for the tab's session, so it survives signing in first) and uses
+// it once the app is ready.
 export function startRooms() {
   const m = location.pathname.match(/^\/invite\/([^/]+)$/);
   if (m) {
@@ -655,18 +665,7 @@ export function startRooms() {
   } else {
     try { pendingInvite = sessionStorage.getItem(INVITE_KEY) || ''; } catch { /* none */ }
   }
-  for (const [ev, fn] of Object.entries(handlers)) chatEvents.addEventListener(ev, (e) => fn(e.detail));
-  watch(() => state.phase, (p) => {
-    if (p !== 'ready') return;
-    loadAdmin();
-    acceptPendingInvite();
-  }, { immediate: true });
-}
-
-async function loadAdmin() {
-  try {
-    room.admin = !!(await roomApi.me()).admin;
-  } catch { /* a server without /api/me has no admins */ }
+  watch(() => state.phase, (p) => { if (p === 'ready') acceptPendingInvite(); }, { immediate: true });
 }
 
 async function acceptPendingInvite() {
@@ -697,56 +696,3 @@ function inviteErrorText(err) {
   }
   return 'The invite could not be used: ' + errorText(err);
 }
-
-// ---------- events ----------
-
-// forget closes the view of a chat the caller is no longer in.
-function forget(chatId) {
-  if (room.panel === chatId) room.panel = null;
-  if (room.dialog && room.dialog.chatId === chatId) room.dialog = null;
-  closeTab(chatId);
-  delete state.unread[chatId];
-  const c = state.chats[chatId];
-  if (!c) return;
-  if (c.visibility === 'private') {
-    delete state.chats[chatId];
-    return;
-  }
-  c.joined = false;
-  c.role = undefined;
-  if (c.members) delete c.members[state.me.userId];
-}
-
-const handlers = {
-  chatUpdated(v) {
-    if (!v || !v.id) return;
-    const c = chatById(v.id);
-    if (!c) return;
-    // The caller's own joined and role stay unless the event says them.
-    for (const [k, val] of Object.entries(v)) if (val !== undefined && val !== null) c[k] = val;
-  },
-  memberRoleChanged(d) {
-    const c = d && chatById(d.chatId);
-    if (!c) return;
-    c.members = c.members || {};
-    if (c.members[d.userId]) c.members[d.userId].role = d.role;
-    if (d.role === 'owner') c.owner = d.userId;
-    if (state.me && d.userId === state.me.userId) c.role = d.role;
-  },
-  removedFromChat(d) {
-    if (!d || !d.chatId) return;
-    const name = chatName(d.chatId);
-    const open = !!state.views[d.chatId];
-    forget(d.chatId);
-    if (open) toast(`You were removed from “${name}”`, { icon: 'logout' });
-  },
-  addedToChat(v) {
-    if (!v || !v.id || state.chats[v.id] && state.chats[v.id].joined) return;
-    state.chats[v.id] = { ...(state.chats[v.id] || {}), ...v, joined: true };
-    toast(`You were added to “${v.name}”`, { kind: 'info', icon: 'userPlus', ms: 10000, action: { label: 'Open', run: () => openChat(v.id, { focus: true }) } });
-  },
-  chatDeleted(id) {
-    if (room.panel === id) room.panel = null;
-    if (room.dialog && room.dialog.chatId === id) room.dialog = null;
-  },
-};

@@ -1,6 +1,6 @@
 // The HTTP calls of a room's features (docs/api.md, "Rooms, people and
-// admins"): members with presence, invite links, the caller's admin flag
-// and an admin's ban. Each rejects with api.js's HttpError.
+// admins"): members with presence, people search, invite links and an
+// admin's ban. Each rejects with api.js's HttpError.
 import { request } from './api.js';
 
 const chatPath = (chatId) => `/api/chats/${encodeURIComponent(chatId)}`;
@@ -9,7 +9,6 @@ const chatPath = (chatId) => `/api/chats/${encodeURIComponent(chatId)}`;
 const SEARCH_LIMIT = 20;
 
 export const roomApi = {
-  me: () => request('GET', '/api/me'),
   members: async (chatId) => (await request('GET', chatPath(chatId) + '/members')).members || [],
   searchUsers: async (q) => {
     const r = await request('GET', '/api/users?' + new URLSearchParams({ q, limit: String(SEARCH_LIMIT) }));
