@@ -58,11 +58,17 @@ func headerShows(name, topic string) string {
 // changeSettings opens the settings dialog, lets set fill it, and saves.
 func changeSettings(u *user, set func()) {
 	u.t.Helper()
-	u.click("#room-settings")
-	u.waitFor("the settings dialog shows", `!!document.querySelector('#settings-dialog')`)
+	openRoomSettings(u)
 	set()
 	u.click("#room-settings-save")
 	u.waitFor("the settings dialog closes", `!document.querySelector('#settings-dialog')`)
+}
+
+func openRoomSettings(u *user) {
+	u.t.Helper()
+	u.click("#room-menu")
+	u.click("#room-settings")
+	u.waitFor("the settings dialog shows", `!!document.querySelector('#settings-dialog')`)
 }
 
 func chooseRadio(u *user, name, value string) {
@@ -148,7 +154,9 @@ func TestBrowserPrivateRoom(t *testing.T) {
 	alice.waitFor("Alice's header shows the change", headerShows("Plans", "Q3 roadmap, no leaks"))
 	bob.waitFor("Bob's open view shows the change", headerShows("Plans", "Q3 roadmap, no leaks"))
 	bob.waitFor("Bob's tab has the new name", `(document.querySelector('.chat-tab.is-active .tab-name') || {}).textContent === 'Plans'`)
-	bob.waitFor("Bob sees no settings button (a member)", `!document.querySelector('#room-settings')`)
+	bob.click("#room-menu")
+	bob.waitFor("Bob's menu offers no settings (a member)", `!!document.querySelector('#room-leave') && !document.querySelector('#room-settings')`)
+	bob.click("#room-menu")
 
 	t.Log("step: a third user does not see it")
 	createChat(alice, "Open floor")
@@ -174,8 +182,7 @@ func TestBrowserPrivateRoom(t *testing.T) {
 	}
 
 	alice.viewport(1440, 900)
-	alice.click("#room-settings")
-	alice.waitFor("the settings dialog shows", `!!document.querySelector('#settings-dialog')`)
+	openRoomSettings(alice)
 	alice.screenshot("room-settings-1440")
 	alice.viewport(375, 812)
 	alice.screenshot("room-settings-375")

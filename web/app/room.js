@@ -97,20 +97,33 @@ export function RoomHeader(chatId) {
         class: 'button is-small is-ghost', id: 'room-invite', title: 'Invite people', 'aria-label': 'Invite people',
         onClick: () => openDialog('invite', chatId),
       }, [icon('userPlus', { size: 16 }), h('span', { class: 'is-hidden-mobile ml-1' }, 'Invite')]) : null,
-      canModerate(c) ? h('button', {
-        class: 'button is-small is-ghost', id: 'room-settings', title: 'Chat settings', 'aria-label': 'Chat settings',
-        onClick: () => openDialog('settings', chatId),
-      }, icon('settings', { size: 16 })) : null,
-      isGroup(c) && isJoined(c) ? h('button', {
-        class: 'button is-small is-ghost', id: 'room-leave', title: 'Leave chat', 'aria-label': 'Leave chat',
-        onClick: () => confirmLeave(chatId),
-      }, icon('logout', { size: 16 })) : null,
       h('button', {
         class: ['button', 'is-small', 'is-ghost', 'room-members-button'], id: 'room-members',
         title: 'Members', 'aria-label': `${n} member${n === 1 ? '' : 's'}: show them`, 'aria-expanded': String(room.panel === chatId),
         onClick: () => { room.panel = room.panel === chatId ? null : chatId; },
       }, [icon('users', { size: 16 }), h('span', { class: 'ml-1 member-count' }, String(n))]),
+      isGroup(c) && isJoined(c) ? RoomMenu(c) : null,
     ]),
+  ]);
+}
+
+// RoomMenu holds the header's less frequent actions: settings (owner,
+// moderators, admins) and leaving.
+function RoomMenu(c) {
+  const key = 'room:' + c.id;
+  const open = state.menu === key;
+  const item = (id, name, label, run, cls = '') => h('button', {
+    class: ['dropdown-item', cls], id, role: 'menuitem', onClick: () => { state.menu = null; run(); },
+  }, [icon(name, { size: 14 }), h('span', label)]);
+  return h('div', { class: ['dropdown', 'is-right', 'menu-anchor', open ? 'is-active' : ''] }, [
+    h('button', {
+      class: 'button is-small is-ghost', id: 'room-menu', title: 'More', 'aria-label': `More for ${c.name}`,
+      'aria-haspopup': 'menu', 'aria-expanded': String(open), onClick: () => { state.menu = open ? null : key; },
+    }, icon('more', { size: 16 })),
+    open ? h('div', { class: 'dropdown-menu', role: 'menu' }, h('div', { class: 'dropdown-content' }, [
+      canModerate(c) ? item('room-settings', 'settings', 'Chat settings', () => openDialog('settings', c.id)) : null,
+      item('room-leave', 'logout', 'Leave chat', () => confirmLeave(c.id), 'has-text-danger'),
+    ])) : null,
   ]);
 }
 
@@ -163,6 +176,8 @@ const MemberPanel = {
     const open = ref(''); // the member whose actions show
     const chat = computed(() => chatById(props.chatId));
     async function load() {
+      const c = chat.value;
+      watchUsers(Object.keys((c && c.members) || {}));
       try {
         const list = await roomApi.members(props.chatId);
         snapshot.value = list;
