@@ -25,10 +25,11 @@ func clickWhere(u *user, what, expr string) {
 	u.do("click "+what, chromedp.Evaluate[chromedp.Void](`(`+expr+`).click()`))
 }
 
-func typeInto(u *user, sel, text string) {
+// press clicks the element sel names from the page's script: a toast may
+// lie over the header's buttons for a while.
+func press(u *user, sel string) {
 	u.t.Helper()
-	u.waitFor(sel+" shows", `!!document.querySelector(`+js(sel)+`)`)
-	u.do("type into "+sel, chromedp.SendKeys(chromedp.CSS(sel), text))
+	clickWhere(u, sel, `document.querySelector(`+js(sel)+`)`)
 }
 
 // setField replaces the value of an input as typing would.
@@ -60,14 +61,14 @@ func changeSettings(u *user, set func()) {
 	u.t.Helper()
 	openRoomSettings(u)
 	set()
-	u.click("#room-settings-save")
+	press(u, "#room-settings-save")
 	u.waitFor("the settings dialog closes", `!document.querySelector('#settings-dialog')`)
 }
 
 func openRoomSettings(u *user) {
 	u.t.Helper()
-	u.click("#room-menu")
-	u.click("#room-settings")
+	press(u, "#room-menu")
+	press(u, "#room-settings")
 	u.waitFor("the settings dialog shows", `!!document.querySelector('#settings-dialog')`)
 }
 
@@ -79,13 +80,13 @@ func chooseRadio(u *user, name, value string) {
 // inviteByName invites people through the invite dialog's search.
 func inviteByName(u *user, names ...string) {
 	u.t.Helper()
-	u.click("#room-invite")
+	press(u, "#room-invite")
 	u.waitFor("the invite dialog shows", `!!document.querySelector('#invite-dialog')`)
 	for _, name := range names {
 		setField(u, "#invite-search", name)
 		clickWhere(u, name+" in the results", `[...document.querySelectorAll('#invite-results li')].find((e) => e.querySelector('.member-name').textContent === `+js(name)+`)?.querySelector('button:not(:disabled)')`)
 	}
-	u.click("#invite-people")
+	press(u, "#invite-people")
 	u.waitFor("the invitation is sent", toastShown("Invited "))
 	clickWhere(u, "Done", `[...document.querySelectorAll('#invite-dialog .modal-card-foot .button')].find((b) => b.textContent === 'Done')`)
 	u.waitFor("the invite dialog closes", `!document.querySelector('#invite-dialog')`)
@@ -108,7 +109,7 @@ func openMembers(u *user) {
 	if eval[bool](u, `!!document.querySelector('#member-panel')`) {
 		return
 	}
-	u.click("#room-members")
+	press(u, "#room-members")
 	u.waitFor("the member panel shows", `!!document.querySelector('#member-list .member')`)
 }
 
@@ -120,7 +121,7 @@ func memberAction(u *user, name, action string) {
 	clickWhere(u, "the actions of "+name, memberRow(name)+`?.querySelector('.member-menu')`)
 	clickWhere(u, action+" "+name, memberRow(name)+`?.querySelector('[data-action=`+js(action)+`]')`)
 	if action == "remove" || action == "owner" || action == "ban" {
-		u.click("#room-confirm")
+		press(u, "#room-confirm")
 		u.waitFor("the confirmation closes", `!document.querySelector('#confirm-dialog')`)
 	}
 }
@@ -154,9 +155,9 @@ func TestBrowserPrivateRoom(t *testing.T) {
 	alice.waitFor("Alice's header shows the change", headerShows("Plans", "Q3 roadmap, no leaks"))
 	bob.waitFor("Bob's open view shows the change", headerShows("Plans", "Q3 roadmap, no leaks"))
 	bob.waitFor("Bob's tab has the new name", `(document.querySelector('.chat-tab.is-active .tab-name') || {}).textContent === 'Plans'`)
-	bob.click("#room-menu")
+	press(bob, "#room-menu")
 	bob.waitFor("Bob's menu offers no settings (a member)", `!!document.querySelector('#room-leave') && !document.querySelector('#room-settings')`)
-	bob.click("#room-menu")
+	press(bob, "#room-menu")
 
 	t.Log("step: a third user does not see it")
 	createChat(alice, "Open floor")
@@ -207,11 +208,11 @@ func TestBrowserInviteLink(t *testing.T) {
 
 	createChat(alice, "Guild")
 	changeSettings(alice, func() { chooseRadio(alice, "visibility", "private") })
-	alice.click("#room-invite")
-	alice.click("#invite-tab-links")
+	press(alice, "#room-invite")
+	press(alice, "#invite-tab-links")
 	setField(alice, "#invite-expiry", "604800")
 	setField(alice, "#invite-max-uses", "5")
-	alice.click("#invite-create")
+	press(alice, "#invite-create")
 	alice.waitFor("the link shows", `(document.querySelector('#invite-url') || {}).value?.includes('/invite/')`)
 	url := eval[string](alice, `document.querySelector('#invite-url').value`)
 	if !strings.HasPrefix(url, ts.url+"/invite/") {
@@ -232,8 +233,8 @@ func TestBrowserInviteLink(t *testing.T) {
 	bob.waitFor("Bob is in the chat", headerShows("Guild", "")+` || (document.querySelector('#room-name') || {}).textContent === 'Guild'`)
 	bob.waitFor("the address is the app's again", `location.pathname === '/'`)
 	alice.waitFor("Alice's member count shows Bob", `(document.querySelector('#room-members .member-count') || {}).textContent === '2'`)
-	alice.click("#invite-tab-people")
-	alice.click("#invite-tab-links")
+	press(alice, "#invite-tab-people")
+	press(alice, "#invite-tab-links")
 	alice.waitFor("the link counts one use", `[...document.querySelectorAll('#invite-list .invite-uses')].some((e) => e.textContent === '1 of 5 uses')`)
 
 	t.Log("step: a revoked link says so")

@@ -693,12 +693,14 @@ function membersOf(list) {
 }
 
 // chatChanged applies a chat view sent to every member: the fields about
-// the viewer (joined, role) are the caller's own and kept.
+// the viewer (joined, role) are the caller's own and kept, and so is the
+// member list when the event carries none (memberJoined/memberLeft keep it).
 function chatChanged(d) {
   const c = chatById(d.id);
   if (!c) return;
-  const { joined, role, ...rest } = d;
+  const { joined, role, members, ...rest } = d;
   Object.assign(c, rest);
+  if (members && Object.keys(members).length) c.members = members;
 }
 
 // onReopen runs after the socket came back. A recovered session replayed
