@@ -347,6 +347,9 @@ func (a *App) createPrivateChat(ctx context.Context, conn *hub.ConnInfo, ev *hub
 	if err := a.watchEachOther(ctx, me.ID, []chatr.Member{{UserID: target.ID}}); err != nil {
 		return err
 	}
+	if err := a.announceOnline(ctx, target.ID); err != nil {
+		return err
+	}
 	if err := a.hub.SendToUser(ctx, target.ID, userEvent("joinPrivateChat", func(esc func(string) string) any { return privateChat{ID: id, Name: "Chat with " + esc(me.Name)} })); err != nil {
 		return err
 	}

@@ -134,10 +134,12 @@ func partner(chatID, userID string) string {
 
 // watchEachOther makes the live connections of a user and of the members of
 // a small chat show each other's presence, after the user joined it, and
-// tells each side who of the other is online now: what they would have
-// heard had they watched from the start.
+// tells the members that the user is online now (what they would have
+// heard had they watched from the start). The newcomer reads the members'
+// presence with the member list or watchPresence: sending it here would
+// cost each of a small chat's first joins a read and a frame per member.
 func (a *App) watchEachOther(ctx context.Context, userID string, members []chatr.Member) error {
-	var others []string
+	added := false
 	for _, m := range members {
 		if m.UserID == userID {
 			continue
@@ -148,17 +150,18 @@ func (a *App) watchEachOther(ctx context.Context, userID string, members []chatr
 		if err := a.hub.AddUserToGroup(ctx, m.UserID, presenceGroup(userID)); err != nil {
 			return err
 		}
-		others = append(others, m.UserID)
+		added = true
 	}
-	if len(others) == 0 {
+	if !added {
 		return nil
 	}
-	if err := a.snapshot(ctx, others, func(m hub.Message) error { return a.hub.SendToUser(ctx, userID, m) }); err != nil {
-		return err
-	}
-	// One event to all of the user's watchers (those who watched already
-	// hear an online user come online again, which changes nothing) costs
-	// one send instead of one per member.
+	return a.announceOnline(ctx, userID)
+}
+
+// announceOnline tells the user's watchers that the user is online, if so.
+// Those who watched already hear it again, which changes nothing: one
+// send, rather than one per new watcher.
+func (a *App) announceOnline(ctx context.Context, userID string) error {
 	return a.snapshot(ctx, []string{userID}, func(m hub.Message) error {
 		m.AsServer = true
 		return a.hub.SendToGroup(ctx, presenceGroup(userID), m)
