@@ -908,10 +908,14 @@ async function loadPeople() {
     const q = directory.q.trim().replace(/^@/, '');
     const r = await api.people({ q, after: directory.next, limit: DIRECTORY_PAGE });
     if (seq !== directorySeq) return;
+    // The server pages in handle order; a JSON object's order is not to be
+    // relied on.
+    const page = Object.entries(r.users || {}).map(([id, u]) => ({ ...u, userId: u.userId || id }))
+      .sort((a, b) => String(a.handle || a.userName).localeCompare(String(b.handle || b.userName)));
     const ids = [];
-    for (const [id, u] of Object.entries(r.users || {})) {
-      notePerson({ ...u, userId: u.userId || id, online: !!u.online, idle: !!u.idle });
-      ids.push(u.userId || id);
+    for (const u of page) {
+      notePerson({ ...u, online: !!u.online, idle: !!u.idle });
+      ids.push(u.userId);
     }
     directory.ids.push(...ids.filter((id) => !directory.ids.includes(id)));
     directory.next = r.next || '';
