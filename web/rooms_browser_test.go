@@ -144,6 +144,7 @@ func TestBrowserDirectMessageToOfflineUser(t *testing.T) {
 	}
 	// Carol leaves: her cookie stays, her sockets close.
 	carol.do("leave the app", chromedp.Navigate("about:blank"))
+	alice.waitFor("the server counts Carol offline", `fetch('/api/users?q=carol').then((r) => r.json()).then((j) => Object.values(j.users).some((u) => u.userName === 'Carol' && !u.online))`)
 
 	t.Log("step: the directory finds Carol, offline, with when she was last seen")
 	openPeople(alice)
