@@ -21,7 +21,8 @@ func (a *App) Event(ctx context.Context, conn *hub.ConnInfo, ev *hub.Event) (_ *
 	defer cancel()
 	defer func() { err = timedOut(ctx, err) }()
 	switch ev.Name {
-	case "createChat", "joinChat", "leaveChat", "deleteChat", "createPrivateChat", "userEnterIdle", "userExitIdle", "watchPresence":
+	case "createChat", "joinChat", "leaveChat", "deleteChat", "createPrivateChat", "userEnterIdle", "userExitIdle", "watchPresence",
+		"updateChat", "inviteMembers", "removeMember", "setRole", "createGroupDM":
 		// Each writes to the store, most are broadcast: a flood is slowed
 		// down like a flood of messages. typing has its own throttle.
 		if !a.events.Allow(conn.UserID, a.now()) {
@@ -64,6 +65,16 @@ func (a *App) Event(ctx context.Context, conn *hub.ConnInfo, ev *hub.Event) (_ *
 		err = a.markRead(ctx, conn, ev)
 	case "watchPresence":
 		err = a.watchPresence(ctx, conn, ev)
+	case "updateChat":
+		err = a.updateChat(ctx, conn, ev)
+	case "inviteMembers":
+		err = a.inviteMembers(ctx, conn, ev)
+	case "removeMember":
+		err = a.removeMember(ctx, conn, ev)
+	case "setRole":
+		err = a.setRole(ctx, conn, ev)
+	case "createGroupDM":
+		err = a.createGroupDM(ctx, conn, ev)
 	default:
 		err = chatr.Errorf(chatr.EINVALID, "unknown event %q", truncate(ev.Name, 64))
 	}
@@ -74,25 +85,12 @@ func (a *App) Event(ctx context.Context, conn *hub.ConnInfo, ev *hub.Event) (_ *
 // similar); "private_" ids are the server's own.
 var chatIDPattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$`)
 
-// chatView is a chat as the original's chatCreated event and /api/chats
-// show it.
-type chatView struct {
-	ID      string                `json:"id"`
-	Name    string                `json:"name"`
-	Owner   string                `json:"owner"`
-	Members map[string]memberView `json:"members"`
-	Private bool                  `json:"private,omitempty"`
-}
-
-type memberView struct {
-	UserID   string `json:"userId"`
-	UserName string `json:"userName"`
-}
-
 func (a *App) createChat(ctx context.Context, conn *hub.ConnInfo, ev *hub.Event) error {
 	var in struct {
-		Name string `json:"name"`
-		ID   string `json:"id"`
+		Name       string `json:"name"`
+		ID         string `json:"id"`
+		Visibility string `json:"visibility"`
+		Topic      string `json:"topic"`
 	}
 	if err := decodeObject(ev, &in); err != nil {
 		return err
@@ -101,22 +99,42 @@ func (a *App) createChat(ctx context.Context, conn *hub.ConnInfo, ev *hub.Event)
 	if err != nil {
 		return err
 	}
+	topic, err := a.cleanTopic(in.Topic)
+	if err != nil {
+		return err
+	}
 	id := in.ID
 	if id == "" {
 		id = newUUID()
-	} else if !chatIDPattern.MatchString(id) || strings.HasPrefix(id, "private_") {
+	} else if !chatIDPattern.MatchString(id) || strings.HasPrefix(id, "private_") || strings.HasPrefix(id, "dm_") {
 		return chatr.Errorf(chatr.EINVALID, "chat id must be 1-64 letters, digits, - or _")
 	}
-	c := chatr.Chat{ID: id, Name: name, Owner: conn.UserID, Created: a.now().UTC()}
+	c := chatr.Chat{ID: id, Name: name, Owner: conn.UserID, Created: a.now().UTC(), Visibility: in.Visibility, Topic: topic}
 	if err := a.store.CreateChat(ctx, c); err != nil {
-		if chatr.ErrorCode(err) == chatr.ECONFLICT {
-			return chatr.Errorf(chatr.ECONFLICT, "a chat with this id exists already")
+		if chatr.ErrorCode(err) == chatr.ECONFLICT && !isNameTaken(err) {
+			// As the original answers: clients take it for "use that chat".
+			return &hub.AckError{Name: "Duplicate", Message: "a chat with this id exists already"}
 		}
 		return err
 	}
-	return a.hub.SendToAll(ctx, userEvent("chatCreated", func(esc func(string) string) any {
-		return chatView{ID: c.ID, Name: esc(c.Name), Owner: c.Owner, Members: map[string]memberView{}}
-	}))
+	if c, err = a.store.GetChat(ctx, id); err != nil {
+		return err
+	}
+	if !c.IsPublic() {
+		// No one else may see a private chat: its creator is its first
+		// member.
+		u, err := a.store.GetUser(ctx, conn.UserID)
+		if err != nil {
+			return err
+		}
+		if err := a.store.AddMember(ctx, id, chatr.Member{UserID: u.ID, UserName: u.Name, Role: chatr.RoleOwner, Joined: c.Created}); err != nil {
+			return err
+		}
+		if err := a.hub.AddUserToGroup(ctx, u.ID, id); err != nil {
+			return err
+		}
+	}
+	return a.announceChat(ctx, c, conn.UserID)
 }
 
 // cleanChatName trims a chat name and checks its length and characters.
@@ -149,9 +167,6 @@ func (a *App) joinChat(ctx context.Context, conn *hub.ConnInfo, ev *hub.Event) e
 	if err != nil {
 		return err
 	}
-	if c.Private && !member {
-		return errNoSuchChat
-	}
 	u, err := a.store.GetUser(ctx, conn.UserID)
 	if err != nil {
 		return err
@@ -167,20 +182,7 @@ func (a *App) joinChat(ctx context.Context, conn *hub.ConnInfo, ev *hub.Event) e
 	if member {
 		return nil
 	}
-	if err := a.toMembers(ctx, chatID, u.ID, userEvent("memberJoined", func(esc func(string) string) any { return memberEvent{chatID, u.ID, esc(u.Name)} })); err != nil {
-		return err
-	}
-	// Only a small chat hears the announcement and starts showing the
-	// newcomer's presence (and the newcomer theirs): in a large one both
-	// would cost every member a frame per join.
-	members, small, err := a.smallChatMembers(ctx, c)
-	if err != nil || !small {
-		return err
-	}
-	if err := a.watchEachOther(ctx, u.ID, members); err != nil {
-		return err
-	}
-	return a.hub.SendToGroup(ctx, chatID, announcement("💬 "+escape(u.Name)+" has joined the chat"))
+	return a.welcome(ctx, c, u)
 }
 
 // errNoSuchChat is the one answer for a chat that does not exist and for
@@ -189,7 +191,8 @@ func (a *App) joinChat(ctx context.Context, conn *hub.ConnInfo, ev *hub.Event) e
 var errNoSuchChat = chatr.Errorf(chatr.ENOTFOUND, "no such chat")
 
 // visibleChat returns the chat and whether the caller is a member, or
-// errNoSuchChat when the chat does not exist or is a private chat of others.
+// errNoSuchChat when the chat does not exist or is a private chat of others
+// (a DM, a group DM or a private group chat).
 func (a *App) visibleChat(ctx context.Context, conn *hub.ConnInfo, chatID string) (chatr.Chat, bool, error) {
 	c, err := a.store.GetChat(ctx, chatID)
 	if chatr.ErrorCode(err) == chatr.ENOTFOUND {
@@ -201,7 +204,7 @@ func (a *App) visibleChat(ctx context.Context, conn *hub.ConnInfo, chatID string
 	if err != nil {
 		return chatr.Chat{}, false, err
 	}
-	if c.Private && !member {
+	if !c.IsPublic() && !member {
 		return chatr.Chat{}, false, errNoSuchChat
 	}
 	return c, member, nil
@@ -225,16 +228,24 @@ func (a *App) leaveChat(ctx context.Context, conn *hub.ConnInfo, ev *hub.Event) 
 		}
 		chatID = in.ChatID
 	}
-	member, err := a.store.IsMember(ctx, chatID, conn.UserID)
-	if err != nil {
-		return err
-	}
-	if !member {
+	me, err := a.store.GetMember(ctx, chatID, conn.UserID)
+	if chatr.ErrorCode(err) == chatr.ENOTFOUND {
 		return chatr.Errorf(chatr.ENOTFOUND, "you are not a member of this chat")
+	} else if err != nil {
+		return err
 	}
 	u, err := a.store.GetUser(ctx, conn.UserID)
 	if err != nil {
 		return err
+	}
+	c, err := a.store.GetChat(ctx, chatID)
+	if err != nil {
+		return err
+	}
+	if c.Kind() == chatr.KindGroup && memberRole(c, me) == chatr.RoleOwner {
+		if err := a.handOver(ctx, c, u.ID); err != nil {
+			return err
+		}
 	}
 	if err := a.store.RemoveMember(ctx, chatID, u.ID); err != nil {
 		return err
@@ -258,24 +269,36 @@ func (a *App) deleteChat(ctx context.Context, conn *hub.ConnInfo, ev *hub.Event)
 	if err != nil {
 		return err
 	}
-	c, _, err := a.visibleChat(ctx, conn, chatID)
+	x, err := a.access(ctx, conn.UserID, chatID)
 	if err != nil {
 		return err
 	}
-	if c.Private {
+	if x.chat.Kind() != chatr.KindGroup {
 		return chatr.Errorf(chatr.EFORBIDDEN, "private chats cannot be deleted")
 	}
-	if c.Owner != conn.UserID {
-		return chatr.Errorf(chatr.EFORBIDDEN, "only the chat's owner can delete it")
+	if !x.moderates() {
+		return forbidden("the chat's owner, its moderators and admins")
 	}
 	if err := a.store.DeleteChat(ctx, chatID); err != nil {
 		return err
 	}
-	if err := a.hub.RemoveGroup(ctx, chatID); err != nil {
+	a.logMod(ctx, chatr.ModEvent{Actor: x.user.ID, Action: "deleteChat", ChatID: chatID, Detail: x.chat.Name})
+	deleted := serverEvent("chatDeleted", chatID)
+	if x.chat.IsPublic() {
+		// Public chats are in everyone's browse list: rare, and all must
+		// know.
+		if err := a.hub.RemoveGroup(ctx, chatID); err != nil {
+			return err
+		}
+		return a.hub.SendToAll(ctx, deleted)
+	}
+	// Only the members know a private chat; they hear it before the group
+	// goes.
+	deleted.AsServer = true
+	if err := a.hub.SendToGroup(ctx, chatID, deleted); err != nil {
 		return err
 	}
-	// Public chats are in everyone's browse list: rare, and all must know.
-	return a.hub.SendToAll(ctx, serverEvent("chatDeleted", chatID))
+	return a.hub.RemoveGroup(ctx, chatID)
 }
 
 // privateChat is the payload of joinPrivateChat.
@@ -283,6 +306,9 @@ type privateChat struct {
 	ID        string `json:"id"`
 	Name      string `json:"name"`
 	GrabFocus bool   `json:"grabFocus"`
+	// Members lists a group DM's members, so that every member's client
+	// can show the chat at once.
+	Members map[string]MemberView `json:"members,omitempty"`
 }
 
 func (a *App) createPrivateChat(ctx context.Context, conn *hub.ConnInfo, ev *hub.Event) error {
@@ -321,10 +347,12 @@ func (a *App) createPrivateChat(ctx context.Context, conn *hub.ConnInfo, ev *hub
 	if err := a.watchEachOther(ctx, me.ID, []chatr.Member{{UserID: target.ID}}); err != nil {
 		return err
 	}
-	if err := a.hub.SendToUser(ctx, target.ID, userEvent("joinPrivateChat", func(esc func(string) string) any { return privateChat{id, "Chat with " + esc(me.Name), false} })); err != nil {
+	if err := a.hub.SendToUser(ctx, target.ID, userEvent("joinPrivateChat", func(esc func(string) string) any { return privateChat{ID: id, Name: "Chat with " + esc(me.Name)} })); err != nil {
 		return err
 	}
-	if err := a.hub.SendToUser(ctx, me.ID, userEvent("joinPrivateChat", func(esc func(string) string) any { return privateChat{id, "Chat with " + esc(target.Name), true} })); err != nil {
+	if err := a.hub.SendToUser(ctx, me.ID, userEvent("joinPrivateChat", func(esc func(string) string) any {
+		return privateChat{ID: id, Name: "Chat with " + esc(target.Name), GrabFocus: true}
+	})); err != nil {
 		return err
 	}
 	return a.hub.SendToGroup(ctx, id, announcement("💬 "+escape(me.Name)+" wants to chat"))

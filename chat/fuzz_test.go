@@ -68,7 +68,7 @@ func fuzzApp(t *testing.T) (*chat.App, *memstore.Store, *hub.ConnInfo) {
 }
 
 // ackNames are the errors a client may see from the chat application.
-var ackNames = map[string]bool{"BadRequest": true, "NotFound": true, "Forbidden": true, "Duplicate": true, "TooManyRequests": true}
+var ackNames = map[string]bool{"BadRequest": true, "NotFound": true, "Forbidden": true, "Duplicate": true, "Conflict": true, "Gone": true, "TooManyRequests": true}
 
 // FuzzEvent feeds arbitrary events to the application: it must answer with
 // success or a named ack error (never an internal error, never a panic),

@@ -228,7 +228,8 @@ func ackError(err error) error {
 		return nil
 	}
 	name := map[string]string{
-		chatr.ECONFLICT:  "Duplicate",
+		chatr.ECONFLICT:  "Conflict",
+		chatr.EGONE:      "Gone",
 		chatr.EFORBIDDEN: "Forbidden",
 		chatr.EINVALID:   "BadRequest",
 		chatr.ELIMIT:     "TooManyRequests",

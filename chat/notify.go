@@ -98,7 +98,7 @@ func (a *App) watchedAtConnect(ctx context.Context, userID string, chats []chatr
 		if len(ids) >= MaxWatched {
 			break
 		}
-		if c.Private {
+		if c.Kind() == chatr.KindDirect {
 			if p := partner(c.ID, userID); p != "" {
 				add(p)
 			}
@@ -133,8 +133,11 @@ func partner(chatID, userID string) string {
 }
 
 // watchEachOther makes the live connections of a user and of the members of
-// a small chat show each other's presence, after the user joined it.
+// a small chat show each other's presence, after the user joined it, and
+// tells each side who of the other is online now: what they would have
+// heard had they watched from the start.
 func (a *App) watchEachOther(ctx context.Context, userID string, members []chatr.Member) error {
+	var others []string
 	for _, m := range members {
 		if m.UserID == userID {
 			continue
@@ -145,8 +148,21 @@ func (a *App) watchEachOther(ctx context.Context, userID string, members []chatr
 		if err := a.hub.AddUserToGroup(ctx, m.UserID, presenceGroup(userID)); err != nil {
 			return err
 		}
+		others = append(others, m.UserID)
 	}
-	return nil
+	if len(others) == 0 {
+		return nil
+	}
+	if err := a.snapshot(ctx, others, func(m hub.Message) error { return a.hub.SendToUser(ctx, userID, m) }); err != nil {
+		return err
+	}
+	// One event to all of the user's watchers (those who watched already
+	// hear an online user come online again, which changes nothing) costs
+	// one send instead of one per member.
+	return a.snapshot(ctx, []string{userID}, func(m hub.Message) error {
+		m.AsServer = true
+		return a.hub.SendToGroup(ctx, presenceGroup(userID), m)
+	})
 }
 
 // watchPresence handles {"userIds":[...]}: the connection is put in the
@@ -184,6 +200,11 @@ func (a *App) watchPresence(ctx context.Context, conn *hub.ConnInfo, ev *hub.Eve
 // batches). Offline users are not mentioned: the client starts from nobody
 // online, as the original does.
 func (a *App) sendSnapshot(ctx context.Context, conn *hub.ConnInfo, users []string) error {
+	return a.snapshot(ctx, users, func(m hub.Message) error { return a.hub.SendToConnection(ctx, conn.ID, m) })
+}
+
+// snapshot hands send a userOnline for each of users online now.
+func (a *App) snapshot(ctx context.Context, users []string, send func(hub.Message) error) error {
 	for _, id := range users {
 		n, err := a.presence.Count(ctx, id)
 		if err != nil {
@@ -200,7 +221,7 @@ func (a *App) sendSnapshot(ctx context.Context, conn *hub.ConnInfo, users []stri
 		}
 		m := onlineEvent(u)
 		m.Batch = &hub.Batch{Name: batchPresence, Key: "online:" + u.ID}
-		if err := a.hub.SendToConnection(ctx, conn.ID, m); err != nil {
+		if err := send(m); err != nil {
 			return err
 		}
 	}

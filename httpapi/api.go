@@ -2,12 +2,15 @@ package httpapi
 
 import (
 	"context"
+	"encoding/json"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"time"
 
 	"github.com/chatr/chatr"
+	"github.com/chatr/chatr/chat"
 	"github.com/chatr/chatr/hub"
 )
 
@@ -70,24 +73,12 @@ func (h *Handler) users(w http.ResponseWriter, r *http.Request, u chatr.User) {
 	writeJSON(w, http.StatusOK, map[string]any{"users": users})
 }
 
-type memberView struct {
-	UserID   string `json:"userId"`
-	UserName string `json:"userName"`
-}
-
-type chatView struct {
-	ID      string                `json:"id"`
-	Name    string                `json:"name"`
-	Owner   string                `json:"owner,omitempty"`
-	Members map[string]memberView `json:"members"`
-	Private bool                  `json:"private,omitempty"`
-}
-
-// chats lists every group chat, plus the caller's private chats and unread
-// counts under keys of their own so that the original client is unaffected.
+// chats lists the public group chats and the caller's private group
+// chats (each with joined and role), the caller's direct messages and
+// group DMs (most recent first), and unread and mention counts.
 func (h *Handler) chats(w http.ResponseWriter, r *http.Request, u chatr.User) {
 	ctx := r.Context()
-	groups, err := h.cfg.Store.ListGroupChats(ctx)
+	public, err := h.cfg.Store.ListGroupChats(ctx)
 	if err != nil {
 		h.Error(w, r, err)
 		return
@@ -102,46 +93,60 @@ func (h *Handler) chats(w http.ResponseWriter, r *http.Request, u chatr.User) {
 		h.Error(w, r, err)
 		return
 	}
-	chats := make(map[string]chatView, len(groups))
-	for _, c := range groups {
-		v, err := h.chatView(ctx, c, u.ID)
-		if err != nil {
-			h.Error(w, r, err)
-			return
-		}
-		chats[c.ID] = v
+	mentions, err := h.cfg.Store.MentionCounts(ctx, u.ID)
+	if err != nil {
+		h.Error(w, r, err)
+		return
 	}
-	private := make(map[string]chatView)
-	for _, c := range mine {
-		if !c.Private {
+	groups := make(map[string]chat.ChatView, len(public))
+	var private []chat.ChatView
+	// Public chats, then the caller's own: private group chats are listed
+	// to their members only.
+	for _, c := range append(public, mine...) {
+		if _, seen := groups[c.ID]; seen {
 			continue
 		}
-		v, err := h.chatView(ctx, c, u.ID)
+		v, err := h.cfg.App.View(ctx, c, u.ID)
 		if err != nil {
 			h.Error(w, r, err)
 			return
 		}
-		private[c.ID] = v
-	}
-	if unread == nil {
-		unread = map[string]int{}
-	}
-	writeJSON(w, http.StatusOK, map[string]any{"chats": chats, "privateChats": private, "unread": unread})
-}
-
-func (h *Handler) chatView(ctx context.Context, c chatr.Chat, viewer string) (chatView, error) {
-	members, err := h.cfg.Store.ListMembers(ctx, c.ID)
-	if err != nil {
-		return chatView{}, err
-	}
-	v := chatView{ID: c.ID, Name: c.Name, Owner: c.Owner, Private: c.Private, Members: make(map[string]memberView, len(members))}
-	for _, m := range members {
-		v.Members[m.UserID] = memberView{m.UserID, m.UserName}
-		if c.Private && m.UserID != viewer {
-			v.Name = "Chat with " + m.UserName
+		if c.Kind() == chatr.KindGroup {
+			groups[c.ID] = v
+		} else {
+			private = append(private, v)
 		}
 	}
-	return v, nil
+	// Most recent first; JSON objects keep their order in browsers.
+	slices.SortStableFunc(private, func(a, b chat.ChatView) int { return b.LastMessageAt.Compare(a.LastMessageAt) })
+	writeJSON(w, http.StatusOK, map[string]any{"chats": groups, "privateChats": orderedChats(private),
+		"unread": nonNil(unread), "mentions": nonNil(mentions)})
+}
+
+// orderedChats encodes chats as a JSON object keyed by id, in their order.
+type orderedChats []chat.ChatView
+
+func (o orderedChats) MarshalJSON() ([]byte, error) {
+	b := []byte{'{'}
+	for i, v := range o {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		k, _ := json.Marshal(v.ID)
+		e, err := json.Marshal(v)
+		if err != nil {
+			return nil, err
+		}
+		b = append(append(append(b, k...), ':'), e...)
+	}
+	return append(b, '}'), nil
+}
+
+func nonNil(m map[string]int) map[string]int {
+	if m == nil {
+		return map[string]int{}
+	}
+	return m
 }
 
 // Page size bounds of the history API.

@@ -147,6 +147,12 @@ func New(cfg Config) *Handler {
 	m.HandleFunc("GET /api/users", h.authed(h.users))
 	m.HandleFunc("GET /api/chats", h.authed(h.chats))
 	m.HandleFunc("GET /api/chats/{id}/messages", h.authed(h.messages))
+	m.HandleFunc("GET /api/chats/{id}", h.authed(h.chat))
+	m.HandleFunc("GET /api/chats/{id}/members", h.authed(h.members))
+	m.HandleFunc("GET /api/chats/{id}/invites", h.authed(h.invites))
+	m.HandleFunc("POST /api/chats/{id}/invites", h.authedWrite(h.createInvite))
+	m.HandleFunc("DELETE /api/chats/{id}/invites/{inviteId}", h.authedWrite(h.revokeInvite))
+	m.HandleFunc("POST /api/invites/{token}", h.authedWrite(h.useInvite))
 	m.HandleFunc("GET /api/config", h.authed(h.config))
 	h.routePeople(m)
 	h.routeAdmin(m)
@@ -299,6 +305,7 @@ func (h *Handler) storeUnavailable(err error) bool {
 var statusOf = map[string]int{
 	chatr.ECONFLICT:  http.StatusConflict,
 	chatr.EFORBIDDEN: http.StatusForbidden,
+	chatr.EGONE:      http.StatusGone,
 	chatr.EINVALID:   http.StatusBadRequest,
 	chatr.ELIMIT:     http.StatusTooManyRequests,
 	chatr.ENOTFOUND:  http.StatusNotFound,
