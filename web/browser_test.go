@@ -558,6 +558,8 @@ func TestBrowserChat(t *testing.T) {
 		if n := eval[int](alice, `document.querySelectorAll('#chat-list .dropdown.is-active .delete-chat').length`); n != 0 {
 			t.Errorf("Alice may delete Bob's chat")
 		}
+		alice.do("close the menu", chromedp.KeyEvent("\u001b"))
+		alice.waitFor("the menu closes", `!document.querySelector('.dropdown.is-active')`)
 		alice.do("mark Lobby", chromedp.Evaluate[chromedp.Void](
 			`[...document.querySelectorAll('#chat-list .side-item')].find((e) => e.textContent.includes('Lobby')).setAttribute('data-test-target', '1')`))
 		alice.click(`#chat-list .side-item[data-test-target] .chat-menu-button`)

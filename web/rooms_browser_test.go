@@ -144,6 +144,7 @@ func TestBrowserDirectMessageToOfflineUser(t *testing.T) {
 	}
 	// Carol leaves: her cookie stays, her sockets close.
 	carol.do("leave the app", chromedp.Navigate("about:blank"))
+	alice.waitFor("the server counts Carol offline", `fetch('/api/users?q=carol').then((r) => r.json()).then((j) => Object.values(j.users).some((u) => u.userName === 'Carol' && !u.online))`)
 
 	t.Log("step: the directory finds Carol, offline, with when she was last seen")
 	openPeople(alice)
@@ -254,7 +255,8 @@ func TestBrowserRename(t *testing.T) {
 	alice.click("#rename-submit")
 	alice.waitFor("Alice's own name changes", `!document.querySelector('.modal') && document.querySelector('.me-name').textContent === 'Alicia'`)
 	bob.waitFor("Bob's DM shows the new name", sideItem("dm-list", chatID)+`?.querySelector('.dm-name')?.textContent === 'Alicia'`)
-	carol.waitFor("Carol's directory shows the new name", personShown("Alicia"))
+	carol.do("search again", chromedp.SendKeys(chromedp.CSS("#people-search"), "ali"))
+	carol.waitFor("Carol's directory shows the new name", personShown("Alicia")+` && !(`+personShown("Alice")+`)`)
 	bob.do("reload", chromedp.Reload())
 	bob.waitReady()
 	bob.waitFor("the new name stays after a reload", sideItem("dm-list", chatID)+`?.querySelector('.dm-name')?.textContent === 'Alicia'`)

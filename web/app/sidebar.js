@@ -160,7 +160,7 @@ export const BrowsePage = {
           h('div', { class: 'browse-text' }, [
             h('div', { class: 'browse-name' }, c.name),
             c.topic ? h('div', { class: 'browse-topic' }, c.topic) : null,
-            h('div', { class: 'browse-meta' }, `${members} member${members === 1 ? '' : 's'}`),
+            members ? h('div', { class: 'browse-meta' }, `${members} member${members === 1 ? '' : 's'}`) : null,
           ]),
           h('button', {
             class: ['button', 'is-small', 'is-primary', 'join-chat', busy.value === c.id ? 'is-loading' : ''], 'aria-label': `Join ${c.name}`,

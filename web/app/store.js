@@ -85,6 +85,22 @@ export function partners(c) {
   return Object.values((c && c.members) || {}).filter((m) => m.userId !== me);
 }
 
+// directMembers makes the member list of a DM from its id
+// ("private_<a>_<b>", the two ids in order) and its name ("Chat with X"),
+// for an event that does not list the members.
+function directMembers(id, name) {
+  const me = state.me.userId;
+  const rest = String(id).slice('private_'.length);
+  let other = '';
+  if (rest.startsWith(me + '_')) other = rest.slice(me.length + 1);
+  else if (rest.endsWith('_' + me)) other = rest.slice(0, -me.length - 1);
+  if (!other) return {};
+  return {
+    [me]: { userId: me, userName: state.me.userName },
+    [other]: { userId: other, userName: personName(other, String(name || '').replace(/^Chat with /, '')) },
+  };
+}
+
 // personName is the current name of a user: a rename seen on this page wins
 // over the name a chat or message was stored with.
 export function personName(userId, fallback) {
@@ -633,7 +649,8 @@ function onChatEvent(ev, d) {
     case 'joinPrivateChat': {
       if (!d || !d.id) break;
       const known = state.privateChats[d.id];
-      const members = d.members && typeof d.members === 'object' ? membersOf(d.members) : (known && known.members) || {};
+      let members = d.members && typeof d.members === 'object' ? membersOf(d.members) : (known && known.members) || {};
+      if (!Object.keys(members).length && !isGroupDM(d.id)) members = directMembers(d.id, d.name);
       for (const m of Object.values(members)) notePerson(m);
       state.privateChats[d.id] = {
         ...(known || {}), id: d.id, name: d.name, private: true, members,
@@ -917,10 +934,14 @@ async function loadPeople() {
     const q = directory.q.trim().replace(/^@/, '');
     const r = await api.people({ q, after: directory.next, limit: DIRECTORY_PAGE });
     if (seq !== directorySeq) return;
+    // The server pages in handle order; a JSON object's order is not to be
+    // relied on.
+    const page = Object.entries(r.users || {}).map(([id, u]) => ({ ...u, userId: u.userId || id }))
+      .sort((a, b) => String(a.handle || a.userName).localeCompare(String(b.handle || b.userName)));
     const ids = [];
-    for (const [id, u] of Object.entries(r.users || {})) {
-      notePerson({ ...u, userId: u.userId || id, online: !!u.online, idle: !!u.idle });
-      ids.push(u.userId || id);
+    for (const u of page) {
+      notePerson({ ...u, online: !!u.online, idle: !!u.idle });
+      ids.push(u.userId);
     }
     directory.ids.push(...ids.filter((id) => !directory.ids.includes(id)));
     directory.next = r.next || '';
@@ -1016,6 +1037,13 @@ document.addEventListener('visibilitychange', () => {
     if (state.active) markRead(state.active);
   }
 });
+
+// A page that goes away never recovers its session: closing the socket
+// cleanly ends it at once, so the others see this user leave after the
+// server's short grace rather than after the whole recovery window.
+window.addEventListener('pagehide', () => { if (client) client.stop(); });
+// A page restored from the back/forward cache has lost its connection.
+window.addEventListener('pageshow', (e) => { if (e.persisted && state.phase === 'ready') location.reload(); });
 
 watch(() => totalUnread(), (n) => {
   document.title = n > 0 ? `(${n}) Chatr` : 'Chatr';
