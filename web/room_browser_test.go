@@ -39,6 +39,18 @@ func setField(u *user, sel, text string) {
 	u.do("set "+sel, chromedp.Evaluate[chromedp.Void](`(() => { const e = document.querySelector(`+js(sel)+`); e.value = `+js(text)+`; e.dispatchEvent(new Event('input')); e.dispatchEvent(new Event('change')); })()`))
 }
 
+// fetchText is the body of a GET from the user's page.
+func fetchText(u *user, path string) string {
+	u.t.Helper()
+	ctx, cancel := context.WithTimeout(u.ctx, 10*time.Second)
+	defer cancel()
+	s, err := chromedp.Run(ctx, chromedp.Evaluate[string](`fetch(`+js(path)+`).then((r) => r.text())`, awaitPromise))
+	if err != nil {
+		u.t.Fatalf("%s: GET %s: %v", u.name, path, err)
+	}
+	return s
+}
+
 // fetchStatus is the HTTP status of a GET from the user's page.
 func fetchStatus(u *user, path string) int {
 	u.t.Helper()
@@ -177,7 +189,7 @@ func TestBrowserPrivateRoom(t *testing.T) {
 	if got := fetchStatus(bob, "/api/chats/"+id); got != 200 {
 		t.Errorf("Bob (a member): GET /api/chats/%s: status %d, want 200", id, got)
 	}
-	chats := eval[string](carol, `fetch('/api/chats').then((r) => r.text())`)
+	chats := fetchText(carol, "/api/chats")
 	if strings.Contains(chats, id) {
 		t.Errorf("Carol's /api/chats names the private room: %s", chats)
 	}

@@ -419,12 +419,13 @@ const SettingsDialog = {
   },
 };
 
-const EXPIRIES = [['0', 'Never'], ['3600', '1 hour'], ['86400', '1 day'], ['604800', '7 days']];
+// EXPIRIES are the link lifetimes offered; the server takes 60 s to 365
+// days, so the longest is a year rather than never.
+const EXPIRIES = [['3600', '1 hour'], ['86400', '1 day'], ['604800', '7 days'], ['2592000', '30 days'], ['31536000', '1 year']];
 
 function expiryText(iso) {
-  if (!iso) return 'never expires';
   const t = new Date(iso).getTime();
-  if (isNaN(t)) return 'never expires';
+  if (!iso || isNaN(t)) return 'never expires';
   return (t <= Date.now() ? 'expired ' : 'expires ') + fullTime(iso);
 }
 

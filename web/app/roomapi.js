@@ -14,11 +14,9 @@ export const roomApi = {
     const r = await request('GET', '/api/users?' + new URLSearchParams({ q, limit: String(SEARCH_LIMIT) }));
     return Object.values(r.users || {});
   },
-  // createInvite: expiresInSeconds and maxUses are left out for "never" and
-  // "unlimited".
+  // createInvite: maxUses is left out for "unlimited".
   createInvite: (chatId, { expiresInSeconds, maxUses }) => {
-    const body = {};
-    if (expiresInSeconds > 0) body.expiresInSeconds = expiresInSeconds;
+    const body = { expiresInSeconds };
     if (maxUses > 0) body.maxUses = maxUses;
     return request('POST', chatPath(chatId) + '/invites', body);
   },
