@@ -201,6 +201,15 @@ func TestBrowserPrivateRoom(t *testing.T) {
 	alice.screenshot("room-settings-375")
 	alice.do("close", chromedp.KeyEvent("\u001b"))
 	alice.waitFor("the dialog closes", `!document.querySelector('#settings-dialog')`)
+	alice.viewport(1280, 800)
+
+	t.Log("step: the owner deletes the room from its settings; Bob's view closes")
+	clickChat(alice, "Plans")
+	openRoomSettings(alice)
+	press(alice, "#room-delete")
+	press(alice, "#confirm-delete")
+	bob.waitFor("Bob's view of the room closes", `!document.querySelector('.chat-view[data-chat-id=`+js(id)+`]') && !(`+chatListed("Plans")+`)`)
+	bob.waitFor("Bob is told", toastShown("“Plans” was deleted"))
 	for _, u := range []*user{alice, bob, carol} {
 		u.checkPage()
 	}
