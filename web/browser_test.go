@@ -284,7 +284,7 @@ func (u *user) signIn() {
 
 func (u *user) waitReady() {
 	u.t.Helper()
-	u.waitFor("the main screen shows", `!!document.querySelector('#user-list') && !document.querySelector('#conn-banner')`)
+	u.waitFor("the main screen shows", `!!document.querySelector('#sidebar') && !document.querySelector('#conn-banner')`)
 }
 
 // checkPage fails the test on CSP violations, uncaught errors or alerts.
@@ -309,17 +309,72 @@ func js(s string) string {
 }
 
 // Selectors and page expressions used by several tests.
-func userListed(name string) string {
-	return `[...document.querySelectorAll('#user-list .user-entry')].some((e) => e.querySelector('.user-name').textContent.replace(' (you)', '') === ` + js(name) + `)`
+// personShown finds a person's row in the people directory by name.
+func personShown(name string) string {
+	return `[...document.querySelectorAll('#people-list .person')].some((e) => e.querySelector('.person-name').textContent === ` + js(name) + `)`
 }
 
+// personStatus is the presence text of a person in the directory.
+func personStatus(name string) string {
+	return `([...document.querySelectorAll('#people-list .person')].find((e) => e.querySelector('.person-name').textContent === ` + js(name) + `) || {querySelector: () => ({textContent: ''})}).querySelector('.person-status').textContent`
+}
+
+// openPeople shows the people directory.
+func openPeople(u *user) {
+	u.t.Helper()
+	u.openSidebar()
+	u.click("#open-people")
+	u.waitFor("the people directory shows", `!!document.querySelector('#people-list')`)
+}
+
+// openSidebar opens the drawer on a phone-sized screen (a no-op on a desktop).
+func (u *user) openSidebar() {
+	u.t.Helper()
+	if eval[bool](u, `getComputedStyle(document.querySelector('.topbar-burger')).display !== 'none' && !document.querySelector('.sidebar.is-open')`) {
+		u.click(".topbar-burger")
+		u.waitFor("the drawer opens", `!!document.querySelector('.sidebar.is-open')`)
+	}
+}
+
+// messagePerson opens the DM with a person from the directory.
+func messagePerson(u *user, name string) {
+	u.t.Helper()
+	openPeople(u)
+	u.waitFor(name+" is in the directory", personShown(name))
+	u.do("message "+name, chromedp.Evaluate[chromedp.Void](
+		`[...document.querySelectorAll('#people-list .person')].find((e) => e.querySelector('.person-name').textContent === `+js(name)+`).querySelector('.message-person').click()`))
+	u.waitFor("the conversation with "+name+" is in front", `(document.querySelector('.chat-tab.is-active') || {dataset: {}}).dataset.chatId?.startsWith('private_') && !document.querySelector('#people-list')`)
+}
+
+// chatListed is true when a group chat the user is a member of is in the sidebar.
 func chatListed(name string) string {
 	return `[...document.querySelectorAll('#chat-list .side-name')].some((e) => e.textContent === ` + js(name) + `)`
 }
 
+func browseListed(name string) string {
+	return `[...document.querySelectorAll('#browse-list .browse-name')].some((e) => e.textContent === ` + js(name) + `)`
+}
+
+// joinChat joins a public chat from "Browse chats".
+func joinChat(u *user, name string) {
+	u.t.Helper()
+	u.openSidebar()
+	u.click("#browse-chats")
+	u.waitFor("chat "+name+" can be joined", browseListed(name))
+	u.do("join "+name, chromedp.Evaluate[chromedp.Void](
+		`[...document.querySelectorAll('#browse-list .browse-item')].find((e) => e.querySelector('.browse-name').textContent === `+js(name)+`).querySelector('.join-chat').click()`))
+	u.waitFor("chat "+name+" is in front", `(document.querySelector('.chat-tab.is-active .tab-name') || {}).textContent === `+js(name))
+}
+
+// clickChat opens a chat from the sidebar, joining it first when the user
+// is not a member yet.
 func clickChat(u *user, name string) {
 	u.t.Helper()
-	u.waitFor("chat "+name+" is listed", chatListed(name))
+	if !eval[bool](u, chatListed(name)) {
+		joinChat(u, name)
+		return
+	}
+	u.openSidebar()
 	u.do("open chat "+name, chromedp.Evaluate[chromedp.Void](
 		`[...document.querySelectorAll('#chat-list .side-item')].find((e) => e.querySelector('.side-name').textContent === `+js(name)+`).setAttribute('data-test-target', '1')`),
 		chromedp.Click(chromedp.CSS(`#chat-list .side-item[data-test-target] .chat-entry`)),
@@ -383,14 +438,13 @@ func TestBrowserChat(t *testing.T) {
 	alice.signIn()
 	bob.signIn()
 
-	t.Log("step: user list")
+	t.Log("step: people directory")
 	{
-		alice.waitFor("Alice sees Bob", userListed("Bob"))
-		bob.waitFor("Bob sees Alice", userListed("Alice"))
-		alice.waitFor("Alice is highlighted as herself",
-			`(document.querySelector('#user-list .is-self .user-name') || {}).textContent === 'Alice (you)'`)
-		alice.waitFor("the list shows provider icons", `!!document.querySelector('#user-list .provider-guest')`)
 		alice.screenshot("welcome-light")
+		openPeople(alice)
+		alice.waitFor("Alice sees Bob online", personStatus("Bob")+` === 'online'`)
+		alice.waitFor("Alice is marked as herself",
+			`[...document.querySelectorAll('#people-list .person')].some((e) => e.textContent.includes('Alice (you)') && !e.querySelector('.message-person'))`)
 	}
 
 	t.Log("step: create and join a chat")
@@ -402,8 +456,7 @@ func TestBrowserChat(t *testing.T) {
 		alice.waitFor("Escape closes the dialog", `!document.querySelector('.modal')`)
 
 		createChat(alice, "Lobby")
-		bob.waitFor("Bob sees the new chat", chatListed("Lobby"))
-		clickChat(bob, "Lobby")
+		joinChat(bob, "Lobby")
 	}
 
 	t.Log("step: messages both ways")
@@ -462,9 +515,7 @@ func TestBrowserChat(t *testing.T) {
 
 	t.Log("step: private chat")
 	{
-		alice.do("click Bob in the user list", chromedp.Click(chromedp.CSS(`#user-list .user-entry:not(.is-self) .side-main`)))
-		alice.waitFor("Alice's private tab opens in front",
-			`(document.querySelector('.chat-tab.is-active') || {dataset: {}}).dataset.chatId?.startsWith('private_')`)
+		messagePerson(alice, "Bob")
 		bob.waitFor("Bob gets a toast", `window.__toasts.some((t) => t.includes('private chat') || t.includes('talk'))`)
 		bob.waitFor("Bob gets a background tab",
 			`[...document.querySelectorAll('.chat-tab')].some((e) => e.dataset.chatId.startsWith('private_') && !e.classList.contains('is-active'))`)
@@ -498,12 +549,18 @@ func TestBrowserChat(t *testing.T) {
 	t.Log("step: delete a chat as owner")
 	{
 		createChat(bob, "Bob's corner")
-		alice.waitFor("Alice sees Bob's chat", chatListed("Bob's corner"))
-		if n := eval[int](alice, `[...document.querySelectorAll('#chat-list .side-item')].filter((e) => e.textContent.includes("Bob's corner") && e.querySelector('.delete-chat')).length`); n != 0 {
-			t.Errorf("Alice has a delete button on Bob's chat")
+		joinChat(alice, "Bob's corner")
+		alice.do("open the menu of Bob's corner", chromedp.Evaluate[chromedp.Void](
+			`[...document.querySelectorAll('#chat-list .side-item')].find((e) => e.textContent.includes("Bob's corner")).querySelector('.chat-menu-button').click()`))
+		alice.waitFor("the menu offers to leave", `!!document.querySelector('#chat-list .dropdown.is-active .leave-chat')`)
+		if n := eval[int](alice, `document.querySelectorAll('#chat-list .dropdown.is-active .delete-chat').length`); n != 0 {
+			t.Errorf("Alice may delete Bob's chat")
 		}
+		alice.do("close the menu", chromedp.KeyEvent("\u001b"))
+		alice.waitFor("the menu closes", `!document.querySelector('.dropdown.is-active')`)
 		alice.do("mark Lobby", chromedp.Evaluate[chromedp.Void](
 			`[...document.querySelectorAll('#chat-list .side-item')].find((e) => e.textContent.includes('Lobby')).setAttribute('data-test-target', '1')`))
+		alice.click(`#chat-list .side-item[data-test-target] .chat-menu-button`)
 		alice.click(`#chat-list .side-item[data-test-target] .delete-chat`)
 		alice.waitFor("the confirm dialog shows", `!!document.querySelector('#confirm-delete')`)
 		alice.screenshot("delete-confirm-light")
@@ -516,7 +573,7 @@ func TestBrowserChat(t *testing.T) {
 	{
 		bob.click("#sign-out")
 		bob.waitFor("Bob is back at the sign-in page", `!!document.querySelector('#guest-name')`)
-		alice.waitFor("Bob leaves Alice's user list", `!(`+userListed("Bob")+`)`)
+		alice.waitFor("Bob shows offline beside his conversation", `!!document.querySelector('#dm-list .dm-entry .presence-dot.is-offline')`)
 	}
 
 	alice.checkPage()
@@ -530,19 +587,19 @@ func TestBrowserIdle(t *testing.T) {
 	bob := newUser(t, browser, ts.url, "Bob")
 	alice.signIn()
 	bob.signIn()
-	bob.waitFor("Bob sees Alice", userListed("Alice"))
+	openPeople(bob)
+	bob.waitFor("Bob sees Alice", personShown("Alice"))
 	// Alice may have gone idle before Bob was there to see it: her activity
 	// now makes the next "away" a change Bob witnesses.
 	alice.do("Alice moves the mouse", chromedp.MouseClickXY(600, 400))
 
-	idle := `!!document.querySelector('#user-list .user-entry.is-idle .idle-marker') && [...document.querySelectorAll('#user-list .user-entry.is-idle .user-name')].some((e) => e.textContent === 'Alice')`
-	bob.waitFor("Alice shows as away", idle)
-	bob.waitFor("Bob gets an away toast", toastShown("Alice is away"))
-
-	seen := eval[int](bob, `window.__toasts.length`)
+	bob.waitFor("Alice shows as away", personStatus("Alice")+` === 'away' && !!document.querySelector('#people-list .person.is-away .presence-dot.is-away')`)
 	alice.do("move the mouse", chromedp.MouseClickXY(600, 400))
-	bob.waitFor("Alice is back", `!(`+idle+`)`)
-	bob.waitFor("Bob gets a back toast", `window.__toasts.slice(`+fmt.Sprint(seen)+`).some((t) => t.includes('Alice is back'))`)
+	bob.waitFor("Alice is back", personStatus("Alice")+` === 'online'`)
+	// Presence is shown quietly: no toast for every change.
+	if n := eval[int](bob, `window.__toasts.filter((t) => t.includes('Alice')).length`); n != 0 {
+		t.Errorf("Bob got %d toasts about Alice's presence, want none", n)
+	}
 	alice.checkPage()
 	bob.checkPage()
 }
@@ -668,7 +725,7 @@ func TestScreenshots(t *testing.T) {
 
 	alice.do("dismiss the toasts", chromedp.Evaluate[chromedp.Void](`document.querySelectorAll('.toast .delete').forEach((b) => b.click())`))
 	// Bob opens a private chat: Alice gets a toast and a background tab.
-	bob.do("click Alice", chromedp.Click(chromedp.CSS(`#user-list .user-entry:not(.is-self) .side-main`)))
+	messagePerson(bob, "Alice")
 	alice.waitFor("the private chat toast shows", `[...document.querySelectorAll('.toast')].some((e) => e.textContent.includes('private chat'))`)
 	for _, scheme := range []string{"light", "dark"} {
 		alice.colorScheme(scheme)
@@ -851,8 +908,7 @@ func TestBrowserNotifications(t *testing.T) {
 	}
 	bob.waitFor("unread counts while hidden, in the title too", `document.title === '(2) Chatr'`)
 
-	alice.do("click Bob", chromedp.Click(chromedp.CSS(`#user-list .user-entry:not(.is-self) .side-main`)))
-	alice.waitFor("Alice's private tab opens", `(document.querySelector('.chat-tab.is-active') || {dataset: {}}).dataset.chatId?.startsWith('private_')`)
+	messagePerson(alice, "Bob")
 	send(alice, "just between us")
 	bob.waitFor("a private message notifies Bob", `window.__notes.some((n) => n.startsWith('Alice: just between us'))`)
 

@@ -62,7 +62,7 @@ const (
 // app/ and the two vendored files under node_modules/.
 func Assets() fs.FS { return files }
 
-// Handler serves the app: index.html at "/", the app's modules under
+// Handler serves the app: index.html at "/" and at /invite/<token>, the app's modules under
 // /app/, and the vendored libraries under /vendor/<hash>/<name> (cached
 // forever, the hash changes with their content). References to
 // /vendor/<name> in the app's files are rewritten to the hashed URLs when
@@ -79,6 +79,9 @@ func Handler() http.Handler {
 			return
 		}
 		a, ok := routes[r.URL.Path]
+		if !ok && isInvitePath(r.URL.Path) {
+			a, ok = routes["/"], true
+		}
 		if !ok {
 			http.NotFound(w, r)
 			return
@@ -94,6 +97,16 @@ func Handler() http.Handler {
 		http.ServeContent(w, r, "", time.Time{}, bytes.NewReader(a.body))
 	})
 }
+
+// isInvitePath tells an invite link, /invite/<token>: the app opens it
+// (the server checks the token when the app posts it).
+func isInvitePath(p string) bool {
+	token, ok := strings.CutPrefix(p, "/invite/")
+	return ok && token != "" && len(token) <= maxInviteToken && !strings.Contains(token, "/")
+}
+
+// maxInviteToken bounds the token part of an invite link served as the app.
+const maxInviteToken = 128
 
 func buildRoutes() (map[string]*asset, error) {
 	routes := map[string]*asset{}

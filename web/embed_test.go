@@ -97,6 +97,11 @@ func TestHandlerServesTheApp(t *testing.T) {
 		t.Errorf("favicon.svg: Content-Type %q", res.Header.Get("Content-Type"))
 	}
 
+	// An invite link is the app, which posts its token.
+	if res := get(t, h, "GET", "/invite/Abc-123_x", nil); res.StatusCode != 200 || body(t, res) != index {
+		t.Errorf("GET /invite/<token>: status %d, want 200 with index.html", res.StatusCode)
+	}
+
 	for _, tc := range []struct {
 		method, path string
 		want         int
@@ -106,6 +111,9 @@ func TestHandlerServesTheApp(t *testing.T) {
 		{"GET", "/embed.go", 404},
 		{"POST", "/", 405},
 		{"HEAD", "/", 200},
+		{"GET", "/invite/", 404},
+		{"GET", "/invite/a/b", 404},
+		{"GET", "/invite/" + strings.Repeat("t", 129), 404},
 	} {
 		if res := get(t, h, tc.method, tc.path, nil); res.StatusCode != tc.want {
 			t.Errorf("%s %s: status %d, want %d", tc.method, tc.path, res.StatusCode, tc.want)

@@ -9,7 +9,7 @@ export class HttpError extends Error {
   }
 }
 
-async function request(method, path, body) {
+export async function request(method, path, body) {
   const init = { method, credentials: 'same-origin', headers: { Accept: 'application/json' } };
   if (body !== undefined) {
     init.headers['Content-Type'] = 'application/json';
@@ -37,6 +37,16 @@ export const api = {
   chats: () => request('GET', '/api/chats'),
   members: async (chatId) => (await request('GET', `/api/chats/${encodeURIComponent(chatId)}/members`)).members || [],
   users: async () => (await request('GET', '/api/users')).users || {},
+  profile: () => request('GET', '/api/me'),
+  updateMe: (fields) => request('PATCH', '/api/me', fields),
+  // people pages through every user (the directory), q filtering by name or handle.
+  people: ({ q, after, limit } = {}) => {
+    const p = new URLSearchParams({ all: '1' });
+    if (q) p.set('q', q);
+    if (after) p.set('after', after);
+    if (limit) p.set('limit', String(limit));
+    return request('GET', '/api/users?' + p);
+  },
   token: (userId) => request('GET', '/api/getToken?userId=' + encodeURIComponent(userId)),
   messages: (chatId, { before, after, around, limit } = {}) => {
     const q = new URLSearchParams();

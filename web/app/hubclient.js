@@ -9,7 +9,8 @@
 //
 // Events (addEventListener): "state" (detail: "connecting" | "connected" |
 // "reconnecting" | "stopped"), "open" (detail: {fresh}), "message" (detail:
-// the frame), "unauthorized" (the URL provider failed with 401).
+// the frame), "unauthorized" (the URL provider failed with 401), "banned"
+// (the server closed with 1008 "banned": the client stops for good).
 
 export const SUBPROTOCOL = 'json.reliable.webpubsub.azure.v1';
 
@@ -157,6 +158,13 @@ export class HubClient extends EventTarget {
         if (ws !== this.ws) { settle('failed'); return; }
         this.ws = null;
         this.clearTimers();
+        if (ev.code === 1008 && ev.reason === 'banned') {
+          // No reconnecting: the account may not sign in again.
+          this.stop();
+          this.dispatchEvent(new CustomEvent('banned'));
+          settle('refused');
+          return;
+        }
         if (!settled) {
           settle(ev.code === 1008 ? 'refused' : 'failed');
           return;

@@ -2,8 +2,10 @@
 import { createApp } from '/vendor/vue.esm-browser.prod.js';
 import { App } from './ui.js';
 import { boot, dropConnection, connectionStats } from './store.js';
+import { startRooms } from './room.js';
 
 createApp(App).mount('#app');
+startRooms();
 boot();
 
 window.chatr = Object.freeze({ dropConnection, connectionStats });

@@ -14,19 +14,22 @@ const TYPING_SEND_MS = 3000;
 const TOAST_MS = 6000;
 
 export const state = reactive({
-  phase: 'boot',          // boot | signin | loading | ready | error
+  phase: 'boot',          // boot | signin | loading | ready | error | banned
   error: '',
   steps: [],
   providers: [],
   guest: true,
   maxNameLength: 32, // the server's default; /.auth/providers says
-  me: null,               // {userId, userName, provider}
+  signinError: new URLSearchParams(location.search).get('signin_error') || '',
+  me: null,               // {userId, userName, handle, provider, admin}
   config: { idleTimeoutSeconds: 60, maxMessageBytes: 4096, maxChatNameLength: 64 },
-  chats: {},              // group chats by id
-  privateChats: {},       // the caller's private chats by id
-  users: {},              // online users by id
+  chats: {},              // group chats by id: public ones and the caller's private ones, each with joined
+  privateChats: {},       // the caller's direct messages and group DMs by id
+  people: {},             // users this page has seen, by id: {userId, userName, handle, online, idle, lastSeen}
   unread: {},             // chatId -> count
   mentions: {},           // chatId -> unread messages that mention the caller
+  page: null,             // null (the chat in front) | 'people' | 'browse'
+  menu: null,             // the chat id whose sidebar menu is open
   tabs: [],               // open chat ids, in tab order
   views: {},              // chatId -> view (messages, paging, typing)
   active: null,           // chatId of the tab in front
@@ -35,7 +38,7 @@ export const state = reactive({
   notify: typeof Notification === 'undefined' ? 'unsupported' : Notification.permission,
   toasts: [],
   sidebarOpen: false,
-  modal: null,            // {kind: 'create'} | {kind: 'delete', chatId}
+  modal: null,            // {kind: 'create' | 'groupdm' | 'rename'} | {kind: 'delete' | 'leave', chatId}
   hidden: document.hidden,
 });
 
@@ -55,14 +58,63 @@ export function chatById(id) {
   return state.chats[id] || state.privateChats[id] || null;
 }
 
+// isPrivate tells a direct message or group DM ("private_" and "dm_" ids
+// are the server's) from a group chat.
 export function isPrivate(id) {
-  return String(id).startsWith('private_') || !!(state.privateChats[id]);
+  const s = String(id);
+  return s.startsWith('private_') || s.startsWith('dm_') || !!(state.privateChats[id]);
 }
 
+export function isGroupDM(id) {
+  return String(id).startsWith('dm_');
+}
+
+// chatName names a chat; a DM or group DM is named after the others in it.
 export function chatName(id) {
   const c = chatById(id);
+  if (c && isPrivate(id)) {
+    const others = partners(c).map((m) => personName(m.userId, m.userName));
+    if (others.length) return others.join(', ');
+  }
   if (c) return c.name;
   return isPrivate(id) ? 'Private chat' : 'Chat';
+}
+
+// partners lists the members of a chat other than the caller.
+export function partners(c) {
+  const me = state.me && state.me.userId;
+  return Object.values((c && c.members) || {}).filter((m) => m.userId !== me);
+}
+
+// directMembers makes the member list of a DM from its id
+// ("private_<a>_<b>", the two ids in order) and its name ("Chat with X"),
+// for an event that does not list the members.
+function directMembers(id, name) {
+  const me = state.me.userId;
+  const rest = String(id).slice('private_'.length);
+  let other = '';
+  if (rest.startsWith(me + '_')) other = rest.slice(me.length + 1);
+  else if (rest.endsWith('_' + me)) other = rest.slice(0, -me.length - 1);
+  if (!other) return {};
+  return {
+    [me]: { userId: me, userName: state.me.userName },
+    [other]: { userId: other, userName: personName(other, String(name || '').replace(/^Chat with /, '')) },
+  };
+}
+
+// personName is the current name of a user: a rename seen on this page wins
+// over the name a chat or message was stored with.
+export function personName(userId, fallback) {
+  const p = state.people[userId];
+  return (p && p.userName) || fallback || 'Someone';
+}
+
+// isJoined tells whether the caller is a member of a group chat (servers
+// before the rooms API did not send joined: the member list tells).
+export function isJoined(c) {
+  if (!c) return false;
+  if (typeof c.joined === 'boolean') return c.joined;
+  return !!(c.members && state.me && c.members[state.me.userId]);
 }
 
 export function totalUnread() {
@@ -87,9 +139,14 @@ function parseJSON(s) {
   try { return JSON.parse(s); } catch { return s; }
 }
 
-function userName(id) {
-  const u = state.users[id];
-  return u ? u.userName : 'Someone';
+// notePerson merges what an event or a listing tells about a user.
+function notePerson(u) {
+  if (!u || !u.userId) return null;
+  const p = state.people[u.userId] || (state.people[u.userId] = { userId: u.userId, online: false, idle: false });
+  for (const k of ['userName', 'handle', 'userProvider', 'online', 'idle', 'lastSeen']) {
+    if (u[k] !== undefined && u[k] !== null && u[k] !== '') p[k] = u[k];
+  }
+  return p;
 }
 
 // ---------- start-up ----------
@@ -98,7 +155,6 @@ const STEP_LABELS = [
   ['auth', 'Checking your sign-in'],
   ['config', 'Loading settings'],
   ['chats', 'Loading chats'],
-  ['users', 'Loading who is online'],
   ['token', 'Getting an access token'],
   ['connect', 'Connecting to the chat server'],
   ['presence', 'Announcing you to the others'],
@@ -121,7 +177,13 @@ export async function boot() {
       await showSignIn();
       return;
     }
-    state.me = { userId: p.userId, userName: p.userDetails, provider: p.identityProvider };
+    state.me = { userId: p.userId, userName: p.userDetails, provider: p.identityProvider, handle: '', admin: false };
+    await loadMe();
+    if (state.signinError) {
+      // Signed in after all: the refusal is history.
+      state.signinError = '';
+      history.replaceState(null, '', location.pathname);
+    }
     step('auth', 'done');
 
     current = 'config'; step('config', 'active');
@@ -134,10 +196,6 @@ export async function boot() {
     await loadChats(true);
     step('chats', 'done');
 
-    current = 'users'; step('users', 'active');
-    state.users = await api.users();
-    step('users', 'done');
-
     current = 'token'; step('token', 'active');
     let first = (await api.token(state.me.userId)).url;
     step('token', 'done');
@@ -147,14 +205,15 @@ export async function boot() {
     selfOnline = new Promise((r) => { gotSelf = r; });
     selfOnline.resolve = gotSelf;
     client = markRaw(new HubClient(async () => {
-      if (first) { const u = first; first = null; return renderAsText(u); }
-      return renderAsText((await api.token(state.me.userId)).url);
+      if (first) { const u = first; first = null; return hubUrl(u); }
+      return hubUrl((await api.token(state.me.userId)).url);
     }));
     const opened = new Promise((r) => client.addEventListener('open', r, { once: true }));
     client.addEventListener('state', (e) => { state.conn = e.detail; if (e.detail !== 'connected') rejoined = false; });
     client.addEventListener('message', (e) => onFrame(e.detail));
     client.addEventListener('open', (e) => { if (state.phase === 'ready') onReopen(e.detail.fresh); });
     client.addEventListener('unauthorized', () => { location.reload(); });
+    client.addEventListener('banned', () => { state.phase = 'banned'; });
     client.start();
     await withTimeout(opened, 30000, 'The chat server did not answer');
     client.sendEvent('userConnected', { userName: state.me.userName, userProvider: state.me.provider }).catch(() => {});
@@ -165,6 +224,7 @@ export async function boot() {
     step('presence', 'done');
 
     state.phase = 'ready';
+    watchUsers([]); // what the chats asked for before the connection was up
     startIdleDetection();
     restoreTabs();
     outbox.open(outboxKey(), sendEntry, () => rejoined && !!client && client.connected);
@@ -177,13 +237,27 @@ export async function boot() {
   }
 }
 
-// renderAsText declares, in the hub URL, that this client renders message
-// text as text: the server then sends it as written (to clients that do
-// not declare it, it sends text HTML-escaped).
-function renderAsText(url) {
+// hubUrl declares, in the hub URL, that this client renders message text as
+// text (the server then sends it as written; to clients that do not declare
+// it, it sends text HTML-escaped) and reads batch frames (presence and
+// membership changes come coalesced).
+function hubUrl(url) {
   const u = new URL(url, location.href);
   u.searchParams.set('render', 'text');
+  u.searchParams.set('batch', '1');
   return u.toString();
+}
+
+// loadMe reads the caller's handle and admin flag; a server without
+// /api/me leaves them empty.
+async function loadMe() {
+  try {
+    const m = await api.profile();
+    Object.assign(state.me, { userName: m.userName || state.me.userName, handle: m.handle || '', admin: !!m.admin });
+  } catch (err) {
+    if (err && err.status === 401) throw err;
+  }
+  notePerson({ ...state.me, online: true });
 }
 
 function outboxKey() {
@@ -224,16 +298,21 @@ async function loadChats(initial) {
   const c = await api.chats();
   state.chats = c.chats || {};
   state.privateChats = c.privateChats || {};
-  if (initial || c.unread) {
-    const u = c.unread || {};
-    for (const id of Object.keys(state.unread)) if (!(id in u) && !state.views[id]) delete state.unread[id];
+  for (const chat of [...Object.values(state.chats), ...Object.values(state.privateChats)]) {
+    for (const m of Object.values(chat.members || {})) notePerson(m);
+  }
+  for (const [key, counts] of [['unread', c.unread], ['mentions', c.mentions]]) {
+    if (!initial && !counts) continue;
+    const u = counts || {};
+    for (const id of Object.keys(state[key])) if (!(id in u) && !state.views[id]) delete state[key][id];
     for (const [id, n] of Object.entries(u)) {
       // A chat in front while the page is visible has been read here.
       if (id === state.active && !state.hidden) continue;
-      state.unread[id] = n;
+      state[key][id] = n;
     }
     state.mentions = { ...(c.mentions || {}) };
   }
+  watchUsers(Object.values(state.privateChats).flatMap((chat) => partners(chat).map((m) => m.userId)));
 }
 
 // ---------- tabs and views ----------
@@ -251,16 +330,10 @@ function saveTabs() {
 function restoreTabs() {
   let saved = { tabs: [], active: null };
   try { saved = JSON.parse(localStorage.getItem(tabsKey())) || saved; } catch { /* none */ }
+  // The sidebar lists every chat of the user: only the views that were
+  // open come back as tabs.
   for (const id of saved.tabs || []) {
-    if (chatById(id)) openChat(id, { focus: false, quiet: true });
-  }
-  // Group chats we are a member of (joined here or on another device) and
-  // private chats with unread messages open in the background.
-  for (const c of Object.values(state.chats)) {
-    if (c.members && c.members[state.me.userId]) openChat(c.id, { focus: false, quiet: true });
-  }
-  for (const id of Object.keys(state.privateChats)) {
-    if ((state.unread[id] || 0) > 0) openChat(id, { focus: false, quiet: true });
+    if (canOpen(id)) openChat(id, { focus: false, quiet: true });
   }
   if (saved.active && state.views[saved.active]) activate(saved.active);
   else if (state.tabs.length) activate(state.tabs[0]);
@@ -290,8 +363,13 @@ function newView(chatId) {
   };
 }
 
-// openChat opens (or shows) the tab of a chat. Group chats are joined first,
-// which also makes the caller a member so that history can be read.
+// canOpen tells whether the caller may open a chat's view: a member only.
+function canOpen(id) {
+  return isPrivate(id) ? !!state.privateChats[id] : isJoined(state.chats[id]);
+}
+
+// openChat opens (or shows) the tab of a chat the caller is a member of.
+// It never joins: joining is joinChat, from "Browse chats".
 export async function openChat(chatId, { focus = true, quiet = false } = {}) {
   let view = state.views[chatId];
   if (!view) {
@@ -306,7 +384,6 @@ export async function openChat(chatId, { focus = true, quiet = false } = {}) {
   view.loading = true;
   view.error = '';
   try {
-    if (!isPrivate(chatId)) await join(chatId);
     await loadLatest(view);
     view.loaded = true;
   } catch (err) {
@@ -317,8 +394,53 @@ export async function openChat(chatId, { focus = true, quiet = false } = {}) {
   }
 }
 
-async function join(chatId) {
+// joinChat makes the caller a member of a public chat and opens it.
+export async function joinChat(chatId) {
   await client.sendEvent('joinChat', chatId, 'text');
+  const c = state.chats[chatId];
+  if (c) {
+    c.joined = true;
+    c.members = c.members || {};
+    c.members[state.me.userId] = { userId: state.me.userId, userName: state.me.userName };
+  }
+  state.page = null;
+  await openChat(chatId, { focus: true });
+}
+
+// leaveChat ends the caller's membership (the confirmation is the
+// caller's): the chat's view closes, a private chat leaves the list.
+export async function leaveChat(chatId) {
+  await client.sendEvent('leaveChat', chatId, 'text');
+  forgetMembership(chatId);
+}
+
+// forgetMembership closes the view of a chat the caller is no longer a
+// member of and stops counting its messages.
+function forgetMembership(chatId) {
+  closeTab(chatId);
+  delete state.unread[chatId];
+  delete state.mentions[chatId];
+  const c = state.chats[chatId];
+  if (c && c.visibility === 'private') delete state.chats[chatId];
+  else if (c) {
+    c.joined = false;
+    c.role = undefined;
+    if (c.members) delete c.members[state.me.userId];
+  }
+  delete state.privateChats[chatId];
+}
+
+// confirmLeave asks whether to leave a chat (the room header's menu and the
+// sidebar's call it).
+export function confirmLeave(chatId) {
+  state.menu = null;
+  state.modal = { kind: 'leave', chatId };
+}
+
+export function showPage(page) {
+  state.page = page;
+  state.menu = null;
+  state.sidebarOpen = false;
 }
 
 export function activate(chatId) {
@@ -333,6 +455,7 @@ export function activate(chatId) {
       view.openAtLine = true;
     }
   }
+  state.page = null;
   state.active = chatId;
   state.sidebarOpen = false;
   saveTabs();
@@ -344,10 +467,7 @@ export function closeTab(chatId) {
   if (i < 0) return;
   state.tabs.splice(i, 1);
   delete state.views[chatId];
-  state.unread[chatId] = 0;
-  if (!isPrivate(chatId) && client && chatById(chatId)) {
-    client.sendEvent('leaveChat', chatId, 'text').catch(() => {});
-  }
+  // Closing a view is not leaving: the membership and its unread count stay.
   if (state.active === chatId) state.active = state.tabs[Math.min(i, state.tabs.length - 1)] || null;
   if (state.active) markRead(state.active);
   saveTabs();
@@ -478,6 +598,14 @@ function onFrame(f) {
   if (f.from === 'server') {
     const d = parseJSON(f.data);
     if (d && d.chatEvent) onChatEvent(d.chatEvent, parseJSON(d.data));
+    // A batch (presence or membership changes coalesced by the server):
+    // its items are applied in order, as if they had come one by one.
+    if (d && typeof d.batch === 'string' && Array.isArray(d.items)) {
+      for (const it of d.items) {
+        const item = parseJSON(it);
+        if (item && item.chatEvent) onChatEvent(item.chatEvent, parseJSON(item.data));
+      }
+    }
     return;
   }
   if (f.from === 'group' && f.group) onGroupMessage(f.group, f);
@@ -486,25 +614,25 @@ function onFrame(f) {
 function onGroupMessage(chatId, f) {
   const d = f.data;
   if (d && typeof d === 'object' && d.message !== undefined && d.id !== undefined) {
-    let view = state.views[chatId];
-    if (!view) {
-      // A message for a chat without a tab (e.g. a private chat closed
-      // earlier): open it in the background; its history load includes it.
-      openChat(chatId, { focus: false, quiet: true });
-      view = state.views[chatId];
-    }
     const mine = state.me && d.fromUserId === state.me.userId;
     if (mine && typeof d.clientId === 'string') outbox.confirmed(d.clientId);
+    const pc = state.privateChats[chatId];
+    if (pc) pc.lastMessageAt = d.time || new Date().toISOString();
+    const view = state.views[chatId];
+    if (!view) {
+      // A chat without a view (a member's chat, its tab closed): counted
+      // in the sidebar, read from history when opened.
+      if (!mine) countUnread(chatId, d);
+      return;
+    }
     if (d.fromUserId && view.typing[d.fromUserId]) delete view.typing[d.fromUserId];
     // While older messages are shown, a new one is not added but unread.
     const beyond = view.hasNewer && !view.seen.has(Number(d.id));
     if (!addMessage(view, d) && !beyond) return;
     if (!mine) {
       // Unread until it is on screen (see markRead).
-      state.unread[chatId] = (state.unread[chatId] || 0) + 1;
-      if (d.mentions && Array.isArray(d.mentions.users) && d.mentions.users.includes(state.me.userId)) state.mentions[chatId] = (state.mentions[chatId] || 0) + 1;
+      countUnread(chatId, d);
       markRead(chatId);
-      maybeNotify(chatId, d);
     } else if (state.active === chatId) {
       view.stick = true;
       markRead(chatId);
@@ -518,10 +646,21 @@ function onGroupMessage(chatId, f) {
   }
 }
 
+function countUnread(chatId, m) {
+  state.unread[chatId] = (state.unread[chatId] || 0) + 1;
+  // Only the server's mentions count: a name in the text is not one.
+  if (m.mentions && Array.isArray(m.mentions.users) && m.mentions.users.includes(state.me.userId)) state.mentions[chatId] = (state.mentions[chatId] || 0) + 1;
+  maybeNotify(chatId, m);
+}
+
 function onChatEvent(ev, d) {
+  const me = state.me && state.me.userId;
   switch (ev) {
     case 'chatCreated':
-      if (d && d.id) state.chats[d.id] = d;
+      if (d && d.id) state.chats[d.id] = { ...d, joined: isJoined(d) || d.owner === me };
+      break;
+    case 'chatUpdated':
+      if (d && d.id) chatChanged(d);
       break;
     case 'chatDeleted': {
       const c = state.chats[d];
@@ -531,46 +670,62 @@ function onChatEvent(ev, d) {
         toast(`“${c ? c.name : 'A chat'}” was deleted`, { kind: 'warning' });
       }
       delete state.unread[d];
+      delete state.mentions[d];
       break;
     }
-    case 'userOnline': {
+    case 'addedToChat':
+      if (!d || !d.id) break;
+      state.chats[d.id] = { ...d, joined: true };
+      for (const m of Object.values(d.members || {})) notePerson(m);
+      toast(`You were added to “${d.name}”`, {
+        kind: 'info', icon: 'hash', ms: 10000, action: { label: 'Open', run: () => openChat(d.id, { focus: true }) },
+      });
+      break;
+    case 'removedFromChat': {
+      const id = d && d.chatId;
+      if (!id || !chatById(id)) break;
+      const name = chatName(id);
+      forgetMembership(id);
+      toast(`You were removed from “${name}”`, { kind: 'warning' });
+      break;
+    }
+    case 'userOnline':
       if (!d || !d.userId) break;
-      const known = !!state.users[d.userId];
-      state.users[d.userId] = d;
-      if (state.me && d.userId === state.me.userId) {
-        if (selfOnline) selfOnline.resolve();
-      } else if (!known && state.phase === 'ready') {
-        toast(`${d.userName} is online`, { kind: 'success', icon: 'user' });
-      }
+      notePerson({ ...d, online: true, idle: !!d.idle });
+      if (d.userId === me && selfOnline) selfOnline.resolve();
       break;
-    }
-    case 'userOffline': {
-      const u = state.users[d];
-      if (!u) break;
-      if (state.me && d === state.me.userId) break; // another of our tabs closed
-      delete state.users[d];
-      toast(`${u.userName} went offline`, { icon: 'logout' });
+    case 'userOffline':
+      // Another tab of ours closing does not make us offline here.
+      if (typeof d !== 'string' || d === me || !state.people[d]) break;
+      Object.assign(state.people[d], { online: false, idle: false, lastSeen: new Date().toISOString() });
       break;
-    }
     case 'userIsIdle':
-    case 'userNotIdle': {
-      const idle = ev === 'userIsIdle';
-      const u = state.users[d];
-      if (!u || u.idle === idle) break;
-      u.idle = idle;
-      if (!state.me || d !== state.me.userId) {
-        toast(idle ? `${u.userName} is away` : `${u.userName} is back`, { icon: idle ? 'moon' : 'user' });
-      }
+    case 'userNotIdle':
+      if (typeof d === 'string' && state.people[d]) Object.assign(state.people[d], { idle: ev === 'userIsIdle', online: true });
       break;
-    }
+    case 'userRenamed':
+      if (!d || !d.userId) break;
+      notePerson(d);
+      for (const c of [...Object.values(state.chats), ...Object.values(state.privateChats)]) {
+        if (c.members && c.members[d.userId]) c.members[d.userId].userName = d.userName;
+      }
+      if (d.userId === me) state.me.userName = d.userName;
+      break;
     case 'joinPrivateChat': {
       if (!d || !d.id) break;
-      state.privateChats[d.id] = { id: d.id, name: d.name, private: true, members: {} };
+      const known = state.privateChats[d.id];
+      let members = d.members && typeof d.members === 'object' ? membersOf(d.members) : (known && known.members) || {};
+      if (!Object.keys(members).length && !isGroupDM(d.id)) members = directMembers(d.id, d.name);
+      for (const m of Object.values(members)) notePerson(m);
+      state.privateChats[d.id] = {
+        ...(known || {}), id: d.id, name: d.name, private: true, members,
+        kind: isGroupDM(d.id) ? 'groupdm' : 'direct', lastMessageAt: (known && known.lastMessageAt) || new Date().toISOString(),
+      };
+      watchUsers(Object.keys(members).filter((id) => id !== me));
       const open = !!state.views[d.id];
       openChat(d.id, { focus: !!d.grabFocus });
       if (!d.grabFocus && !open) {
-        const who = String(d.name || '').replace(/^Chat with /, '') || 'Someone';
-        toast(`${who} started a private chat with you`, {
+        toast(isGroupDM(d.id) ? `${chatName(d.id)}: a group conversation with you started` : `${chatName(d.id)} started a private chat with you`, {
           kind: 'info', icon: 'lock', ms: 10000,
           action: { label: 'Open', run: () => activate(d.id) },
         });
@@ -578,24 +733,57 @@ function onChatEvent(ev, d) {
       break;
     }
     case 'typing': {
-      if (!d || !d.chatId || (state.me && d.userId === state.me.userId)) break;
+      if (!d || !d.chatId || d.userId === me) break;
       const view = state.views[d.chatId];
-      if (view) view.typing[d.userId] = { name: d.userName, until: Date.now() + TYPING_SHOW_MS };
+      if (view) view.typing[d.userId] = { name: personName(d.userId, d.userName), until: Date.now() + TYPING_SHOW_MS };
       break;
     }
     case 'memberJoined':
     case 'memberLeft': {
-      const c = d && (state.chats[d.chatId] || state.privateChats[d.chatId]);
+      const c = d && chatById(d.chatId);
       if (!c) break;
       c.members = c.members || {};
-      if (ev === 'memberJoined') c.members[d.userId] = { userId: d.userId, userName: d.userName };
-      else delete c.members[d.userId];
+      if (ev === 'memberJoined') {
+        c.members[d.userId] = { ...(c.members[d.userId] || {}), userId: d.userId, userName: d.userName };
+        notePerson(d);
+        if (d.userId === me) c.joined = true; // joined on another device
+      } else if (d.userId === me) {
+        forgetMembership(d.chatId); // left on another device
+      } else {
+        delete c.members[d.userId];
+      }
+      break;
+    }
+    case 'memberRoleChanged': {
+      const c = d && chatById(d.chatId);
+      if (!c) break;
+      if (c.members && c.members[d.userId]) c.members[d.userId].role = d.role;
+      if (d.userId === me) c.role = d.role;
+      if (d.role === 'owner') c.owner = d.userId;
       break;
     }
     default:
       applyMessageEvent(ev, d);
       break;
   }
+}
+
+// membersOf takes a member list as an object by id or an array.
+function membersOf(list) {
+  const out = {};
+  for (const m of Array.isArray(list) ? list : Object.values(list)) if (m && m.userId) out[m.userId] = m;
+  return out;
+}
+
+// chatChanged applies a chat view sent to every member: the fields about
+// the viewer (joined, role) are the caller's own and kept, and so is the
+// member list when the event carries none (memberJoined/memberLeft keep it).
+function chatChanged(d) {
+  const c = chatById(d.id);
+  if (!c) return;
+  const { joined, role, members, ...rest } = d;
+  Object.assign(c, rest);
+  if (members && Object.keys(members).length) c.members = members;
 }
 
 // onReopen runs after the socket came back. A recovered session replayed
@@ -606,15 +794,19 @@ async function onReopen(fresh) {
   try {
     if (fresh) {
       client.sendEvent('userConnected', { userName: state.me.userName, userProvider: state.me.provider }).catch(() => {});
-      const [, users] = await Promise.all([loadChats(false), api.users()]);
-      state.users = users;
+      // A new connection watches nobody yet: what it is told at connect and
+      // when it asks again is the presence shown.
+      const again = [...watched];
+      watched.clear();
+      for (const p of Object.values(state.people)) if (p.userId !== state.me.userId) p.online = false;
+      watchUsers(again);
+      await loadChats(false);
       if (state.idle) client.sendEvent('userEnterIdle', '').catch(() => {});
     }
     for (const id of [...state.tabs]) {
       const view = state.views[id];
       if (!view) continue;
-      if (!chatById(id)) { closeTab(id); continue; }
-      if (fresh) await join(id).catch(() => {});
+      if (!canOpen(id)) { closeTab(id); continue; }
       await fillGap(view).catch(() => {});
     }
   } catch (err) {
@@ -624,6 +816,42 @@ async function onReopen(fresh) {
     rejoined = !!client && client.connected;
     outbox.flush();
   }
+}
+
+// ---------- presence of the users shown ----------
+
+// The server tells a connection the presence of the users it watches: its
+// DM partners and small chats' members by itself, and whoever the page
+// asks for with watchPresence (at most WATCH_MAX per connection).
+const WATCH_MAX = 300;
+const WATCH_DELAY_MS = 150;
+const watched = new Set();   // asked for on this connection
+const toWatch = new Set();   // waiting for the next watchPresence
+let watchTimer = null;
+
+// watchUsers asks the server for the presence of users the page displays
+// (the people directory, DM partners, a chat's member panel). Calls made
+// within WATCH_DELAY_MS go out as one event; users asked for before, and any
+// past the connection's budget, are not sent.
+export function watchUsers(ids) {
+  for (const id of ids || []) {
+    if (typeof id !== 'string' || !id || watched.has(id) || (state.me && id === state.me.userId)) continue;
+    if (watched.size + toWatch.size >= WATCH_MAX) break;
+    toWatch.add(id);
+  }
+  if (toWatch.size && !watchTimer) watchTimer = setTimeout(sendWatch, WATCH_DELAY_MS);
+}
+
+function sendWatch() {
+  watchTimer = null;
+  if (!client || !client.connected) return; // onReopen asks again
+  const ids = [...toWatch];
+  toWatch.clear();
+  for (const id of ids) watched.add(id);
+  client.sendEvent('watchPresence', { userIds: ids }).catch(() => {
+    // Not watched after all: a later display may ask again.
+    for (const id of ids) watched.delete(id);
+  });
 }
 
 // dropConnection cuts the socket without a clean close, as a network failure
@@ -639,6 +867,12 @@ export function connectionStats() {
 }
 
 // ---------- actions ----------
+
+// sendEvent sends an event to the server; it rejects with the ack's error.
+export function sendEvent(event, data, dataType = 'json') {
+  if (!client) return Promise.reject(new Error('not connected'));
+  return client.sendEvent(event, data, dataType);
+}
 
 export function byteLength(s) {
   return new TextEncoder().encode(s).length;
@@ -698,20 +932,101 @@ export function sendTyping(chatId) {
   }
 }
 
-export async function createChat(name) {
+// createChat creates a group chat, public (listed in "Browse chats") or
+// private (members only), and opens it.
+export async function createChat(name, { visibility = 'public', topic = '' } = {}) {
   const id = crypto.randomUUID();
-  await client.sendEvent('createChat', { name, id });
-  state.chats[id] = state.chats[id] || { id, name, owner: state.me.userId, members: {} };
+  const data = { name, id, visibility };
+  if (topic) data.topic = topic;
+  await client.sendEvent('createChat', data);
+  // The creator is its owner and member; joining makes sure of it (a
+  // member's joinChat changes nothing), as the original client does.
+  await client.sendEvent('joinChat', id, 'text');
+  const me = state.me;
+  state.chats[id] = {
+    id, name, owner: me.userId, visibility, topic, ...(state.chats[id] || {}), joined: true, role: 'owner',
+    members: { [me.userId]: { userId: me.userId, userName: me.userName, role: 'owner' } },
+  };
+  state.page = null;
   openChat(id, { focus: true });
+}
+
+// createGroupDM starts a conversation of the caller with 2 to 8 others; the
+// server answers every member with joinPrivateChat.
+export async function createGroupDM(userIds) {
+  await client.sendEvent('createGroupDM', { userIds });
 }
 
 export async function deleteChat(chatId) {
   await client.sendEvent('deleteChat', chatId, 'text');
 }
 
+// startPrivateChat opens the DM with a user, online or not; the server
+// creates it the first time and answers with joinPrivateChat.
 export async function startPrivateChat(userId) {
   if (!state.me || userId === state.me.userId) return;
+  const me = state.me.userId;
+  const id = 'private_' + (me < userId ? me + '_' + userId : userId + '_' + me);
+  state.page = null;
+  if (state.privateChats[id]) { openChat(id, { focus: true }); return; }
   await client.sendEvent('createPrivateChat', { targetUserId: userId });
+}
+
+// rename changes the caller's display name; the others see userRenamed.
+export async function rename(userName) {
+  const m = await api.updateMe({ userName });
+  state.me.userName = m.userName || userName;
+  notePerson({ userId: state.me.userId, userName: state.me.userName });
+}
+
+// ---------- the people directory ----------
+
+const DIRECTORY_PAGE = 50;
+
+export const directory = reactive({ q: '', ids: [], next: '', loading: false, error: '', loaded: false });
+let directorySeq = 0;
+
+// searchPeople loads the first page of the directory for q (a name or
+// @handle); a later search wins over an earlier one still loading.
+export async function searchPeople(q) {
+  directory.q = q;
+  directory.ids = [];
+  directory.next = '';
+  await loadPeople();
+}
+
+// morePeople loads the directory's next page.
+export async function morePeople() {
+  if (!directory.next || directory.loading) return;
+  await loadPeople();
+}
+
+async function loadPeople() {
+  const seq = ++directorySeq;
+  directory.loading = true;
+  directory.error = '';
+  try {
+    const q = directory.q.trim().replace(/^@/, '');
+    const r = await api.people({ q, after: directory.next, limit: DIRECTORY_PAGE });
+    if (seq !== directorySeq) return;
+    // The server pages in handle order; a JSON object's order is not to be
+    // relied on.
+    const page = Object.entries(r.users || {}).map(([id, u]) => ({ ...u, userId: u.userId || id }))
+      .sort((a, b) => String(a.handle || a.userName).localeCompare(String(b.handle || b.userName)));
+    const ids = [];
+    for (const u of page) {
+      notePerson({ ...u, online: !!u.online, idle: !!u.idle });
+      ids.push(u.userId);
+    }
+    directory.ids.push(...ids.filter((id) => !directory.ids.includes(id)));
+    directory.next = r.next || '';
+    directory.loaded = true;
+    watchUsers(ids);
+  } catch (err) {
+    if (seq === directorySeq) directory.error = errorText(err);
+  } finally {
+    if (seq === directorySeq) directory.loading = false;
+  }
 }
 
 // markRead marks the chat read up to upTo, the last message that was on
@@ -719,7 +1034,7 @@ export async function startPrivateChat(userId) {
 // go out at most every READ_SEND_MS per chat, the latest one.
 const READ_SEND_MS = 300;
 export function markRead(chatId, upTo) {
-  if (state.hidden || state.active !== chatId) return;
+  if (state.hidden || state.page || state.active !== chatId) return;
   const view = state.views[chatId];
   if (!view || !client) return;
   if (upTo === undefined) {
@@ -765,6 +1080,7 @@ export function errorText(err) {
   const names = {
     Forbidden: 'not allowed', NotFound: 'not found', TooManyRequests: 'you are sending too fast, wait a moment',
     BadRequest: 'the server refused it', Timeout: 'the server did not answer in time', Stopped: 'disconnected',
+    Conflict: 'already taken', Gone: 'no longer valid',
   };
   if (names[err.name]) return err.message && err.name !== 'Timeout' && err.name !== 'TooManyRequests' ? `${names[err.name]} (${err.message})` : names[err.name];
   return err.message || String(err);
@@ -809,6 +1125,13 @@ document.addEventListener('visibilitychange', () => {
     if (state.active) markRead(state.active);
   }
 });
+
+// A page that goes away never recovers its session: closing the socket
+// cleanly ends it at once, so the others see this user leave after the
+// server's short grace rather than after the whole recovery window.
+window.addEventListener('pagehide', () => { if (client) client.stop(); });
+// A page restored from the back/forward cache has lost its connection.
+window.addEventListener('pageshow', (e) => { if (e.persisted && state.phase === 'ready') location.reload(); });
 
 watch(() => totalUnread(), (n) => {
   document.title = n > 0 ? `(${n}) Chatr` : 'Chatr';

@@ -2,22 +2,38 @@
 // a CSP without 'unsafe-eval', so Vue may not compile templates at run time.
 import { h, ref, computed, watch, nextTick, onMounted, onBeforeUnmount, Fragment } from '/vendor/vue.esm-browser.prod.js';
 import {
-  state, outbox, boot, signInAsGuest, signOut, openChat, activate, closeTab, loadOlder, sendMessage, sendTyping,
-  createChat, deleteChat, startPrivateChat, askNotifications, dismissToast, chatName, isPrivate, errorText,
-  byteLength, markRead, toast, loadNewer, showLatest,
+  state, outbox, boot, signInAsGuest, signOut, activate, closeTab, loadOlder, sendMessage, sendTyping,
+  createChat, deleteChat, leaveChat, rename, askNotifications, dismissToast, chatName, isPrivate, errorText,
+  byteLength, markRead, toast, loadNewer, showLatest, showPage,
 } from './store.js';
+import { Sidebar, BrowsePage } from './sidebar.js';
+import { PeoplePage, GroupDMModal } from './people.js';
 import { loginUrl } from './api.js';
 import { checkName } from './names.js';
 import { SearchBox } from './search.js';
 import { icon, providerIcon, providerLabel } from './icons.js';
 import { avatar, renderMessages, composerBar, autocomplete, completeKey, noteRead, scrollToNewLine, saveDraft } from './message.js';
 import { uploadsFor, attachButton, composerHandlers, renderUploads } from './attach.js';
+import { RoomHeader, RoomOverlays, Banned } from './room.js';
+export { avatar };
 
 function spinner(label = 'Loading') {
   return h('span', { class: 'spinner', role: 'status', 'aria-label': label });
 }
 
 // ---------- sign-in ----------
+
+// Why a sign-in was refused (/?signin_error=<code>, docs/api.md).
+const SIGNIN_ERRORS = {
+  domain: 'Your email address is not in a domain this server accepts. Sign in with another account, or ask the administrator to allow your domain.',
+  org: 'Your GitHub account is not a member of an organization this server accepts. Join the organization (and share your membership with the app), or ask the administrator.',
+  claim: 'Your account lacks the group or role this server requires. Ask the administrator for access.',
+  banned: 'This account has been banned from this server. Ask the administrator if you think this is a mistake.',
+};
+
+function signinErrorText(code) {
+  return SIGNIN_ERRORS[code] || 'The sign-in was refused. Try again, or ask the administrator.';
+}
 
 const SignIn = {
   setup() {
@@ -42,6 +58,10 @@ const SignIn = {
       h('div', { class: 'box signin-box' }, [
         h('div', { class: 'brand-large' }, [icon('message', { size: 36 }), h('h1', { class: 'title is-3' }, 'Chatr')]),
         h('p', { class: 'subtitle is-6 has-text-grey' }, 'Sign in to start chatting'),
+        state.signinError ? h('div', { class: 'notification is-danger is-light signin-error', role: 'alert', id: 'signin-error' }, [
+          h('p', { class: 'has-text-weight-semibold' }, 'You could not be signed in'),
+          h('p', signinErrorText(state.signinError)),
+        ]) : null,
         state.providers.length ? h('div', { class: 'provider-list' }, state.providers.map((p) =>
           h('a', { class: ['button', 'is-fullwidth', 'provider-button', 'provider-' + p.name], href: loginUrl(p) }, [
             providerIcon(p.name, 18), h('span', `Sign in with ${p.label || providerLabel(p.name)}`),
@@ -110,12 +130,39 @@ function Navbar() {
       class: 'button is-small is-ghost', id: 'enable-notifications', title: 'Enable notifications', 'aria-label': 'Enable notifications',
       onClick: askNotifications,
     }, [icon('bell'), h('span', { class: 'is-hidden-mobile ml-1' }, 'Notify me')]) : null,
-    h('div', { class: 'me-chip', title: `Signed in with ${providerLabel(me.provider)}` }, [
+    ProfileMenu(),
+    h('button', { class: 'button is-small is-ghost', id: 'sign-out', 'aria-label': 'Sign out', title: 'Sign out', onClick: signOut },
+      [icon('logout'), h('span', { class: 'is-hidden-mobile ml-1' }, 'Sign out')]),
+  ]);
+}
+
+// ProfileMenu shows who is signed in (name, @handle, provider) and lets
+// them change their display name.
+function ProfileMenu() {
+  const me = state.me;
+  const open = state.menu === 'profile';
+  return h('div', { class: ['dropdown', 'is-right', 'menu-anchor', open ? 'is-active' : ''] }, [
+    h('button', {
+      class: 'button is-ghost me-chip', id: 'profile-button', 'aria-haspopup': 'menu', 'aria-expanded': String(open),
+      'aria-label': `Your profile: ${me.userName}`, title: `Signed in with ${providerLabel(me.provider)}`,
+      onClick: () => { state.menu = open ? null : 'profile'; },
+    }, [
       avatar(me, 's'), h('span', { class: 'me-name' }, me.userName),
       state.idle ? h('span', { class: 'tag is-warning is-light is-rounded ml-1' }, 'away') : null,
     ]),
-    h('button', { class: 'button is-small is-ghost', id: 'sign-out', 'aria-label': 'Sign out', title: 'Sign out', onClick: signOut },
-      [icon('logout'), h('span', { class: 'is-hidden-mobile ml-1' }, 'Sign out')]),
+    open ? h('div', { class: 'dropdown-menu', role: 'menu' }, h('div', { class: 'dropdown-content' }, [
+      h('div', { class: 'dropdown-item profile-card' }, [
+        h('p', { class: 'has-text-weight-semibold' }, me.userName),
+        me.handle ? h('p', { class: 'handle', id: 'my-handle' }, '@' + me.handle) : null,
+        h('p', { class: 'is-size-7 has-text-grey' }, [providerIcon(me.provider, 12), ` Signed in with ${providerLabel(me.provider)}`]),
+      ]),
+      h('hr', { class: 'dropdown-divider' }),
+      h('button', {
+        class: 'dropdown-item', id: 'rename-me', role: 'menuitem',
+        onClick: () => { state.menu = null; state.modal = { kind: 'rename' }; },
+      }, [icon('edit', { size: 14 }), h('span', 'Change display name')]),
+      h('button', { class: 'dropdown-item', role: 'menuitem', onClick: () => showPage('people') }, [icon('users', { size: 14 }), h('span', 'People')]),
+    ])) : null,
   ]);
 }
 
@@ -128,78 +175,13 @@ function ConnectionBanner() {
   ]);
 }
 
-// ---------- sidebar ----------
-
-const Sidebar = {
-  setup() {
-    const groupChats = computed(() => Object.values(state.chats).sort((a, b) => a.name.localeCompare(b.name)));
-    const users = computed(() => Object.values(state.users).sort((a, b) => {
-      if (a.userId === state.me.userId) return -1;
-      if (b.userId === state.me.userId) return 1;
-      return (a.userName || '').localeCompare(b.userName || '');
-    }));
-    return () => h('aside', { id: 'sidebar', class: ['sidebar', state.sidebarOpen ? 'is-open' : ''], 'aria-label': 'Chats and people' }, [
-      h('section', { class: 'side-section', 'aria-labelledby': 'chats-heading' }, [
-        h('div', { class: 'side-heading' }, [
-          h('h2', { id: 'chats-heading' }, 'Group chats'),
-          h('button', {
-            class: 'button is-small is-primary is-soft', id: 'new-chat', 'aria-label': 'Create a group chat', title: 'Create a group chat',
-            onClick: () => { state.modal = { kind: 'create' }; },
-          }, [icon('plus', { size: 16 }), h('span', 'New')]),
-        ]),
-        groupChats.value.length ? h('ul', { class: 'side-list', id: 'chat-list' }, groupChats.value.map((c) => {
-          const n = state.unread[c.id] || 0;
-          const members = Object.keys(c.members || {}).length;
-          return h('li', { key: c.id, class: ['side-item', state.active === c.id ? 'is-active' : ''], 'data-chat-id': c.id }, [
-            h('button', {
-              class: 'side-main chat-entry', 'aria-label': `Open chat ${c.name}` + (n ? `, ${n} unread` : ''),
-              onClick: () => openChat(c.id, { focus: true }),
-            }, [
-              h('span', { class: 'chat-glyph' }, icon('hash', { size: 16 })),
-              h('span', { class: 'side-name' }, c.name),
-              members ? h('span', { class: 'side-meta', title: `${members} member${members === 1 ? '' : 's'}` }, [icon('user', { size: 12 }), h('span', String(members))]) : null,
-              n ? h('span', { class: 'tag is-danger is-rounded unread-badge' }, String(n)) : null,
-            ]),
-            c.owner === state.me.userId ? h('button', {
-              class: 'button is-small is-ghost side-action delete-chat', 'aria-label': `Delete chat ${c.name}`, title: 'Delete chat',
-              onClick: () => { state.modal = { kind: 'delete', chatId: c.id }; },
-            }, icon('trash', { size: 16 })) : null,
-          ]);
-        })) : h('p', { class: 'side-empty' }, 'No group chats yet. Create the first one!'),
-      ]),
-      h('section', { class: 'side-section', 'aria-labelledby': 'users-heading' }, [
-        h('div', { class: 'side-heading' }, [h('h2', { id: 'users-heading' }, `Online · ${users.value.length}`)]),
-        h('ul', { class: 'side-list', id: 'user-list' }, users.value.map((u) => {
-          const self = u.userId === state.me.userId;
-          return h('li', { key: u.userId, class: ['side-item', 'user-entry', self ? 'is-self' : '', u.idle ? 'is-idle' : ''], 'data-user-id': u.userId }, [
-            h('button', {
-              class: 'side-main', disabled: self,
-              'aria-label': self ? `${u.userName} (you)` : `Start a private chat with ${u.userName}` + (u.idle ? ' (away)' : ''),
-              title: self ? 'This is you' : `Private chat with ${u.userName}`,
-              onClick: () => startPrivateChat(u.userId).catch((err) => toast('Could not start a private chat: ' + errorText(err), { kind: 'danger' })),
-            }, [
-              h('span', { class: 'avatar-wrap' }, [
-                avatar(u, 's'),
-                h('span', { class: ['presence-dot', u.idle ? 'is-idle' : 'is-online'], title: u.idle ? 'Away' : 'Online' }),
-              ]),
-              h('span', { class: 'side-name user-name' }, [u.userName, self ? h('span', { class: 'you' }, ' (you)') : null]),
-              u.idle ? h('span', { class: 'idle-marker', title: 'Away' }, [icon('moon', { size: 14, label: 'away' })]) : null,
-              h('span', { class: 'side-provider', title: providerLabel(u.userProvider) }, providerIcon(u.userProvider, 14)),
-            ]),
-          ]);
-        })),
-      ]),
-    ]);
-  },
-};
-
 // ---------- tabs ----------
 
 function Tabs() {
   if (!state.tabs.length) return null;
   return h('nav', { class: 'chat-tabs', 'aria-label': 'Open chats' }, h('ul', { role: 'tablist' }, state.tabs.map((id) => {
     const n = state.unread[id] || 0;
-    const on = state.active === id;
+    const on = state.active === id && !state.page;
     return h('li', { key: id, class: ['chat-tab', on ? 'is-active' : ''], 'data-chat-id': id, role: 'presentation' }, [
       h('button', {
         class: 'tab-main', role: 'tab', 'aria-selected': String(on), 'aria-controls': 'chat-panel',
@@ -345,6 +327,7 @@ const ChatView = {
       const bytes = byteLength(v.draft);
       const tooLong = bytes > state.config.maxMessageBytes;
       return h('section', { class: 'chat-view', id: 'chat-panel', role: 'tabpanel', 'aria-label': chatName(props.chatId), 'data-chat-id': props.chatId }, [
+        RoomHeader(props.chatId),
         h('div', { class: 'messages-wrap' }, [
           h('ol', { class: 'messages', ref: scroller, onScroll, role: 'log', 'aria-live': 'polite', 'aria-label': 'Messages', tabindex: 0 }, [
             // Floats over the messages: taking room would push them down while loading.
@@ -398,9 +381,12 @@ function EmptyMain() {
   return h('div', { class: 'empty-main' }, [
     icon('message', { size: 48 }),
     h('h2', { class: 'title is-5' }, `Welcome, ${state.me.userName}!`),
-    h('p', 'Pick a group chat or a person on the left, or create a new chat.'),
-    h('button', { class: 'button is-primary mt-4', onClick: () => { state.modal = { kind: 'create' }; } }, [icon('plus'), h('span', 'Create a group chat')]),
-    h('button', { class: 'button is-text mt-2 is-hidden-tablet', onClick: () => { state.sidebarOpen = true; } }, 'Browse chats and people'),
+    h('p', 'Pick a chat or a conversation on the left, browse the public chats, or find people to talk to.'),
+    h('div', { class: 'buttons is-centered mt-4' }, [
+      h('button', { class: 'button is-primary', onClick: () => { state.modal = { kind: 'create' }; } }, [icon('plus'), h('span', 'Create a group chat')]),
+      h('button', { class: 'button', onClick: () => showPage('browse') }, [icon('compass'), h('span', 'Browse chats')]),
+      h('button', { class: 'button', onClick: () => showPage('people') }, [icon('users'), h('span', 'People')]),
+    ]),
   ]);
 }
 
@@ -409,6 +395,8 @@ function EmptyMain() {
 const CreateChatModal = {
   setup() {
     const name = ref('');
+    const topic = ref('');
+    const visibility = ref('public');
     const error = ref('');
     const busy = ref(false);
     const field = ref(null);
@@ -420,7 +408,7 @@ const CreateChatModal = {
       if ([...n].length > state.config.maxChatNameLength) { error.value = `At most ${state.config.maxChatNameLength} characters`; return; }
       busy.value = true;
       try {
-        await createChat(n);
+        await createChat(n, { visibility: visibility.value, topic: topic.value.trim() });
         state.modal = null;
       } catch (err) {
         error.value = 'Could not create the chat: ' + errorText(err);
@@ -438,6 +426,24 @@ const CreateChatModal = {
           })),
           error.value ? h('p', { class: 'help is-danger', role: 'alert' }, error.value) : null,
         ]),
+        h('div', { class: 'field' }, [
+          h('label', { class: 'label', for: 'chat-topic' }, ['Topic ', h('span', { class: 'has-text-weight-normal has-text-grey' }, '(optional)')]),
+          h('div', { class: 'control' }, h('input', {
+            id: 'chat-topic', class: 'input', type: 'text', maxlength: 250, placeholder: 'What is this chat about?',
+            value: topic.value, onInput: (e) => { topic.value = e.target.value; },
+          })),
+        ]),
+        h('fieldset', { class: 'field visibility-field' }, [
+          h('legend', { class: 'label' }, 'Who can find it'),
+          ...[
+            ['public', 'Public', 'Listed in “Browse chats”: anyone can join.'],
+            ['private', 'Private', 'Only the people you invite can see it.'],
+          ].map(([v, label, help]) => h('label', { class: ['visibility-option', visibility.value === v ? 'is-picked' : ''] }, [
+            h('input', { type: 'radio', name: 'visibility', value: v, id: 'visibility-' + v, checked: visibility.value === v, onChange: () => { visibility.value = v; } }),
+            icon(v === 'public' ? 'hash' : 'lock', { size: 16 }),
+            h('span', [h('strong', label), h('span', { class: 'visibility-help' }, help)]),
+          ])),
+        ]),
       ]),
     ], [
       h('button', { class: 'button', type: 'button', onClick: () => { state.modal = null; } }, 'Cancel'),
@@ -446,34 +452,95 @@ const CreateChatModal = {
   },
 };
 
-const DeleteChatModal = {
+// confirmModal asks for a confirmation; act runs on "yes" and throws to
+// show why it failed.
+function confirmModal({ title, body, yes, yesClass, yesId, failed, act }) {
+  return {
+    setup() {
+      const busy = ref(false);
+      const error = ref('');
+      const button = ref(null);
+      onMounted(() => nextTick(() => button.value && button.value.focus()));
+      async function confirm() {
+        busy.value = true;
+        try {
+          await act(state.modal);
+          state.modal = null;
+        } catch (err) {
+          error.value = failed + errorText(err);
+        } finally {
+          busy.value = false;
+        }
+      }
+      return () => modalFrame(title, [
+        body(state.modal),
+        error.value ? h('p', { class: 'help is-danger', role: 'alert' }, error.value) : null,
+      ], [
+        h('button', { class: 'button', type: 'button', onClick: () => { state.modal = null; } }, 'Cancel'),
+        h('button', { class: ['button', yesClass, busy.value ? 'is-loading' : ''], ref: button, id: yesId, onClick: confirm }, yes),
+      ]);
+    },
+  };
+}
+
+const DeleteChatModal = confirmModal({
+  title: 'Delete chat?',
+  body: (m) => h('p', ['Delete ', h('strong', `“${chatName(m.chatId)}”`), ' and all its messages for everyone? This cannot be undone.']),
+  yes: 'Delete', yesClass: 'is-danger', yesId: 'confirm-delete', failed: 'Could not delete the chat: ',
+  act: (m) => deleteChat(m.chatId),
+});
+
+const LeaveChatModal = confirmModal({
+  title: 'Leave chat?',
+  body: (m) => h('p', [
+    'Leave ', h('strong', `“${chatName(m.chatId)}”`), '? You will stop getting its messages. ',
+    (state.chats[m.chatId] || {}).visibility === 'private' ? 'It is private: only an invitation brings you back.' : 'You can join again from “Browse chats”.',
+  ]),
+  yes: 'Leave chat', yesClass: 'is-danger', yesId: 'confirm-leave', failed: 'Could not leave the chat: ',
+  act: (m) => leaveChat(m.chatId),
+});
+
+const RenameModal = {
   setup() {
-    const busy = ref(false);
+    const name = ref(state.me.userName);
     const error = ref('');
-    const yes = ref(null);
-    onMounted(() => nextTick(() => yes.value && yes.value.focus()));
-    async function confirm() {
+    const busy = ref(false);
+    const field = ref(null);
+    onMounted(() => nextTick(() => { if (field.value) { field.value.focus(); field.value.select(); } }));
+    async function submit(e) {
+      e.preventDefault();
+      const { name: n, error: invalid } = checkName(name.value, state.maxNameLength);
+      if (invalid) { error.value = invalid; return; }
       busy.value = true;
       try {
-        await deleteChat(state.modal.chatId);
+        await rename(n);
         state.modal = null;
       } catch (err) {
-        error.value = 'Could not delete the chat: ' + errorText(err);
+        error.value = 'Could not change your name: ' + errorText(err);
       } finally {
         busy.value = false;
       }
     }
-    return () => modalFrame('Delete chat?', [
-      h('p', ['Delete ', h('strong', `“${chatName(state.modal.chatId)}”`), ' and all its messages for everyone? This cannot be undone.']),
-      error.value ? h('p', { class: 'help is-danger', role: 'alert' }, error.value) : null,
+    return () => modalFrame('Change display name', [
+      h('form', { id: 'rename-form', onSubmit: submit }, [
+        h('div', { class: 'field' }, [
+          h('label', { class: 'label', for: 'rename-input' }, 'Display name'),
+          h('div', { class: 'control' }, h('input', {
+            id: 'rename-input', ref: field, class: ['input', error.value ? 'is-danger' : ''], type: 'text', autocomplete: 'nickname',
+            value: name.value, onInput: (e) => { name.value = e.target.value; error.value = ''; },
+          })),
+          state.me.handle ? h('p', { class: 'help' }, `Your handle stays @${state.me.handle}.`) : null,
+          error.value ? h('p', { class: 'help is-danger', role: 'alert' }, error.value) : null,
+        ]),
+      ]),
     ], [
       h('button', { class: 'button', type: 'button', onClick: () => { state.modal = null; } }, 'Cancel'),
-      h('button', { class: ['button', 'is-danger', busy.value ? 'is-loading' : ''], ref: yes, id: 'confirm-delete', onClick: confirm }, 'Delete'),
+      h('button', { class: ['button', 'is-primary', busy.value ? 'is-loading' : ''], type: 'submit', form: 'rename-form', id: 'rename-submit' }, 'Save'),
     ]);
   },
 };
 
-function modalFrame(title, body, foot) {
+export function modalFrame(title, body, foot) {
   return h('div', { class: 'modal is-active', role: 'dialog', 'aria-modal': 'true', 'aria-labelledby': 'modal-title' }, [
     h('div', { class: 'modal-background', onClick: () => { state.modal = null; } }),
     h('div', { class: 'modal-card' }, [
@@ -507,16 +574,20 @@ const Main = {
   setup() {
     const onKey = (e) => {
       if (e.key === 'Escape') {
-        if (state.modal) { state.modal = null; e.preventDefault(); } else if (state.sidebarOpen) state.sidebarOpen = false;
+        if (state.modal) { state.modal = null; e.preventDefault(); } else if (state.menu) state.menu = null;
+        else if (state.sidebarOpen) state.sidebarOpen = false;
       }
     };
-    onMounted(() => window.addEventListener('keydown', onKey));
+    // A click outside an open menu closes it.
+    const onClick = (e) => { if (state.menu && !(e.target.closest && e.target.closest('.menu-anchor'))) state.menu = null; };
+    onMounted(() => { window.addEventListener('keydown', onKey); window.addEventListener('click', onClick, true); });
     // Bring the tab in front into view in a scrolled tab strip (phones).
     watch(() => state.active, () => nextTick(() => {
       const el = document.querySelector('.chat-tab.is-active');
       if (el && el.scrollIntoView) el.scrollIntoView({ block: 'nearest', inline: 'nearest' });
     }), { immediate: true });
-    onBeforeUnmount(() => window.removeEventListener('keydown', onKey));
+    onBeforeUnmount(() => { window.removeEventListener('keydown', onKey); window.removeEventListener('click', onClick, true); });
+    const modals = { create: CreateChatModal, delete: DeleteChatModal, leave: LeaveChatModal, rename: RenameModal, groupdm: GroupDMModal };
     return () => h('div', { class: 'app-shell' }, [
       Navbar(),
       ConnectionBanner(),
@@ -525,11 +596,13 @@ const Main = {
         state.sidebarOpen ? h('div', { class: 'sidebar-backdrop', onClick: () => { state.sidebarOpen = false; } }) : null,
         h('main', { class: 'chat-area' }, [
           Tabs(),
-          state.active ? h(ChatView, { chatId: state.active, key: state.active }) : EmptyMain(),
+          state.page === 'people' ? h(PeoplePage)
+            : state.page === 'browse' ? h(BrowsePage)
+              : state.active ? h(ChatView, { chatId: state.active, key: state.active }) : EmptyMain(),
         ]),
       ]),
-      state.modal && state.modal.kind === 'create' ? h(CreateChatModal) : null,
-      state.modal && state.modal.kind === 'delete' ? h(DeleteChatModal) : null,
+      state.modal && modals[state.modal.kind] ? h(modals[state.modal.kind]) : null,
+      h(RoomOverlays),
     ]);
   },
 };
@@ -538,6 +611,7 @@ export const App = {
   setup() {
     return () => h(Fragment, [
       state.phase === 'signin' ? h(SignIn)
+        : state.phase === 'banned' ? h(Banned)
         : state.phase === 'ready' ? h(Main)
           : h(Loading),
       Toasts(),
