@@ -1050,11 +1050,6 @@ export function markRead(chatId, upTo) {
   }, READ_SEND_MS);
 }
 
-// sendEvent sends a client event on the hub connection.
-export function sendEvent(name, data) {
-  if (!client) return Promise.reject(new Error('not connected'));
-  return client.sendEvent(name, data);
-}
 
 export async function askNotifications() {
   if (typeof Notification === 'undefined') return;
