@@ -413,12 +413,6 @@ var pressEnter = chromedp.Func(func(ctx context.Context, t *chromedp.Target) err
 	return nil
 })
 
-// toastShown is true once a toast with text has shown, however briefly
-// (toasts go away by themselves; a busy machine may poll after that).
-func toastShown(text string) string {
-	return `window.__toasts.some((t) => t.includes(` + js(text) + `))`
-}
-
 func hasMessage(text string) string {
 	return `[...document.querySelectorAll('.chat-view .msg:not(.is-pending) .msg-text')].some((e) => e.textContent === ` + js(text) + `)`
 }

@@ -74,7 +74,7 @@ func TestBrowserJoinAndLeave(t *testing.T) {
 	if in := eval[bool](bob, chatListed("Garden")); in {
 		t.Errorf("Garden is in Bob's chats before he joined")
 	}
-	bob.screenshot("browse-light")
+	bob.screenshotSizes("browse", true)
 	joinChat(bob, "Garden")
 	joinChat(carol, "Garden")
 	bob.waitFor("Garden is in Bob's chats", chatListed("Garden"))
@@ -151,7 +151,7 @@ func TestBrowserDirectMessageToOfflineUser(t *testing.T) {
 	alice.do("search for Carol", chromedp.SendKeys(chromedp.CSS("#people-search"), "car"))
 	alice.waitFor("only Carol matches", personShown("Carol")+` && !(`+personShown("Bob")+`)`)
 	alice.waitFor("Carol shows as last seen", personStatus("Carol")+`.startsWith('last seen')`)
-	alice.screenshot("people-search-light")
+	alice.screenshotSizes("people-search", true)
 	handle := eval[string](alice, `([...document.querySelectorAll('#people-list .person')].find((e) => e.querySelector('.person-name').textContent === 'Carol').querySelector('.handle') || {}).textContent || ''`)
 	if !strings.HasPrefix(handle, "@") {
 		t.Errorf("Carol's handle shows as %q, want @...", handle)
@@ -171,7 +171,7 @@ func TestBrowserDirectMessageToOfflineUser(t *testing.T) {
 	alice.waitFor("Carol shows offline beside it", sideItem("dm-list", chatID)+`?.querySelector('.presence-dot.is-offline')`)
 	alice.click(`.chat-tab[data-chat-id="` + chatID + `"] .tab-close`)
 	alice.waitFor("the DM stays in the sidebar after its tab closes", sideItem("dm-list", chatID)+` !== null`)
-	alice.screenshot("dm-offline-light")
+	alice.screenshotSizes("dm-offline", true)
 	if eval[bool](bob, sideItem("dm-list", chatID)+` !== null`) {
 		t.Errorf("Bob sees Alice and Carol's DM")
 	}
@@ -209,7 +209,7 @@ func TestBrowserGroupDM(t *testing.T) {
 	alice.waitFor("one person is not enough", `document.querySelector('#groupdm-submit').disabled`)
 	pick("Carol")
 	alice.waitFor("two people may start", `!document.querySelector('#groupdm-submit').disabled`)
-	alice.screenshot("groupdm-dialog-light")
+	alice.screenshotSizes("groupdm-dialog", false)
 	alice.click("#groupdm-submit")
 	alice.waitFor("the group DM is in front", `(document.querySelector('.chat-tab.is-active') || {dataset: {}}).dataset.chatId?.startsWith('dm_')`)
 	chatID := activeChatID(alice)
@@ -284,4 +284,25 @@ func TestBrowserSignInErrors(t *testing.T) {
 		t.Errorf("an error shows without signin_error")
 	}
 	u.checkPage()
+}
+
+// screenshotSizes saves the screen at a desktop size and at a phone's (and
+// with the phone's drawer open when drawer is set), then restores the
+// test's size.
+func (u *user) screenshotSizes(name string, drawer bool) {
+	u.t.Helper()
+	u.viewport(1440, 900)
+	u.screenshot(name + "-1440")
+	u.viewport(375, 812)
+	u.screenshot(name + "-375")
+	if !drawer {
+		u.viewport(1280, 800)
+		return
+	}
+	u.click(".topbar-burger")
+	u.waitFor("the drawer opens", `!!document.querySelector('.sidebar.is-open')`)
+	u.screenshot(name + "-375-drawer")
+	u.do("close the drawer", chromedp.KeyEvent("\u001b"))
+	u.waitFor("the drawer closes", `!document.querySelector('.sidebar.is-open')`)
+	u.viewport(1280, 800)
 }
