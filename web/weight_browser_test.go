@@ -1,0 +1,213 @@
+package web_test
+
+// The page-weight budget: what a visit transfers and how long the app takes
+// to become usable on a slow mobile connection, measured in Chromium under
+// DevTools' "Slow 4G" network emulation. BENCHMARKS.md reports the figures
+// this test logs (go test -v -run TestPageWeight ./web/).
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/chromedp/cdproto/network"
+	"github.com/chromedp/cdproto/page"
+	"github.com/chromedp/chromedp"
+)
+
+// slow4G is Chromium DevTools' "Slow 4G" preset: 1.6 Mbit/s down, 750
+// kbit/s up, 150 ms round trips, with DevTools' adjustment factors (the
+// throughput times 0.9, the latency times 3.75, since the emulation applies
+// it once per request rather than per packet).
+var slow4G = network.Conditions{
+	Latency:            150 * 3.75,
+	DownloadThroughput: 1.6e6 / 8 * 0.9,
+	UploadThroughput:   750e3 / 8 * 0.9,
+	ConnectionType:     network.ConnectionTypeCellular4g,
+}
+
+// The budgets of issue 18.
+const (
+	coldBudget        = 150_000 // bytes transferred by a first visit, headers included
+	warmBudget        = 10_000  // bytes transferred by a visit with a warm cache
+	interactiveBudget = 2 * time.Second
+)
+
+// signInReady holds when the sign-in form can be typed into.
+const signInReady = `(() => { const e = document.querySelector('#guest-name'); return !!e && !e.disabled; })()`
+
+// chatReady holds when a signed-in user sees the main screen, connected.
+const chatReady = `!!document.querySelector('#user-list') && !document.querySelector('#conn-banner')`
+
+// interactiveScript records, in the page's own clock (milliseconds since
+// the navigation started), the first moment the condition holds after a
+// change to the document.
+const interactiveScript = `
+(() => {
+  window.__interactive = 0;
+  const check = () => {
+    if (window.__interactive || !(%s)) return;
+    window.__interactive = performance.now();
+    obs.disconnect();
+  };
+  const obs = new MutationObserver(check);
+  obs.observe(document, { childList: true, subtree: true, attributes: true });
+})();
+`
+
+// meter counts what the tab's network requests transfer: the bytes
+// received for each (headers and encoded body; 0 for what the cache
+// serves), from Chromium's Network events.
+type meter struct {
+	mu       sync.Mutex
+	urls     map[network.RequestID]string
+	received map[network.RequestID]float64
+	pending  map[network.RequestID]bool
+}
+
+func newMeter() *meter {
+	m := &meter{}
+	m.reset()
+	return m
+}
+
+func (m *meter) reset() {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.urls = map[network.RequestID]string{}
+	m.received = map[network.RequestID]float64{}
+	m.pending = map[network.RequestID]bool{}
+}
+
+func (m *meter) event(ev any) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	switch ev := ev.(type) {
+	case *network.EventRequestWillBeSent:
+		m.urls[ev.RequestID] = ev.Request.URL
+		m.pending[ev.RequestID] = true
+	case *network.EventLoadingFinished:
+		m.received[ev.RequestID] = ev.EncodedDataLength
+		delete(m.pending, ev.RequestID)
+	case *network.EventLoadingFailed:
+		delete(m.pending, ev.RequestID)
+	}
+}
+
+func (m *meter) idle() bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return len(m.pending) == 0
+}
+
+// visit is what one page load cost.
+type visit struct {
+	bytes       int
+	requests    int
+	interactive time.Duration
+	detail      []string // one line per request that transferred bytes
+}
+
+func (v visit) String() string {
+	return fmt.Sprintf("%d bytes in %d requests, interactive after %d ms", v.bytes, v.requests, v.interactive.Milliseconds())
+}
+
+func (m *meter) visit(interactive time.Duration) visit {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	v := visit{interactive: interactive, requests: len(m.urls)}
+	for id, url := range m.urls {
+		n := int(m.received[id])
+		v.bytes += n
+		if n > 0 {
+			v.detail = append(v.detail, fmt.Sprintf("%7d %s", n, url))
+		}
+	}
+	sort.Strings(v.detail)
+	return v
+}
+
+// slowTab is a tab of its own (fresh cache and cookies) behind the Slow 4G
+// emulation, with its network metered.
+type slowTab struct {
+	*user
+	meter *meter
+}
+
+func newSlowTab(t *testing.T, browser context.Context, base string) *slowTab {
+	t.Helper()
+	u := newUser(t, browser, base, "visitor")
+	tab := &slowTab{user: u, meter: newMeter()}
+	if err := chromedp.Listen(u.ctx, tab.meter.event); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := chromedp.Call(u.ctx, network.Enable, network.EnableParams{}); err != nil {
+		t.Fatalf("Network.enable: %v", err)
+	}
+	if _, err := chromedp.Call(u.ctx, network.EmulateNetworkConditionsByRule, network.EmulateNetworkConditionsByRuleParams{
+		MatchedNetworkConditions: []*network.Conditions{&slow4G},
+	}); err != nil {
+		t.Fatalf("network emulation: %v", err)
+	}
+	return tab
+}
+
+// load opens the app and measures the visit until ready holds and the
+// network is quiet.
+func (tab *slowTab) load(ready string) visit {
+	tab.t.Helper()
+	script, err := chromedp.Call(tab.ctx, page.AddScriptToEvaluateOnNewDocument,
+		page.AddScriptToEvaluateOnNewDocumentParams{Source: fmt.Sprintf(interactiveScript, ready)})
+	if err != nil {
+		tab.t.Fatal(err)
+	}
+	defer chromedp.Call(tab.ctx, page.RemoveScriptToEvaluateOnNewDocument,
+		page.RemoveScriptToEvaluateOnNewDocumentParams{Identifier: script.Identifier})
+	tab.meter.reset()
+	tab.do("open the app", chromedp.Navigate(tab.base+"/"))
+	tab.waitFor("the app is interactive", `window.__interactive > 0`)
+	ms := eval[float64](tab.user, `window.__interactive`)
+	deadline := time.Now().Add(30 * time.Second)
+	for !tab.meter.idle() {
+		if time.Now().After(deadline) {
+			tab.t.Fatalf("requests still pending after the app became interactive: %v", tab.meter.visit(0).detail)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	return tab.meter.visit(time.Duration(ms * float64(time.Millisecond)))
+}
+
+// TestPageWeight measures three visits under Slow 4G: a first visit (empty
+// cache, signed out), the same visitor coming back (warm cache), and a
+// signed-in user coming back, and fails when one is over budget.
+func TestPageWeight(t *testing.T) {
+	browser := newBrowser(t)
+	ts := startServer(t, filepath.Join(t.TempDir(), "chatr.db"), "127.0.0.1:0", 0)
+	tab := newSlowTab(t, browser, ts.url)
+
+	cold := tab.load(signInReady)
+	warm := tab.load(signInReady)
+	tab.do("sign in", chromedp.SendKeys(chromedp.CSS("#guest-name"), "Walter"), chromedp.Click(chromedp.CSS("#guest-submit")))
+	tab.waitReady()
+	returning := tab.load(chatReady)
+	tab.checkPage()
+
+	t.Logf("cold visit (signed out):     %v\n%s", cold, strings.Join(cold.detail, "\n"))
+	t.Logf("warm visit (signed out):     %v\n%s", warm, strings.Join(warm.detail, "\n"))
+	t.Logf("returning user (signed in):  %v\n%s", returning, strings.Join(returning.detail, "\n"))
+
+	if cold.bytes > coldBudget {
+		t.Errorf("a first visit transfers %d bytes, over the budget of %d", cold.bytes, coldBudget)
+	}
+	if warm.bytes > warmBudget {
+		t.Errorf("a visit with a warm cache transfers %d bytes, over the budget of %d", warm.bytes, warmBudget)
+	}
+	if cold.interactive > interactiveBudget {
+		t.Errorf("a first visit is interactive after %v under Slow 4G, over the budget of %v", cold.interactive, interactiveBudget)
+	}
+}
