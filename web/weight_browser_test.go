@@ -7,6 +7,8 @@ package web_test
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"path/filepath"
 	"sort"
@@ -18,6 +20,8 @@ import (
 	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
+
+	"github.com/chatr/chatr/web"
 )
 
 // slow4G is Chromium DevTools' "Slow 4G" preset: 1.6 Mbit/s down, 750
@@ -68,6 +72,8 @@ type meter struct {
 	urls     map[network.RequestID]string
 	received map[network.RequestID]float64
 	pending  map[network.RequestID]bool
+	started  map[network.RequestID]float64 // seconds, Chromium's monotonic clock
+	finished map[network.RequestID]float64
 }
 
 func newMeter() *meter {
@@ -82,6 +88,8 @@ func (m *meter) reset() {
 	m.urls = map[network.RequestID]string{}
 	m.received = map[network.RequestID]float64{}
 	m.pending = map[network.RequestID]bool{}
+	m.started = map[network.RequestID]float64{}
+	m.finished = map[network.RequestID]float64{}
 }
 
 func (m *meter) event(ev any) {
@@ -91,9 +99,11 @@ func (m *meter) event(ev any) {
 	case *network.EventRequestWillBeSent:
 		m.urls[ev.RequestID] = ev.Request.URL
 		m.pending[ev.RequestID] = true
+		m.started[ev.RequestID] = ev.Timestamp.Float64()
 	case *network.EventLoadingFinished:
 		m.received[ev.RequestID] = ev.EncodedDataLength
 		delete(m.pending, ev.RequestID)
+		m.finished[ev.RequestID] = ev.Timestamp.Float64()
 	case *network.EventLoadingFailed:
 		delete(m.pending, ev.RequestID)
 	}
@@ -121,12 +131,16 @@ func (m *meter) visit(interactive time.Duration) visit {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	v := visit{interactive: interactive, requests: len(m.urls)}
+	first := 0.0
+	for id := range m.urls {
+		if first == 0 || m.started[id] < first {
+			first = m.started[id]
+		}
+	}
 	for id, url := range m.urls {
 		n := int(m.received[id])
 		v.bytes += n
-		if n > 0 {
-			v.detail = append(v.detail, fmt.Sprintf("%7d %s", n, url))
-		}
+		v.detail = append(v.detail, fmt.Sprintf("%5.0f ms - %5.0f ms %7d B %s", (m.started[id]-first)*1000, (m.finished[id]-first)*1000, n, url))
 	}
 	sort.Strings(v.detail)
 	return v
@@ -210,4 +224,38 @@ func TestPageWeight(t *testing.T) {
 	if cold.interactive > interactiveBudget {
 		t.Errorf("a first visit is interactive after %v under Slow 4G, over the budget of %v", cold.interactive, interactiveBudget)
 	}
+}
+
+// TestBrowserDecodesEveryEncoding: Chromium gets every file index.html names
+// brotli-encoded (gzip for the app's own files), and what it decodes is
+// byte for byte the identity body.
+func TestBrowserDecodesEveryEncoding(t *testing.T) {
+	browser := newBrowser(t)
+	ts := startServer(t, filepath.Join(t.TempDir(), "chatr.db"), "127.0.0.1:0", 0)
+	h := web.Handler()
+	u := newUser(t, browser, ts.url, "visitor")
+	u.do("open the app", chromedp.Navigate(ts.url+"/"))
+	u.waitFor("the sign-in form shows", signInReady)
+	for _, p := range hashedURLs(t, h) {
+		sum := sha256.Sum256([]byte(body(t, get(t, h, "GET", p, map[string]string{"Accept-Encoding": "identity"}))))
+		want := hex.EncodeToString(sum[:])
+		ctx, cancel := context.WithTimeout(u.ctx, 20*time.Second)
+		got, err := chromedp.Run(ctx, chromedp.Evaluate[[]string](`(async () => {
+			const res = await fetch(`+js(p)+`, { cache: 'no-store' });
+			const sum = await crypto.subtle.digest('SHA-256', await res.arrayBuffer());
+			return [res.headers.get('content-encoding') || '', [...new Uint8Array(sum)].map((b) => b.toString(16).padStart(2, '0')).join('')];
+		})()`, chromedp.EvalAwaitPromise))
+		cancel()
+		if err != nil {
+			t.Fatalf("fetching %s in Chromium: %v", p, err)
+		}
+		coding := "br"
+		if strings.HasPrefix(p, "/app/") {
+			coding = "gzip"
+		}
+		if got[0] != coding || got[1] != want {
+			t.Errorf("%s: Chromium got %q, SHA-256 %s; want %q, %s", p, got[0], got[1], coding, want)
+		}
+	}
+	u.checkPage()
 }
