@@ -180,8 +180,7 @@ func (tab *slowTab) load(ready string) visit {
 	if err != nil {
 		tab.t.Fatal(err)
 	}
-	defer chromedp.Call(tab.ctx, page.RemoveScriptToEvaluateOnNewDocument,
-		page.RemoveScriptToEvaluateOnNewDocumentParams{Identifier: script.Identifier})
+	defer chromedp.Call(tab.ctx, page.RemoveScriptToEvaluateOnNewDocument, page.RemoveScriptToEvaluateOnNewDocumentParams(script))
 	tab.meter.reset()
 	tab.do("open the app", chromedp.Navigate(tab.base+"/"))
 	tab.waitFor("the app is interactive", `window.__interactive > 0`)
@@ -196,33 +195,53 @@ func (tab *slowTab) load(ready string) visit {
 	return tab.meter.visit(time.Duration(ms * float64(time.Millisecond)))
 }
 
-// TestPageWeight measures three visits under Slow 4G: a first visit (empty
-// cache, signed out), the same visitor coming back (warm cache), and a
-// signed-in user coming back, and fails when one is over budget.
+// attempts is how many visitors make each timed visit: the test keeps the
+// fastest, as the machine running it may be busy with other work, which
+// slows the page's scripts but not the emulated network.
+const attempts = 3
+
+// TestPageWeight measures visits under Slow 4G, each by new visitors (an
+// empty cache, signed out): the first visit and the next one (a warm
+// cache); then one of them signs in and comes back. It fails when a visit
+// transfers more than its budget, or when the fastest of the first or the
+// next visits is interactive later than the budget.
 func TestPageWeight(t *testing.T) {
 	browser := newBrowser(t)
 	ts := startServer(t, filepath.Join(t.TempDir(), "chatr.db"), "127.0.0.1:0", 0)
-	tab := newSlowTab(t, browser, ts.url)
 
-	cold := tab.load(signInReady)
-	warm := tab.load(signInReady)
+	var tab *slowTab
+	var cold, warm visit
+	for i := 0; i < attempts; i++ {
+		tab = newSlowTab(t, browser, ts.url)
+		c, w := tab.load(signInReady), tab.load(signInReady)
+		t.Logf("visitor %d: first visit %v; next visit %v", i+1, c, w)
+		if c.bytes > coldBudget {
+			t.Errorf("a first visit transfers %d bytes, over the budget of %d", c.bytes, coldBudget)
+		}
+		if w.bytes > warmBudget {
+			t.Errorf("a visit with a warm cache transfers %d bytes, over the budget of %d", w.bytes, warmBudget)
+		}
+		if i == 0 || c.interactive < cold.interactive {
+			cold = c
+		}
+		if i == 0 || w.interactive < warm.interactive {
+			warm = w
+		}
+	}
 	tab.do("sign in", chromedp.SendKeys(chromedp.CSS("#guest-name"), "Walter"), chromedp.Click(chromedp.CSS("#guest-submit")))
 	tab.waitReady()
 	returning := tab.load(chatReady)
 	tab.checkPage()
 
-	t.Logf("cold visit (signed out):     %v\n%s", cold, strings.Join(cold.detail, "\n"))
-	t.Logf("warm visit (signed out):     %v\n%s", warm, strings.Join(warm.detail, "\n"))
-	t.Logf("returning user (signed in):  %v\n%s", returning, strings.Join(returning.detail, "\n"))
+	t.Logf("first visit (signed out, fastest of %d):  %v\n%s", attempts, cold, strings.Join(cold.detail, "\n"))
+	t.Logf("next visit (signed out, fastest of %d):   %v\n%s", attempts, warm, strings.Join(warm.detail, "\n"))
+	t.Logf("returning user (signed in, warm cache): %v\n%s", returning, strings.Join(returning.detail, "\n"))
 
-	if cold.bytes > coldBudget {
-		t.Errorf("a first visit transfers %d bytes, over the budget of %d", cold.bytes, coldBudget)
-	}
-	if warm.bytes > warmBudget {
-		t.Errorf("a visit with a warm cache transfers %d bytes, over the budget of %d", warm.bytes, warmBudget)
-	}
 	if cold.interactive > interactiveBudget {
 		t.Errorf("a first visit is interactive after %v under Slow 4G, over the budget of %v", cold.interactive, interactiveBudget)
+	}
+	if warm.interactive > interactiveBudget {
+		t.Errorf("a visit with a warm cache is interactive after %v under Slow 4G, over the budget of %v", warm.interactive, interactiveBudget)
 	}
 }
 
