@@ -10,7 +10,9 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"os"
 	"path/filepath"
+	"runtime"
 	"sort"
 	"strings"
 	"sync"
@@ -237,12 +239,31 @@ func TestPageWeight(t *testing.T) {
 	t.Logf("next visit (signed out, fastest of %d):   %v\n%s", attempts, warm, strings.Join(warm.detail, "\n"))
 	t.Logf("returning user (signed in, warm cache): %v\n%s", returning, strings.Join(returning.detail, "\n"))
 
+	if load, busy := machineBusy(); busy {
+		t.Logf("time budget not checked: the load average is %.1f on %d CPUs, so the page's scripts wait for a CPU more than for the network", load, runtime.NumCPU())
+		return
+	}
 	if cold.interactive > interactiveBudget {
 		t.Errorf("a first visit is interactive after %v under Slow 4G, over the budget of %v", cold.interactive, interactiveBudget)
 	}
 	if warm.interactive > interactiveBudget {
 		t.Errorf("a visit with a warm cache is interactive after %v under Slow 4G, over the budget of %v", warm.interactive, interactiveBudget)
 	}
+}
+
+// machineBusy reports the load average of the last minute, and whether it
+// is over twice the CPUs: then timings measure the other work on the
+// machine more than the page.
+func machineBusy() (float64, bool) {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return 0, false
+	}
+	var load float64
+	if _, err := fmt.Sscan(string(b), &load); err != nil {
+		return 0, false
+	}
+	return load, load > 2*float64(runtime.NumCPU())
 }
 
 // TestBrowserDecodesEveryEncoding: Chromium gets every file index.html names
