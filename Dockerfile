@@ -5,18 +5,12 @@
 #   docker build -t chatr .
 #   docker run -p 8080:8080 -v chatr-data:/data chatr
 
-# The browser app embeds Vue and Bulma from web/node_modules (web/embed.go).
-FROM node:20-bookworm-slim AS web
-WORKDIR /src/web
-COPY web/package.json web/package-lock.json ./
-RUN npm ci --no-audit --no-fund --loglevel=error
-
+# The browser libraries are committed in web/lib/ (make web-vendor): no npm here.
 FROM golang:1.26-bookworm AS build
 WORKDIR /src
 COPY go.mod go.sum ./
 RUN go mod download
 COPY . .
-COPY --from=web /src/web/node_modules ./web/node_modules
 RUN CGO_ENABLED=0 go build -trimpath -ldflags="-s -w" -o /out/chatr ./cmd/chatr \
  && mkdir /out/data
 

@@ -22,14 +22,14 @@ help: ## List the targets
 	@touch $@
 
 .PHONY: deps
-deps: $(addsuffix /node_modules/.package-lock.json,$(NPM_DIRS)) ## Install the npm packages (Vue, Bulma, the Web PubSub SDK for tests)
+deps: $(addsuffix /node_modules/.package-lock.json,$(NPM_DIRS)) ## Install the npm packages the tests and `make web-vendor` use (the build needs none)
 
 .PHONY: run
-run: deps ## Serve Chatr on http://localhost:8080 (SQLite file chatr.db, guest sign-in)
+run: ## Serve Chatr on http://localhost:8080 (SQLite file chatr.db, guest sign-in)
 	$(GO) run ./cmd/chatr
 
 .PHONY: build
-build: deps ## Build the chatr and chatr-bench binaries into bin/
+build: ## Build the chatr and chatr-bench binaries into bin/
 	CGO_ENABLED=0 $(GO) build -trimpath -o bin/ ./cmd/...
 
 # Tests of these packages drive separate chatr processes (and the load
@@ -48,7 +48,7 @@ test: deps ## Run every test, most under the race detector (PostgreSQL, Redis an
 	$(GO) test -race -count=1 -timeout 45m -skip '^TestSoak$$' $(RACE_PKGS)
 
 .PHONY: lint
-lint: deps ## gofmt, go vet and staticcheck
+lint: deps check-web-vendor ## gofmt, go vet, staticcheck, and web/lib/ against its lockfile
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet $(PKGS)
 	$(GO) run $(STATICCHECK) $(PKGS)

@@ -54,7 +54,7 @@ func TestHandlerServesTheApp(t *testing.T) {
 	}
 
 	// The vendored files are referenced by content hash and cached forever.
-	hashed := regexp.MustCompile(`/vendor/[0-9a-f]{12}/(bulma\.min\.css|vue\.esm-browser\.prod\.js)`).FindAllString(index, -1)
+	hashed := regexp.MustCompile(`/vendor/[0-9a-f]{12}/(bulma\.css|vue\.runtime\.esm-browser\.prod\.js)`).FindAllString(index, -1)
 	if len(hashed) < 2 {
 		t.Fatalf("index.html does not reference the hashed vendor files: %q", hashed)
 	}
@@ -83,7 +83,7 @@ func TestHandlerServesTheApp(t *testing.T) {
 	if res.StatusCode != 200 || res.Header.Get("Content-Type") != "text/javascript; charset=utf-8" || res.Header.Get("Cache-Control") != "no-cache" {
 		t.Errorf("GET /app/main.js: %d %q %q", res.StatusCode, res.Header.Get("Content-Type"), res.Header.Get("Cache-Control"))
 	}
-	if !regexp.MustCompile(`/vendor/[0-9a-f]{12}/vue\.esm-browser\.prod\.js`).MatchString(main) {
+	if !regexp.MustCompile(`/vendor/[0-9a-f]{12}/vue\.runtime\.esm-browser\.prod\.js`).MatchString(main) {
 		t.Errorf("main.js does not import the hashed Vue URL:\n%s", main)
 	}
 	etag := res.Header.Get("ETag")
@@ -131,8 +131,8 @@ func TestHandlerKeepsASetCSP(t *testing.T) {
 	}
 }
 
-// TestAssetsAreSmallAndSafe checks what is embedded: only the two vendored
-// files from node_modules, and app code that cannot run under the CSP's
+// TestAssetsAreSmallAndSafe checks what is embedded: only the two libraries
+// of lib/ (each with its gzip and brotli copies), and app code that cannot run under the CSP's
 // absence of 'unsafe-eval' or that renders user text as HTML.
 func TestAssetsAreSmallAndSafe(t *testing.T) {
 	var vendored []string
@@ -141,7 +141,7 @@ func TestAssetsAreSmallAndSafe(t *testing.T) {
 		if err != nil || d.IsDir() {
 			return err
 		}
-		if strings.HasPrefix(p, "node_modules/") {
+		if strings.HasPrefix(p, "lib/") {
 			vendored = append(vendored, p)
 			return nil
 		}
@@ -159,7 +159,7 @@ func TestAssetsAreSmallAndSafe(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(vendored) != 2 {
-		t.Errorf("embedded from node_modules: %q, want only Vue's browser build and Bulma's CSS", vendored)
+	if len(vendored) != 6 {
+		t.Errorf("embedded from lib/: %q, want only Vue's runtime build and Bulma's CSS, with their .gz and .br", vendored)
 	}
 }

@@ -90,7 +90,7 @@ func TestBrowserMarkdown(t *testing.T) {
 		texts = append(texts, k)
 	}
 	arg, _ := json.Marshal(texts)
-	script := `Promise.all([import('/app/markdown.js'), import('/vendor/vue.esm-browser.prod.js')]).then(([md, vue]) => ` + string(arg) + `.map((text) => {
+	script := `Promise.all([import('/app/markdown.js'), import('/vendor/vue.runtime.esm-browser.prod.js')]).then(([md, vue]) => ` + string(arg) + `.map((text) => {
 	  const el = document.createElement('div');
 	  const t0 = performance.now();
 	  vue.render(vue.h('div', md.render(text)), el);

@@ -356,3 +356,8 @@ func TestBrowserBan(t *testing.T) {
 	}
 	alice.checkPage()
 }
+
+// toastShown is true once a toast with text has been shown.
+func toastShown(text string) string {
+	return `window.__toasts.some((t) => t.includes(` + js(text) + `))`
+}

@@ -36,9 +36,9 @@ func TestBrowserSearch(t *testing.T) {
 	bob.signIn()
 	carol := newUser(t, browser, ts.url, "Carol")
 	carol.signIn()
-	alice.waitFor("Bob and Carol are online", userListed("Bob")+" && "+userListed("Carol"))
-	alice.do("open a private chat with Bob", chromedp.Evaluate[chromedp.Void](
-		`[...document.querySelectorAll('#user-list .user-entry')].find((e) => e.querySelector('.user-name').textContent === 'Bob').querySelector('.side-main').click()`))
+	bob.waitFor("Bob is signed in", `!!document.querySelector('#composer-input, .sidebar')`)
+	bobID := eval[string](bob, `(() => { const x = new XMLHttpRequest(); x.open('GET', '/api/me', false); x.send(); return JSON.parse(x.responseText).userId; })()`)
+	alice.do("open a private chat with Bob", chromedp.Evaluate[chromedp.Void](`import('/app/store.js').then((m) => m.startPrivateChat(`+js(bobID)+`))`, awaitPromise))
 	alice.waitFor("the private tab is in front", `(document.querySelector('.chat-tab.is-active') || {dataset: {}}).dataset.chatId?.startsWith('private_')`)
 	send(alice, "the secret launch plan for Bob")
 

@@ -4,7 +4,7 @@
 // a viewer, other files as cards that download under their original name).
 //
 // Everything a user wrote (file names, types) is set as text, never markup.
-import { h, reactive } from '/vendor/vue.esm-browser.prod.js';
+import { h, reactive } from '/vendor/vue.runtime.esm-browser.prod.js';
 import { icon } from './icons.js';
 
 // safeURL keeps only the server's own file URLs: a message names files

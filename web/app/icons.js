@@ -1,6 +1,6 @@
 // Inline SVG icons (no icon font, no CDN). Stroke icons follow the 24px
 // outline style; brand marks are filled.
-import { h } from '/vendor/vue.esm-browser.prod.js';
+import { h } from '/vendor/vue.runtime.esm-browser.prod.js';
 
 const stroke = {
   plus: 'M12 5v14M5 12h14',

@@ -6,7 +6,7 @@
 // as written. Both run in time linear in the text for any input that the
 // server accepts (4 KB), nesting is bounded, and what does not parse is
 // shown as the characters that were typed.
-import { h } from '/vendor/vue.esm-browser.prod.js';
+import { h } from '/vendor/vue.runtime.esm-browser.prod.js';
 import { linkify } from './text.js';
 
 const MAX_DEPTH = 4;        // nested quotes, and emphasis inside emphasis

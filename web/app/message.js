@@ -2,7 +2,7 @@
 // react, edit, delete; the "New messages" line and exact read markers; the
 // reply quote that jumps to the original; drafts; @-autocomplete. Message
 // text is rendered by markdown.js as text nodes, never as HTML.
-import { h, reactive, nextTick } from '/vendor/vue.esm-browser.prod.js';
+import { h, reactive, nextTick } from '/vendor/vue.runtime.esm-browser.prod.js';
 import { state, outbox, markRead, sendEvent, errorText, toast, chatById, addHistoryMessage } from './store.js';
 import { api } from './api.js';
 import { render, toText } from './markdown.js';

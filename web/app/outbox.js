@@ -4,7 +4,7 @@
 // Each message carries a clientId that the server stores once per user: a
 // resend after a lost ack answers "Duplicate" instead of storing a copy, and
 // the delivered message echoes the clientId, which confirms the entry.
-import { reactive } from '/vendor/vue.esm-browser.prod.js';
+import { reactive } from '/vendor/vue.runtime.esm-browser.prod.js';
 
 const RETRY_MS = 3000;       // a send that timed out is tried again after this
 

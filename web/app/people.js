@@ -1,7 +1,7 @@
 // People: presence shown for a user, the people directory page and the
 // "New group message" dialog. Presence comes from the server for the users
 // this page watches (store.watchUsers), applied quietly.
-import { h, ref, onMounted, onBeforeUnmount, nextTick } from '/vendor/vue.esm-browser.prod.js';
+import { h, ref, onMounted, onBeforeUnmount, nextTick } from '/vendor/vue.runtime.esm-browser.prod.js';
 import {
   state, directory, searchPeople, morePeople, startPrivateChat, createGroupDM, errorText, toast,
 } from './store.js';

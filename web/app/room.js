@@ -4,7 +4,7 @@
 // sees, and the chat events that change a room (docs/api.md, "Rooms,
 // people and admins"). The server decides every permission; the buttons
 // shown here only follow the caller's role.
-import { h, ref, reactive, computed, watch, nextTick, onMounted, onBeforeUnmount } from '/vendor/vue.esm-browser.prod.js';
+import { h, ref, reactive, computed, watch, nextTick, onMounted, onBeforeUnmount } from '/vendor/vue.runtime.esm-browser.prod.js';
 import {
   state, sendEvent, chatById, chatName, isPrivate, isJoined, openChat, confirmLeave, watchUsers, toast, errorText,
 } from './store.js';

@@ -3,7 +3,7 @@
 // grouped by chat with the matching words marked, and switches to a chat or
 // a person by name. Opened with "/" or Ctrl+K. Every piece of user text
 // becomes text nodes or <mark> elements holding text, never HTML.
-import { h, ref, computed, nextTick, onMounted, onBeforeUnmount } from '/vendor/vue.esm-browser.prod.js';
+import { h, ref, computed, nextTick, onMounted, onBeforeUnmount } from '/vendor/vue.runtime.esm-browser.prod.js';
 import { state, openChat, startPrivateChat, chatName, isPrivate, errorText, toast } from './store.js';
 import { jumpTo } from './message.js';
 import { HttpError } from './api.js';

@@ -1,6 +1,6 @@
 // The sidebar (the user's group chats, direct messages and group DMs, and
 // the way to People and "Browse chats") and the "Browse chats" page.
-import { h, ref, computed } from '/vendor/vue.esm-browser.prod.js';
+import { h, ref, computed } from '/vendor/vue.runtime.esm-browser.prod.js';
 import {
   state, openChat, joinChat, confirmLeave, showPage, chatName, isJoined, isGroupDM, partners, errorText, toast,
 } from './store.js';

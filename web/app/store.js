@@ -1,7 +1,7 @@
 // The client's state and everything that changes it: sign-in, the hub
 // connection, chat events, history, unread counts, idle detection and
 // notifications. Components only read this state and call these functions.
-import { reactive, markRaw, watch } from '/vendor/vue.esm-browser.prod.js';
+import { reactive, markRaw, watch } from '/vendor/vue.runtime.esm-browser.prod.js';
 import { api, logoutUrl } from './api.js';
 import { HubClient } from './hubclient.js';
 import { unescapeAnnouncement } from './text.js';

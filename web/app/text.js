@@ -1,6 +1,6 @@
 // Text helpers: every piece of user-written text becomes Vue text nodes or
 // <a> elements built here, never HTML.
-import { h } from '/vendor/vue.esm-browser.prod.js';
+import { h } from '/vendor/vue.runtime.esm-browser.prod.js';
 
 const URL_RE = /\bhttps?:\/\/[^\s<>"']+/gi;
 const TRAILING = /[.,;:!?)\]}'"]+$/;

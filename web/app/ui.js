@@ -1,6 +1,6 @@
 // The components, written as render functions with h(): the page runs under
 // a CSP without 'unsafe-eval', so Vue may not compile templates at run time.
-import { h, ref, computed, watch, nextTick, onMounted, onBeforeUnmount, Fragment } from '/vendor/vue.esm-browser.prod.js';
+import { h, ref, computed, watch, nextTick, onMounted, onBeforeUnmount, Fragment } from '/vendor/vue.runtime.esm-browser.prod.js';
 import {
   state, outbox, boot, signInAsGuest, signOut, activate, closeTab, loadOlder, sendMessage, sendTyping,
   createChat, deleteChat, leaveChat, rename, askNotifications, dismissToast, chatName, isPrivate, errorText,
