@@ -41,10 +41,11 @@ func presenceGroup(userID string) string { return presencePrefix + userID }
 func hiddenGroup(group string) bool { return strings.HasPrefix(group, "~") }
 
 // toMembers sends a server event to the chat's members, coalesced under key
-// for connections that take batches.
+// within the chat for connections that take batches (a connection in two
+// chats keeps one item per chat).
 func (a *App) toMembers(ctx context.Context, chatID, key string, m hub.Message) error {
 	m.AsServer = true
-	m.Batch = &hub.Batch{Name: batchMembers, Key: key}
+	m.Batch = &hub.Batch{Name: batchMembers, Key: chatID + "\x00" + key}
 	return a.hub.SendToGroup(ctx, chatID, m)
 }
 

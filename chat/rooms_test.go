@@ -616,3 +616,26 @@ func TestMembersWithPresence(t *testing.T) {
 		t.Errorf("members %+v", ms)
 	}
 }
+
+// A user's memberJoined in two chats are two batch items: a connection in
+// both chats must not lose one to the other.
+func TestMemberEventsKeyedPerChat(t *testing.T) {
+	w, _ := roomWorld(t, "")
+	if got := w.event(conn(owner), "createChat", `{"name":"Second","id":"second"}`); got != "" {
+		t.Fatal(got)
+	}
+	for _, chatID := range []string{"room", "second"} {
+		if got := w.event(conn(newcomer), "joinChat", `"`+chatID+`"`); got != "" {
+			t.Fatal(got)
+		}
+	}
+	keys := map[string]bool{}
+	for _, c := range w.hub.calls() {
+		if c.Kind == "group" && c.Msg.Batch != nil && strings.Contains(string(c.Msg.Data), "memberJoined") {
+			keys[c.Msg.Batch.Key] = true
+		}
+	}
+	if len(keys) != 2 {
+		t.Errorf("memberJoined batch keys %v, want one per chat", keys)
+	}
+}
