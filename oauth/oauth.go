@@ -142,6 +142,9 @@ func New(cfg Config) (*Handler, error) {
 	aead, _ := cipher.NewGCM(block)
 	h := &Handler{cfg: cfg, byName: map[string]provider{}, aead: aead, log: cfg.Logger}
 	pol := newPolicy(cfg)
+	if len(pol.orgs) > 0 && !cfg.GitHub.enabled() {
+		return nil, errors.New("oauth: GitHub organisations are allowed, but sign-in with GitHub is not configured")
+	}
 	tc := *cfg.HTTPClient
 	tc.Transport = acceptJSON{next: cfg.HTTPClient.Transport}
 	h.tokenClient = &tc

@@ -206,3 +206,9 @@ func TestBannedProviderSignIn(t *testing.T) {
 		t.Errorf("after the unban alice landed on %q, signed in: %v", got, again.me() != nil)
 	}
 }
+
+func TestGitHubOrgsNeedGitHub(t *testing.T) {
+	if _, err := oauth.New(oauth.Config{AllowGitHubOrgs: []string{"acme"}}); err == nil {
+		t.Error("allowed GitHub organisations without GitHub sign-in were accepted")
+	}
+}

@@ -216,6 +216,9 @@ func New(cfg Config) (*Server, error) {
 		return nil, err
 	}
 	warnGuestAdmins(cfg.Logger, cfg.Admins, noGuests)
+	if !noGuests && (len(cfg.OAuth.AllowEmailDomains) > 0 || len(cfg.OAuth.AllowGitHubOrgs) > 0) {
+		cfg.Logger.Warn("sign-in allowlists are set while guests may sign in: guests are not checked against them; turn guests off (--guests auto or off)")
+	}
 
 	// The handler's origin check is needed by the hub, and the hub by the
 	// handler: build the handler around a hub that is set just below.
