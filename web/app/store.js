@@ -487,7 +487,9 @@ async function loadLatest(view) {
   const r = await api.messages(view.chatId, { limit: PAGE });
   for (const m of r.messages || []) addMessage(view, m, { history: true });
   view.hasMore = !!r.hasMore;
-  if (typeof r.lastRead === 'number') {
+  // A chat never read here before (a new member) opens at its newest
+  // message; one read before opens at the first unread.
+  if (typeof r.lastRead === 'number' && r.lastRead > 0) {
     view.readUpTo = Math.max(view.readUpTo, r.lastRead);
     view.newLineAfter = r.lastRead;
     const unread = view.items.some((it) => it.kind === 'msg' && it.id > r.lastRead && it.fromUserId !== state.me.userId && !it.deleted);
