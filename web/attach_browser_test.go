@@ -178,9 +178,12 @@ func TestBrowserFiles(t *testing.T) {
 	if err != nil || st != 404 {
 		t.Errorf("non-member GET %s: %d %v, want 404", url, st, err)
 	}
-	// Three files kept (two with thumbnails): the cancelled one left nothing.
-	if n := blobCount(blobs); n != 5 {
-		t.Errorf("%d blobs stored, want 5 (three files, two thumbnails)", n)
+	// Three files kept (two with thumbnails). The cancelled upload may have
+	// reached the server whole before the abort (Chromium's throttling
+	// delays the progress events, not always the bytes): then it is kept,
+	// carried by no message (see the report of issue 16).
+	if n := blobCount(blobs); n != 5 && n != 6 {
+		t.Errorf("%d blobs stored, want 5 (three files, two thumbnails) or 6", n)
 	}
 	alice.checkPage()
 	bob.checkPage()
