@@ -39,6 +39,7 @@ export const api = {
   users: async () => (await request('GET', '/api/users')).users || {},
   profile: () => request('GET', '/api/me'),
   updateMe: (fields) => request('PATCH', '/api/me', fields),
+  deleteMe: (handle) => request('DELETE', '/api/me', { confirm: handle }),
   // people pages through every user (the directory), q filtering by name or handle.
   people: ({ q, after, limit } = {}) => {
     const p = new URLSearchParams({ all: '1' });

@@ -974,6 +974,14 @@ export async function startPrivateChat(userId) {
   await client.sendEvent('createPrivateChat', { targetUserId: userId });
 }
 
+// deleteAccount deletes the caller's account (the server wants the handle
+// as confirmation); the socket is closed by the server, so it is stopped
+// here first to keep it from reconnecting.
+export async function deleteAccount(handle) {
+  await api.deleteMe(handle);
+  if (client) client.stop();
+}
+
 // rename changes the caller's display name; the others see userRenamed.
 export async function rename(userName) {
   const m = await api.updateMe({ userName });

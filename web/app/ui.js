@@ -3,7 +3,7 @@
 import { h, ref, computed, watch, nextTick, onMounted, onBeforeUnmount, Fragment } from '/vendor/vue.runtime.esm-browser.prod.js';
 import {
   state, outbox, boot, signInAsGuest, signOut, activate, closeTab, loadOlder, sendMessage, sendTyping,
-  createChat, deleteChat, leaveChat, rename, askNotifications, dismissToast, chatName, isPrivate, errorText,
+  createChat, deleteChat, leaveChat, rename, deleteAccount, askNotifications, dismissToast, chatName, isPrivate, errorText,
   byteLength, markRead, toast, loadNewer, showLatest, showPage,
 } from './store.js';
 import { Sidebar, BrowsePage } from './sidebar.js';
@@ -162,6 +162,14 @@ function ProfileMenu() {
         onClick: () => { state.menu = null; state.modal = { kind: 'rename' }; },
       }, [icon('edit', { size: 14 }), h('span', 'Change display name')]),
       h('button', { class: 'dropdown-item', role: 'menuitem', onClick: () => showPage('people') }, [icon('users', { size: 14 }), h('span', 'People')]),
+      h('hr', { class: 'dropdown-divider' }),
+      // A plain link: the server answers with the file to save.
+      h('a', { class: 'dropdown-item', id: 'download-my-data', role: 'menuitem', href: '/api/export', download: 'chatr-my-data.json', onClick: () => { state.menu = null; } },
+        [icon('file', { size: 14 }), h('span', 'Download my data')]),
+      h('button', {
+        class: 'dropdown-item has-text-danger', id: 'delete-account', role: 'menuitem',
+        onClick: () => { state.menu = null; state.modal = { kind: 'deleteAccount' }; },
+      }, [icon('trash', { size: 14 }), h('span', 'Delete my account…')]),
     ])) : null,
   ]);
 }
@@ -540,6 +548,50 @@ const RenameModal = {
   },
 };
 
+// DeleteAccountModal deletes the caller's account once they have typed
+// their handle; the server ends every session and socket, and the page goes
+// back to the sign-in screen.
+const DeleteAccountModal = {
+  setup() {
+    const typed = ref('');
+    const error = ref('');
+    const busy = ref(false);
+    const handle = state.me.handle || '';
+    const matches = () => typed.value.trim().replace(/^@/, '').toLowerCase() === handle.toLowerCase();
+    async function submit(e) {
+      e.preventDefault();
+      if (!matches()) { error.value = `Type @${handle} to confirm`; return; }
+      busy.value = true;
+      try {
+        await deleteAccount(handle);
+        window.location.assign('/');
+      } catch (err) {
+        error.value = 'Could not delete your account: ' + errorText(err);
+        busy.value = false;
+      }
+    }
+    return () => modalFrame('Delete your account', [
+      h('form', { id: 'delete-account-form', onSubmit: submit }, [
+        h('p', { class: 'block' }, 'Your profile, your memberships and your sessions are removed, and you are signed out everywhere. This cannot be undone. Download your data first if you want to keep it.'),
+        h('div', { class: 'field' }, [
+          h('label', { class: 'label', for: 'delete-account-input' }, `Type @${handle} to confirm`),
+          h('div', { class: 'control' }, h('input', {
+            id: 'delete-account-input', class: ['input', error.value ? 'is-danger' : ''], type: 'text', autocomplete: 'off',
+            value: typed.value, onInput: (e) => { typed.value = e.target.value; error.value = ''; },
+          })),
+          error.value ? h('p', { class: 'help is-danger', role: 'alert' }, error.value) : null,
+        ]),
+      ]),
+    ], [
+      h('button', { class: 'button', type: 'button', onClick: () => { state.modal = null; } }, 'Cancel'),
+      h('button', {
+        class: ['button', 'is-danger', busy.value ? 'is-loading' : ''], type: 'submit', form: 'delete-account-form', id: 'delete-account-submit',
+        disabled: !matches(),
+      }, 'Delete my account'),
+    ]);
+  },
+};
+
 export function modalFrame(title, body, foot) {
   return h('div', { class: 'modal is-active', role: 'dialog', 'aria-modal': 'true', 'aria-labelledby': 'modal-title' }, [
     h('div', { class: 'modal-background', onClick: () => { state.modal = null; } }),
@@ -587,7 +639,7 @@ const Main = {
       if (el && el.scrollIntoView) el.scrollIntoView({ block: 'nearest', inline: 'nearest' });
     }), { immediate: true });
     onBeforeUnmount(() => { window.removeEventListener('keydown', onKey); window.removeEventListener('click', onClick, true); });
-    const modals = { create: CreateChatModal, delete: DeleteChatModal, leave: LeaveChatModal, rename: RenameModal, groupdm: GroupDMModal };
+    const modals = { create: CreateChatModal, delete: DeleteChatModal, leave: LeaveChatModal, rename: RenameModal, groupdm: GroupDMModal, deleteAccount: DeleteAccountModal };
     return () => h('div', { class: 'app-shell' }, [
       Navbar(),
       ConnectionBanner(),
