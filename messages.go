@@ -41,6 +41,13 @@ type Mentions struct {
 	All   bool     `json:"all,omitempty"`
 }
 
+// The words that mention many: @here (the members online) and @all (every
+// member). No user gets them as a handle.
+const (
+	MentionHere = "here"
+	MentionAll  = "all"
+)
+
 // IsZero reports whether the message mentions nobody.
 func (m Mentions) IsZero() bool { return len(m.Users) == 0 && !m.Here && !m.All }
 

@@ -142,9 +142,13 @@ func HandleBase(s string) string {
 }
 
 // HandleCandidate returns the n-th handle tried for base: base itself for
-// n <= 1, then base followed by n.
+// n <= 1 (but "here1" and "all1" for the words that mention many), then
+// base followed by n.
 func HandleCandidate(base string, n int) string {
 	if n <= 1 {
+		if base == MentionHere || base == MentionAll {
+			return base + "1"
+		}
 		return base
 	}
 	return base + strconv.Itoa(n)

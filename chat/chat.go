@@ -31,6 +31,7 @@ const (
 	DefaultConnectionsPerUser = 32   // live connections of one user on one node
 	DefaultEventsPerSecond    = 10   // sustained state-changing events (createChat, joinChat, ...) per user
 	DefaultEventBurst         = 30   // such events a user may send at once
+	DefaultMentionAllMax      = 50   // members of the largest chat in which anyone may mention @all
 	DefaultIdleTimeout        = 60 * time.Second
 	DefaultOfflineGrace       = 3 * time.Second // a user's last connection must stay gone this long before userOffline
 	typingInterval            = 2 * time.Second // at most one typing event per user and chat
@@ -50,6 +51,9 @@ type Limits struct {
 	// events: each writes to the store and most are broadcast to everyone.
 	EventsPerSecond float64
 	EventBurst      int
+	// MentionAllMax is the largest chat in which every member may mention
+	// @all; in larger ones only the owner and moderators may.
+	MentionAllMax int
 }
 
 // Hub is the part of *hub.Hub the chat logic calls.
@@ -160,6 +164,9 @@ func New(cfg Config) *App {
 	}
 	if l.EventBurst <= 0 {
 		l.EventBurst = DefaultEventBurst
+	}
+	if l.MentionAllMax <= 0 {
+		l.MentionAllMax = DefaultMentionAllMax
 	}
 	if cfg.Presence == nil {
 		cfg.Presence = NewLocalPresence()

@@ -112,7 +112,7 @@ func (a *App) editMessage(ctx context.Context, conn *hub.ConnInfo, ev *hub.Event
 	case old.Deleted:
 		return chatr.Errorf(chatr.ECONFLICT, "the message was deleted")
 	}
-	mentions, err := a.mentions(ctx, in.ChatID, text)
+	mentions, err := a.mentions(ctx, in.ChatID, conn.UserID, text)
 	if err != nil {
 		return err
 	}
@@ -293,13 +293,13 @@ var codePattern = regexp.MustCompile("(?s)```.*?```|`[^`\n]*`")
 
 // mentions resolves the @handles of text to the members of the chat they
 // name. Only the first maxMentionHandles distinct handles are looked up.
-func (a *App) mentions(ctx context.Context, chatID, text string) (chatr.Mentions, error) {
+func (a *App) mentions(ctx context.Context, chatID, senderID, text string) (chatr.Mentions, error) {
 	if !strings.Contains(text, "@") {
 		return chatr.Mentions{}, nil
 	}
 	text = codePattern.ReplaceAllString(text, " ")
 	seen := map[string]bool{}
-	var users []string
+	var out chatr.Mentions
 	for _, m := range mentionPattern.FindAllStringSubmatch(text, -1) {
 		h := chatr.NormalHandle(m[1])
 		if seen[h] {
@@ -309,6 +309,14 @@ func (a *App) mentions(ctx context.Context, chatID, text string) (chatr.Mentions
 			break
 		}
 		seen[h] = true
+		switch h {
+		case chatr.MentionHere:
+			out.Here = true
+			continue
+		case chatr.MentionAll:
+			out.All = true
+			continue
+		}
 		u, err := a.store.GetUserByHandle(ctx, h)
 		if chatr.ErrorCode(err) == chatr.ENOTFOUND {
 			continue
@@ -318,10 +326,53 @@ func (a *App) mentions(ctx context.Context, chatID, text string) (chatr.Mentions
 		if ok, err := a.store.IsMember(ctx, chatID, u.ID); err != nil {
 			return chatr.Mentions{}, err
 		} else if ok {
-			users = append(users, u.ID)
+			out.Users = append(out.Users, u.ID)
 		}
 	}
-	return chatr.NormalMentions(chatr.Mentions{Users: users}), nil
+	if out.Here || out.All {
+		if err := a.mentionMany(ctx, chatID, senderID, &out); err != nil {
+			return chatr.Mentions{}, err
+		}
+	}
+	return chatr.NormalMentions(out), nil
+}
+
+// mentionMany resolves @here and @all. @all mentions every member (the
+// stores count it for each); in a chat of more than Limits.MentionAllMax
+// members only its owner, moderators and admins may use it. @here lists
+// the members online now, the sender aside, in Users: stores count a
+// mention for the users listed there.
+func (a *App) mentionMany(ctx context.Context, chatID, senderID string, m *chatr.Mentions) error {
+	members, err := a.store.ListMembers(ctx, chatID)
+	if err != nil {
+		return err
+	}
+	if m.All && len(members) > a.limits.MentionAllMax {
+		x, err := a.access(ctx, senderID, chatID)
+		if err != nil {
+			return err
+		}
+		if !x.moderates() {
+			return chatr.Errorf(chatr.EFORBIDDEN, "in a chat of more than %d members only its owner and moderators may mention @all", a.limits.MentionAllMax)
+		}
+	}
+	if !m.Here {
+		return nil
+	}
+	online, err := a.presence.Online(ctx)
+	if err != nil {
+		return err
+	}
+	isOnline := make(map[string]bool, len(online))
+	for _, id := range online {
+		isOnline[id] = true
+	}
+	for _, mem := range members {
+		if isOnline[mem.UserID] && mem.UserID != senderID && len(m.Users) < chatr.MaxMentionUsers {
+			m.Users = append(m.Users, mem.UserID)
+		}
+	}
+	return nil
 }
 
 // isEmoji reports whether s is one emoji: a short sequence of pictographs

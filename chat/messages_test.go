@@ -24,7 +24,7 @@ type msgWorld struct {
 
 func newMsgWorld(t *testing.T) *msgWorld {
 	t.Helper()
-	w := newWorld(t, chat.Config{Admins: chatr.ParseAdmins("guest:erin"), Limits: chat.Limits{EventsPerSecond: 1e6, EventBurst: 1 << 20}})
+	w := newWorld(t, chat.Config{Admins: chatr.ParseAdmins("guest:erin"), Limits: chat.Limits{EventsPerSecond: 1e6, EventBurst: 1 << 20, MentionAllMax: 4}})
 	ctx := context.Background()
 	for _, u := range []chatr.User{{ID: "guest:dave", Name: "Dave"}, {ID: "guest:erin", Name: "Erin"}, {ID: "guest:frank", Name: "Frank"}} {
 		u.Provider = "guest"
@@ -225,11 +225,11 @@ func TestMessageEventRetries(t *testing.T) {
 	if n := len(w.modlog()); n != 1 {
 		t.Errorf("3 deletes logged %d times, want 1", n)
 	}
-	if got := w.ev("bob", "editMessage", edit); got != "Duplicate" {
-		t.Errorf("editing a deleted message: %q, want Duplicate (conflict)", got)
+	if got := w.ev("bob", "editMessage", edit); got != "Conflict" {
+		t.Errorf("editing a deleted message: %q, want Conflict", got)
 	}
-	if got := w.ev("frank", "react", on); got != "Duplicate" {
-		t.Errorf("reacting to a deleted message: %q, want Duplicate (conflict)", got)
+	if got := w.ev("frank", "react", on); got != "Conflict" {
+		t.Errorf("reacting to a deleted message: %q, want Conflict", got)
 	}
 	if m := w.message("room", id); m.Text != "" || !m.Deleted {
 		t.Errorf("deleted message as stored: %+v", m)
@@ -431,5 +431,49 @@ func TestEditAfterMessage(t *testing.T) {
 	}
 	if strings.Join(order, ",") != "message,edit" {
 		t.Errorf("hub got %v, want the message before its edit", order)
+	}
+}
+
+// TestMentionHereAndAll: @here lists the members online now (not the
+// sender, not an offline member); @all is counted for every member, and in
+// a chat over MentionAllMax members only its owner and moderators may use
+// it. Nobody gets "here" or "all" as a handle.
+func TestMentionHereAndAll(t *testing.T) {
+	w := newMsgWorld(t)
+	ctx := context.Background()
+	if err := w.store.UpsertUser(ctx, chatr.User{ID: "guest:gina", Name: "Gina", Provider: "guest"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.store.AddMember(ctx, "room", chatr.Member{UserID: "guest:gina", UserName: "Gina"}); err != nil {
+		t.Fatal(err)
+	}
+	w.post("alice", "room", "@here standup in 5")
+	m := w.stored("room")[0]
+	if !m.Mentions.Here || m.Mentions.All || strings.Join(m.Mentions.Users, ",") != "guest:bob,guest:dave,guest:frank" {
+		t.Errorf("@here: %+v, want the online members but Alice: bob, dave, frank", m.Mentions)
+	}
+	if c, _ := w.store.MentionCounts(ctx, "guest:gina"); c["room"] != 0 {
+		t.Errorf("offline gina's count after @here: %v", c)
+	}
+	// Five members, over the limit of four: a member may not @all, a moderator may.
+	data, _ := json.Marshal(map[string]string{"message": "hey @all"})
+	if got := w.send(w.conns["bob"], "room", string(data), 0); got != "Forbidden" {
+		t.Errorf("a member's @all in a large chat: %q, want Forbidden", got)
+	}
+	w.post("dave", "room", "hey @ALL")
+	if m := w.stored("room")[1]; !m.Mentions.All {
+		t.Errorf("a moderator's @all: %+v", m.Mentions)
+	}
+	if c, _ := w.store.MentionCounts(ctx, "guest:gina"); c["room"] != 1 {
+		t.Errorf("gina's count after @all: %v, want 1", c)
+	}
+	for _, name := range []string{"here", "All"} {
+		u := chatr.User{ID: "guest:" + name, Name: name, Provider: "guest"}
+		if err := w.store.UpsertUser(ctx, u); err != nil {
+			t.Fatal(err)
+		}
+		if got, _ := w.store.GetUser(ctx, u.ID); got.Handle == chatr.MentionHere || got.Handle == chatr.MentionAll {
+			t.Errorf("a user named %q got the handle %q", name, got.Handle)
+		}
 	}
 }

@@ -95,13 +95,13 @@ func (a *App) Publish(ctx context.Context, conn *hub.ConnInfo, msg *hub.GroupMes
 		name = u.Name
 	}
 
-	mentions, err := a.mentions(ctx, msg.Group, in.Message)
+	mentions, err := a.mentions(ctx, msg.Group, conn.UserID, in.Message)
 	if err != nil {
-		return err
+		return ackError(err)
 	}
 	files, err := a.checkFiles(ctx, msg.Group, conn.UserID, key, in.Files)
 	if err != nil {
-		return err
+		return ackError(err)
 	}
 
 	ticket := a.order.begin(msg.Group)

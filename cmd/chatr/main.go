@@ -76,6 +76,7 @@ func newFlagSet() (*flag.FlagSet, *options) {
 	fs.IntVar(&cfg.Limits.ConnectionsPerUser, "connections-per-user", chat.DefaultConnectionsPerUser, "live connections one user may hold on a node")
 	fs.Float64Var(&cfg.Limits.EventsPerSecond, "events-per-second", chat.DefaultEventsPerSecond, "state-changing events (createChat, joinChat, markRead, ...) a user may send per second, sustained")
 	fs.IntVar(&cfg.Limits.EventBurst, "event-burst", chat.DefaultEventBurst, "state-changing events a user may send at once")
+	fs.IntVar(&cfg.Limits.MentionAllMax, "mention-all-max", chat.DefaultMentionAllMax, "members of the largest chat in which anyone may mention @all; in larger ones only the owner and moderators may")
 	fs.Float64Var(&cfg.RequestsPerSecond, "requests-per-second", httpapi.DefaultRequestsPerSecond, "HTTP requests per client IP and second, sustained (negative: no limit)")
 	fs.IntVar(&cfg.ConnectionsPerIP, "connections-per-ip", httpapi.DefaultConnectionsPerIP, "WebSockets open at once from one client IP (an IPv6 /64), and, without --trust-proxy, TCP connections up to 64 more (negative: no limit)")
 	fs.Float64Var(&cfg.SignInsPerMinute, "sign-ins-per-minute", httpapi.DefaultSignInsPerMinute, "sign-in attempts per client IP and minute (negative: no limit)")

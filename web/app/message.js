@@ -38,6 +38,7 @@ export function messageFields(m) {
   return {
     replyTo: Number(m.replyTo) || 0,
     mentions: (m.mentions && Array.isArray(m.mentions.users)) ? m.mentions.users : [],
+    mentionsAll: !!(m.mentions && m.mentions.all), // @all: every member
     edited: m.edited || '',
     deleted: !!m.deleted,
     reactions: Array.isArray(m.reactions) ? m.reactions : [],
@@ -112,7 +113,7 @@ function mentionsIn(v) {
 
 // mentionsMe: only the server's list counts, never a name in the text.
 export function mentionsMe(it) {
-  return !!state.me && Array.isArray(it.mentions) && it.mentions.includes(state.me.userId);
+  return !!state.me && it.fromUserId !== state.me.userId && (it.mentionsAll || (Array.isArray(it.mentions) && it.mentions.includes(state.me.userId)));
 }
 
 // readUpTo returns the id of the last message of the list that is on

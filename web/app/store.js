@@ -648,10 +648,17 @@ function onGroupMessage(chatId, f) {
   }
 }
 
+// mentionsMe tells whether a message as delivered mentions the caller: the
+// server's list (which @here fills) or @all; a name in the text is not one.
+function mentionsMe(m) {
+  const men = m.mentions;
+  return !!men && !!state.me && (men.all === true || (Array.isArray(men.users) && men.users.includes(state.me.userId)));
+}
+
 function countUnread(chatId, m) {
   state.unread[chatId] = (state.unread[chatId] || 0) + 1;
   // Only the server's mentions count: a name in the text is not one.
-  if (m.mentions && Array.isArray(m.mentions.users) && m.mentions.users.includes(state.me.userId)) state.mentions[chatId] = (state.mentions[chatId] || 0) + 1;
+  if (mentionsMe(m)) state.mentions[chatId] = (state.mentions[chatId] || 0) + 1;
   maybeNotify(chatId, m);
 }
 
@@ -1071,7 +1078,7 @@ function maybeNotify(chatId, m) {
   if (typeof Notification !== 'undefined') state.notify = Notification.permission; // may change in site settings
   if (!state.hidden || state.notify !== 'granted') return;
   const priv = isPrivate(chatId);
-  if (!priv && !(m.mentions && Array.isArray(m.mentions.users) && m.mentions.users.includes(state.me.userId))) return;
+  if (!priv && !mentionsMe(m)) return;
   try {
     const n = new Notification(priv ? m.fromUserName : `${m.fromUserName} in ${chatName(chatId)}`, {
       body: m.message.slice(0, 200), tag: 'chatr-' + chatId,
