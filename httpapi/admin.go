@@ -23,6 +23,11 @@ func (h *Handler) routeAdmin(m *http.ServeMux) {
 	m.HandleFunc("/api/admin/", h.admin(func(w http.ResponseWriter, r *http.Request, _ chatr.User) {
 		h.Error(w, r, chatr.Errorf(chatr.ENOTFOUND, "no such admin endpoint"))
 	}))
+	// Without this, ServeMux would answer /api/admin with an HTML redirect
+	// to /api/admin/.
+	m.HandleFunc("/api/admin", func(w http.ResponseWriter, r *http.Request) {
+		h.Error(w, r, chatr.Errorf(chatr.ENOTFOUND, "no such API endpoint"))
+	})
 }
 
 // admin wraps a handler for administrators only; a state-changing request

@@ -151,9 +151,9 @@ func NewBroker(rdb goredis.UniversalClient, cfg BrokerConfig) *Broker {
 	return b
 }
 
-// Connected reports whether the broker's last read of the bus succeeded:
+// Reading reports whether the broker's last read of the bus succeeded:
 // false before Subscribe has read once and while Redis cannot be read.
-func (b *Broker) Connected() bool { return b.reading.Load() }
+func (b *Broker) Reading() bool { return b.reading.Load() }
 
 // Stream is the key of the Redis stream the broker appends to.
 func (b *Broker) Stream() string { return b.stream }

@@ -409,24 +409,24 @@ func TestBusRetriesRemovals(t *testing.T) {
 	}
 }
 
-// TestBusConnectedFollowsCut: Connected (chatr_redis_connected) turns false
+// TestBusReadingFollowsCut: Reading (chatr_redis_connected) turns false
 // while the node cannot read the bus and true again once it reads.
-func TestBusConnectedFollowsCut(t *testing.T) {
+func TestBusReadingFollowsCut(t *testing.T) {
 	admin, prefix := testRedis(t)
 	node := newCuttable(t, prefix)
 	sub := newBroker(t, node.rdb, prefix)
-	if sub.Connected() {
+	if sub.Reading() {
 		t.Fatal("connected before reading the bus")
 	}
 	var col collector
 	if err := sub.Subscribe(context.Background(), col.deliver); err != nil {
 		t.Fatal(err)
 	}
-	waitUntil(t, "the bus to be read", sub.Connected)
+	waitUntil(t, "the bus to be read", sub.Reading)
 	if n := node.kill(t, admin, true); n == 0 {
 		t.Fatal("found no connection of the node to kill")
 	}
-	waitUntil(t, "the cut to show", func() bool { return !sub.Connected() })
+	waitUntil(t, "the cut to show", func() bool { return !sub.Reading() })
 	node.restore()
-	waitUntil(t, "reading again", sub.Connected)
+	waitUntil(t, "reading again", sub.Reading)
 }

@@ -357,6 +357,10 @@ type IndexedBroker struct {
 	*Index
 }
 
+// The hub finds the index by a type assertion: a method of the same name on
+// Broker and Index would hide it without a compile error, but not past this.
+var _ hub.Index = IndexedBroker{}
+
 // Close closes the broker, then the index.
 func (b IndexedBroker) Close() error {
 	return errors.Join(b.Broker.Close(), b.Index.Close())

@@ -187,7 +187,7 @@ func New(cfg Config) (*Server, error) {
 		return nil, err
 	}
 	if cl != nil {
-		m.RedisConnected(cl.broker.Connected)
+		m.RedisConnected(cl.broker.Reading)
 	}
 	if cfg.WrapStore != nil {
 		store = cfg.WrapStore(store)
