@@ -162,3 +162,35 @@ func TestBrowserNewMessagesLine(t *testing.T) {
 	until(alice, "everything is read", unread+`.then((n) => n === 0)`)
 	alice.checkPage()
 }
+
+// TestBrowserAdminDeletesMessage: a server admin who is neither the author
+// nor the chat's owner deletes a message from the page; the author and a
+// third member see "message deleted", and the moderation log names the
+// admin.
+func TestBrowserAdminDeletesMessage(t *testing.T) {
+	browser := newBrowser(t)
+	ts := startServerWith(t, server.Config{Addr: "127.0.0.1:0", DB: filepath.Join(t.TempDir(), "chatr.db"), Admins: "@boss"})
+	alice := newUser(t, browser, ts.url, "Alice")
+	bob := newUser(t, browser, ts.url, "Bob")
+	boss := newUser(t, browser, ts.url, "Boss")
+	for _, u := range []*user{alice, bob, boss} {
+		u.signIn()
+	}
+	createChat(alice, "Lounge")
+	clickChat(bob, "Lounge")
+	send(bob, "buy cheap watches")
+	clickChat(boss, "Lounge")
+	act(boss, "buy cheap watches", ".tool-delete")
+	boss.do("confirm", chromedp.Click(chromedp.CSS(".confirm-delete-message")))
+	for _, u := range []*user{alice, bob, boss} {
+		until(u, "the message shows as deleted", `document.querySelectorAll('.chat-view .msg.is-deleted .msg-deleted').length === 1 && !document.body.textContent.includes('cheap watches')`)
+	}
+	log := eval[string](boss, `(() => { const x = new XMLHttpRequest(); x.open('GET', '/api/admin/modlog', false); x.send();
+		const e = JSON.parse(x.responseText).events[0]; return e.action + ' ' + (e.messageId > 0); })()`)
+	if log != "deleteMessage true" {
+		t.Errorf("newest moderation log entry: %q, want the admin's deleteMessage", log)
+	}
+	for _, u := range []*user{alice, bob, boss} {
+		u.checkPage()
+	}
+}
