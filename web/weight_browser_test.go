@@ -48,7 +48,7 @@ const (
 const signInReady = `(() => { const e = document.querySelector('#guest-name'); return !!e && !e.disabled; })()`
 
 // chatReady holds when a signed-in user sees the main screen, connected.
-const chatReady = `!!document.querySelector('#user-list') && !document.querySelector('#conn-banner')`
+const chatReady = `!!document.querySelector('#sidebar') && !document.querySelector('#conn-banner')`
 
 // interactiveScript records, in the page's own clock (milliseconds since
 // the navigation started), the first moment the condition holds after a

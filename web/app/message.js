@@ -366,7 +366,7 @@ function userName(chatId, userId) {
   const c = chatById(chatId);
   const m = c && c.members && c.members[userId];
   if (m && m.userName) return m.userName;
-  const u = state.users[userId];
+  const u = (state.people || {})[userId];
   return u ? u.userName : 'someone';
 }
 

@@ -63,9 +63,12 @@ function byName(q) {
   for (const c of Object.values(state.chats)) {
     if ((c.name || '').toLowerCase().includes(needle)) out.push({ kind: 'chat', key: 'c:' + c.id, id: c.id, name: c.name });
   }
-  for (const u of Object.values(state.users)) {
+  // The people this page has seen (the directory, members, DM partners).
+  for (const u of Object.values(state.people || {})) {
     if (state.me && u.userId === state.me.userId) continue;
-    if ((u.userName || '').toLowerCase().includes(needle)) out.push({ kind: 'person', key: 'u:' + u.userId, id: u.userId, name: u.userName });
+    if ((u.userName || '').toLowerCase().includes(needle) || (u.handle || '').toLowerCase().includes(needle.replace(/^@/, ''))) {
+      out.push({ kind: 'person', key: 'u:' + u.userId, id: u.userId, name: u.userName });
+    }
   }
   out.sort((a, b) => a.name.localeCompare(b.name));
   return out.slice(0, MAX_NAMES);
