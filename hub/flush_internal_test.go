@@ -46,7 +46,9 @@ func TestFlushWindowGathers(t *testing.T) {
 	// The next frame passes FlushBytes: the window ends at once.
 	h.flushBytes.Store(queued)
 	h.SendToGroup(ctx, "g", Message{Payload: Payload{Data: []byte(`"last"`)}})
-	for h.Stats().QueuedBytes != 0 {
+	// A write is counted after its bytes leave the queue: wait for both.
+	deadline := time.Now().Add(10 * time.Second)
+	for (h.Stats().QueuedBytes != 0 || h.Stats().Writes < members) && time.Now().Before(deadline) {
 		runtime.Gosched()
 	}
 	if w := h.Stats().Writes; w != members {
