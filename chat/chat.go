@@ -58,13 +58,13 @@ type Limits struct {
 
 // Hub is the part of *hub.Hub the chat logic calls.
 type Hub interface {
-	SendToAll(ctx context.Context, m hub.Message) error
 	SendToGroup(ctx context.Context, group string, m hub.Message) error
 	SendToUser(ctx context.Context, userID string, m hub.Message) error
 	SendToConnection(ctx context.Context, connID string, m hub.Message) error
 	AddUserToGroup(ctx context.Context, userID, group string) error
 	RemoveUserFromGroup(ctx context.Context, userID, group string) error
 	AddConnectionToGroup(ctx context.Context, connID, group string) error
+	RemoveConnectionFromGroup(ctx context.Context, connID, group string) error
 	RemoveGroup(ctx context.Context, group string) error
 }
 

@@ -21,7 +21,7 @@ func (a *App) Event(ctx context.Context, conn *hub.ConnInfo, ev *hub.Event) (_ *
 	defer cancel()
 	defer func() { err = timedOut(ctx, err) }()
 	switch ev.Name {
-	case "createChat", "joinChat", "leaveChat", "deleteChat", "createPrivateChat", "userEnterIdle", "userExitIdle", "watchPresence",
+	case "createChat", "joinChat", "leaveChat", "deleteChat", "createPrivateChat", "userEnterIdle", "userExitIdle", "watchPresence", "watchChats",
 		"updateChat", "inviteMembers", "removeMember", "setRole", "createGroupDM", "editMessage", "deleteMessage":
 		// Each writes to the store, most are broadcast: a flood is slowed
 		// down like a flood of messages. typing has its own throttle.
@@ -70,6 +70,8 @@ func (a *App) Event(ctx context.Context, conn *hub.ConnInfo, ev *hub.Event) (_ *
 		err = a.markRead(ctx, conn, ev)
 	case "watchPresence":
 		err = a.watchPresence(ctx, conn, ev)
+	case "watchChats":
+		err = a.watchChats(ctx, conn, ev)
 	case "updateChat":
 		err = a.updateChat(ctx, conn, ev)
 	case "inviteMembers":
@@ -296,15 +298,12 @@ func (a *App) deleteChat(ctx context.Context, conn *hub.ConnInfo, ev *hub.Event)
 	a.logMod(ctx, chatr.ModEvent{Actor: x.user.ID, Action: "deleteChat", ChatID: chatID, Detail: x.chat.Name})
 	deleted := serverEvent("chatDeleted", chatID)
 	if x.chat.IsPublic() {
-		// Public chats are in everyone's browse list: rare, and all must
-		// know.
-		if err := a.hub.RemoveGroup(ctx, chatID); err != nil {
+		// Those who list public chats know it too.
+		if err := a.toChatList(ctx, deleted); err != nil {
 			return err
 		}
-		return a.hub.SendToAll(ctx, deleted)
 	}
-	// Only the members know a private chat; they hear it before the group
-	// goes.
+	// The members hear it before the group goes.
 	deleted.AsServer = true
 	if err := a.hub.SendToGroup(ctx, chatID, deleted); err != nil {
 		return err

@@ -34,7 +34,6 @@ func (h fakeHub) check(m hub.Message) {
 	}
 }
 
-func (h fakeHub) SendToAll(_ context.Context, m hub.Message) error { h.check(m); return nil }
 func (h fakeHub) SendToGroup(_ context.Context, _ string, m hub.Message) error {
 	h.check(m)
 	return nil
@@ -44,10 +43,11 @@ func (h fakeHub) SendToConnection(_ context.Context, _ string, m hub.Message) er
 	h.check(m)
 	return nil
 }
-func (fakeHub) AddUserToGroup(context.Context, string, string) error       { return nil }
-func (fakeHub) RemoveUserFromGroup(context.Context, string, string) error  { return nil }
-func (fakeHub) RemoveGroup(context.Context, string) error                  { return nil }
-func (fakeHub) AddConnectionToGroup(context.Context, string, string) error { return nil }
+func (fakeHub) AddUserToGroup(context.Context, string, string) error            { return nil }
+func (fakeHub) RemoveUserFromGroup(context.Context, string, string) error       { return nil }
+func (fakeHub) RemoveGroup(context.Context, string) error                       { return nil }
+func (fakeHub) AddConnectionToGroup(context.Context, string, string) error      { return nil }
+func (fakeHub) RemoveConnectionFromGroup(context.Context, string, string) error { return nil }
 
 // fuzzApp is an application on an in-memory store with two users (alice
 // owns the group chat "room"; bob is a member) and no rate limits.

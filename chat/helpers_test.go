@@ -18,7 +18,7 @@ import (
 
 // sent is one call the application made on the hub.
 type sent struct {
-	Kind   string // "all", "group", "user", "conn"
+	Kind   string // "group", "user", "conn"
 	Target string
 	Msg    hub.Message
 }
@@ -53,11 +53,6 @@ func (h *recHub) connect(connID, userID string, groups ...string) {
 	for _, g := range groups {
 		h.groups[connID][g] = true
 	}
-}
-
-func (h *recHub) SendToAll(_ context.Context, m hub.Message) error {
-	h.record("all", "", m)
-	return nil
 }
 
 func (h *recHub) SendToGroup(_ context.Context, g string, m hub.Message) error {
@@ -119,11 +114,14 @@ func (h *recHub) calls() []sent {
 }
 
 // serverEvents returns the payloads of server events named name sent with
-// kind ("all", "conn", ...).
-func (h *recHub) serverEvents(kind, name string) []string {
+// kind ("group", "conn", ...).
+func (h *recHub) serverEvents(kind, name string) []string { return h.serverEventsTo(kind, "", name) }
+
+// serverEventsTo is serverEvents for one target ("" for any).
+func (h *recHub) serverEventsTo(kind, target, name string) []string {
 	var out []string
 	for _, c := range h.calls() {
-		if c.Kind != kind {
+		if c.Kind != kind || (target != "" && c.Target != target) {
 			continue
 		}
 		var ev struct{ ChatEvent, Data string }
@@ -271,6 +269,13 @@ func ackName(t *testing.T, err error) string {
 		t.Fatalf("unnamed error %v", err)
 	}
 	return ae.Name
+}
+
+func (h *recHub) RemoveConnectionFromGroup(_ context.Context, connID, g string) error {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	delete(h.groups[connID], g)
+	return nil
 }
 
 func (h *recHub) AddConnectionToGroup(_ context.Context, connID, g string) error {

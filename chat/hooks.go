@@ -98,6 +98,11 @@ func (a *App) Connected(ctx context.Context, conn *hub.ConnInfo) {
 		}
 		u.Idle = false
 	}
+	if !conn.Batches {
+		if err := a.hub.AddConnectionToGroup(ctx, conn.ID, chatsGroup); err != nil {
+			a.log.Error("connected: chat list", "user", u.ID, "err", err)
+		}
+	}
 	msg := onlineEvent(u)
 	// The original client waits for its own userOnline: it goes to every
 	// new connection unbatched, whatever the watchers hear.

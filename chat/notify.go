@@ -37,6 +37,14 @@ const (
 // presenceGroup is the hidden group of the connections that show userID.
 func presenceGroup(userID string) string { return presencePrefix + userID }
 
+// chatsGroup holds the connections that show the list of public chats and
+// hear their creation and deletion (chatCreated, chatDeleted): those of
+// clients that do not batch (the original client lists every group chat;
+// the SDK and other clients keep its behaviour), and Chatr's own client's
+// while it shows "Browse chats" (watchChats). No event goes to every
+// connection.
+const chatsGroup = "~chats"
+
 // hiddenGroup reports whether group is one of the server's own.
 func hiddenGroup(group string) bool { return strings.HasPrefix(group, "~") }
 
@@ -279,4 +287,25 @@ func contains(s []string, v string) bool {
 		}
 	}
 	return false
+}
+
+// toChatList sends m to the connections that list public chats.
+func (a *App) toChatList(ctx context.Context, m hub.Message) error {
+	m.AsServer = true
+	return a.hub.SendToGroup(ctx, chatsGroup, m)
+}
+
+// watchChats: {"on": true} while Chatr's client shows "Browse chats" (it
+// reads the list from /api/chats when it starts to), {"on": false} after.
+func (a *App) watchChats(ctx context.Context, conn *hub.ConnInfo, ev *hub.Event) error {
+	var in struct {
+		On bool `json:"on"`
+	}
+	if err := decodeObject(ev, &in); err != nil {
+		return err
+	}
+	if in.On {
+		return a.hub.AddConnectionToGroup(ctx, conn.ID, chatsGroup)
+	}
+	return a.hub.RemoveConnectionFromGroup(ctx, conn.ID, chatsGroup)
 }

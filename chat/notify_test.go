@@ -12,7 +12,7 @@ import (
 )
 
 // Presence and membership changes go to those who show the user or belong
-// to the chat, never to every connection.
+// to the chat (the chat's Hub has no way to reach every connection).
 func TestNothingAboutPeopleGoesToAll(t *testing.T) {
 	w := newWorld(t, chat.Config{})
 	alice := w.connect("c-alice", "guest:alice", hub.ProtocolJSON, nil)
@@ -32,11 +32,6 @@ func TestNothingAboutPeopleGoesToAll(t *testing.T) {
 		}
 	}
 	w.app.Disconnected(context.Background(), carol, "closed")
-	for _, name := range []string{"userOnline", "userOffline", "userIsIdle", "userNotIdle", "memberJoined", "memberLeft"} {
-		if got := w.hub.serverEvents("all", name); len(got) != 0 {
-			t.Errorf("%s sent to all: %q", name, got)
-		}
-	}
 	targets := map[string]string{}
 	for _, c := range w.hub.calls() {
 		var ev struct{ ChatEvent string }
@@ -111,5 +106,46 @@ func TestWatchPresenceBounds(t *testing.T) {
 	}
 	if got := w.event(alice, "watchPresence", ids(chat.MaxWatched, 1)); got != "TooManyRequests" {
 		t.Errorf("watching one more: %q, want TooManyRequests", got)
+	}
+}
+
+// The list of public chats: a connection that does not batch (the original
+// client, the SDK) hears public chats come and go; Chatr's batching client
+// only while it asks (watchChats, while it shows "Browse chats"). A public
+// chat's deletion also reaches its members.
+func TestChatListGoesToWhoShowsIt(t *testing.T) {
+	w := newWorld(t, chat.Config{})
+	orig := w.connect("c-orig", "guest:alice", hub.ProtocolJSON, nil)
+	own := w.connect("c-own", "guest:bob", hub.ProtocolJSONReliable, map[string]string{"batch": "1"})
+	if !w.hub.InGroup(orig.ID, "~chats") || w.hub.InGroup(own.ID, "~chats") {
+		t.Fatalf("in the chat list at connect: original %v, batching %v; want true, false",
+			w.hub.InGroup(orig.ID, "~chats"), w.hub.InGroup(own.ID, "~chats"))
+	}
+	if got := w.event(own, "watchChats", `{"on":true}`); got != "" || !w.hub.InGroup(own.ID, "~chats") {
+		t.Fatalf("watchChats on: %q, in the list %v", got, w.hub.InGroup(own.ID, "~chats"))
+	}
+	if got := w.event(own, "watchChats", `{"on":false}`); got != "" || w.hub.InGroup(own.ID, "~chats") {
+		t.Fatalf("watchChats off: %q, in the list %v", got, w.hub.InGroup(own.ID, "~chats"))
+	}
+	if got := w.event(own, "watchChats", `"yes"`); got != "BadRequest" {
+		t.Errorf("watchChats with a string: %q, want BadRequest", got)
+	}
+	if got := w.event(orig, "createChat", `{"name":"Town","id":"town"}`); got != "" {
+		t.Fatal(got)
+	}
+	if got := w.hub.serverEventsTo("group", "~chats", "chatCreated"); len(got) != 1 {
+		t.Errorf("chatCreated to the chat list: %q", got)
+	}
+	if got := w.event(orig, "joinChat", `"town"`); got != "" {
+		t.Fatal(got)
+	}
+	if got := w.event(orig, "deleteChat", `"town"`); got != "" {
+		t.Fatal(got)
+	}
+	if got := w.hub.serverEventsTo("group", "~chats", "chatDeleted"); len(got) != 1 || got[0] != "town" {
+		t.Errorf("chatDeleted to the chat list: %q", got)
+	}
+	if got := w.hub.serverEventsTo("group", "town", "chatDeleted"); len(got) != 1 {
+		t.Errorf("chatDeleted to the members: %q", got)
 	}
 }

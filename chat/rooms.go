@@ -119,12 +119,16 @@ func chatViewEvent(name string, v ChatView) hub.Message {
 	return userEvent(name, func(esc func(string) string) any { return v.escaped(esc) })
 }
 
-// announceChat tells who may see it that a chat exists: everyone for a
-// public chat (it is in everyone's browse list: one frame per connection,
-// once per chat), the user's own connections for a private one.
+// announceChat tells who may see it that a chat exists: for a public chat
+// the connections that list public chats and the creator's own, for a
+// private one the creator's own.
 func (a *App) announceChat(ctx context.Context, c chatr.Chat, userID string) error {
 	if c.IsPublic() {
-		return a.hub.SendToAll(ctx, chatViewEvent("chatCreated", baseView(c)))
+		created := chatViewEvent("chatCreated", baseView(c))
+		if err := a.toChatList(ctx, created); err != nil {
+			return err
+		}
+		return a.hub.SendToUser(ctx, userID, created)
 	}
 	v, err := a.View(ctx, c, userID)
 	if err != nil {
@@ -179,8 +183,8 @@ func (a *App) updateChat(ctx context.Context, conn *hub.ConnInfo, ev *hub.Event)
 		return err
 	}
 	if c.IsPublic() && !x.chat.IsPublic() {
-		// Now in everyone's browse list.
-		return a.hub.SendToAll(ctx, chatViewEvent("chatCreated", baseView(c)))
+		// Now in the list of public chats.
+		return a.toChatList(ctx, chatViewEvent("chatCreated", baseView(c)))
 	}
 	return nil
 }

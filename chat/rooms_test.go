@@ -228,7 +228,7 @@ func TestPrivateRoomInvisible(t *testing.T) {
 	// Nothing about it went to everyone, and its events went to its
 	// members' group or connections only.
 	for _, c := range w.hub.calls() {
-		if strings.Contains(string(c.Msg.Data), "secret") && (c.Kind == "all" || c.Target == outsider || c.Target == "c-carol") {
+		if strings.Contains(string(c.Msg.Data), "secret") && (c.Target == "~chats" || c.Target == outsider || c.Target == "c-carol") {
 			t.Errorf("sent to %s %s: %s", c.Kind, c.Target, c.Msg.Data)
 		}
 	}
@@ -244,15 +244,16 @@ func TestPrivateRoomInvisible(t *testing.T) {
 	if got := w.event(alice, "deleteChat", `"secret"`); got != "" {
 		t.Fatalf("deleteChat: %s", got)
 	}
-	if got := w.hub.serverEvents("all", "chatDeleted"); len(got) != 0 {
-		t.Errorf("chatDeleted of a private chat sent to all: %q", got)
+	if got := w.hub.serverEventsTo("group", "~chats", "chatDeleted"); len(got) != 0 {
+		t.Errorf("chatDeleted of a private chat sent to the list of public chats: %q", got)
 	}
 	if got := w.hub.serverEvents("group", "chatDeleted"); len(got) != 1 || got[0] != "secret" {
 		t.Errorf("chatDeleted to the group: %q", got)
 	}
 }
 
-// A public chat is announced to all; its name is unique ignoring case,
+// A public chat is announced to the connections that list public chats
+// and to its creator; its name is unique ignoring case,
 // and the taken name is answered Conflict (an existing id stays
 // Duplicate, as the original client expects).
 func TestCreateChatNamesAndVisibility(t *testing.T) {
@@ -276,17 +277,17 @@ func TestCreateChatNamesAndVisibility(t *testing.T) {
 	if got := w.event(alice, "updateChat", `{"chatId":"room","name":"GENERAL"}`); got != "Conflict" {
 		t.Errorf("renaming to a taken name: %q, want Conflict", got)
 	}
-	created := w.hub.serverEvents("all", "chatCreated")
+	created := w.hub.serverEventsTo("group", "~chats", "chatCreated")
 	if len(created) != 1 {
-		t.Fatalf("chatCreated to all: %q", created)
+		t.Fatalf("chatCreated to the list of public chats: %q", created)
 	}
 	var v chat.ChatView
 	if err := json.Unmarshal([]byte(created[0]), &v); err != nil || v.ID != "general" || v.Kind != chatr.KindGroup ||
 		v.Visibility != chatr.VisibilityPublic || v.Topic != "all hands" || v.Owner != owner {
 		t.Errorf("chatCreated %s (%v)", created[0], err)
 	}
-	if mine := w.hub.serverEvents("user", "chatCreated"); len(mine) != 1 || !strings.Contains(mine[0], `"general3"`) {
-		t.Errorf("the private chat's chatCreated to its creator: %q", mine)
+	if mine := w.hub.serverEvents("user", "chatCreated"); len(mine) != 2 || !strings.Contains(mine[0], `"general"`) || !strings.Contains(mine[1], `"general3"`) {
+		t.Errorf("chatCreated to the creator, of the public and the private chat: %q", mine)
 	}
 }
 

@@ -437,6 +437,16 @@ export function confirmLeave(chatId) {
   state.modal = { kind: 'leave', chatId };
 }
 
+// The list of public chats stays live only while "Browse chats" shows: the
+// server then sends their creation and deletion to this connection, and
+// the list is read again when the page opens (it may have changed while it
+// was closed).
+function browseChats(on) {
+  if (client && client.connected) client.sendEvent('watchChats', { on }).catch(() => {});
+  if (on) loadChats(false).catch(() => {});
+}
+watch(() => state.page === 'browse', (on) => browseChats(on));
+
 export function showPage(page) {
   state.page = page;
   state.menu = null;
@@ -809,6 +819,7 @@ async function onReopen(fresh) {
       watched.clear();
       for (const p of Object.values(state.people)) if (p.userId !== state.me.userId) p.online = false;
       watchUsers(again);
+      if (state.page === 'browse') client.sendEvent('watchChats', { on: true }).catch(() => {});
       await loadChats(false);
       if (state.idle) client.sendEvent('userEnterIdle', '').catch(() => {});
     }
