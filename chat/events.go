@@ -290,7 +290,7 @@ func (a *App) deleteChat(ctx context.Context, conn *hub.ConnInfo, ev *hub.Event)
 		return chatr.Errorf(chatr.EFORBIDDEN, "private chats cannot be deleted")
 	}
 	if !x.moderates() {
-		return forbidden("the chat's owner, its moderators and admins")
+		return forbidden(toModerate.who(x.chat))
 	}
 	if err := a.store.DeleteChat(ctx, chatID); err != nil {
 		return err

@@ -67,15 +67,8 @@ func (a *App) CreateInvite(ctx context.Context, userID, chatID string, o InviteO
 	if o.MaxUses < 0 || o.MaxUses > MaxInviteUses {
 		return "", chatr.Invite{}, chatr.Errorf(chatr.EINVALID, "maxUses must be 0 (unlimited) to %d", MaxInviteUses)
 	}
-	x, err := a.access(ctx, userID, chatID)
-	if err != nil {
+	if _, err := a.roomAccess(ctx, userID, chatID, toInvite); err != nil {
 		return "", chatr.Invite{}, err
-	}
-	if err := groupOnly(x.chat); err != nil {
-		return "", chatr.Invite{}, err
-	}
-	if !x.mayInvite() {
-		return "", chatr.Invite{}, forbidden(inviters(x.chat))
 	}
 	now := a.now().UTC()
 	all, err := a.store.ListInvites(ctx, chatID)

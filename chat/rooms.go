@@ -74,6 +74,36 @@ func (a *App) access(ctx context.Context, userID, chatID string) (access, error)
 	return x, nil
 }
 
+// permission is a room action's rule: who may take it, and who to name
+// when someone else tries.
+type permission struct {
+	may func(access) bool
+	who func(chatr.Chat) string
+}
+
+var (
+	toModerate = permission{access.moderates, func(chatr.Chat) string { return "the chat's owner, its moderators and admins" }}
+	toOwn      = permission{access.owns, func(chatr.Chat) string { return "the chat's owner and admins" }}
+	toInvite   = permission{access.mayInvite, inviters}
+)
+
+// roomAccess is access for an action on a group chat that p allows:
+// EINVALID for a direct message or group DM, Forbidden to anyone p does
+// not name.
+func (a *App) roomAccess(ctx context.Context, userID, chatID string, p permission) (access, error) {
+	x, err := a.access(ctx, userID, chatID)
+	if err != nil {
+		return access{}, err
+	}
+	if err := groupOnly(x.chat); err != nil {
+		return access{}, err
+	}
+	if !p.may(x) {
+		return access{}, forbidden(p.who(x.chat))
+	}
+	return x, nil
+}
+
 // forbidden is the answer to a member (or anyone, in a public chat) who
 // may not do what they asked.
 func forbidden(what string) error {
@@ -149,15 +179,9 @@ func (a *App) updateChat(ctx context.Context, conn *hub.ConnInfo, ev *hub.Event)
 	if err := decodeObject(ev, &in); err != nil {
 		return err
 	}
-	x, err := a.access(ctx, conn.UserID, in.ChatID)
+	x, err := a.roomAccess(ctx, conn.UserID, in.ChatID, toModerate)
 	if err != nil {
 		return err
-	}
-	if err := groupOnly(x.chat); err != nil {
-		return err
-	}
-	if !x.moderates() {
-		return forbidden("the chat's owner, its moderators and admins")
 	}
 	u := chatr.ChatUpdate{Visibility: in.Visibility, InvitePolicy: in.InvitePolicy}
 	if in.Name != nil {
@@ -216,15 +240,9 @@ func (a *App) inviteMembers(ctx context.Context, conn *hub.ConnInfo, ev *hub.Eve
 	if len(in.UserIDs) == 0 || len(in.UserIDs) > MaxInviteBatch {
 		return chatr.Errorf(chatr.EINVALID, "userIds names 1 to %d users", MaxInviteBatch)
 	}
-	x, err := a.access(ctx, conn.UserID, in.ChatID)
+	x, err := a.roomAccess(ctx, conn.UserID, in.ChatID, toInvite)
 	if err != nil {
 		return err
-	}
-	if err := groupOnly(x.chat); err != nil {
-		return err
-	}
-	if !x.mayInvite() {
-		return forbidden(inviters(x.chat))
 	}
 	users := make([]chatr.User, 0, len(in.UserIDs))
 	for _, id := range in.UserIDs {
@@ -325,15 +343,9 @@ func (a *App) removeMember(ctx context.Context, conn *hub.ConnInfo, ev *hub.Even
 	if err := decodeObject(ev, &in); err != nil {
 		return err
 	}
-	x, err := a.access(ctx, conn.UserID, in.ChatID)
+	x, err := a.roomAccess(ctx, conn.UserID, in.ChatID, toModerate)
 	if err != nil {
 		return err
-	}
-	if err := groupOnly(x.chat); err != nil {
-		return err
-	}
-	if !x.moderates() {
-		return forbidden("the chat's owner, its moderators and admins")
 	}
 	if in.UserID == x.user.ID {
 		return chatr.Errorf(chatr.EINVALID, "leave the chat with leaveChat")
@@ -349,7 +361,7 @@ func (a *App) removeMember(ctx context.Context, conn *hub.ConnInfo, ev *hub.Even
 		return chatr.Errorf(chatr.EFORBIDDEN, "the owner cannot be removed")
 	case chatr.RoleModerator:
 		if !x.owns() {
-			return forbidden("the chat's owner and admins")
+			return forbidden(toOwn.who(x.chat))
 		}
 	}
 	if err := a.store.RemoveMember(ctx, x.chat.ID, target.UserID); err != nil {
@@ -389,15 +401,9 @@ func (a *App) setRole(ctx context.Context, conn *hub.ConnInfo, ev *hub.Event) er
 	if !chatr.ValidRole(in.Role) {
 		return chatr.Errorf(chatr.EINVALID, "role must be %q, %q or %q", chatr.RoleOwner, chatr.RoleModerator, chatr.RoleMember)
 	}
-	x, err := a.access(ctx, conn.UserID, in.ChatID)
+	x, err := a.roomAccess(ctx, conn.UserID, in.ChatID, toOwn)
 	if err != nil {
 		return err
-	}
-	if err := groupOnly(x.chat); err != nil {
-		return err
-	}
-	if !x.owns() {
-		return forbidden("the chat's owner and admins")
 	}
 	return a.changeRole(ctx, x.chat, x.user.ID, in.UserID, in.Role)
 }
