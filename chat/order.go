@@ -1,6 +1,7 @@
 package chat
 
 import (
+	"slices"
 	"sync"
 )
 
@@ -46,14 +47,7 @@ type release struct {
 func (s *sequencer) begin(chatID string) uint64 {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.chats == nil {
-		s.chats = make(map[string]*chatOrder)
-	}
-	c := s.chats[chatID]
-	if c == nil {
-		c = &chatOrder{running: make(map[uint64]struct{})}
-		s.chats[chatID] = c
-	}
+	c := s.chat(chatID)
 	c.issued++
 	c.running[c.issued] = struct{}{}
 	return c.issued
@@ -76,17 +70,9 @@ func (s *sequencer) finish(chatID string, ticket uint64, id int64, send func() e
 		for i > 0 && (c.waiting[i-1].id > id || c.waiting[i-1].id == id && c.waiting[i-1].event) {
 			i--
 		}
-		c.waiting = append(c.waiting, nil)
-		copy(c.waiting[i+1:], c.waiting[i:])
-		c.waiting[i] = r
+		c.waiting = slices.Insert(c.waiting, i, r)
 	}
-	if c.draining {
-		s.mu.Unlock()
-	} else {
-		c.draining = true
-		s.mu.Unlock()
-		s.drain(chatID, c)
-	}
+	s.kick(chatID, c)
 	if r == nil {
 		return nil
 	}
@@ -100,6 +86,21 @@ func (s *sequencer) finish(chatID string, ticket uint64, id int64, send func() e
 // arrives on the returned channel.
 func (s *sequencer) after(chatID string, id int64, send func() error) <-chan error {
 	s.mu.Lock()
+	c := s.chat(chatID)
+	r := &release{id: id, barrier: c.issued, event: true, send: send, done: make(chan error, 1)}
+	// Behind the messages up to id, and behind every event already queued
+	// whatever its id, so that events leave in the order they came.
+	i := len(c.waiting)
+	for i > 0 && !c.waiting[i-1].event && c.waiting[i-1].id > id {
+		i--
+	}
+	c.waiting = slices.Insert(c.waiting, i, r)
+	s.kick(chatID, c)
+	return r.done
+}
+
+// chat returns the chat's order, made on first use; s.mu is held.
+func (s *sequencer) chat(chatID string) *chatOrder {
 	if s.chats == nil {
 		s.chats = make(map[string]*chatOrder)
 	}
@@ -108,24 +109,19 @@ func (s *sequencer) after(chatID string, id int64, send func() error) <-chan err
 		c = &chatOrder{running: make(map[uint64]struct{})}
 		s.chats[chatID] = c
 	}
-	r := &release{id: id, barrier: c.issued, event: true, send: send, done: make(chan error, 1)}
-	// Behind the messages up to id, and behind every event already queued
-	// whatever its id, so that events leave in the order they came.
-	i := len(c.waiting)
-	for i > 0 && !c.waiting[i-1].event && c.waiting[i-1].id > id {
-		i--
-	}
-	c.waiting = append(c.waiting, nil)
-	copy(c.waiting[i+1:], c.waiting[i:])
-	c.waiting[i] = r
+	return c
+}
+
+// kick drains the chat's queue unless another caller is draining it. It is
+// called with s.mu held and releases it.
+func (s *sequencer) kick(chatID string, c *chatOrder) {
 	if c.draining {
 		s.mu.Unlock()
-	} else {
-		c.draining = true
-		s.mu.Unlock()
-		s.drain(chatID, c)
+		return
 	}
-	return r.done
+	c.draining = true
+	s.mu.Unlock()
+	s.drain(chatID, c)
 }
 
 // drain releases the chat's messages whose turn has come, one at a time,
