@@ -47,6 +47,15 @@ type SearchQuery struct {
 	Limit   int    // <= 0 means DefaultSearchLimit; capped at MaxSearchLimit
 }
 
+// PageLimit is the number of results a page holds: Limit, or
+// DefaultSearchLimit when it is not positive, at most MaxSearchLimit.
+func (q SearchQuery) PageLimit() int {
+	if q.Limit <= 0 {
+		return DefaultSearchLimit
+	}
+	return min(q.Limit, MaxSearchLimit)
+}
+
 // SearchResult is one message found, with the parts of its text that
 // matched.
 type SearchResult struct {

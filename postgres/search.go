@@ -75,11 +75,7 @@ func (db *DB) Search(ctx context.Context, userID string, q chatr.SearchQuery) (c
 	if len(terms) == 0 || q.HasFile || !chatr.StorableText(userID, q.ChatID, q.FromUserID) {
 		return page, nil
 	}
-	limit := q.Limit
-	if limit <= 0 {
-		limit = chatr.DefaultSearchLimit
-	}
-	limit = min(limit, chatr.MaxSearchLimit)
+	limit := q.PageLimit()
 	before, after := time.Date(9999, 1, 1, 0, 0, 0, 0, time.UTC), time.Date(1, 1, 1, 0, 0, 0, 0, time.UTC)
 	if !q.Before.IsZero() {
 		before = q.Before

@@ -53,11 +53,7 @@ func (db *DB) Search(ctx context.Context, userID string, q chatr.SearchQuery) (c
 	if len(terms) == 0 || q.HasFile || !chatr.StorableText(userID, q.ChatID, q.FromUserID) {
 		return page, nil
 	}
-	limit := q.Limit
-	if limit <= 0 {
-		limit = chatr.DefaultSearchLimit
-	}
-	limit = min(limit, chatr.MaxSearchLimit)
+	limit := q.PageLimit()
 	timeBefore, timeAfter := int64(math.MaxInt64), int64(math.MinInt64)
 	if !q.Before.IsZero() {
 		timeBefore = stamp(q.Before)
