@@ -17,9 +17,7 @@ func (a *App) AccountDeleted(ctx context.Context, u chatr.User, chats []chatr.Ch
 		if err := a.hub.RemoveUserFromGroup(ctx, u.ID, c.ID); err != nil {
 			return err
 		}
-		m := userEvent("memberLeft", func(esc func(string) string) any { return memberEvent{c.ID, u.ID, esc(u.Name)} })
-		m.AsServer = true // a server event to the group's members, not a chat message
-		if err := a.hub.SendToGroup(ctx, c.ID, m); err != nil {
+		if err := a.toMembers(ctx, c.ID, u.ID, membership("memberLeft", c.ID, u.ID, u.Name)); err != nil {
 			return err
 		}
 	}

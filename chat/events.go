@@ -223,6 +223,12 @@ func (a *App) visibleChat(ctx context.Context, conn *hub.ConnInfo, chatID string
 	return c, member, nil
 }
 
+// membership is a memberJoined or memberLeft event (name) about the user
+// in the chat.
+func membership(name, chatID, userID, userName string) hub.Message {
+	return userEvent(name, func(esc func(string) string) any { return memberEvent{chatID, userID, esc(userName)} })
+}
+
 // memberEvent is the payload of memberJoined and memberLeft.
 type memberEvent struct {
 	ChatID   string `json:"chatId"`
@@ -265,7 +271,7 @@ func (a *App) leaveChat(ctx context.Context, conn *hub.ConnInfo, ev *hub.Event) 
 	}
 	// The leaver hears memberLeft too (its other tabs drop the chat), so
 	// the event goes before the group is left.
-	if err := a.toMembers(ctx, chatID, u.ID, userEvent("memberLeft", func(esc func(string) string) any { return memberEvent{chatID, u.ID, esc(u.Name)} })); err != nil {
+	if err := a.toMembers(ctx, chatID, u.ID, membership("memberLeft", chatID, u.ID, u.Name)); err != nil {
 		return err
 	}
 	if err := a.hub.RemoveUserFromGroup(ctx, u.ID, chatID); err != nil {

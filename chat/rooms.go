@@ -307,7 +307,7 @@ func (a *App) announceJoined(ctx context.Context, c chatr.Chat, u chatr.User) er
 // welcome announces a new member u of c to its members: memberJoined, and
 // in a small chat the "has joined" announcement and presence watching.
 func (a *App) welcome(ctx context.Context, c chatr.Chat, u chatr.User) error {
-	if err := a.toMembers(ctx, c.ID, u.ID, userEvent("memberJoined", func(esc func(string) string) any { return memberEvent{c.ID, u.ID, esc(u.Name)} })); err != nil {
+	if err := a.toMembers(ctx, c.ID, u.ID, membership("memberJoined", c.ID, u.ID, u.Name)); err != nil {
 		return err
 	}
 	// Only a small chat hears the announcement and starts showing the
@@ -370,9 +370,7 @@ func (a *App) removeMember(ctx context.Context, conn *hub.ConnInfo, ev *hub.Even
 	a.logMod(ctx, chatr.ModEvent{Actor: x.user.ID, Action: "removeMember", TargetUser: target.UserID, ChatID: x.chat.ID})
 	// The removed user hears memberLeft with the others, then
 	// removedFromChat, and leaves the group last.
-	if err := a.toMembers(ctx, x.chat.ID, target.UserID, userEvent("memberLeft", func(esc func(string) string) any {
-		return memberEvent{x.chat.ID, target.UserID, esc(target.UserName)}
-	})); err != nil {
+	if err := a.toMembers(ctx, x.chat.ID, target.UserID, membership("memberLeft", x.chat.ID, target.UserID, target.UserName)); err != nil {
 		return err
 	}
 	if err := a.hub.SendToUser(ctx, target.UserID, serverEvent("removedFromChat", removedFromChat{x.chat.ID, x.user.ID})); err != nil {
