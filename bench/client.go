@@ -2,6 +2,7 @@ package bench
 
 import (
 	"bytes"
+	"encoding/json"
 	"fmt"
 	"net"
 	"strconv"
@@ -413,6 +414,10 @@ func (c *Client) text(k *Conn, p []byte, now int64) {
 		k.joined = true
 		return
 	}
+	if bytes.Contains(p, keyBatch) {
+		c.batch(k, p)
+		return
+	}
 	if ev := chatEvent(p); ev != "" {
 		c.events[ev]++
 		if ev == "userOnline" && k.watch != nil {
@@ -422,6 +427,37 @@ func (c *Client) text(k *Conn, p []byte, now int64) {
 	}
 	if bytes.Contains(p, []byte(`"event":"disconnected"`)) {
 		k.closeMsg = string(p)
+	}
+}
+
+// batch counts each item of a coalesced frame (a batching connection's
+// presence or members batch) under its event's name, and records the
+// users an item shows online.
+func (c *Client) batch(k *Conn, p []byte) {
+	var f struct {
+		Data struct {
+			Batch string `json:"batch"`
+			Items []struct {
+				ChatEvent string `json:"chatEvent"`
+				Data      string `json:"data"`
+			} `json:"items"`
+		} `json:"data"`
+	}
+	if json.Unmarshal(p, &f) != nil {
+		c.events["undecodable batch"]++
+		return
+	}
+	c.events[f.Data.Batch+" batch frame"]++
+	for _, it := range f.Data.Items {
+		c.events[it.ChatEvent]++
+		if it.ChatEvent == "userOnline" && k.watch != nil {
+			var u struct {
+				UserID string `json:"userId"`
+			}
+			if json.Unmarshal([]byte(it.Data), &u) == nil {
+				k.watch.saw([]byte(u.UserID))
+			}
+		}
 	}
 }
 
@@ -438,6 +474,20 @@ func (c *Client) sendSeqAck(k *Conn) {
 type Server struct {
 	Addr [4]byte
 	Port int
+	// Query is added to every client connection's URL: "batch=1" makes the
+	// clients Chatr's own client's shape (presence and membership events
+	// coalesced, the presence snapshot at connect); empty, the original
+	// client's.
+	Query string
+}
+
+// clientPath is the hub path a client of user u dials.
+func (s Server) clientPath(u User) string {
+	p := "/client/hubs/chat?" + u.Token
+	if s.Query != "" {
+		p += "&" + s.Query
+	}
+	return p
 }
 
 func (s Server) host() string {

@@ -121,6 +121,7 @@ type ServerOptions struct {
 	Log      io.Writer
 	MaxFiles uint64 // RLIMIT_NOFILE of the server (0: inherited)
 	Port     int    // 0: a free port
+	Query    string // added to the clients' URLs: see Server.Query
 }
 
 // StartServer runs chatr with the benchmark's limits lifted and waits until
@@ -175,7 +176,7 @@ func StartServer(o ServerOptions) (*ServerProc, error) {
 	if err != nil {
 		return nil, err
 	}
-	p := &ServerProc{Server: Server{Addr: [4]byte{127, 0, 0, 1}, Port: port}, Cmd: cmd, Pprof: pprofAddr, dir: dir, db: db}
+	p := &ServerProc{Server: Server{Addr: [4]byte{127, 0, 0, 1}, Port: port, Query: o.Query}, Cmd: cmd, Pprof: pprofAddr, dir: dir, db: db}
 	deadline := time.Now().Add(30 * time.Second)
 	for time.Now().Before(deadline) {
 		resp, err := httpClient.Get("http://" + p.host() + "/readyz")
@@ -222,7 +223,9 @@ func (p *ServerProc) DB() string { return p.db }
 func removeAll(dir string) { os.RemoveAll(dir) }
 
 // server is where a server started with o listens (o.Port must be set).
-func (o ServerOptions) server() Server { return Server{Addr: [4]byte{127, 0, 0, 1}, Port: o.Port} }
+func (o ServerOptions) server() Server {
+	return Server{Addr: [4]byte{127, 0, 0, 1}, Port: o.Port, Query: o.Query}
+}
 
 func freePort() (int, error) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")

@@ -61,7 +61,7 @@ func (cfg ReconnectConfig) plan(users []User) *membership {
 // session opens a connection for u, sends events one after another (each
 // waiting for its ack) and closes it.
 func session(s Server, u User, events [][2]any) error {
-	nc, rest, err := Dial(s, "/client/hubs/chat?"+u.Token, ProtoJSON, 0)
+	nc, rest, err := Dial(s, s.clientPath(u), ProtoJSON, 0)
 	if err != nil {
 		return err
 	}
@@ -77,7 +77,7 @@ func session(s Server, u User, events [][2]any) error {
 // connectWatched opens a connection for u whose poller state tracks the
 // presence it is shown; it is handed to the poller at once.
 func connectWatched(c *Client, s Server, u User, index int, w *Watch) (*Conn, error) {
-	nc, rest, err := Dial(s, "/client/hubs/chat?"+u.Token, ProtoJSON, 0)
+	nc, rest, err := Dial(s, s.clientPath(u), ProtoJSON, 0)
 	if err != nil {
 		return nil, err
 	}

@@ -94,7 +94,7 @@ func ConnectBuf(c *Client, s Server, u User, reliable bool, index int, create, j
 	if reliable {
 		proto = ProtoReliable
 	}
-	nc, rest, err := Dial(s, "/client/hubs/chat?"+u.Token, proto, rcvBuf)
+	nc, rest, err := Dial(s, s.clientPath(u), proto, rcvBuf)
 	if err != nil {
 		return nil, err
 	}

@@ -158,6 +158,7 @@ func uintField(p, key []byte) (uint64, bool) {
 
 var (
 	keyChatEvent = []byte(`"chatEvent":"`)
+	keyBatch     = []byte(`"batch":"`)
 	keyUserID    = []byte(`userId`)
 	fromServer   = []byte(`"from":"server"`)
 	textData     = []byte(`"dataType":"text"`)

@@ -136,6 +136,7 @@ type App struct {
 	mu           sync.Mutex
 	typing       map[string]time.Time // userID+"\x00"+chatID -> last typing event sent
 	large        largeChats           // chats known to have more than SmallChat members
+	crowd        crowds               // large chats' membership changes waiting for their window
 	watching     watchSets            // users each connection asked to watch
 }
 

@@ -270,15 +270,21 @@ func (a *App) leaveChat(ctx context.Context, conn *hub.ConnInfo, ev *hub.Event) 
 		return err
 	}
 	// The leaver hears memberLeft too (its other tabs drop the chat), so
-	// the event goes before the group is left.
-	if err := a.toMembers(ctx, chatID, u.ID, membership("memberLeft", chatID, u.ID, u.Name)); err != nil {
+	// the event goes before the group is left. A large chat's members hear
+	// the count once per window instead.
+	left := membership("memberLeft", chatID, u.ID, u.Name)
+	if a.large.is(chatID) {
+		a.crowdChanged(chatID)
+		if err := a.toSelf(ctx, u.ID, left); err != nil {
+			return err
+		}
+		return a.hub.RemoveUserFromGroup(ctx, u.ID, chatID)
+	}
+	if err := a.toMembers(ctx, chatID, u.ID, left); err != nil {
 		return err
 	}
 	if err := a.hub.RemoveUserFromGroup(ctx, u.ID, chatID); err != nil {
 		return err
-	}
-	if a.large.is(chatID) {
-		return nil
 	}
 	return a.hub.SendToGroup(ctx, chatID, announcement("💨 "+escape(u.Name)+" has left the chat"))
 }

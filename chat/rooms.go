@@ -307,14 +307,21 @@ func (a *App) announceJoined(ctx context.Context, c chatr.Chat, u chatr.User) er
 // welcome announces a new member u of c to its members: memberJoined, and
 // in a small chat the "has joined" announcement and presence watching.
 func (a *App) welcome(ctx context.Context, c chatr.Chat, u chatr.User) error {
-	if err := a.toMembers(ctx, c.ID, u.ID, membership("memberJoined", c.ID, u.ID, u.Name)); err != nil {
+	// Only a small chat hears each join, the announcement, and starts
+	// showing the newcomer's presence (and the newcomer theirs): in a large
+	// one each would cost every member a frame or an item per join. Its
+	// members hear the count once per window, the newcomer's other
+	// connections the join.
+	members, small, err := a.smallChatMembers(ctx, c)
+	if err != nil {
 		return err
 	}
-	// Only a small chat hears the announcement and starts showing the
-	// newcomer's presence (and the newcomer theirs): in a large one both
-	// would cost every member a frame per join.
-	members, small, err := a.smallChatMembers(ctx, c)
-	if err != nil || !small {
+	joined := membership("memberJoined", c.ID, u.ID, u.Name)
+	if !small {
+		a.crowdChanged(c.ID)
+		return a.toSelf(ctx, u.ID, joined)
+	}
+	if err := a.toMembers(ctx, c.ID, u.ID, joined); err != nil {
 		return err
 	}
 	if err := a.watchEachOther(ctx, u.ID, members); err != nil {

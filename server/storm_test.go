@@ -2,6 +2,7 @@ package server_test
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"strings"
 	"sync"
@@ -9,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chatr/chatr/chat"
 	"github.com/chatr/chatr/internal/wsclient"
 	"github.com/chatr/chatr/server"
 )
@@ -88,7 +90,7 @@ func joinStorm(t *testing.T, how string, join func(t *testing.T, u *user, c *wsc
 	}
 	say(t, conns[0], "storm", "marker")
 
-	var total atomic.Int64
+	var total, items atomic.Int64
 	for _, c := range conns[1:] {
 		wg.Add(1)
 		go func() {
@@ -96,6 +98,7 @@ func joinStorm(t *testing.T, how string, join func(t *testing.T, u *user, c *wsc
 			frames := int64(3) // connected, own userOnline, the join's ack
 			if _, err := c.WaitFor(10*time.Second, func(f wsclient.Frame) bool {
 				frames++
+				items.Add(int64(strings.Count(string(f.Data), `"memberJoined"`)))
 				return f.Type == "message" && f.Group == "storm" && strings.Contains(string(f.Data), "marker")
 			}); err != nil {
 				t.Errorf("marker: %v", err)
@@ -104,6 +107,16 @@ func joinStorm(t *testing.T, how string, join func(t *testing.T, u *user, c *wsc
 		}()
 	}
 	wg.Wait()
+	// Past 50 members the chat is large: its members hear the count once
+	// per window, not each join, which would be n²/2 items however batched.
+	if limit := int64((chat.SmallChat+1)*(chat.SmallChat+1) + n); items.Load() > limit {
+		t.Errorf("%d memberJoined items for %d joins, want at most %d: a large chat's members hear counts", items.Load(), n, limit)
+	}
+	if _, err := conns[0].WaitFor(10*time.Second, func(f wsclient.Frame) bool {
+		return strings.Contains(string(f.Data), "membersChanged") && strings.Contains(string(f.Data), fmt.Sprintf(`memberCount\":%d`, n))
+	}); err != nil {
+		t.Errorf("the creator never heard membersChanged with the final count %d: %v", n, err)
+	}
 	// Per connection: a constant few, one batch frame per 150 ms window of
 	// the storm (at most), and the announcements of the first 50 joins.
 	windows := int64(elapsed/(150*time.Millisecond)) + 2

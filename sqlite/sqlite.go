@@ -56,7 +56,7 @@ type DB struct {
 	read  *sql.DB
 
 	// The writer's statements, prepared once on the write connection.
-	raiseCounter, insertMessage *sql.Stmt
+	raiseCounter, insertMessage, insertMember *sql.Stmt
 
 	// readStmts caches the read statements, prepared on first use: SQLite
 	// parses and plans a statement at every prepare, which cost more than
@@ -64,6 +64,7 @@ type DB struct {
 	readStmts sync.Map // query -> *sql.Stmt
 
 	messages *groupcommit.Committer[chatr.Message] // AddMessage's group commit
+	members  *groupcommit.Committer[memberAdd]     // AddMember's group commit
 	indexer  *searchIndexer                        // search.go
 	closing  atomic.Bool
 }
@@ -125,6 +126,12 @@ func Open(ctx context.Context, path string) (*DB, error) {
 	if err == nil {
 		db.insertMessage, err = write.PrepareContext(ctx, `INSERT INTO messages (chat_id, id, from_user_id, from_user_name, text, time, client_id, reply_to, mentions, mention_all) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
 	}
+	if err == nil {
+		db.insertMember, err = write.PrepareContext(ctx, `
+			INSERT INTO members (chat_id, user_id, user_name, joined, role)
+			SELECT id, ?, ?, ?, `+roleOf+` FROM chats WHERE id = ?
+			ON CONFLICT (chat_id, user_id) DO NOTHING`)
+	}
 	if err != nil {
 		write.Close()
 		read.Close()
@@ -133,6 +140,10 @@ func Open(ctx context.Context, path string) (*DB, error) {
 	db.messages = groupcommit.Start(groupcommit.Config[chatr.Message]{
 		MaxBatch: maxBatch, MaxPending: maxPending, Timeout: callTimeout,
 		Commit: db.insertMessages, Resolve: db.resolveMessages,
+	})
+	db.members = groupcommit.Start(groupcommit.Config[memberAdd]{
+		MaxBatch: maxBatch, MaxPending: maxPending, Timeout: callTimeout,
+		Commit: db.insertMembers, Resolve: db.resolveMembers,
 	})
 	db.startIndexer()
 	return db, nil
@@ -210,11 +221,13 @@ func (db *DB) Ping(ctx context.Context) error {
 func (db *DB) Close() error {
 	if !db.closing.CompareAndSwap(false, true) {
 		db.messages.Close() // waits for the first Close's drain
+		db.members.Close()
 		return nil
 	}
 	db.messages.Close()
+	db.members.Close()
 	db.stopIndexer()
-	errs := []error{db.raiseCounter.Close(), db.insertMessage.Close()}
+	errs := []error{db.raiseCounter.Close(), db.insertMessage.Close(), db.insertMember.Close()}
 	db.readStmts.Range(func(_, v any) bool {
 		errs = append(errs, v.(*sql.Stmt).Close())
 		return true

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/chatr/chatr"
+	"github.com/chatr/chatr/internal/groupcommit"
 )
 
 // --- users
@@ -373,15 +374,11 @@ func (db *DB) AddMember(ctx context.Context, chatID string, m chatr.Member) erro
 	if m.Role != "" && !chatr.ValidRole(m.Role) {
 		return chatr.Errorf(chatr.EINVALID, "unknown role %q", m.Role)
 	}
-	res, err := db.write.ExecContext(ctx, `
-		INSERT INTO members (chat_id, user_id, user_name, joined, role)
-		SELECT id, ?, ?, ?, `+roleOf+` FROM chats WHERE id = ?
-		ON CONFLICT (chat_id, user_id) DO NOTHING`,
-		m.UserID, m.UserName, stamp(orNow(m.Joined)), m.UserID, m.Role, chatID)
-	if err != nil {
-		return fmt.Errorf("sqlite: add member: %w", err)
+	_, err := db.members.Submit(ctx, memberAdd{chatID: chatID, m: m})
+	if errors.Is(err, groupcommit.ErrFull) {
+		return chatr.Errorf(chatr.ELIMIT, "too many joins waiting to be stored, try again")
 	}
-	return db.notFoundIfNoChat(ctx, res, chatID, "add member")
+	return err
 }
 
 // notFoundIfNoChat returns ENOTFOUND when a write that changed no row did

@@ -88,6 +88,7 @@ func run() error {
 	minRound := flag.Duration("min-round", 2*time.Millisecond, "shortest epoll round of the client (lets frames batch per read)")
 	size := flag.Int("size", 100, "chat message bytes")
 	busy := flag.Float64("generator-busy", 0.9, "generator CPU share past which a run is flagged invalid")
+	batch := flag.Bool("batch", true, "clients connect as Chatr's own client does (batch=1: presence and membership coalesced, a presence snapshot at connect); false: as the original client")
 	serverFlags := flag.String("server-flags", "", "extra chatr flags, space-separated (e.g. --pprof-addr=127.0.0.1:6060)")
 	profileDir := flag.String("profile-dir", "", "save a CPU profile of the server for every load step in this directory")
 	keepGoing := flag.Bool("keep-going", false, "run every load step even after one fails")
@@ -144,7 +145,7 @@ func run() error {
 		sizes = append(sizes, 10000)
 	}
 	env := &bench.Env{
-		Server: bench.ServerOptions{Bin: *chatrBin, Core: *serverCore, Procs: 1, Log: os.Stderr, MaxFiles: nofile.Max, Extra: strings.Fields(*serverFlags)},
+		Server: bench.ServerOptions{Bin: *chatrBin, Core: *serverCore, Procs: 1, Log: os.Stderr, MaxFiles: nofile.Max, Extra: strings.Fields(*serverFlags), Query: clientQuery(*batch)},
 		Log:    os.Stdout, GenBusy: *busy, ProfileDir: *profileDir, KeepGoing: *keepGoing,
 	}
 	bench.ServerCore = *serverCore
@@ -256,4 +257,12 @@ func run() error {
 	fmt.Println()
 	fmt.Print(bench.Table(results))
 	return nil
+}
+
+// clientQuery is the query the clients add to their hub URL.
+func clientQuery(batch bool) string {
+	if batch {
+		return "batch=1"
+	}
+	return ""
 }

@@ -71,7 +71,10 @@ function canSetRoles(c) {
   return isGroup(c) && (isAdmin() || myRole(c) === 'owner');
 }
 
+// memberCount: a large chat's members hear its count (membersChanged), not
+// each join.
 function memberCount(c) {
+  if (c && typeof c.memberCount === 'number') return c.memberCount;
   return Object.keys((c && c.members) || {}).length;
 }
 
@@ -193,6 +196,12 @@ const MemberPanel = {
     onMounted(load);
     // Someone joined or left: their presence comes with a fresh snapshot.
     watch(() => Object.keys((chat.value && chat.value.members) || {}).sort().join(), load);
+    // A large chat's changes come as a count: reload at most every 2 s.
+    let reload = null;
+    watch(() => chat.value && chat.value.membersVersion, () => {
+      if (!reload) reload = setTimeout(() => { reload = null; load(); }, 2000);
+    });
+    onBeforeUnmount(() => clearTimeout(reload));
 
     // rows: the chat's live member list, with the snapshot's presence and
     // handles; the snapshot alone while the chat lists no members.

@@ -773,6 +773,15 @@ function onChatEvent(ev, d) {
       }
       break;
     }
+    case 'membersChanged': {
+      // A large chat's joins and leaves of a window: the count, and a new
+      // version for the member list to refetch if it shows.
+      const c = d && chatById(d.chatId);
+      if (!c) break;
+      c.memberCount = d.memberCount;
+      c.membersVersion = (c.membersVersion || 0) + 1;
+      break;
+    }
     case 'memberRoleChanged': {
       const c = d && chatById(d.chatId);
       if (!c) break;
