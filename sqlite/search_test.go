@@ -133,7 +133,7 @@ func BenchmarkSearch1M(b *testing.B) {
 	if err := db.SyncSearch(ctx); err != nil {
 		b.Fatal(err)
 	}
-	storetest.BenchmarkSearch(b, db)
+	storetest.BenchmarkSearch(b, db, nil)
 }
 
 func loadSearchCorpus(b *testing.B, path string, n, chats int) {
