@@ -31,18 +31,23 @@ const tsqueryOf = `SELECT coalesce(string_agg(CASE WHEN p
 //
 //   - searchRecent reads the user's chats newest message first down the
 //     time index and keeps the matches: a frequent word fills a page after a
-//     few hundred rows. "IS TRUE" keeps the words' index out of this plan.
+//     few hundred rows. The membership and the words are one condition
+//     under IS TRUE, so that no plan takes the words' index for it and the
+//     cheap membership test runs first: 95 % of the rows read are in other
+//     chats, and their vectors need not be read.
 //   - searchIndexed asks the chat-and-words GIN index for the matches in the
 //     user's chats and sorts them: a rarer word has few of them, and the
-//     index, not the rows, tells which chat each is in.
+//     index, not the rows, tells which chat each is in. The other
+//     conditions are under IS TRUE so that the generic plan cannot AND the
+//     index with a range of the time index (a range with parameters looks
+//     narrow to the planner, and every message is in it).
 //
 // Search takes the one that reads fewer pages. Membership is read in the
 // query itself, on every page.
 const (
 	searchRecent = `SELECT chat_id, id, from_user_id, from_user_name, text, time
 	FROM messages
-	WHERE (search @@ $1::tsquery) IS TRUE
-		AND chat_id IN (SELECT chat_id FROM members WHERE user_id = $2)
+	WHERE (chat_id IN (SELECT chat_id FROM members WHERE user_id = $2) AND search @@ $1::tsquery) IS TRUE
 		AND time < $5 AND time >= $6
 		AND (time, chat_id, id) < ($7, $8, $9)
 		AND $3 = '' AND $4 = ''
@@ -53,9 +58,7 @@ const (
 		FROM messages
 		WHERE chat_id = ANY ((SELECT array_agg(chat_id) FROM members WHERE user_id = $2 AND ($3 = '' OR chat_id = $3))::text[])
 			AND search @@ $1::tsquery
-			AND ($4 = '' OR from_user_id = $4)
-			AND time < $5 AND time >= $6
-			AND (time, chat_id, id) < ($7, $8, $9))
+			AND (($4 = '' OR from_user_id = $4) AND time < $5 AND time >= $6 AND (time, chat_id, id) < ($7, $8, $9)) IS TRUE)
 	SELECT * FROM found ORDER BY time DESC, chat_id DESC, id DESC LIMIT $10`
 )
 
