@@ -2,6 +2,7 @@ package sqlite
 
 import (
 	"context"
+	"database/sql/driver"
 	"fmt"
 	"log/slog"
 	"sync"
@@ -99,7 +100,26 @@ func (db *DB) runIndexer(ctx context.Context) {
 func (db *DB) indexSome(ctx context.Context) (waiting, done int64, err error) {
 	db.indexer.mu.Lock()
 	defer db.indexer.mu.Unlock()
-	tx, err := db.write.BeginTx(ctx, nil)
+	conn, err := db.write.Conn(ctx)
+	if err != nil {
+		return 0, 0, fmt.Errorf("sqlite: search index: %w", err)
+	}
+	defer conn.Close()
+	// The index is made again from the messages if a power loss takes its
+	// last transactions (search_progress goes back with them), so its
+	// commits skip the sync that the messages' commits wait for: the next
+	// of those syncs the WAL with the index in it.
+	if _, err := conn.ExecContext(ctx, `PRAGMA synchronous = NORMAL`); err != nil {
+		return 0, 0, fmt.Errorf("sqlite: search index: %w", err)
+	}
+	defer func() {
+		if _, err := conn.ExecContext(context.Background(), `PRAGMA synchronous = FULL`); err != nil {
+			// A connection left at NORMAL would not sync the messages:
+			// drop it (the next one opens with FULL).
+			_ = conn.Raw(func(any) error { return driver.ErrBadConn })
+		}
+	}()
+	tx, err := conn.BeginTx(ctx, nil)
 	if err != nil {
 		return 0, 0, fmt.Errorf("sqlite: search index: %w", err)
 	}
