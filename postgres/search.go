@@ -198,9 +198,9 @@ func (s *searchStats) load(ctx context.Context, pool *pgxpool.Pool) {
 		FROM pg_class c LEFT JOIN pg_stats st ON st.schemaname = current_schema() AND st.tablename = 'messages' AND st.attname = 'search'
 		WHERE c.oid = to_regclass('messages')`).Scan(&words, &freqs, &rows, &pages)
 	s.freq, s.floor, s.rows, s.perPage = map[string]float64{}, 0, 0, 0
-	// most_common_elem_freqs ends with the minimum, maximum and null
-	// frequencies.
-	if err != nil || len(freqs) < len(words)+3 || len(words) == 0 || rows <= 0 || pages <= 0 {
+	// most_common_elem_freqs ends with the minimum and maximum frequencies
+	// (and, for arrays but not tsvector, the share of nulls).
+	if err != nil || len(freqs) < len(words)+2 || len(words) == 0 || rows <= 0 || pages <= 0 {
 		return
 	}
 	for i, w := range words {

@@ -179,6 +179,11 @@ func BenchmarkSearch(b *testing.B, s chatr.Searcher, serverCPU func(start bool) 
 
 func benchSearch(b *testing.B, s chatr.Searcher, queries []string, serverCPU func(bool) time.Duration) {
 	var lat, cpu []time.Duration
+	type costly struct {
+		query string
+		cpu   time.Duration
+	}
+	var slowest []costly // the three that cost the most CPU, for the log
 	found := 0
 	i := 0
 	for b.Loop() {
@@ -194,6 +199,12 @@ func benchSearch(b *testing.B, s chatr.Searcher, queries []string, serverCPU fun
 			b.Fatal(err)
 		}
 		found += len(page.Results)
+		slowest = append(slowest, costly{q, cpu[len(cpu)-1]})
+		slices.SortFunc(slowest, func(x, y costly) int { return int(y.cpu - x.cpu) })
+		slowest = slowest[:min(len(slowest), 3)]
+	}
+	for _, c := range slowest {
+		b.Logf("%q: %v CPU", c.query, c.cpu.Round(time.Microsecond))
 	}
 	report := func(ds []time.Duration, unit string) {
 		slices.Sort(ds)
