@@ -2,7 +2,6 @@ package sqlite
 
 import (
 	"context"
-	"database/sql/driver"
 	"fmt"
 	"log/slog"
 	"sync"
@@ -100,26 +99,7 @@ func (db *DB) runIndexer(ctx context.Context) {
 func (db *DB) indexSome(ctx context.Context) (waiting, done int64, err error) {
 	db.indexer.mu.Lock()
 	defer db.indexer.mu.Unlock()
-	conn, err := db.write.Conn(ctx)
-	if err != nil {
-		return 0, 0, fmt.Errorf("sqlite: search index: %w", err)
-	}
-	defer conn.Close()
-	// The index is made again from the messages if a power loss takes its
-	// last transactions (search_progress goes back with them), so its
-	// commits skip the sync that the messages' commits wait for: the next
-	// of those syncs the WAL with the index in it.
-	if _, err := conn.ExecContext(ctx, `PRAGMA synchronous = NORMAL`); err != nil {
-		return 0, 0, fmt.Errorf("sqlite: search index: %w", err)
-	}
-	defer func() {
-		if _, err := conn.ExecContext(context.Background(), `PRAGMA synchronous = FULL`); err != nil {
-			// A connection left at NORMAL would not sync the messages:
-			// drop it (the next one opens with FULL).
-			_ = conn.Raw(func(any) error { return driver.ErrBadConn })
-		}
-	}()
-	tx, err := conn.BeginTx(ctx, nil)
+	tx, err := db.write.BeginTx(ctx, nil)
 	if err != nil {
 		return 0, 0, fmt.Errorf("sqlite: search index: %w", err)
 	}
@@ -175,8 +155,11 @@ func (db *DB) indexSome(ctx context.Context) (waiting, done int64, err error) {
 			return 0, 0, fmt.Errorf("sqlite: search index: %w", err)
 		}
 	}
+	// CROSS JOIN keeps the lagging chats the outer loop, each reading its
+	// new messages by primary key: with the planner's choice, every batch
+	// scanned the whole messages table.
 	if _, err := tx.ExecContext(ctx, `INSERT OR IGNORE INTO search_docs (chat_id, message_id)
-		SELECT m.chat_id, m.id FROM temp.search_lag l JOIN messages m ON m.chat_id = l.chat_id AND m.id > l.from_id AND m.id <= l.up_to
+		SELECT m.chat_id, m.id FROM temp.search_lag l CROSS JOIN messages m ON m.chat_id = l.chat_id AND m.id > l.from_id AND m.id <= l.up_to
 		ORDER BY m.time, m.chat_id, m.id`); err != nil {
 		return 0, 0, fmt.Errorf("sqlite: search index: %w", err)
 	}
