@@ -155,8 +155,11 @@ func (db *DB) indexSome(ctx context.Context) (waiting, done int64, err error) {
 			return 0, 0, fmt.Errorf("sqlite: search index: %w", err)
 		}
 	}
+	// CROSS JOIN keeps the lagging chats the outer loop, each reading its
+	// new messages by primary key: with the planner's choice, every batch
+	// scanned the whole messages table.
 	if _, err := tx.ExecContext(ctx, `INSERT OR IGNORE INTO search_docs (chat_id, message_id)
-		SELECT m.chat_id, m.id FROM temp.search_lag l JOIN messages m ON m.chat_id = l.chat_id AND m.id > l.from_id AND m.id <= l.up_to
+		SELECT m.chat_id, m.id FROM temp.search_lag l CROSS JOIN messages m ON m.chat_id = l.chat_id AND m.id > l.from_id AND m.id <= l.up_to
 		ORDER BY m.time, m.chat_id, m.id`); err != nil {
 		return 0, 0, fmt.Errorf("sqlite: search index: %w", err)
 	}
