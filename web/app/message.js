@@ -78,16 +78,22 @@ export function applyMessageEvent(ev, d) {
       return true;
     }
     case 'chatRead': {
-      // Read on another device: count as read here too.
+      // The chat was read up to messageId, here or on another device; the
+      // server counts what is left (this page knows only what it loaded).
       const v = state.views[d.chatId];
       const upTo = Number(d.messageId) || 0;
-      if (v) {
-        v.readUpTo = Math.max(v.readUpTo || 0, upTo);
-        state.unread[d.chatId] = unreadIn(v);
+      // A marker of this page that is newer brings its own counts.
+      const stale = !!v && Math.max(v.readUpTo || 0, v.lastReadSent || 0) > upTo;
+      if (v) v.readUpTo = Math.max(v.readUpTo || 0, upTo);
+      if (stale) return true;
+      if (Number.isInteger(d.unread)) {
+        state.unread[d.chatId] = Math.max(0, d.unread);
+        state.mentions[d.chatId] = Math.max(0, Number(d.mentions) || 0);
       } else {
-        state.unread[d.chatId] = 0;
+        // A server that does not count: what is loaded here.
+        state.unread[d.chatId] = v ? unreadIn(v) : 0;
+        state.mentions[d.chatId] = v ? mentionsIn(v) : 0;
       }
-      if (state.mentions) state.mentions[d.chatId] = v ? mentionsIn(v) : 0;
       return true;
     }
     default:
