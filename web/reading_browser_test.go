@@ -28,26 +28,19 @@ func serverUnread(chatID string) string {
 // storage.
 func sameSession(t *testing.T, browser context.Context, u *user) *user {
 	t.Helper()
-	var cookies []*network.Cookie
 	ctx, cancel := context.WithTimeout(u.ctx, 10*time.Second)
 	defer cancel()
-	if err := chromedp.Run(ctx, chromedp.ActionFunc(func(ctx context.Context) error {
-		var err error
-		cookies, err = network.GetCookies().WithURLs([]string{u.base}).Do(ctx)
-		return err
-	})); err != nil {
+	got, err := chromedp.Call(ctx, network.GetCookies, network.GetCookiesParams{URLs: []string{u.base}})
+	if err != nil {
 		t.Fatalf("%s: reading the cookies: %v", u.name, err)
 	}
 	other := newUser(t, browser, u.base, u.name+" (second device)")
-	if err := chromedp.Run(other.ctx, chromedp.ActionFunc(func(ctx context.Context) error {
-		for _, c := range cookies {
-			if err := network.SetCookie(c.Name, c.Value).WithDomain(c.Domain).WithPath(c.Path).WithHTTPOnly(c.HTTPOnly).Do(ctx); err != nil {
-				return err
-			}
+	for _, c := range got.Cookies {
+		httpOnly := c.HTTPOnly
+		if _, err := chromedp.Call(other.ctx, network.SetCookie, network.SetCookieParams{Name: c.Name, Value: c.Value,
+			Domain: c.Domain, Path: c.Path, HTTPOnly: &httpOnly}); err != nil {
+			t.Fatalf("%s: setting the cookies: %v", other.name, err)
 		}
-		return nil
-	})); err != nil {
-		t.Fatalf("%s: setting the cookies: %v", other.name, err)
 	}
 	other.do("open the app", chromedp.Navigate(u.base+"/"))
 	other.waitReady()
