@@ -3,9 +3,11 @@ package web_test
 import (
 	"context"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/browser"
 	"github.com/chromedp/cdproto/cdp"
 	"github.com/chromedp/cdproto/input"
 	"github.com/chromedp/chromedp"
@@ -120,10 +122,10 @@ func TestBrowserTouchMenu(t *testing.T) {
 	ts := startServerWith(t, server.Config{Addr: "127.0.0.1:0", DB: filepath.Join(t.TempDir(), "chatr.db"),
 		Limits: chat.Limits{MessagesPerSecond: 10000, MessageBurst: 10000}})
 	alice := newUser(t, browser, ts.url, "Alice")
-	alice.do("phone with touch", chromedp.EmulateViewport(375, 812, chromedp.EmulateMobile, chromedp.EmulateTouch, chromedp.EmulateScale(2)))
 	alice.signIn()
 	createChat(alice, "Lounge")
 	chatID := eval[string](alice, `document.querySelector('.chat-view').dataset.chatId`)
+	alice.do("phone with touch", chromedp.EmulateViewport(375, 812, chromedp.EmulateMobile, chromedp.EmulateTouch, chromedp.EmulateScale(2)))
 	send(alice, "mine to change")
 	bob := guestConn(t, ts.url, "Bob")
 	if f, err := bob.Event("joinChat", chatID); err != nil || !f.Success {
@@ -151,6 +153,9 @@ func TestBrowserTouchMenu(t *testing.T) {
 	alice.do("change the text", chromedp.Evaluate[chromedp.Void](`(() => { const t = document.querySelector('.msg-edit textarea'); t.value = 'mine, changed'; t.dispatchEvent(new Event('input')); })()`))
 	touchAt(alice, "tap Save", `document.querySelector('.msg-edit .edit-save')`, 50*time.Millisecond)
 	until(alice, "the edit shows", msgSel("mine, changed")+`.querySelector('.msg-edited')`)
+	if title := eval[string](alice, msgSel("mine, changed")+`.querySelector('.msg-edited').title`); !strings.HasPrefix(title, "Edited ") || !strings.ContainsAny(title, "0123456789") {
+		t.Errorf("the edited mark's tooltip is %q, want the time of the edit", title)
+	}
 
 	// A long press on Bob's message.
 	touchAt(alice, "long-press Bob's message", msgSel("from Bob")+`.querySelector('.msg-text')`, 900*time.Millisecond)
@@ -209,5 +214,33 @@ func TestBrowserDraftsSurviveReload(t *testing.T) {
 	alice.waitReady()
 	alice.click(tab(alpha))
 	alice.waitFor("Alpha's composer is empty", `document.querySelector('.chat-view').dataset.chatId === `+js(alpha)+` && `+composer+` === ''`)
+	alice.checkPage()
+}
+
+// TestBrowserCodeCopy: a fenced code block's Copy button puts the code, as
+// written (markup, indentation and all), on the clipboard.
+func TestBrowserCodeCopy(t *testing.T) {
+	b := newBrowser(t)
+	ts := startServerWith(t, server.Config{Addr: "127.0.0.1:0", DB: filepath.Join(t.TempDir(), "chatr.db")})
+	alice := newUser(t, b, ts.url, "Alice")
+	alice.signIn()
+	for _, name := range []string{"clipboard-read", "clipboard-write"} {
+		if _, err := chromedp.CallBrowser(alice.ctx, browser.SetPermission, browser.SetPermissionParams{
+			Permission: &browser.PermissionDescriptor{Name: name}, Setting: browser.PermissionSettingGranted,
+			Origin: ts.url, BrowserContextID: chromedp.FromContext(alice.ctx).BrowserContextID}); err != nil {
+			t.Fatalf("granting %s: %v", name, err)
+		}
+	}
+	createChat(alice, "Code")
+	const code = "if (a < b) {\n  <b>bold</b> **not bold**\n}"
+	text := "look:\n```js\n" + code + "\n```"
+	alice.do("write a code block", chromedp.Evaluate[chromedp.Void](`(() => { const t = document.querySelector('#composer-input'); t.value = `+js(text)+`; t.dispatchEvent(new Event('input')); })()`))
+	alice.do("send", pressEnter)
+	alice.waitFor("the code block shows", `(document.querySelector('.chat-view .msg .md-code code') || {}).textContent === `+js(code))
+	alice.click(".chat-view .msg .md-copy")
+	alice.waitFor("the button says it copied", `document.querySelector('.chat-view .msg .md-copy').textContent === 'Copied'`)
+	if got := evalAsync[string](alice, `navigator.clipboard.readText()`); got != code {
+		t.Errorf("the clipboard holds %q, want %q", got, code)
+	}
 	alice.checkPage()
 }
