@@ -22,6 +22,7 @@ import (
 type Store interface {
 	RoomStore    // rooms, people and moderation: rooms.go
 	MessageStore // edits, deletions, reactions, mentions, read markers: messages.go
+	UnreadStore  // one chat's read marker and counts: unread.go
 
 	// UpsertUser creates the user or updates its Name and Provider (Idle and
 	// LastSeen are kept for an existing user and taken from u on first

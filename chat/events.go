@@ -459,7 +459,7 @@ func (a *App) markRead(ctx context.Context, conn *hub.ConnInfo, ev *hub.Event) e
 	if err := a.store.MarkRead(ctx, conn.UserID, in.ChatID, in.MessageID); err != nil {
 		return err
 	}
-	return a.readElsewhere(ctx, conn, in.ChatID, in.MessageID)
+	return a.tellRead(ctx, conn, in.ChatID)
 }
 
 // decodeObject decodes a JSON object event payload into v.

@@ -258,15 +258,22 @@ func (a *App) announce(ctx context.Context, chatID string, id int64, m hub.Messa
 	}
 }
 
-// readElsewhere tells the user's other connections that the chat was read
-// up to messageID (chatRead), so that unread and mention counts agree on
-// every device.
-func (a *App) readElsewhere(ctx context.Context, conn *hub.ConnInfo, chatID string, messageID int64) error {
+// tellRead tells every connection of the user (the one that moved the
+// marker too) where the chat's read marker is now and how many of its
+// messages are left unread and mention the user, as the store counts them
+// (chatRead): the browser counts only the messages it has loaded, and
+// every device shows the same numbers.
+func (a *App) tellRead(ctx context.Context, conn *hub.ConnInfo, chatID string) error {
+	u, err := a.store.ChatUnread(ctx, conn.UserID, chatID)
+	if err != nil {
+		return err
+	}
 	m := serverEvent("chatRead", struct {
 		ChatID    string `json:"chatId"`
 		MessageID int64  `json:"messageId"`
-	}{chatID, messageID})
-	m.ExcludeConn = conn.ID
+		Unread    int    `json:"unread"`
+		Mentions  int    `json:"mentions"`
+	}{chatID, u.ReadUpTo, u.Unread, u.Mentions})
 	return a.hub.SendToUser(ctx, conn.UserID, m)
 }
 

@@ -366,9 +366,19 @@ func TestMentions(t *testing.T) {
 	if counts["room"] != 1 {
 		t.Errorf("frank's mention count after the edit: %v, want 1", counts)
 	}
-	// The reader's other devices learn that the chat was read.
-	if targets, payloads := w.chatEvents("chatRead"); len(targets) != 1 || targets[0] != "user:guest:bob" || !strings.Contains(payloads[0], `"messageId":1`) {
+	// The reader's devices learn that the chat was read, and what is left
+	// to read as the store counts it.
+	if targets, payloads := w.chatEvents("chatRead"); len(targets) != 1 || targets[0] != "user:guest:bob" ||
+		!strings.Contains(payloads[0], `"messageId":1,"unread":0,"mentions":0`) {
 		t.Errorf("chatRead went %v %v", targets, payloads)
+	}
+	w.post("alice", "room", "@bob once more")
+	if got := w.ev("bob", "markRead", map[string]any{"chatId": "room", "messageId": id}); got != "" {
+		t.Fatal(got)
+	}
+	want := fmt.Sprintf(`"messageId":%d,"unread":1,"mentions":1`, id)
+	if _, payloads := w.chatEvents("chatRead"); len(payloads) != 2 || !strings.Contains(payloads[1], want) {
+		t.Errorf("chatRead after reading the edited message: %v, want %s", payloads, want)
 	}
 }
 

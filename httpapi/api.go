@@ -154,6 +154,7 @@ func (h *Handler) config(w http.ResponseWriter, r *http.Request, _ chatr.User) {
 		"idleTimeoutSeconds": int(h.cfg.IdleTimeout / time.Second),
 		"maxMessageBytes":    l.MaxMessageBytes,
 		"maxChatNameLength":  l.MaxChatNameLength,
+		"mentionAllMax":      l.MentionAllMax,
 		"hub":                h.cfg.HubName,
 	})
 }

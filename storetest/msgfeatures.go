@@ -29,6 +29,7 @@ func runMessageFeatures(t *testing.T, open func(t *testing.T) chatr.Store) {
 		{"ReactionConcurrent", testReactionConcurrent},
 		{"ReadMarkers", testReadMarkers},
 		{"UnreadSkipsDeleted", testUnreadSkipsDeleted},
+		{"ChatUnread", testChatUnread},
 		{"ListAround", testListAround},
 		{"DeleteChatForgetsFeatures", testDeleteChatForgetsFeatures},
 	}

@@ -157,12 +157,12 @@ func TestBrowserNewMessagesLine(t *testing.T) {
 		const next = l.nextElementSibling; const b = document.querySelector('.messages').getBoundingClientRect();
 		return next && next.querySelector('.msg-text').textContent === 'unread 1' && Math.abs(l.getBoundingClientRect().top - b.top) < 40; })()`)
 	unread := `fetch('/api/chats').then((r) => r.json()).then((j) => (j.unread || {})[` + js(chatID) + `] || 0)`
-	until(alice, "only what was on screen is read", unread+`.then((n) => n > 0 && n < 30)`)
+	alice.waitFor("only what was on screen is read", unread+`.then((n) => n > 0 && n < 30)`)
 	if eval[bool](alice, `(() => { const m = `+msgSel("unread 30")+`; const b = document.querySelector('.messages').getBoundingClientRect(); return m.getBoundingClientRect().top < b.bottom; })()`) {
 		t.Fatal("all 30 unread messages fit on screen: the test proves nothing")
 	}
 	alice.do("scroll to the end", chromedp.Evaluate[chromedp.Void](`(() => { const m = document.querySelector('.messages'); m.scrollTop = m.scrollHeight; })()`))
-	until(alice, "everything is read", unread+`.then((n) => n === 0)`)
+	alice.waitFor("everything is read", unread+`.then((n) => n === 0)`)
 	alice.checkPage()
 }
 

@@ -78,16 +78,22 @@ export function applyMessageEvent(ev, d) {
       return true;
     }
     case 'chatRead': {
-      // Read on another device: count as read here too.
+      // The chat was read up to messageId, here or on another device; the
+      // server counts what is left (this page knows only what it loaded).
       const v = state.views[d.chatId];
       const upTo = Number(d.messageId) || 0;
-      if (v) {
-        v.readUpTo = Math.max(v.readUpTo || 0, upTo);
-        state.unread[d.chatId] = unreadIn(v);
+      // A marker of this page that is newer brings its own counts.
+      const stale = !!v && Math.max(v.readUpTo || 0, v.lastReadSent || 0) > upTo;
+      if (v) v.readUpTo = Math.max(v.readUpTo || 0, upTo);
+      if (stale) return true;
+      if (Number.isInteger(d.unread)) {
+        state.unread[d.chatId] = Math.max(0, d.unread);
+        state.mentions[d.chatId] = Math.max(0, Number(d.mentions) || 0);
       } else {
-        state.unread[d.chatId] = 0;
+        // A server that does not count: what is loaded here.
+        state.unread[d.chatId] = v ? unreadIn(v) : 0;
+        state.mentions[d.chatId] = v ? mentionsIn(v) : 0;
       }
-      if (state.mentions) state.mentions[d.chatId] = v ? mentionsIn(v) : 0;
       return true;
     }
     default:
@@ -318,6 +324,7 @@ function messageItem(chatId, it, cont, byId) {
     class: ['msg', own ? 'is-mine' : 'is-theirs', cont ? 'is-cont' : '', mentionsMe(it) ? 'is-mention' : '', it.deleted ? 'is-deleted' : '',
       ui.flash === k ? 'is-flash' : '', ui.tools === k || ui.picker === k ? 'is-tools-open' : ''],
     'data-id': it.id, 'data-from': it.fromUserId,
+    ...(it.deleted || editing ? {} : longPress(k)),
   }, [
     !own ? (cont ? h('span', { class: 'avatar-space' }) : avatar(it, 'm')) : null,
     h('div', { class: 'bubble' }, [
@@ -336,6 +343,31 @@ function messageItem(chatId, it, cont, byId) {
     ]),
     !it.deleted && !editing ? tools(chatId, it, k) : null,
   ]);
+}
+
+// longPress opens a message's actions when a finger rests on it for
+// LONG_PRESS_MS without moving (on touch screens, where nothing hovers);
+// the browser's own menu for that press is not shown.
+const LONG_PRESS_MS = 500;
+let press = null; // {timer, k, opened}
+function longPress(k) {
+  const end = () => { if (press && !press.opened) { clearTimeout(press.timer); press = null; } };
+  return {
+    onTouchstart: (e) => {
+      if (press) clearTimeout(press.timer);
+      if (e.touches.length !== 1 || e.target.closest('button, a, textarea, .emoji-picker')) { press = null; return; }
+      press = { k, opened: false, timer: setTimeout(() => { press.opened = true; ui.tools = k; ui.picker = null; }, LONG_PRESS_MS) };
+    },
+    onTouchmove: end,
+    onTouchcancel: end,
+    onTouchend: (e) => {
+      // The press that opened the menu is not also a tap on what is under it.
+      if (press && press.opened && press.k === k && e.cancelable) e.preventDefault();
+      end();
+      if (press && press.opened) press = null;
+    },
+    onContextmenu: (e) => { if (press && press.opened) e.preventDefault(); },
+  };
 }
 
 function replyQuote(chatId, id, orig) {
@@ -484,9 +516,20 @@ export async function autocomplete(v, chatId, el) {
   complete.chatId = chatId;
   complete.from = before.length - m[2].length - 1;
   complete.to = before.length;
-  complete.list = members.filter((x) => x.handle && (!state.me || x.userId !== state.me.userId) &&
+  const people = members.filter((x) => x.handle && (!state.me || x.userId !== state.me.userId) &&
     (x.handle.startsWith(q) || String(x.userName || '').toLowerCase().startsWith(q))).slice(0, 6);
+  complete.list = [...people, ...specialMentions(chatId, members.length).filter((x) => x.handle.startsWith(q))];
   complete.index = 0;
+}
+
+// specialMentions are @here and @all, the latter only where the caller may
+// use it: in a chat of at most mentionAllMax members (/api/config), or as
+// its owner, a moderator or an admin (the server refuses it otherwise).
+function specialMentions(chatId, memberCount) {
+  const max = Number(state.config.mentionAllMax) || 50;
+  const out = [{ userId: '@here', handle: 'here', userName: 'Everyone online' }];
+  if (memberCount <= max || canModerate(chatId)) out.push({ userId: '@all', handle: 'all', userName: 'Everyone' });
+  return out;
 }
 
 function pick(v, i) {

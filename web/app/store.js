@@ -1068,8 +1068,12 @@ async function loadPeople() {
 
 // markRead marks the chat read up to upTo, the last message that was on
 // screen; without it, the chat's view tells what is on screen now. Markers
-// go out at most every READ_SEND_MS per chat, the latest one.
+// go out at most every READ_SEND_MS per chat, the latest one; a marker the
+// server did not take (its budget, a lost connection) goes again after
+// READ_RETRY_MS, so the marker never stays behind what was read.
 const READ_SEND_MS = 300;
+const READ_RETRY_MS = 2000;
+const READ_RETRY = new Set(['TooManyRequests', 'Timeout', 'ConnectionLost', 'InternalServerError']);
 export function markRead(chatId, upTo) {
   if (state.hidden || state.page || state.active !== chatId) return;
   const view = state.views[chatId];
@@ -1080,11 +1084,18 @@ export function markRead(chatId, upTo) {
   }
   if (!(upTo > (view.lastReadSent || 0))) return;
   view.lastReadSent = upTo;
+  sendReadLater(chatId, view, READ_SEND_MS);
+}
+
+function sendReadLater(chatId, view, ms) {
   if (view.readTimer) return;
   view.readTimer = setTimeout(() => {
     view.readTimer = null;
-    if (client) client.sendEvent('markRead', { chatId, messageId: view.lastReadSent }).catch(() => {});
-  }, READ_SEND_MS);
+    if (!client || state.views[chatId] !== view) return;
+    client.sendEvent('markRead', { chatId, messageId: view.lastReadSent }).catch((err) => {
+      if (READ_RETRY.has(err && err.name) && state.views[chatId] === view) sendReadLater(chatId, view, READ_RETRY_MS);
+    });
+  }, ms);
 }
 
 
