@@ -24,6 +24,9 @@ type Store interface {
 	MessageStore // edits, deletions, reactions, mentions, read markers: messages.go
 	UnreadStore  // one chat's read marker and counts: unread.go
 
+	// API tokens and incoming webhooks: integrations.go
+	IntegrationStore
+
 	// UpsertUser creates the user or updates its Name and Provider (Idle and
 	// LastSeen are kept for an existing user and taken from u on first
 	// insert). Created is set on first insert.

@@ -31,6 +31,9 @@ type chatMessage struct {
 	Mentions chatr.Mentions `json:"mentions,omitzero"`
 	// Files are the uploaded files the message carries.
 	Files attachments `json:"files,omitempty"`
+	// Bot marks a message from a bot account or a webhook (see
+	// chatr.IsBotID); what a client sends there is ignored.
+	Bot bool `json:"bot,omitempty"`
 }
 
 // storedMessage is the payload of the messageStored server event: a
@@ -95,54 +98,21 @@ func (a *App) Publish(ctx context.Context, conn *hub.ConnInfo, msg *hub.GroupMes
 		name = u.Name
 	}
 
-	mentions, err := a.mentions(ctx, msg.Group, conn.UserID, in.Message)
-	if err != nil {
-		return ackError(err)
-	}
 	files, err := a.checkFiles(ctx, msg.Group, conn.UserID, key, in.Files)
 	if err != nil {
 		return ackError(err)
 	}
-
-	ticket := a.order.begin(msg.Group)
-	stored, err := a.store.AddMessage(ctx, chatr.Message{
-		ChatID: msg.Group, FromUserID: conn.UserID, FromUserName: name, Text: in.Message, Time: a.now().UTC(), ClientID: key,
-		ReplyTo: in.ReplyTo, Mentions: mentions,
-	})
-	if err == nil {
-		// Before the ack and the fan-out: a message is delivered with its
-		// files durable and linked, or (on a retry) linked by the retry.
-		err = a.attachFiles(ctx, stored, files)
-	}
-	if err != nil || stored.Duplicate {
-		a.order.finish(msg.Group, ticket, 0, nil)
-		if err != nil {
-			return ackError(err)
-		}
-		return a.answerRetry(ctx, conn, stored, in.ClientID)
-	}
-	out := messageJSON(stored)
-	out.ClientID, out.Files = in.ClientID, files
-	m := hub.Message{FromUserID: conn.UserID}
-	m.Payload, m.HTMLPayload = chatPayloads(out)
+	d := delivery{chatID: msg.Group, senderID: conn.UserID, name: name, text: in.Message, key: key,
+		clientID: in.ClientID, replyTo: in.ReplyTo, files: files}
 	if msg.NoEcho {
-		m.ExcludeConn = conn.ID
+		d.excludeConn = conn.ID
 	}
-	sent := a.order.finish(msg.Group, ticket, stored.ID, func() error {
-		// The message may be released by another sender's call whose
-		// deadline is not this one's.
-		ctx, cancel := context.WithTimeout(context.Background(), a.storeTimeout)
-		defer cancel()
-		return a.hub.SendToGroup(ctx, msg.Group, m)
-	})
-	select {
-	case err := <-sent:
-		if err != nil {
-			return err
-		}
-	case <-ctx.Done():
-		// Stored, and sent when its turn comes; a retry gets Duplicate.
-		return ctx.Err()
+	stored, err := a.deliver(ctx, d)
+	if err != nil {
+		return ackError(err)
+	}
+	if stored.Duplicate {
+		return a.answerRetry(ctx, conn, stored, in.ClientID)
 	}
 	msg.Sent = true
 	return nil
@@ -212,6 +182,6 @@ func chatPayloads(out chatMessage) (hub.Payload, *hub.Payload) {
 func messageJSON(m chatr.Message) chatMessage {
 	return chatMessage{
 		Message: m.Text, FromUserID: m.FromUserID, FromUserName: m.FromUserName,
-		ID: m.ID, Time: stamp(m.Time), ReplyTo: m.ReplyTo, Mentions: m.Mentions,
+		ID: m.ID, Time: stamp(m.Time), ReplyTo: m.ReplyTo, Mentions: m.Mentions, Bot: chatr.IsBotID(m.FromUserID),
 	}
 }

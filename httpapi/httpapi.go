@@ -63,6 +63,9 @@ type Config struct {
 	Providers    []Provider   // external sign-in providers, in display order
 	ProviderAuth http.Handler // serves /.auth/login/{provider} and its callback; nil = none
 	NoGuests     bool         // turn guest sign-in off
+	// NoUserTokens keeps API tokens for bots (made by admins): users may
+	// not make their own (--user-tokens=false).
+	NoUserTokens bool
 
 	// FileRoutes serves uploads (POST /api/chats/{id}/files) and the
 	// files (GET /api/files/...); Files gives messages their attachments
@@ -100,6 +103,8 @@ type Handler struct {
 	log      *slog.Logger
 	requests *ratelimit.Limiter // per client IP; nil = unlimited
 	signIns  *ratelimit.Limiter // per client IP; nil = unlimited
+
+	integrations *integrations // API tokens and webhooks: integrations.go
 }
 
 // New returns the handler with every route.
@@ -119,7 +124,7 @@ func New(cfg Config) *Handler {
 	if cfg.StoreTimeout <= 0 {
 		cfg.StoreTimeout = DefaultStoreTimeout
 	}
-	h := &Handler{cfg: cfg, mux: http.NewServeMux(), log: cfg.Logger}
+	h := &Handler{cfg: cfg, mux: http.NewServeMux(), log: cfg.Logger, integrations: newIntegrations()}
 	if cfg.RequestsPerSecond == 0 {
 		cfg.RequestsPerSecond = DefaultRequestsPerSecond
 	}
@@ -170,6 +175,7 @@ func New(cfg Config) *Handler {
 	h.routePeople(m)
 	h.routeAdmin(m)
 	h.routeAccount(m)
+	h.routeIntegrations(m)
 	m.Handle("GET /api/search", NewSearch(SearchConfig{Store: cfg.Store, Auth: cfg.Auth, Logger: cfg.Logger}))
 	m.Handle("GET /api/export", NewExportHandler(cfg.Store, cfg.Auth))
 	if cfg.FileRoutes != nil {
@@ -288,10 +294,11 @@ func (h *Handler) allowSignIn(r *http.Request) bool {
 const ContentSecurityPolicy = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; " +
 	"connect-src 'self' ws: wss:; frame-ancestors 'none'; base-uri 'none'; form-action 'self'; object-src 'none'"
 
-// authed wraps a handler that needs a session; without one it answers 401.
+// authed wraps a handler that needs a session or an API token (see
+// identify); without one it answers 401.
 func (h *Handler) authed(next func(http.ResponseWriter, *http.Request, chatr.User)) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		u, _, err := h.cfg.Auth.Authenticate(w, r)
+		u, err := h.identify(w, r)
 		if err != nil {
 			h.Error(w, r, err)
 			return

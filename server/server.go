@@ -74,6 +74,9 @@ type Config struct {
 	// provider is configured), GuestsOn or GuestsOff.
 	Guests     string
 	TrustProxy bool
+	// NoUserTokens: only admins make API tokens (for bot accounts); users
+	// may not make their own (--user-tokens=false).
+	NoUserTokens bool
 	// Admins names the server's administrators by user id or @handle
 	// (comma- or space-separated), beside those granted in AdminsFile
 	// (default: the SQLite file + ".admins", or "chatr.admins"), which
@@ -238,7 +241,7 @@ func New(cfg Config) (*Server, error) {
 			return h.CloseUserConnections(ctx, userID, reason)
 		},
 		DeleteUser:  deleteUser(store, cfg.OnAccountDelete != "remove"),
-		ShareRename: cl.publishRename, NoGuests: noGuests, Static: web.Handler(), Metrics: m.Handler(), Files: s.files, FileRoutes: s.fileRoutes(sessions),
+		ShareRename: cl.publishRename, NoGuests: noGuests, NoUserTokens: cfg.NoUserTokens, Static: web.Handler(), Metrics: m.Handler(), Files: s.files, FileRoutes: s.fileRoutes(sessions),
 		Providers: providerAuth.Providers(), ProviderAuth: providerAuth,
 		RequestsPerSecond: cfg.RequestsPerSecond, SignInsPerMinute: cfg.SignInsPerMinute, ConnectionsPerIP: cfg.ConnectionsPerIP,
 		StoreTimeout: cfg.StoreTimeout, IdleTimeout: cfg.IdleTimeout, TrustProxy: cfg.TrustProxy, AllowedOrigins: cfg.AllowedOrigins, Logger: cfg.Logger,

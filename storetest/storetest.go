@@ -94,6 +94,7 @@ func Run(t *testing.T, open func(t *testing.T) chatr.Store) {
 	}
 	t.Run("Rooms", func(t *testing.T) { runRooms(t, open) })
 	t.Run("MessageFeatures", func(t *testing.T) { runMessageFeatures(t, open) })
+	t.Run("Integrations", func(t *testing.T) { runIntegrations(t, open) })
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			tt.fn(t, open(t))

@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -84,6 +85,11 @@ func newFlagSet() (*flag.FlagSet, *options) {
 	fs.BoolFunc("no-guests", "the same as --guests off (kept for existing setups)", func(string) error {
 		cfg.Guests = server.GuestsOff
 		return nil
+	})
+	fs.BoolFunc("user-tokens", "whether users may make their own API tokens (default true; false leaves tokens to administrators, for bot accounts)", func(v string) error {
+		on, err := strconv.ParseBool(v)
+		cfg.NoUserTokens = !on
+		return err
 	})
 	fs.StringVar(&cfg.Admins, "admins", "", "the server's administrators: user ids (github:123) or handles (@alice), comma-separated; they moderate every chat and may ban users")
 	fs.StringVar(&cfg.AdminsFile, "admins-file", "", "file of administrators granted with `chatr admin grant`, read at start beside --admins (default: the SQLite file + .admins, or chatr.admins)")

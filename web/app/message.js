@@ -8,6 +8,7 @@ import { api } from './api.js';
 import { render, toText } from './markdown.js';
 import { icon } from './icons.js';
 import { renderAttachments } from './attach.js';
+import { botBadge } from './integrations.js';
 import { shortTime, fullTime, dayLabel, initials, hue, linkify } from './text.js';
 
 const GROUP_GAP_MS = 5 * 60 * 1000;
@@ -329,7 +330,7 @@ function messageItem(chatId, it, cont, byId) {
     !own ? (cont ? h('span', { class: 'avatar-space' }) : avatar(it, 'm')) : null,
     h('div', { class: 'bubble' }, [
       !cont ? h('div', { class: 'msg-head' }, [
-        h('span', { class: 'msg-sender' }, own ? 'You' : it.fromUserName),
+        h('span', { class: 'msg-sender' }, own ? 'You' : it.fromUserName), botBadge(it),
         h('time', { class: 'msg-time', datetime: it.time, title: fullTime(it.time) }, shortTime(it.time)),
       ]) : null,
       it.replyTo ? replyQuote(chatId, it.replyTo, byId.get(it.replyTo)) : null,

@@ -582,7 +582,7 @@ function addMessage(view, m, { history = false } = {}) {
   view.seen.add(id);
   if (typeof m.clientId === 'string' && state.me && m.fromUserId === state.me.userId) outbox.confirmed(m.clientId);
   const item = {
-    kind: 'msg', id, fromUserId: m.fromUserId, fromUserName: m.fromUserName,
+    kind: 'msg', id, fromUserId: m.fromUserId, fromUserName: m.fromUserName, bot: m.bot === true,
     message: String(m.message ?? ''), time: m.time || new Date().toISOString(), ...messageFields(m), files: Array.isArray(m.files) ? m.files : [],
   };
   const items = view.items;

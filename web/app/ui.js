@@ -15,6 +15,7 @@ import { icon, providerIcon, providerLabel } from './icons.js';
 import { avatar, renderMessages, composerBar, autocomplete, completeKey, noteRead, scrollToNewLine, saveDraft } from './message.js';
 import { uploadsFor, attachButton, composerHandlers, renderUploads } from './attach.js';
 import { RoomHeader, RoomOverlays, Banned } from './room.js';
+import { TokensModal } from './integrations.js';
 export { avatar };
 
 function spinner(label = 'Loading') {
@@ -162,6 +163,7 @@ function ProfileMenu() {
         onClick: () => { state.menu = null; state.modal = { kind: 'rename' }; },
       }, [icon('edit', { size: 14 }), h('span', 'Change display name')]),
       h('button', { class: 'dropdown-item', role: 'menuitem', onClick: () => showPage('people') }, [icon('users', { size: 14 }), h('span', 'People')]),
+      h('button', { class: 'dropdown-item', id: 'api-tokens', role: 'menuitem', onClick: () => { state.menu = null; state.modal = { kind: 'tokens' }; } }, [icon('key', { size: 14 }), h('span', 'API tokens')]),
       h('hr', { class: 'dropdown-divider' }),
       // A plain link: the server answers with the file to save.
       h('a', { class: 'dropdown-item', id: 'download-my-data', role: 'menuitem', href: '/api/export', download: 'chatr-my-data.json', onClick: () => { state.menu = null; } },
@@ -639,7 +641,7 @@ const Main = {
       if (el && el.scrollIntoView) el.scrollIntoView({ block: 'nearest', inline: 'nearest' });
     }), { immediate: true });
     onBeforeUnmount(() => { window.removeEventListener('keydown', onKey); window.removeEventListener('click', onClick, true); });
-    const modals = { create: CreateChatModal, delete: DeleteChatModal, leave: LeaveChatModal, rename: RenameModal, groupdm: GroupDMModal, deleteAccount: DeleteAccountModal };
+    const modals = { create: CreateChatModal, delete: DeleteChatModal, leave: LeaveChatModal, rename: RenameModal, groupdm: GroupDMModal, deleteAccount: DeleteAccountModal, tokens: TokensModal };
     return () => h('div', { class: 'app-shell' }, [
       Navbar(),
       ConnectionBanner(),
