@@ -23,6 +23,8 @@ type Store interface {
 	RoomStore    // rooms, people and moderation: rooms.go
 	MessageStore // edits, deletions, reactions, mentions, read markers: messages.go
 
+	OutgoingWebhookStore // outgoing webhooks: outgoing.go
+
 	// UpsertUser creates the user or updates its Name and Provider (Idle and
 	// LastSeen are kept for an existing user and taken from u on first
 	// insert). Created is set on first insert.
