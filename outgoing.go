@@ -11,12 +11,11 @@ import (
 
 // Bounds of an outgoing webhook's settings.
 const (
-	MaxOutgoingTriggers    = 10   // trigger words of one webhook
-	MaxOutgoingTriggerLen  = 64   // bytes of one trigger word
-	MaxOutgoingNameLen     = 64   // characters of a webhook's name
-	MaxOutgoingURLLen      = 2048 // bytes of a webhook's URL
-	MaxOutgoingPerChat     = 20   // webhooks of one chat
-	OutgoingWebhookIDBytes = 16   // random bytes of an ID
+	MaxOutgoingTriggers   = 10   // trigger words of one webhook
+	MaxOutgoingTriggerLen = 64   // bytes of one trigger word
+	MaxOutgoingNameLen    = 64   // characters of a webhook's name
+	MaxOutgoingURLLen     = 2048 // bytes of a webhook's URL
+	MaxOutgoingPerChat    = 20   // webhooks of one chat
 )
 
 // OutgoingWebhook calls URL when a message of ChatID starts with one of its
