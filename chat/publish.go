@@ -121,6 +121,7 @@ func (a *App) Publish(ctx context.Context, conn *hub.ConnInfo, msg *hub.GroupMes
 		}
 		return a.answerRetry(ctx, conn, stored, in.ClientID)
 	}
+	a.stored(stored)
 	out := messageJSON(stored)
 	out.ClientID, out.Files = in.ClientID, files
 	m := hub.Message{FromUserID: conn.UserID}
@@ -128,21 +129,10 @@ func (a *App) Publish(ctx context.Context, conn *hub.ConnInfo, msg *hub.GroupMes
 	if msg.NoEcho {
 		m.ExcludeConn = conn.ID
 	}
-	sent := a.order.finish(msg.Group, ticket, stored.ID, func() error {
-		// The message may be released by another sender's call whose
-		// deadline is not this one's.
-		ctx, cancel := context.WithTimeout(context.Background(), a.storeTimeout)
-		defer cancel()
-		return a.hub.SendToGroup(ctx, msg.Group, m)
-	})
-	select {
-	case err := <-sent:
-		if err != nil {
-			return err
-		}
-	case <-ctx.Done():
-		// Stored, and sent when its turn comes; a retry gets Duplicate.
-		return ctx.Err()
+	// Past ctx the message is stored, and sent when its turn comes; a
+	// retry gets Duplicate.
+	if err := a.release(ctx, msg.Group, ticket, stored.ID, m); err != nil {
+		return err
 	}
 	msg.Sent = true
 	return nil

@@ -24,6 +24,7 @@ import (
 	"github.com/chatr/chatr/auth"
 	"github.com/chatr/chatr/chat"
 	"github.com/chatr/chatr/internal/ratelimit"
+	"github.com/chatr/chatr/outgoing"
 )
 
 // Defaults for Config.
@@ -69,6 +70,9 @@ type Config struct {
 	// in history. nil: no files.
 	FileRoutes http.Handler
 	Files      chatr.FileStore
+
+	// Outgoing keeps and calls chats' outgoing webhooks; nil: none.
+	Outgoing *outgoing.Dispatcher
 
 	Static      http.Handler // the browser app, served at /
 	Metrics     http.Handler // served at /metrics; nil = none
@@ -170,6 +174,7 @@ func New(cfg Config) *Handler {
 	h.routePeople(m)
 	h.routeAdmin(m)
 	h.routeAccount(m)
+	h.routeOutgoing(m)
 	m.Handle("GET /api/search", NewSearch(SearchConfig{Store: cfg.Store, Auth: cfg.Auth, Logger: cfg.Logger}))
 	m.Handle("GET /api/export", NewExportHandler(cfg.Store, cfg.Auth))
 	if cfg.FileRoutes != nil {

@@ -70,10 +70,11 @@ type Poster interface {
 	PostReply(ctx context.Context, r Reply) error
 }
 
-// Store is what the dispatcher reads: a chat's name and webhooks.
+// Store is what the dispatcher reads and changes: chats' names and
+// webhooks.
 type Store interface {
 	GetChat(ctx context.Context, id string) (chatr.Chat, error)
-	ListOutgoingWebhooks(ctx context.Context, chatID string) ([]chatr.OutgoingWebhook, error)
+	chatr.OutgoingWebhookStore
 }
 
 // Config configures a Dispatcher. Store and Poster are required; zero
@@ -116,6 +117,7 @@ type Dispatcher struct {
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
 
+	startOnce sync.Once
 	closeOnce sync.Once
 	mu        sync.Mutex // guards closed and sending to jobs against Close
 	closed    bool
@@ -133,7 +135,7 @@ type cached struct {
 	read     time.Time
 }
 
-// New starts the dispatcher's workers.
+// New returns the dispatcher; Start starts its workers.
 func New(cfg Config) *Dispatcher {
 	if cfg.Guard == nil {
 		cfg.Guard, _ = NewGuard(nil)
@@ -166,13 +168,24 @@ func New(cfg Config) *Dispatcher {
 		cfg.Now = time.Now
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	d := &Dispatcher{cfg: cfg, client: cfg.Guard.Client(), log: cfg.Logger, jobs: make(chan chatr.Message, cfg.Queue),
+	return &Dispatcher{cfg: cfg, client: cfg.Guard.Client(), log: cfg.Logger, jobs: make(chan chatr.Message, cfg.Queue),
 		ctx: ctx, cancel: cancel, cache: map[string]cached{}}
-	for range cfg.Workers {
-		d.wg.Add(1)
-		go d.work()
-	}
-	return d
+}
+
+// Start starts the workers (once); messages stored before wait in the
+// queue.
+func (d *Dispatcher) Start() {
+	d.startOnce.Do(func() {
+		d.mu.Lock()
+		defer d.mu.Unlock()
+		if d.closed {
+			return
+		}
+		for range d.cfg.Workers {
+			d.wg.Add(1)
+			go d.work()
+		}
+	})
 }
 
 // Stats returns the counters.
@@ -259,11 +272,11 @@ func (d *Dispatcher) hooks(ctx context.Context, chatID string) (cached, error) {
 // workers. Queued messages are dropped.
 func (d *Dispatcher) Close() {
 	d.closeOnce.Do(func() {
+		d.cancel()
 		d.mu.Lock()
 		d.closed = true
 		close(d.jobs)
 		d.mu.Unlock()
-		d.cancel()
 		d.wg.Wait()
 	})
 }

@@ -93,6 +93,7 @@ func setup(t *testing.T, url string, allow []string, cfg outgoing.Config) (*outg
 		cfg.Timeout = 10 * time.Second
 	}
 	d := outgoing.New(cfg)
+	d.Start()
 	t.Cleanup(d.Close)
 	return d, p
 }
