@@ -21,9 +21,10 @@ const (
 // provider gives out such ids, so a message is a bot's when IsBotID says so
 // of its sender, in storage, history, live events and dumps alike.
 const (
-	BotProvider     = "bot"
-	BotIDPrefix     = "bot:"
-	WebhookIDPrefix = "hook:"
+	BotProvider      = "bot"
+	BotIDPrefix      = "bot:"
+	WebhookIDPrefix  = "hook:"
+	OutgoingIDPrefix = "outgoing:" // an outgoing webhook's replies: "outgoing:<webhook id>"
 )
 
 // Limits of integrations.
@@ -37,7 +38,7 @@ const (
 
 // IsBotID reports whether userID is a bot account's or a webhook's.
 func IsBotID(userID string) bool {
-	return strings.HasPrefix(userID, BotIDPrefix) || strings.HasPrefix(userID, WebhookIDPrefix)
+	return strings.HasPrefix(userID, BotIDPrefix) || strings.HasPrefix(userID, WebhookIDPrefix) || strings.HasPrefix(userID, OutgoingIDPrefix)
 }
 
 // WebhookSenderID is the sender id of the messages a webhook posts.

@@ -27,6 +27,8 @@ type Store interface {
 	// API tokens and incoming webhooks: integrations.go
 	IntegrationStore
 
+	OutgoingWebhookStore // outgoing webhooks: outgoing.go
+
 	// UpsertUser creates the user or updates its Name and Provider (Idle and
 	// LastSeen are kept for an existing user and taken from u on first
 	// insert). Created is set on first insert.

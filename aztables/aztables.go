@@ -84,6 +84,7 @@ type Store struct {
 	svc                                      *aztables.ServiceClient
 	chats, users, sessions, messages, marker *aztables.Client
 	handles, names, invites, modLog          *aztables.Client // rooms.go
+	outgoing                                 *aztables.Client // outgoing.go
 
 	mu     sync.Mutex
 	queues map[string]*chatQueue // AddMessage group commit, per chat
@@ -125,6 +126,7 @@ func Open(ctx context.Context, connStr string) (*Store, error) {
 		{&s.chats, "chats"}, {&s.users, "users"}, {&s.sessions, "chatrsessions"},
 		{&s.messages, "chatrmessages"}, {&s.marker, "chatrreadmarkers"},
 		{&s.handles, "chatrhandles"}, {&s.names, "chatrnames"}, {&s.invites, "chatrinvites"}, {&s.modLog, "chatrmodlog"},
+		{&s.outgoing, "chatroutgoing"},
 	} {
 		name := prefix + t.name
 		if _, err := svc.CreateTable(ctx, name, nil); err != nil && !hasCode(err, string(aztables.TableAlreadyExists)) && status(err) != http.StatusConflict {

@@ -150,10 +150,13 @@ func (s *Store) releaseName(ctx context.Context, c chatr.Chat) {
 	}
 }
 
-// deleteChatRooms removes what belongs to a deleted chat: its invites and
-// its claim on its name.
+// deleteChatRooms removes what belongs to a deleted chat: its invites, its
+// outgoing webhooks and its claim on its name.
 func (s *Store) deleteChatRooms(ctx context.Context, c chatr.Chat) error {
 	s.releaseName(ctx, c)
+	if err := s.deleteChatOutgoing(ctx, c.ID); err != nil {
+		return err
+	}
 	invites, err := list(ctx, s.invites, "PartitionKey eq "+quote(partition)+" and chatId eq "+quote(c.ID), "RowKey", 0)
 	if err != nil {
 		return fmt.Errorf("aztables: list invites: %w", err)

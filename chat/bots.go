@@ -43,6 +43,7 @@ func (a *App) deliver(ctx context.Context, d delivery) (chatr.Message, error) {
 		a.order.finish(d.chatID, ticket, 0, nil)
 		return stored, err
 	}
+	a.stored(stored)
 	out := messageJSON(stored)
 	out.ClientID, out.Files = d.clientID, d.files
 	m := hub.Message{FromUserID: d.senderID, ExcludeConn: d.excludeConn}

@@ -105,6 +105,11 @@ type Config struct {
 	Files  chatr.FileStore
 	Logger *slog.Logger
 	Now    func() time.Time
+
+	// MessageStored, when set, is told of every message a send stored
+	// (not of retries), before its delivery; it must not block. Outgoing
+	// webhooks queue their work there.
+	MessageStored func(chatr.Message)
 }
 
 // App is the chat application. Create it with New, then Attach the hub it
@@ -121,6 +126,8 @@ type App struct {
 	offlineGrace time.Duration
 	storeTimeout time.Duration
 	admins       chatr.Admins
+
+	messageStored func(chatr.Message) // Config.MessageStored
 
 	names userNames // names of the users connected here, for stamping messages
 	order sequencer // hands each chat's messages to the hub in id order
@@ -188,7 +195,7 @@ func New(cfg Config) *App {
 	// node; nil keeps them in this process.
 	shared, _ := cfg.Presence.(ratelimit.Backend)
 	return &App{offlineGrace: cfg.OfflineGrace, storeTimeout: cfg.StoreTimeout, admins: cfg.Admins,
-		store: cfg.Store, files: cfg.Files, presence: cfg.Presence, limits: l, log: cfg.Logger, now: cfg.Now,
+		store: cfg.Store, files: cfg.Files, presence: cfg.Presence, limits: l, log: cfg.Logger, now: cfg.Now, messageStored: cfg.MessageStored,
 		rate:         ratelimit.NewShared(shared, "messages", l.MessagesPerSecond, l.MessageBurst),
 		events:       ratelimit.NewShared(shared, "events", l.EventsPerSecond, l.EventBurst),
 		reads:        ratelimit.NewShared(shared, "reads", l.EventsPerSecond, l.EventBurst),

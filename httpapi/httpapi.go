@@ -24,6 +24,7 @@ import (
 	"github.com/chatr/chatr/auth"
 	"github.com/chatr/chatr/chat"
 	"github.com/chatr/chatr/internal/ratelimit"
+	"github.com/chatr/chatr/outgoing"
 )
 
 // Defaults for Config.
@@ -72,6 +73,9 @@ type Config struct {
 	// in history. nil: no files.
 	FileRoutes http.Handler
 	Files      chatr.FileStore
+
+	// Outgoing keeps and calls chats' outgoing webhooks; nil: none.
+	Outgoing *outgoing.Dispatcher
 
 	Static      http.Handler // the browser app, served at /
 	Metrics     http.Handler // served at /metrics; nil = none
@@ -176,6 +180,7 @@ func New(cfg Config) *Handler {
 	h.routeAdmin(m)
 	h.routeAccount(m)
 	h.routeIntegrations(m)
+	h.routeOutgoing(m)
 	m.Handle("GET /api/search", NewSearch(SearchConfig{Store: cfg.Store, Auth: cfg.Auth, Logger: cfg.Logger}))
 	m.Handle("GET /api/export", NewExportHandler(cfg.Store, cfg.Auth))
 	if cfg.FileRoutes != nil {

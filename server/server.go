@@ -28,6 +28,7 @@ import (
 	"github.com/chatr/chatr/hub"
 	"github.com/chatr/chatr/metrics"
 	"github.com/chatr/chatr/oauth"
+	"github.com/chatr/chatr/outgoing"
 	"github.com/chatr/chatr/postgres"
 	"github.com/chatr/chatr/sqlite"
 	"github.com/chatr/chatr/web"
@@ -114,6 +115,8 @@ type Config struct {
 	WebPubSub WebPubSub
 	// Files configures uploaded files (files.go).
 	Files Files
+	// Outgoing configures outgoing webhooks (outgoing.go).
+	Outgoing Outgoing
 
 	// WrapStore, when set, wraps the store the server opened (fault
 	// injection in tests, instrumentation).
@@ -139,6 +142,7 @@ type Server struct {
 	mu       sync.Mutex
 	cluster  *cluster // nil on a node that runs alone
 	dropIn   *dropIn  // nil unless Config.WebPubSub.AccessKey is set
+	outgoing *outgoing.Dispatcher
 }
 
 // New opens the store, builds the node and starts listening (so that Addr
@@ -202,7 +206,14 @@ func New(cfg Config) (*Server, error) {
 		store.Close()
 		return nil, err
 	}
-	s.app = chat.New(chat.Config{Store: s.store, Presence: presence, Limits: cfg.Limits, OfflineGrace: cfg.OfflineGrace, StoreTimeout: cfg.StoreTimeout, Admins: admins, Files: s.files, Logger: cfg.Logger})
+	if s.outgoing, err = s.openOutgoing(cfg); err != nil {
+		cl.close(ctx, cfg.Logger, -1)
+		store.Close()
+		return nil, err
+	}
+	m.Outgoing(s.outgoing.Stats)
+	s.app = chat.New(chat.Config{Store: s.store, Presence: presence, Limits: cfg.Limits, OfflineGrace: cfg.OfflineGrace, StoreTimeout: cfg.StoreTimeout, Admins: admins, Files: s.files, Logger: cfg.Logger,
+		MessageStored: s.outgoing.MessageStored})
 	sessions := auth.New(auth.Config{Store: s.store, SessionTTL: cfg.SessionTTL, TrustProxy: cfg.TrustProxy})
 
 	oa := cfg.OAuth
@@ -242,7 +253,7 @@ func New(cfg Config) (*Server, error) {
 		},
 		DeleteUser:  deleteUser(store, cfg.OnAccountDelete != "remove"),
 		ShareRename: cl.publishRename, NoGuests: noGuests, NoUserTokens: cfg.NoUserTokens, Static: web.Handler(), Metrics: m.Handler(), Files: s.files, FileRoutes: s.fileRoutes(sessions),
-		Providers: providerAuth.Providers(), ProviderAuth: providerAuth,
+		Providers: providerAuth.Providers(), ProviderAuth: providerAuth, Outgoing: s.outgoing,
 		RequestsPerSecond: cfg.RequestsPerSecond, SignInsPerMinute: cfg.SignInsPerMinute, ConnectionsPerIP: cfg.ConnectionsPerIP,
 		StoreTimeout: cfg.StoreTimeout, IdleTimeout: cfg.IdleTimeout, TrustProxy: cfg.TrustProxy, AllowedOrigins: cfg.AllowedOrigins, Logger: cfg.Logger,
 	})
@@ -317,6 +328,7 @@ func (s *Server) Run(ctx context.Context) error {
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- s.http.Serve(s.ln) }()
 	go s.sweepSessions()
+	s.outgoing.Start()
 	go s.sweepFiles()
 	s.log.Info("chatr listening", "addr", s.Addr(), "db", redactDB(s.cfg.DB))
 
@@ -332,6 +344,7 @@ func (s *Server) Run(ctx context.Context) error {
 	if herr := s.hub.Close(sctx); herr != nil {
 		s.log.Warn("hub shutdown", "err", herr)
 	}
+	s.outgoing.Close()
 	if derr := s.dropIn.close(sctx); derr != nil {
 		s.log.Warn("drop-in hubs shutdown", "err", derr)
 	}
@@ -364,6 +377,7 @@ func (s *Server) Close() error {
 	}
 	s.ln.Close()
 	s.hub.Close(context.Background())
+	s.outgoing.Close()
 	s.dropIn.close(context.Background())
 	s.cluster.close(context.Background(), s.log, -1)
 	return s.store.Close()

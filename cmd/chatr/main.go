@@ -120,6 +120,7 @@ func newFlagSet() (*flag.FlagSet, *options) {
 	})
 	fs.StringVar(&o.pprofAddr, "pprof-addr", "", "debug only: serve net/http/pprof on this address (e.g. 127.0.0.1:6060); empty: off")
 	o.oauthDone = oauthFlags(fs, &cfg.OAuth)
+	outgoingFlags(fs, &cfg.Outgoing)
 	return fs, o
 }
 

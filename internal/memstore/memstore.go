@@ -269,6 +269,7 @@ func (s *Store) DeleteChat(_ context.Context, id string) error {
 		return chatr.Errorf(chatr.ENOTFOUND, "no such chat")
 	}
 	s.releaseName(c)
+	s.deleteOutgoing(id)
 	for h, inv := range s.r.invites {
 		if inv.ChatID == id {
 			delete(s.r.invites, h)

@@ -12,6 +12,7 @@ import { roomApi } from './roomapi.js';
 import { icon } from './icons.js';
 import { Integrations } from './integrations.js';
 import { initials, hue, fullTime } from './text.js';
+import { OutgoingWebhooks } from './outgoing.js';
 
 const INVITE_KEY = 'chatr.invite';
 const SEARCH_DELAY_MS = 250;
@@ -419,6 +420,7 @@ const SettingsDialog = {
         error.value ? h('p', { class: 'help is-danger', role: 'alert' }, error.value) : null,
       ]),
       h(Integrations, { chatId: props.chatId }),
+      h(OutgoingWebhooks, { chatId: props.chatId }),
       h('div', { class: 'danger-zone' }, [
         h('div', [h('strong', 'Delete this chat'), h('p', { class: 'is-size-7 has-text-grey' }, 'Every message goes, for everyone.')]),
         h('button', { class: 'button is-danger is-light is-small', type: 'button', id: 'room-delete', onClick: remove }, [icon('trash', { size: 14 }), h('span', { class: 'ml-1' }, 'Delete…')]),

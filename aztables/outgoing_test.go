@@ -1,0 +1,12 @@
+package aztables_test
+
+import (
+	"testing"
+
+	"github.com/chatr/chatr"
+	"github.com/chatr/chatr/storetest"
+)
+
+func TestOutgoingWebhooks(t *testing.T) {
+	storetest.RunOutgoing(t, func(t *testing.T) chatr.Store { return open(t, connString(t)) })
+}
