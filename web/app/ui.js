@@ -15,6 +15,7 @@ import { icon, providerIcon, providerLabel } from './icons.js';
 import { avatar, renderMessages, composerBar, autocomplete, completeKey, noteRead, scrollToNewLine, saveDraft } from './message.js';
 import { uploadsFor, attachButton, composerHandlers, renderUploads } from './attach.js';
 import { RoomHeader, RoomOverlays, Banned } from './room.js';
+import { OfflineBanner } from './offline.js';
 export { avatar };
 
 function spinner(label = 'Loading') {
@@ -192,7 +193,7 @@ function Tabs() {
     const on = state.active === id && !state.page;
     return h('li', { key: id, class: ['chat-tab', on ? 'is-active' : ''], 'data-chat-id': id, role: 'presentation' }, [
       h('button', {
-        class: 'tab-main', role: 'tab', 'aria-selected': String(on), 'aria-controls': 'chat-panel',
+        class: 'tab-main', role: 'tab', 'aria-selected': String(on), 'aria-controls': 'chat-panel', tabindex: state.active === id ? 0 : -1,
         onClick: () => activate(id),
       }, [
         icon(isPrivate(id) ? 'lock' : 'hash', { size: 14 }),
@@ -364,7 +365,7 @@ const ChatView = {
           h('label', { class: 'is-sr-only', for: 'composer-input' }, `Message ${chatName(props.chatId)}`),
           h('textarea', {
             id: 'composer-input', ref: input, class: ['textarea', tooLong ? 'is-danger' : ''], rows: 1,
-            placeholder: `Message ${chatName(props.chatId)}`, value: v.draft, 'aria-invalid': String(tooLong),
+            placeholder: `Message ${chatName(props.chatId)}`, value: v.draft, 'aria-invalid': String(tooLong), disabled: state.offline,
             'aria-describedby': 'composer-help',
             onInput: (e) => {
               v.draft = e.target.value; autosize(); sendError.value = ''; saveDraft(props.chatId, v.draft);
@@ -375,7 +376,7 @@ const ChatView = {
           }),
           h('button', {
             class: 'button is-primary send-button', type: 'submit', 'aria-label': 'Send message', title: 'Send (Enter)',
-            disabled: (!v.draft.trim() && !uploads.value.ready().length) || tooLong || uploads.value.busy,
+            disabled: (!v.draft.trim() && !uploads.value.ready().length) || tooLong || uploads.value.busy || state.offline,
           }, icon('send')),
         ]),
         h('p', { id: 'composer-help', class: ['composer-help', sendError.value || tooLong ? 'has-text-danger' : 'is-hidden-mobile'], role: sendError.value ? 'alert' : null },
@@ -484,8 +485,9 @@ function confirmModal({ title, body, yes, yesClass, yesId, failed, act }) {
         body(state.modal),
         error.value ? h('p', { class: 'help is-danger', role: 'alert' }, error.value) : null,
       ], [
-        h('button', { class: 'button', type: 'button', onClick: () => { state.modal = null; } }, 'Cancel'),
-        h('button', { class: ['button', yesClass, busy.value ? 'is-loading' : ''], ref: button, id: yesId, onClick: confirm }, yes),
+        // The safe answer has the focus: Enter or Space must not destroy.
+        h('button', { class: 'button', type: 'button', ref: button, onClick: () => { state.modal = null; } }, 'Cancel'),
+        h('button', { class: ['button', yesClass, busy.value ? 'is-loading' : ''], id: yesId, onClick: confirm }, yes),
       ]);
     },
   };
@@ -642,7 +644,7 @@ const Main = {
     const modals = { create: CreateChatModal, delete: DeleteChatModal, leave: LeaveChatModal, rename: RenameModal, groupdm: GroupDMModal, deleteAccount: DeleteAccountModal };
     return () => h('div', { class: 'app-shell' }, [
       Navbar(),
-      ConnectionBanner(),
+      state.offline ? OfflineBanner() : ConnectionBanner(),
       h('div', { class: 'app-body' }, [
         h(Sidebar),
         state.sidebarOpen ? h('div', { class: 'sidebar-backdrop', onClick: () => { state.sidebarOpen = false; } }) : null,
