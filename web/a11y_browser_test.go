@@ -112,19 +112,23 @@ func TestAccessibility(t *testing.T) {
 	alice.signIn()
 	each(alice, "empty main screen")
 
-	dialog := func(u *user, name, open, shown string) {
+	// dialog opens a dialog by clicking each of open in turn, audits it
+	// and closes it.
+	dialog := func(u *user, name, shown string, open ...string) {
 		t.Helper()
 		u.openSidebar()
-		clickWhere(u, name, open)
+		for _, o := range open {
+			clickWhere(u, name, o)
+		}
 		u.waitFor("the "+name+" dialog shows", shown)
 		each(u, "the "+name+" dialog")
 		u.do("close the dialog", chromedp.KeyEvent(kb.Escape))
 		u.waitFor("the dialog closes", `!document.querySelector('[aria-modal="true"]')`)
 	}
-	dialog(alice, "create chat", `document.querySelector('#new-chat')`, `!!document.querySelector('#chat-name')`)
-	dialog(alice, "group message", `document.querySelector('#new-group-dm')`, `!!document.querySelector('#groupdm-search')`)
-	dialog(alice, "rename", `(document.querySelector('#profile-button').click(), document.querySelector('#rename-me'))`, `!!document.querySelector('#rename-input')`)
-	dialog(alice, "delete account", `(document.querySelector('#profile-button').click(), document.querySelector('#delete-account'))`, `!!document.querySelector('#delete-account-input')`)
+	dialog(alice, "create chat", `!!document.querySelector('#chat-name')`, `document.querySelector('#new-chat')`)
+	dialog(alice, "group message", `!!document.querySelector('#groupdm-search')`, `document.querySelector('#new-group-dm')`)
+	dialog(alice, "rename", `!!document.querySelector('#rename-input')`, `document.querySelector('#profile-button')`, `document.querySelector('#rename-me')`)
+	dialog(alice, "delete account", `!!document.querySelector('#delete-account-input')`, `document.querySelector('#profile-button')`, `document.querySelector('#delete-account')`)
 
 	createChat(alice, "Coffee break")
 	createChat(alice, "Release planning")
@@ -138,8 +142,8 @@ func TestAccessibility(t *testing.T) {
 	each(bob, "a chat, as a member")
 
 	chatMenu := `[...document.querySelectorAll('#chat-list .side-item')].find((e) => e.querySelector('.side-name').textContent === 'Coffee break').querySelector('.chat-menu-button')`
-	dialog(alice, "leave chat", `(`+chatMenu+`.click(), document.querySelector('.leave-chat'))`, `!!document.querySelector('#confirm-leave')`)
-	dialog(alice, "delete chat", `(`+chatMenu+`.click(), document.querySelector('.delete-chat'))`, `!!document.querySelector('#confirm-delete')`)
+	dialog(alice, "leave chat", `!!document.querySelector('#confirm-leave')`, chatMenu, `document.querySelector('.leave-chat')`)
+	dialog(alice, "delete chat", `!!document.querySelector('#confirm-delete')`, chatMenu, `document.querySelector('.delete-chat')`)
 	openRoomSettings(alice)
 	each(alice, "the room settings dialog")
 	alice.do("close the dialog", chromedp.KeyEvent(kb.Escape))
@@ -276,8 +280,10 @@ func TestKeyboardNavigation(t *testing.T) {
 }
 
 // smallTargets lists the visible controls smaller than 44x44 CSS pixels
-// (links inside running text excepted, as WCAG does).
+// (links inside running text excepted, as WCAG does; a radio button or a
+// checkbox is its label).
 const smallTargets = `[...document.querySelectorAll('button, a[href], [role="tab"], input[type="checkbox"], input[type="radio"], select, summary')]
+	.map((e) => (e.matches('input') && e.closest('label')) || e)
 	.filter((e) => { const r = e.getBoundingClientRect(); return r.width > 0 && r.height > 0 && r.bottom > 0 && r.top < innerHeight && r.right > 0 && r.left < innerWidth
 		&& getComputedStyle(e).visibility !== 'hidden' && !e.closest('.msg-text, .is-sr-only, p'); })
 	.filter((e) => { const r = e.getBoundingClientRect(); return r.width < 43.5 || r.height < 43.5; })
@@ -304,7 +310,7 @@ func TestTouchTargets(t *testing.T) {
 	check("empty main screen")
 	alice.openSidebar()
 	check("drawer")
-	alice.click("#new-chat")
+	press(alice, "#new-chat")
 	alice.waitFor("the create dialog shows", `!!document.querySelector('#chat-name')`)
 	check("create dialog")
 	alice.do("name the chat", chromedp.SendKeys(chromedp.CSS("#chat-name"), "Coffee break\n"))

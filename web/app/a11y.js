@@ -38,12 +38,12 @@ function safeFocus(dialog) {
 // trapDialogs keeps the focus in the dialog on top and gives it back.
 function trapDialogs() {
   let dialog = null;      // the dialog being watched
-  let opener = null;      // who had the focus before it opened
-  let outside = null;     // the last element focused outside any dialog
+  let opener = null;      // who had the focus before it opened, and its ancestors
+  let outside = [];       // the last element focused outside any dialog, and its ancestors
 
   document.addEventListener('focusin', (e) => {
     const d = openDialog();
-    if (!d) { outside = e.target; return; }
+    if (!d) { outside = ancestry(e.target); return; }
     if (!d.contains(e.target)) safeFocus(d);
   });
 
@@ -64,17 +64,39 @@ function trapDialogs() {
   const check = () => {
     const d = openDialog();
     if (d && d !== dialog) {
-      if (!dialog) opener = outside && outside.isConnected ? outside : document.activeElement;
+      // The opener may be gone already (a menu item whose menu closed as
+      // the dialog opened): its ancestors tell where the focus returns.
+      if (!dialog) opener = outside.length ? outside : ancestry(document.activeElement);
       dialog = d;
       requestAnimationFrame(() => { if (openDialog() === d) safeFocus(d); });
     } else if (!d && dialog) {
       dialog = null;
-      const back = opener;
+      const back = giveBack(opener || []);
       opener = null;
-      if (back && back.isConnected && typeof back.focus === 'function') back.focus();
+      if (back) back.focus();
     }
   };
   new MutationObserver(check).observe(document.body, { childList: true, subtree: true });
+}
+
+// ancestry is an element and its ancestors, nearest first.
+function ancestry(e) {
+  const list = [];
+  for (; e && e !== document.body; e = e.parentElement) list.push(e);
+  return list;
+}
+
+// giveBack finds where the focus returns to: the opener, or when it has
+// gone (a menu item whose menu closed) the first control of its nearest
+// ancestor still on the page (the menu's button).
+function giveBack(chain) {
+  for (const e of chain) {
+    if (!e.isConnected) continue;
+    if (e.matches(FOCUSABLE)) return e;
+    const inside = focusables(e);
+    if (inside.length) return inside[0];
+  }
+  return null;
 }
 
 // moveIn handles the arrow keys, Home and End in a list of items: it
@@ -103,6 +125,9 @@ function arrowKeys() {
       e.preventDefault();
       to.focus();
       to.click();
+      // The chat brought forward may take the focus for its composer: the
+      // tab keeps it, as the pattern wants.
+      requestAnimationFrame(() => { if (to.isConnected) to.focus(); });
       return;
     }
     if (t.classList.contains('side-main')) {

@@ -26,7 +26,7 @@ export function avatar(user, size = 'm') {
   const name = user.userName || user.fromUserName || '?';
   return h('span', {
     class: ['avatar', 'avatar-' + size], 'aria-hidden': 'true',
-    style: { backgroundColor: `hsl(${hue(id)} 55% 45%)` },
+    style: { backgroundColor: `hsl(${hue(id)} 55% 30%)` }, // white initials at 4.5:1 or more
   }, initials(name));
 }
 

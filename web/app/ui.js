@@ -128,7 +128,7 @@ function Navbar() {
     h(SearchBox),
     h('div', { class: 'topbar-spacer' }),
     state.notify === 'default' ? h('button', {
-      class: 'button is-small is-ghost', id: 'enable-notifications', title: 'Enable notifications', 'aria-label': 'Enable notifications',
+      class: 'button is-small is-ghost', id: 'enable-notifications', title: 'Enable notifications', 'aria-label': 'Notify me of messages',
       onClick: askNotifications,
     }, [icon('bell'), h('span', { class: 'is-hidden-mobile ml-1' }, 'Notify me')]) : null,
     ProfileMenu(),
@@ -145,7 +145,7 @@ function ProfileMenu() {
   return h('div', { class: ['dropdown', 'is-right', 'menu-anchor', open ? 'is-active' : ''] }, [
     h('button', {
       class: 'button is-ghost me-chip', id: 'profile-button', 'aria-haspopup': 'menu', 'aria-expanded': String(open),
-      'aria-label': `Your profile: ${me.userName}`, title: `Signed in with ${providerLabel(me.provider)}`,
+      title: `Your profile: signed in with ${providerLabel(me.provider)}`,
       onClick: () => { state.menu = open ? null : 'profile'; },
     }, [
       avatar(me, 's'), h('span', { class: 'me-name' }, me.userName),
