@@ -152,7 +152,8 @@ func TestAccessibility(t *testing.T) {
 	each(alice, "the member panel")
 
 	alice.viewport(375, 812)
-	alice.openSidebar()
+	press(alice, ".topbar-burger")
+	alice.waitFor("the drawer opens", `!!document.querySelector('.sidebar.is-open')`)
 	for _, scheme := range schemes {
 		alice.colorScheme(scheme)
 		alice.audit("the drawer (phone, " + scheme + ")")
@@ -218,7 +219,8 @@ func TestDialogFocus(t *testing.T) {
 }
 
 // TestKeyboardNavigation: the chat tabs follow the ARIA tab pattern (one
-// tab stop; arrows, Home and End move and bring the chat forward), the
+// tab stop; arrows, Home and End move and bring the chat forward; Delete
+// closes), the
 // sidebar's chats move with Up and Down, and every control the Tab key
 // reaches shows where the focus is.
 func TestKeyboardNavigation(t *testing.T) {
@@ -246,6 +248,9 @@ func TestKeyboardNavigation(t *testing.T) {
 		alice.waitFor(s.want+" is in front and focused", active+` === `+js(s.want)+` && `+focusedTab+` === `+js(s.want)+
 			` && document.activeElement.getAttribute('aria-selected') === 'true' && document.activeElement.tabIndex === 0`)
 	}
+
+	alice.do("close Alpha with Delete", chromedp.KeyEvent(kb.Delete))
+	alice.waitFor("Alpha's tab is closed", `![...document.querySelectorAll('.chat-tab .tab-name')].some((e) => e.textContent === 'Alpha')`)
 
 	alice.do("focus the first chat in the sidebar", chromedp.Focus(chromedp.CSS(`#chat-list .side-main`)))
 	sideFocus := `(document.activeElement.closest('.side-item')?.querySelector('.side-name') || {}).textContent`

@@ -7,7 +7,8 @@
 // - a dialog never opens with the focus on a destructive button (one
 //   marked is-danger): the focus goes to a safe control instead;
 // - the chat tabs follow the ARIA tab pattern: one tab stop, the arrow keys,
-//   Home and End move between the tabs and bring the chat forward;
+//   Home and End move between the tabs and bring the chat forward, Delete
+//   closes the tab;
 // - the sidebar's chat lists move with the Up and Down arrows, Home and End.
 
 const FOCUSABLE = 'a[href], button:not([disabled]), input:not([disabled]):not([type="hidden"]), select:not([disabled]), ' +
@@ -120,6 +121,11 @@ function arrowKeys() {
     if (!(t instanceof Element)) return;
     if (t.getAttribute('role') === 'tab') {
       const list = t.closest('[role="tablist"]');
+      if (e.key === 'Delete') {
+        const close = t.parentElement && t.parentElement.querySelector('.tab-close');
+        if (close) { e.preventDefault(); close.click(); }
+        return;
+      }
       const to = list && moveIn([...list.querySelectorAll('[role="tab"]')], t, e.key, 'ArrowLeft', 'ArrowRight');
       if (!to) return;
       e.preventDefault();
