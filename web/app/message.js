@@ -288,7 +288,7 @@ export function renderMessages(v, chatId) {
   for (const it of v.items) {
     const day = dayLabel(it.time);
     if (day && day !== prevDay) {
-      out.push(h('li', { key: 'd' + (it.key || it.id), class: 'day-sep', role: 'separator' }, h('span', day)));
+      out.push(h('li', { key: 'd' + (it.key || it.id), class: 'day-sep' }, h('span', day)));
       prevDay = day;
       prev = null;
     }
@@ -299,7 +299,7 @@ export function renderMessages(v, chatId) {
     }
     if (!lineDrawn && v.newLineAfter !== null && v.newLineAfter !== undefined && it.id > v.newLineAfter && !mine(it) && !it.deleted) {
       lineDrawn = true;
-      out.push(h('li', { key: 'new-line', class: 'new-line', role: 'separator', 'aria-label': 'New messages' }, h('span', 'New messages')));
+      out.push(h('li', { key: 'new-line', class: 'new-line' }, h('span', 'New messages')));
       prev = null;
     }
     const cont = prev && prev.fromUserId === it.fromUserId && (new Date(it.time) - new Date(prev.time)) < GROUP_GAP_MS && !it.replyTo;

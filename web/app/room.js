@@ -139,7 +139,7 @@ function confirmThen(title, text, label, run) {
 
 function avatar(u) {
   return h('span', {
-    class: ['avatar', 'avatar-s'], 'aria-hidden': 'true', style: { backgroundColor: `hsl(${hue(u.userId)} 55% 45%)` },
+    class: ['avatar', 'avatar-s'], 'aria-hidden': 'true', style: { backgroundColor: `hsl(${hue(u.userId)} 55% 30%)` },
   }, initials(u.userName || '?'));
 }
 
