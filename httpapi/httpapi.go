@@ -294,10 +294,11 @@ func (h *Handler) allowSignIn(r *http.Request) bool {
 	return h.signIns == nil || h.signIns.Allow(h.limitKey(r), time.Now())
 }
 
-// ContentSecurityPolicy allows only the server's own scripts, styles and
-// sockets: no inline script, no eval, no third-party origin.
+// ContentSecurityPolicy allows only the server's own scripts, styles,
+// sockets, service worker and manifest: no inline script, no eval, no
+// third-party origin.
 const ContentSecurityPolicy = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; " +
-	"connect-src 'self' ws: wss:; frame-ancestors 'none'; base-uri 'none'; form-action 'self'; object-src 'none'"
+	"connect-src 'self' ws: wss:; worker-src 'self'; manifest-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'; object-src 'none'"
 
 // authed wraps a handler that needs a session or an API token (see
 // identify); without one it answers 401.

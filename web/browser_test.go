@@ -840,7 +840,7 @@ func TestServerServesTheApp(t *testing.T) {
 		t.Fatalf("GET /: status %d, body %.200q", res.StatusCode, b)
 	}
 	csp := res.Header.Get("Content-Security-Policy")
-	for _, want := range []string{"script-src 'self'", "frame-ancestors 'none'"} {
+	for _, want := range []string{"script-src 'self'", "frame-ancestors 'none'", "worker-src 'self'", "manifest-src 'self'"} {
 		if !strings.Contains(csp, want) {
 			t.Errorf("CSP %q lacks %q", csp, want)
 		}
@@ -851,6 +851,15 @@ func TestServerServesTheApp(t *testing.T) {
 		}
 	}
 	t.Logf("CSP: %s", csp)
+	// The service worker, at the root so that its scope is the whole app.
+	res, err = http.Get(ts.url + "/sw.js")
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != 200 || !strings.HasPrefix(res.Header.Get("Content-Type"), "text/javascript") {
+		t.Errorf("GET /sw.js: status %d, Content-Type %q", res.StatusCode, res.Header.Get("Content-Type"))
+	}
 }
 
 // notifyStub replaces the Notification API and page visibility, which a

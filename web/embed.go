@@ -22,6 +22,7 @@ import (
 	"crypto/sha256"
 	"embed"
 	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"io/fs"
 	"net/http"
@@ -42,7 +43,7 @@ var files embed.FS
 // ContentSecurityPolicy is the policy the app is written for. Handler sends
 // it with index.html when the surrounding server has not set one.
 const ContentSecurityPolicy = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; " +
-	"connect-src 'self' ws: wss:; frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
+	"connect-src 'self' ws: wss:; worker-src 'self'; manifest-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
 
 // libs maps the names under /vendor/ that index.html and the app's modules
 // use to the files of lib/. The app's modules were written against Vue's
@@ -206,8 +207,52 @@ func buildRoutes() (map[string]*asset, error) {
 	index = appURL.ReplaceAll(index, []byte(`${1}/app/`+version+`/`))
 	routes["/"] = newAsset("index.html", index, cacheRevalidate)
 	routes["/index.html"] = routes["/"]
+	sw, err := serviceWorker(app, index, version)
+	if err != nil {
+		return nil, err
+	}
+	routes["/sw.js"] = newAsset("sw.js", sw, cacheRevalidate)
 	return routes, nil
 }
+
+// serviceWorker fills app/sw.js in: the version of the app shell and the
+// URLs of its files, which are "/", the files index.html names and the
+// icons the manifest names. Served at /sw.js, the worker's scope is the
+// whole site.
+func serviceWorker(app map[string][]byte, index []byte, version string) ([]byte, error) {
+	shell := []string{"/"}
+	for _, m := range shellURL.FindAllSubmatch(index, -1) {
+		shell = append(shell, string(m[1]))
+	}
+	var manifest struct {
+		Icons []struct{ Src string } `json:"icons"`
+	}
+	if err := json.Unmarshal(app[manifestFile], &manifest); err != nil {
+		return nil, fmt.Errorf("%s: %w", manifestFile, err)
+	}
+	for _, icon := range manifest.Icons {
+		shell = append(shell, "/app/"+version+"/"+path.Clean(icon.Src))
+	}
+	list, err := json.Marshal(shell)
+	if err != nil {
+		return nil, err
+	}
+	src, ok := app["app/sw.js"]
+	if !ok {
+		return nil, fmt.Errorf("no app/sw.js")
+	}
+	return []byte(strings.NewReplacer(
+		"'__VERSION__'", `"`+version+"-"+hashOf(index)[:8]+`"`,
+		"['__SHELL__']", string(list),
+	).Replace(string(src))), nil
+}
+
+// manifestFile is the web app manifest index.html names.
+const manifestFile = "app/manifest.webmanifest"
+
+// shellURL matches the URL of a file of the app or a library in an
+// attribute of index.html (the API's preloads are no part of the shell).
+var shellURL = regexp.MustCompile(`(?:href|src)="(/(?:app|vendor)/[^"]+)"`)
 
 // appURL matches a URL of the app's folder in an attribute of index.html.
 var appURL = regexp.MustCompile(`(=\s*["']?)/app/`)

@@ -3,9 +3,13 @@ import { createApp } from '/vendor/vue.runtime.esm-browser.prod.js';
 import { App } from './ui.js';
 import { boot, dropConnection, connectionStats, sendMessage, state } from './store.js';
 import { startRooms } from './room.js';
+import { installA11y } from './a11y.js';
+import { registerServiceWorker } from './offline.js';
 
 createApp(App).mount('#app');
 startRooms();
+installA11y();
+registerServiceWorker();
 boot();
 
 // For tests and the console: the app is one bundled module, so importing

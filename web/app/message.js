@@ -27,7 +27,7 @@ export function avatar(user, size = 'm') {
   const name = user.userName || user.fromUserName || '?';
   return h('span', {
     class: ['avatar', 'avatar-' + size], 'aria-hidden': 'true',
-    style: { backgroundColor: `hsl(${hue(id)} 55% 45%)` },
+    style: { backgroundColor: `hsl(${hue(id)} 55% 30%)` }, // white initials at 4.5:1 or more
   }, initials(name));
 }
 
@@ -295,7 +295,7 @@ export function renderMessages(v, chatId) {
   for (const it of v.items) {
     const day = dayLabel(it.time);
     if (day && day !== prevDay) {
-      out.push(h('li', { key: 'd' + (it.key || it.id), class: 'day-sep', role: 'separator' }, h('span', day)));
+      out.push(h('li', { key: 'd' + (it.key || it.id), class: 'day-sep' }, h('span', day)));
       prevDay = day;
       prev = null;
     }
@@ -306,7 +306,7 @@ export function renderMessages(v, chatId) {
     }
     if (!lineDrawn && v.newLineAfter !== null && v.newLineAfter !== undefined && it.id > v.newLineAfter && !mine(it) && !it.deleted) {
       lineDrawn = true;
-      out.push(h('li', { key: 'new-line', class: 'new-line', role: 'separator', 'aria-label': 'New messages' }, h('span', 'New messages')));
+      out.push(h('li', { key: 'new-line', class: 'new-line' }, h('span', 'New messages')));
       prev = null;
     }
     const cont = prev && prev.fromUserId === it.fromUserId && (new Date(it.time) - new Date(prev.time)) < GROUP_GAP_MS && !it.replyTo;

@@ -144,7 +144,7 @@ function confirmThen(title, text, label, run) {
 
 function avatar(u) {
   return h('span', {
-    class: ['avatar', 'avatar-s'], 'aria-hidden': 'true', style: { backgroundColor: `hsl(${hue(u.userId)} 55% 45%)` },
+    class: ['avatar', 'avatar-s'], 'aria-hidden': 'true', style: { backgroundColor: `hsl(${hue(u.userId)} 55% 30%)` },
   }, initials(u.userName || '?'));
 }
 
@@ -344,8 +344,8 @@ const ConfirmDialog = {
       h('p', room.dialog.text),
       error.value ? h('p', { class: 'help is-danger', role: 'alert' }, error.value) : null,
     ], [
-      h('button', { class: 'button', type: 'button', onClick: close }, 'Cancel'),
-      h('button', { class: ['button', 'is-danger', busy.value ? 'is-loading' : ''], ref: yes, id: 'room-confirm', onClick: confirm }, room.dialog.label),
+      h('button', { class: 'button', type: 'button', ref: yes, onClick: close }, 'Cancel'),
+      h('button', { class: ['button', 'is-danger', busy.value ? 'is-loading' : ''], id: 'room-confirm', onClick: confirm }, room.dialog.label),
     ], 'confirm-dialog');
   },
 };

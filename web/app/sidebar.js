@@ -93,7 +93,7 @@ export const Sidebar = {
         h('div', { class: 'side-heading' }, [
           h('h2', { id: 'chats-heading' }, 'Group chats'),
           h('button', {
-            class: 'button is-small is-primary is-soft', id: 'new-chat', 'aria-label': 'Create a group chat', title: 'Create a group chat',
+            class: 'button is-small is-primary is-soft', id: 'new-chat', 'aria-label': 'New group chat', title: 'Create a group chat',
             onClick: () => { state.modal = { kind: 'create' }; },
           }, [icon('plus', { size: 16 }), h('span', 'New')]),
         ]),

@@ -7,6 +7,7 @@ import { HubClient } from './hubclient.js';
 import { unescapeAnnouncement } from './text.js';
 import { Outbox } from './outbox.js';
 import { applyMessageEvent, messageFields, loadDraft, saveDraft } from './message.js';
+import { forgetOfflineData, unreachable, whenReachable } from './offline.js';
 
 const PAGE = 50;          // messages per history page
 const TYPING_SHOW_MS = 6000;
@@ -40,6 +41,7 @@ export const state = reactive({
   sidebarOpen: false,
   modal: null,            // {kind: 'create' | 'groupdm' | 'rename'} | {kind: 'delete' | 'leave', chatId}
   hidden: document.hidden,
+  offline: false,         // started without the server: read-only, on what the service worker kept
 });
 
 let client = null;
@@ -178,27 +180,29 @@ export async function boot() {
       return;
     }
     state.me = { userId: p.userId, userName: p.userDetails, provider: p.identityProvider, handle: '', admin: false };
-    await loadMe();
     if (state.signinError) {
       // Signed in after all: the refusal is history.
       state.signinError = '';
       history.replaceState(null, '', location.pathname);
     }
-    step('auth', 'done');
-
-    current = 'config'; step('config', 'active');
+    // The profile, the settings, the chats and the hub's token need only
+    // the user: asked for at once, they cost one round trip, not four.
+    current = null;
+    const token = tracked('token', api.token(state.me.userId));
+    token.catch(() => { /* awaited below */ });
+    await Promise.all([
+      tracked('auth', loadMe()),
+      tracked('config', api.config().then((c) => { Object.assign(state.config, c); }, () => { /* defaults */ })),
+      tracked('chats', loadChats(true)),
+    ]);
+    let first;
     try {
-      Object.assign(state.config, await api.config());
-    } catch { /* defaults */ }
-    step('config', 'done');
-
-    current = 'chats'; step('chats', 'active');
-    await loadChats(true);
-    step('chats', 'done');
-
-    current = 'token'; step('token', 'active');
-    let first = (await api.token(state.me.userId)).url;
-    step('token', 'done');
+      first = (await token).url;
+    } catch (err) {
+      if (!unreachable(err)) throw err;
+      startOffline();
+      return;
+    }
 
     current = 'connect'; step('connect', 'active');
     let gotSelf;
@@ -231,10 +235,27 @@ export async function boot() {
     rejoined = client.connected;
     outbox.flush();
   } catch (err) {
-    step(current, 'error');
+    if (current) step(current, 'error');
     if (err && err.status === 401) { await showSignIn(); return; }
     state.error = (err && err.message) || 'Something went wrong';
   }
+}
+
+// tracked shows a start-up step's progress while p runs.
+function tracked(key, p) {
+  step(key, 'active');
+  return p.then((v) => { step(key, 'done'); return v; }, (err) => { step(key, 'error'); throw err; });
+}
+
+// startOffline shows, read-only, the chats and messages the service worker
+// kept, when the server cannot be reached; once it can, the page starts
+// again.
+function startOffline() {
+  state.offline = true;
+  state.conn = 'stopped';
+  state.phase = 'ready';
+  restoreTabs();
+  whenReachable(() => api.token(state.me.userId), () => location.reload());
 }
 
 // hubUrl declares, in the hub URL, that this client renders message text as
@@ -288,6 +309,7 @@ export async function signInAsGuest(name) {
 
 export function signOut() {
   if (client) client.stop();
+  forgetOfflineData();
   try { localStorage.removeItem(tabsKey()); } catch { /* private mode */ }
   // What was never sent stays with whoever wrote it, not with this device.
   try { localStorage.removeItem(outboxKey()); } catch { /* private mode */ }

@@ -16,6 +16,7 @@ import { avatar, renderMessages, composerBar, autocomplete, completeKey, noteRea
 import { uploadsFor, attachButton, composerHandlers, renderUploads } from './attach.js';
 import { RoomHeader, RoomOverlays, Banned } from './room.js';
 import { TokensModal } from './integrations.js';
+import { OfflineBanner } from './offline.js';
 export { avatar };
 
 function spinner(label = 'Loading') {
@@ -128,7 +129,7 @@ function Navbar() {
     h(SearchBox),
     h('div', { class: 'topbar-spacer' }),
     state.notify === 'default' ? h('button', {
-      class: 'button is-small is-ghost', id: 'enable-notifications', title: 'Enable notifications', 'aria-label': 'Enable notifications',
+      class: 'button is-small is-ghost', id: 'enable-notifications', title: 'Enable notifications', 'aria-label': 'Notify me of messages',
       onClick: askNotifications,
     }, [icon('bell'), h('span', { class: 'is-hidden-mobile ml-1' }, 'Notify me')]) : null,
     ProfileMenu(),
@@ -145,7 +146,7 @@ function ProfileMenu() {
   return h('div', { class: ['dropdown', 'is-right', 'menu-anchor', open ? 'is-active' : ''] }, [
     h('button', {
       class: 'button is-ghost me-chip', id: 'profile-button', 'aria-haspopup': 'menu', 'aria-expanded': String(open),
-      'aria-label': `Your profile: ${me.userName}`, title: `Signed in with ${providerLabel(me.provider)}`,
+      title: `Your profile: signed in with ${providerLabel(me.provider)}`,
       onClick: () => { state.menu = open ? null : 'profile'; },
     }, [
       avatar(me, 's'), h('span', { class: 'me-name' }, me.userName),
@@ -194,14 +195,15 @@ function Tabs() {
     const on = state.active === id && !state.page;
     return h('li', { key: id, class: ['chat-tab', on ? 'is-active' : ''], 'data-chat-id': id, role: 'presentation' }, [
       h('button', {
-        class: 'tab-main', role: 'tab', 'aria-selected': String(on), 'aria-controls': 'chat-panel',
+        class: 'tab-main', role: 'tab', 'aria-selected': String(on), 'aria-controls': 'chat-panel', tabindex: state.active === id ? 0 : -1,
         onClick: () => activate(id),
       }, [
         icon(isPrivate(id) ? 'lock' : 'hash', { size: 14 }),
         h('span', { class: 'tab-name' }, chatName(id)),
         n ? h('span', { class: 'tag is-danger is-rounded unread-badge', 'aria-label': `${n} unread` }, String(n)) : null,
       ]),
-      h('button', { class: 'tab-close', 'aria-label': `Close ${chatName(id)}`, title: 'Close', onClick: () => closeTab(id) }, icon('x', { size: 14 })),
+      // Only tabs may sit in a tab list: the keyboard closes a tab with Delete (a11y.js).
+      h('button', { class: 'tab-close', 'aria-hidden': 'true', tabindex: -1, title: `Close ${chatName(id)}`, onClick: () => closeTab(id) }, icon('x', { size: 14 })),
     ]);
   })));
 }
@@ -339,7 +341,7 @@ const ChatView = {
       return h('section', { class: 'chat-view', id: 'chat-panel', role: 'tabpanel', 'aria-label': chatName(props.chatId), 'data-chat-id': props.chatId }, [
         RoomHeader(props.chatId),
         h('div', { class: 'messages-wrap' }, [
-          h('ol', { class: 'messages', ref: scroller, onScroll, role: 'log', 'aria-live': 'polite', 'aria-label': 'Messages', tabindex: 0 }, [
+          h('ol', { class: 'messages', ref: scroller, onScroll, 'aria-live': 'polite', 'aria-label': 'Messages', tabindex: 0 }, [
             // Floats over the messages: taking room would push them down while loading.
             v.loadingOlder ? h('li', { class: 'older-loading is-floating', key: 'older' }, h('span', { class: 'older-loading-label' }, [spinner('Loading older messages'), h('span', 'Loading older messages…')])) : null,
             !v.hasMore && v.loaded ? h('li', { class: 'chat-start', key: 'start' }, [
@@ -366,7 +368,7 @@ const ChatView = {
           h('label', { class: 'is-sr-only', for: 'composer-input' }, `Message ${chatName(props.chatId)}`),
           h('textarea', {
             id: 'composer-input', ref: input, class: ['textarea', tooLong ? 'is-danger' : ''], rows: 1,
-            placeholder: `Message ${chatName(props.chatId)}`, value: v.draft, 'aria-invalid': String(tooLong),
+            placeholder: `Message ${chatName(props.chatId)}`, value: v.draft, 'aria-invalid': String(tooLong), disabled: state.offline,
             'aria-describedby': 'composer-help',
             onInput: (e) => {
               v.draft = e.target.value; autosize(); sendError.value = ''; saveDraft(props.chatId, v.draft);
@@ -377,7 +379,7 @@ const ChatView = {
           }),
           h('button', {
             class: 'button is-primary send-button', type: 'submit', 'aria-label': 'Send message', title: 'Send (Enter)',
-            disabled: (!v.draft.trim() && !uploads.value.ready().length) || tooLong || uploads.value.busy,
+            disabled: (!v.draft.trim() && !uploads.value.ready().length) || tooLong || uploads.value.busy || state.offline,
           }, icon('send')),
         ]),
         h('p', { id: 'composer-help', class: ['composer-help', sendError.value || tooLong ? 'has-text-danger' : 'is-hidden-mobile'], role: sendError.value ? 'alert' : null },
@@ -486,8 +488,9 @@ function confirmModal({ title, body, yes, yesClass, yesId, failed, act }) {
         body(state.modal),
         error.value ? h('p', { class: 'help is-danger', role: 'alert' }, error.value) : null,
       ], [
-        h('button', { class: 'button', type: 'button', onClick: () => { state.modal = null; } }, 'Cancel'),
-        h('button', { class: ['button', yesClass, busy.value ? 'is-loading' : ''], ref: button, id: yesId, onClick: confirm }, yes),
+        // The safe answer has the focus: Enter or Space must not destroy.
+        h('button', { class: 'button', type: 'button', ref: button, onClick: () => { state.modal = null; } }, 'Cancel'),
+        h('button', { class: ['button', yesClass, busy.value ? 'is-loading' : ''], id: yesId, onClick: confirm }, yes),
       ]);
     },
   };
@@ -644,7 +647,7 @@ const Main = {
     const modals = { create: CreateChatModal, delete: DeleteChatModal, leave: LeaveChatModal, rename: RenameModal, groupdm: GroupDMModal, deleteAccount: DeleteAccountModal, tokens: TokensModal };
     return () => h('div', { class: 'app-shell' }, [
       Navbar(),
-      ConnectionBanner(),
+      state.offline ? OfflineBanner() : ConnectionBanner(),
       h('div', { class: 'app-body' }, [
         h(Sidebar),
         state.sidebarOpen ? h('div', { class: 'sidebar-backdrop', onClick: () => { state.sidebarOpen = false; } }) : null,
