@@ -3,6 +3,7 @@ import { createApp } from '/vendor/vue.runtime.esm-browser.prod.js';
 import { App } from './ui.js';
 import { boot, dropConnection, connectionStats, sendMessage, state } from './store.js';
 import { startRooms } from './room.js';
+import { sounds } from './settings.js';
 
 createApp(App).mount('#app');
 startRooms();
@@ -10,4 +11,7 @@ boot();
 
 // For tests and the console: the app is one bundled module, so importing
 // /app/store.js from outside would load a second, unconnected copy.
-window.chatr = Object.freeze({ dropConnection, connectionStats, send: (text) => sendMessage(state.active, text) });
+window.chatr = Object.freeze({
+  dropConnection, connectionStats, send: (text) => sendMessage(state.active, text),
+  soundsPlayed: () => sounds.played,
+});

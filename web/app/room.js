@@ -11,6 +11,7 @@ import {
 import { roomApi } from './roomapi.js';
 import { icon } from './icons.js';
 import { initials, hue, fullTime } from './text.js';
+import { chatNotifyItems } from './settings.js';
 
 const INVITE_KEY = 'chatr.invite';
 const SEARCH_DELAY_MS = 250;
@@ -102,14 +103,15 @@ export function RoomHeader(chatId) {
         title: 'Members', 'aria-label': `${n} member${n === 1 ? '' : 's'}: show them`, 'aria-expanded': String(room.panel === chatId),
         onClick: () => { room.panel = room.panel === chatId ? null : chatId; },
       }, [icon('users', { size: 16 }), h('span', { class: 'ml-1 member-count' }, String(n))]),
-      isGroup(c) && isJoined(c) ? RoomMenu(c) : null,
+      isGroup(c) && isJoined(c) ? RoomMenu(c) : c ? RoomMenu(c, false) : null,
     ]),
   ]);
 }
 
-// RoomMenu holds the header's less frequent actions: settings (owner,
-// moderators, admins) and leaving.
-function RoomMenu(c) {
+// RoomMenu holds the header's less frequent actions: the chat's
+// notifications, and in a group chat its settings (owner, moderators,
+// admins) and leaving.
+function RoomMenu(c, group = true) {
   const key = 'room:' + c.id;
   const open = state.menu === key;
   const item = (id, name, label, run, cls = '') => h('button', {
@@ -121,8 +123,10 @@ function RoomMenu(c) {
       'aria-haspopup': 'menu', 'aria-expanded': String(open), onClick: () => { state.menu = open ? null : key; },
     }, icon('more', { size: 16 })),
     open ? h('div', { class: 'dropdown-menu', role: 'menu' }, h('div', { class: 'dropdown-content' }, [
-      canModerate(c) ? item('room-settings', 'settings', 'Chat settings', () => openDialog('settings', c.id)) : null,
-      item('room-leave', 'logout', 'Leave chat', () => confirmLeave(c.id), 'has-text-danger'),
+      ...chatNotifyItems(c.id, () => { state.menu = null; }),
+      group ? h('hr', { class: 'dropdown-divider' }) : null,
+      group && canModerate(c) ? item('room-settings', 'settings', 'Chat settings', () => openDialog('settings', c.id)) : null,
+      group ? item('room-leave', 'logout', 'Leave chat', () => confirmLeave(c.id), 'has-text-danger') : null,
     ])) : null,
   ]);
 }

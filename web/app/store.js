@@ -7,6 +7,8 @@ import { HubClient } from './hubclient.js';
 import { unescapeAnnouncement } from './text.js';
 import { Outbox } from './outbox.js';
 import { applyMessageEvent, messageFields, loadDraft, saveDraft } from './message.js';
+import { t } from './i18n.js';
+import { loadSettings, notable, playSound } from './settings.js';
 
 const PAGE = 50;          // messages per history page
 const TYPING_SHOW_MS = 6000;
@@ -40,6 +42,7 @@ export const state = reactive({
   sidebarOpen: false,
   modal: null,            // {kind: 'create' | 'groupdm' | 'rename'} | {kind: 'delete' | 'leave', chatId}
   hidden: document.hidden,
+  offline: navigator.onLine === false, // the browser knows it has no network
 });
 
 let client = null;
@@ -77,7 +80,7 @@ export function chatName(id) {
     if (others.length) return others.join(', ');
   }
   if (c) return c.name;
-  return isPrivate(id) ? 'Private chat' : 'Chat';
+  return isPrivate(id) ? t('chat.private') : t('chat.chat');
 }
 
 // partners lists the members of a chat other than the caller.
@@ -106,7 +109,7 @@ function directMembers(id, name) {
 // over the name a chat or message was stored with.
 export function personName(userId, fallback) {
   const p = state.people[userId];
-  return (p && p.userName) || fallback || 'Someone';
+  return (p && p.userName) || fallback || t('chat.someone');
 }
 
 // isJoined tells whether the caller is a member of a group chat (servers
@@ -122,15 +125,15 @@ export function totalUnread() {
 }
 
 export function toast(text, opts = {}) {
-  const t = { id: ++toastSeq, text, kind: opts.kind || 'info', action: opts.action || null, icon: opts.icon || null };
-  state.toasts.push(t);
+  const item = { id: ++toastSeq, text, kind: opts.kind || 'info', action: opts.action || null, icon: opts.icon || null };
+  state.toasts.push(item);
   if (state.toasts.length > 5) state.toasts.splice(0, state.toasts.length - 5);
-  setTimeout(() => dismissToast(t.id), opts.ms || TOAST_MS);
-  return t;
+  setTimeout(() => dismissToast(item.id), opts.ms || TOAST_MS);
+  return item;
 }
 
 export function dismissToast(id) {
-  const i = state.toasts.findIndex((t) => t.id === id);
+  const i = state.toasts.findIndex((x) => x.id === id);
   if (i >= 0) state.toasts.splice(i, 1);
 }
 
@@ -151,14 +154,8 @@ function notePerson(u) {
 
 // ---------- start-up ----------
 
-const STEP_LABELS = [
-  ['auth', 'Checking your sign-in'],
-  ['config', 'Loading settings'],
-  ['chats', 'Loading chats'],
-  ['token', 'Getting an access token'],
-  ['connect', 'Connecting to the chat server'],
-  ['presence', 'Announcing you to the others'],
-];
+// The start-up steps; each is shown with its text, t('loading.' + key).
+const STEPS = ['auth', 'config', 'chats', 'token', 'connect', 'presence'];
 
 function step(key, status) {
   const s = state.steps.find((x) => x.key === key);
@@ -168,7 +165,7 @@ function step(key, status) {
 export async function boot() {
   if (client) { client.stop(); client = null; } // "Try again" after a failed start
   state.phase = 'loading';
-  state.steps = STEP_LABELS.map(([key, label]) => ({ key, label, status: 'pending' }));
+  state.steps = STEPS.map((key) => ({ key, status: 'pending' }));
   let current = 'auth';
   try {
     step('auth', 'active');
@@ -178,6 +175,7 @@ export async function boot() {
       return;
     }
     state.me = { userId: p.userId, userName: p.userDetails, provider: p.identityProvider, handle: '', admin: false };
+    loadSettings(p.userId);
     await loadMe();
     if (state.signinError) {
       // Signed in after all: the refusal is history.
@@ -215,7 +213,7 @@ export async function boot() {
     client.addEventListener('unauthorized', () => { location.reload(); });
     client.addEventListener('banned', () => { state.phase = 'banned'; });
     client.start();
-    await withTimeout(opened, 30000, 'The chat server did not answer');
+    await withTimeout(opened, 30000, t('loading.noAnswer'));
     client.sendEvent('userConnected', { userName: state.me.userName, userProvider: state.me.provider }).catch(() => {});
     step('connect', 'done');
 
@@ -233,7 +231,7 @@ export async function boot() {
   } catch (err) {
     step(current, 'error');
     if (err && err.status === 401) { await showSignIn(); return; }
-    state.error = (err && err.message) || 'Something went wrong';
+    state.error = (err && err.message) || t('loading.wrong');
   }
 }
 
@@ -388,7 +386,7 @@ export async function openChat(chatId, { focus = true, quiet = false } = {}) {
     view.loaded = true;
   } catch (err) {
     view.error = errorText(err);
-    if (!quiet) toast(`Could not open ${chatName(chatId)}: ${view.error}`, { kind: 'danger' });
+    if (!quiet) toast(t('toast.openFailed', { name: chatName(chatId), error: view.error }), { kind: 'danger' });
   } finally {
     view.loading = false;
   }
@@ -537,7 +535,7 @@ export async function loadNewer(chatId) {
     for (const m of r.messages || []) addMessage(view, m, { history: true });
     view.hasNewer = !!r.hasMore;
   } catch (err) {
-    toast('Could not load newer messages: ' + errorText(err), { kind: 'danger' });
+    toast(t('toast.newerFailed', { error: errorText(err) }), { kind: 'danger' });
   } finally {
     view.loadingNewer = false;
   }
@@ -554,7 +552,7 @@ export async function loadOlder(chatId) {
     view.hasMore = !!r.hasMore;
     return true;
   } catch (err) {
-    toast('Could not load older messages: ' + errorText(err), { kind: 'danger' });
+    toast(t('toast.olderFailed', { error: errorText(err) }), { kind: 'danger' });
     return false;
   } finally {
     view.loadingOlder = false;
@@ -686,7 +684,7 @@ function onChatEvent(ev, d) {
       delete state.chats[d];
       if (state.views[d]) {
         closeTab(d);
-        toast(`“${c ? c.name : 'A chat'}” was deleted`, { kind: 'warning' });
+        toast(t('toast.deleted', { name: c ? c.name : t('toast.aChat') }), { kind: 'warning' });
       }
       delete state.unread[d];
       delete state.mentions[d];
@@ -696,8 +694,8 @@ function onChatEvent(ev, d) {
       if (!d || !d.id) break;
       state.chats[d.id] = { ...d, joined: true };
       for (const m of Object.values(d.members || {})) notePerson(m);
-      toast(`You were added to “${d.name}”`, {
-        kind: 'info', icon: 'hash', ms: 10000, action: { label: 'Open', run: () => openChat(d.id, { focus: true }) },
+      toast(t('toast.added', { name: d.name }), {
+        kind: 'info', icon: 'hash', ms: 10000, action: { label: t('action.open'), run: () => openChat(d.id, { focus: true }) },
       });
       break;
     case 'removedFromChat': {
@@ -705,7 +703,7 @@ function onChatEvent(ev, d) {
       if (!id || !chatById(id)) break;
       const name = chatName(id);
       forgetMembership(id);
-      toast(`You were removed from “${name}”`, { kind: 'warning' });
+      toast(t('toast.removed', { name }), { kind: 'warning' });
       break;
     }
     case 'userOnline':
@@ -744,9 +742,9 @@ function onChatEvent(ev, d) {
       const open = !!state.views[d.id];
       openChat(d.id, { focus: !!d.grabFocus });
       if (!d.grabFocus && !open) {
-        toast(isGroupDM(d.id) ? `${chatName(d.id)}: a group conversation with you started` : `${chatName(d.id)} started a private chat with you`, {
+        toast(t(isGroupDM(d.id) ? 'toast.groupStarted' : 'toast.dmStarted', { name: chatName(d.id) }), {
           kind: 'info', icon: 'lock', ms: 10000,
-          action: { label: 'Open', run: () => activate(d.id) },
+          action: { label: t('action.open'), run: () => activate(d.id) },
         });
       }
       break;
@@ -904,7 +902,7 @@ export function byteLength(s) {
 export function sendMessage(chatId, text, files = []) {
   const view = state.views[chatId];
   if (!text.trim() && !files.length) return '';
-  if (byteLength(text) > state.config.maxMessageBytes) return `Messages are limited to ${state.config.maxMessageBytes} bytes`;
+  if (byteLength(text) > state.config.maxMessageBytes) return t('chat.limit', { max: state.config.maxMessageBytes });
   if (view) {
     if (view.hasNewer) showLatest(chatId);
     view.stick = true;
@@ -955,6 +953,8 @@ export function sendTyping(chatId) {
 // createChat creates a group chat, public (listed in "Browse chats") or
 // private (members only), and opens it.
 export async function createChat(name, { visibility = 'public', topic = '' } = {}) {
+  // Offline, the event would wait for an answer until it times out: say so at once.
+  if (!client || !client.connected) throw new OfflineError();
   const id = crypto.randomUUID();
   const data = { name, id, visibility };
   if (topic) data.topic = topic;
@@ -1082,31 +1082,50 @@ export function markRead(chatId, upTo) {
 export async function askNotifications() {
   if (typeof Notification === 'undefined') return;
   state.notify = await Notification.requestPermission();
-  if (state.notify === 'granted') toast('Notifications are on for private messages and mentions', { kind: 'success', icon: 'bell' });
+  if (state.notify === 'granted') toast(t('toast.notifyOn'), { kind: 'success', icon: 'bell' });
 }
 
+// maybeNotify tells of a message the user wants to hear of (settings.js:
+// per chat, or mentions and direct messages) that is not in front of them:
+// a sound when it is on, and a notification while the page is hidden.
 function maybeNotify(chatId, m) {
   if (typeof Notification !== 'undefined') state.notify = Notification.permission; // may change in site settings
-  if (!state.hidden || state.notify !== 'granted') return;
   const priv = isPrivate(chatId);
-  if (!priv && !mentionsMe(m)) return;
+  if (!notable(chatId, { direct: priv, mentioned: mentionsMe(m) })) return;
+  if (!state.hidden && state.active === chatId && !state.page) return;
+  playSound();
+  if (!state.hidden || state.notify !== 'granted') return;
   try {
-    const n = new Notification(priv ? m.fromUserName : `${m.fromUserName} in ${chatName(chatId)}`, {
+    const n = new Notification(priv ? m.fromUserName : t('notify.in', { name: m.fromUserName, chat: chatName(chatId) }), {
       body: m.message.slice(0, 200), tag: 'chatr-' + chatId,
     });
     n.onclick = () => { window.focus(); activate(chatId); n.close(); };
   } catch { /* not allowed in this context */ }
 }
 
+const ERROR_NAMES = ['Forbidden', 'NotFound', 'TooManyRequests', 'BadRequest', 'Timeout', 'Stopped', 'Conflict', 'Gone'];
+
 export function errorText(err) {
-  if (!err) return 'unknown error';
-  const names = {
-    Forbidden: 'not allowed', NotFound: 'not found', TooManyRequests: 'you are sending too fast, wait a moment',
-    BadRequest: 'the server refused it', Timeout: 'the server did not answer in time', Stopped: 'disconnected',
-    Conflict: 'already taken', Gone: 'no longer valid',
-  };
-  if (names[err.name]) return err.message && err.name !== 'Timeout' && err.name !== 'TooManyRequests' ? `${names[err.name]} (${err.message})` : names[err.name];
+  if (!err) return t('error.unknown');
+  if (err instanceof OfflineError) return t('error.offline');
+  if (ERROR_NAMES.includes(err.name)) {
+    const name = t('error.' + err.name);
+    return err.message && err.name !== 'Timeout' && err.name !== 'TooManyRequests' ? `${name} (${err.message})` : name;
+  }
   return err.message || String(err);
+}
+
+// OfflineError refuses what needs the server while the connection is down.
+export class OfflineError extends Error {
+  constructor() {
+    super('offline');
+    this.name = 'Offline';
+  }
+}
+
+// retryNow tries to reconnect at once (the banner's "Retry now").
+export function retryNow() {
+  if (client) client.retryNow();
 }
 
 // ---------- idle detection, visibility, title ----------
@@ -1153,6 +1172,9 @@ document.addEventListener('visibilitychange', () => {
 // cleanly ends it at once, so the others see this user leave after the
 // server's short grace rather than after the whole recovery window.
 window.addEventListener('pagehide', () => { if (client) client.stop(); });
+// The browser's network coming back: try at once rather than at the next attempt.
+window.addEventListener('online', () => { state.offline = false; retryNow(); });
+window.addEventListener('offline', () => { state.offline = true; });
 // A page restored from the back/forward cache has lost its connection.
 window.addEventListener('pageshow', (e) => { if (e.persisted && state.phase === 'ready') location.reload(); });
 
