@@ -269,17 +269,25 @@ const ChatView = {
       const v = view.value;
       if (!v) return;
       await nextTick();
+      observeItems();
       if (!scrollToNewLine(v, scroller.value) && v.stick) toBottom();
       fillScreen();
       noteRead(props.chatId, scroller.value);
     });
     // Keep the newest message in view when the list changes size (a phone
-    // rotating, the keyboard opening, the composer growing).
+    // rotating, the keyboard opening, the composer growing) and when a
+    // message does after it was drawn (a font or an emoji arriving late, a
+    // thumbnail taking its height): each item is observed too.
     let resize = null;
+    function observeItems() {
+      const el = scroller.value;
+      if (resize && el) for (const li of el.children) resize.observe(li);
+    }
     onMounted(() => {
       if (typeof ResizeObserver !== 'undefined' && scroller.value) {
         resize = new ResizeObserver(() => { const v = view.value; if (v && v.stick) toBottom(); });
         resize.observe(scroller.value);
+        observeItems();
       }
     });
     onBeforeUnmount(() => { if (resize) resize.disconnect(); });
@@ -416,7 +424,7 @@ const CreateChatModal = {
       e.preventDefault();
       const n = name.value.trim();
       if (!n) { error.value = t('create.needName'); return; }
-      if ([...n].length > state.config.maxChatNameLength) { error.value = t('name.long', { n: state.config.maxChatNameLength }); return; }
+      if ([...n].length > state.config.maxChatNameLength) { error.value = t('create.long', { n: state.config.maxChatNameLength }); return; }
       busy.value = true;
       try {
         await createChat(n, { visibility: visibility.value, topic: topic.value.trim() });
