@@ -624,7 +624,7 @@ function NoticeDialog() {
         h('p', { class: 'modal-card-title', id: 'invite-notice-title' }, n.title),
       ]),
       h('section', { class: 'modal-card-body' }, h('p', { id: 'invite-notice-text' }, n.text)),
-      h('footer', { class: 'modal-card-foot buttons is-right' }, h('button', { class: 'button is-primary', onClick: () => { room.notice = null; } }, 'OK')),
+      h('footer', { class: 'modal-card-foot buttons is-right' }, h('button', { class: 'button is-primary', onClick: () => { room.notice = null; } }, t('action.ok'))),
     ]),
   ]);
 }

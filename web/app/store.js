@@ -1103,14 +1103,16 @@ function maybeNotify(chatId, m) {
   } catch { /* not allowed in this context */ }
 }
 
-const ERROR_NAMES = ['Forbidden', 'NotFound', 'TooManyRequests', 'BadRequest', 'Timeout', 'Stopped', 'Conflict', 'Gone'];
+const ERROR_NAMES = ['Forbidden', 'NotFound', 'TooManyRequests', 'BadRequest', 'Timeout', 'Stopped', 'Conflict', 'Gone', 'ConnectionLost'];
+// The errors whose message is the client's own (in English): their name says it all.
+const OWN_MESSAGES = ['Timeout', 'TooManyRequests', 'Stopped', 'ConnectionLost'];
 
 export function errorText(err) {
   if (!err) return t('error.unknown');
   if (err instanceof OfflineError) return t('error.offline');
   if (ERROR_NAMES.includes(err.name)) {
     const name = t('error.' + err.name);
-    return err.message && err.name !== 'Timeout' && err.name !== 'TooManyRequests' ? `${name} (${err.message})` : name;
+    return err.message && !OWN_MESSAGES.includes(err.name) ? `${name} (${err.message})` : name;
   }
   return err.message || String(err);
 }
