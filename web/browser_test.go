@@ -737,6 +737,7 @@ func TestScreenshots(t *testing.T) {
 		alice.screenshot("chat-desktop-" + scheme)
 	}
 	alice.do("dismiss the toasts", chromedp.Evaluate[chromedp.Void](`document.querySelectorAll('.toast .delete').forEach((b) => b.click())`))
+	alice.colorScheme("light")
 	clickChat(alice, "Release planning")
 	press(alice, "#room-menu")
 	alice.screenshot("chat-menu-light")
