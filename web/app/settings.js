@@ -135,12 +135,14 @@ function radios(name, legend, options) {
   ]);
 }
 
-// settingsBody is the content of the settings dialog.
-export function settingsBody() {
+// settingsBody is the content of the settings dialog; permission is what
+// to show about the browser's permission to notify (or null).
+export function settingsBody(permission = null) {
   return [
     radios('theme', t('settings.theme'), CHOICES.theme.map((v) => [v, t('settings.theme.' + v)])),
     radios('notify', t('settings.notifications'), CHOICES.notify.map((v) => [v, t('settings.notify.' + v)])),
     h('p', { class: 'help settings-help' }, t('settings.notify.help')),
+    permission,
     h('div', { class: 'field settings-sound' }, [
       h('label', { class: 'checkbox', for: 'settings-sound' }, [
         h('input', { type: 'checkbox', id: 'settings-sound', checked: settings.sound, onChange: (e) => { settings.sound = e.target.checked; } }),

@@ -621,7 +621,11 @@ export function modalFrame(title, body, foot) {
 // choice applies at once, so its one button closes it.
 const SettingsModal = {
   setup() {
-    return () => modalFrame(t('settings.title'), h('div', { id: 'settings-form' }, settingsBody()), [
+    const permission = () => (state.notify === 'default' ? h('p', { class: 'help settings-permission' }, [
+      t('settings.notify.permission') + ' ',
+      h('button', { class: 'button is-small is-text', type: 'button', id: 'settings-enable-notifications', onClick: askNotifications }, t('nav.enableNotifications')),
+    ]) : null);
+    return () => modalFrame(t('settings.title'), h('div', { id: 'settings-form' }, settingsBody(permission())), [
       h('button', { class: 'button is-primary', type: 'button', id: 'settings-done', onClick: () => { state.modal = null; } }, t('settings.done')),
     ]);
   },
