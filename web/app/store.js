@@ -652,8 +652,24 @@ function onGroupMessage(chatId, f) {
   if (typeof d === 'string') {
     const view = state.views[chatId];
     if (!view) return;
-    view.items.push({ kind: 'note', key: 'n' + (++toastSeq), text: unescapeAnnouncement(d), time: new Date().toISOString() });
+    view.items.push({ kind: 'note', key: 'n' + (++toastSeq), text: announcementText(unescapeAnnouncement(d)), time: new Date().toISOString() });
   }
+}
+
+// The server's announcements are in English (the original client shows
+// them as they come): the ones it sends are said again in the app's language.
+const ANNOUNCEMENTS = [
+  [/^💬 (.+) has joined the chat$/su, '💬 ', 'note.joined'],
+  [/^💨 (.+) has left the chat$/su, '💨 ', 'note.left'],
+  [/^💬 (.+) wants to chat$/su, '💬 ', 'note.wantsToChat'],
+];
+
+function announcementText(s) {
+  for (const [re, mark, key] of ANNOUNCEMENTS) {
+    const m = s.match(re);
+    if (m) return mark + t(key, { name: m[1] });
+  }
+  return s;
 }
 
 // mentionsMe tells whether a message as delivered mentions the caller: the
