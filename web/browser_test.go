@@ -673,9 +673,14 @@ func TestBrowserServerRestart(t *testing.T) {
 	bob.checkPage()
 }
 
-// TestScreenshots takes the reviewer's set: the sign-in page and a chat in
-// light and dark mode, at desktop size and at 375 px.
+// TestScreenshots takes the reviewer's set of every screen: sign-in,
+// loading, the empty screen, a chat, the dialogs and the settings, in light
+// and dark mode, at desktop size and on a 375x812 phone. It runs under
+// `make screenshots` (CHATR_SCREENSHOTS=1) and in CI.
 func TestScreenshots(t *testing.T) {
+	if os.Getenv("CHATR_SCREENSHOTS") == "" && os.Getenv("CI") != "true" {
+		t.Skip("set CHATR_SCREENSHOTS=1 to take the screenshots (make screenshots)")
+	}
 	browser := newBrowser(t)
 	ts := startServer(t, filepath.Join(t.TempDir(), "chatr.db"), "127.0.0.1:0", 0)
 	alice := newUser(t, browser, ts.url, "Alice")
@@ -691,6 +696,12 @@ func TestScreenshots(t *testing.T) {
 	alice.colorScheme("light")
 	alice.signIn()
 	bob.signIn()
+	alice.screenshot("empty-light")
+	alice.click("#new-chat")
+	alice.waitFor("the create dialog shows", `document.activeElement && document.activeElement.id === 'chat-name'`)
+	alice.screenshot("dialog-create-light")
+	alice.do("close the dialog", chromedp.KeyEvent("\u001b"))
+	alice.waitFor("the dialog closes", `!document.querySelector('.modal')`)
 
 	// Carol's requests are slowed down so that the loading steps can be seen.
 	_, err := chromedp.Call(carol.ctx, page.AddScriptToEvaluateOnNewDocument, page.AddScriptToEvaluateOnNewDocumentParams{
@@ -726,7 +737,32 @@ func TestScreenshots(t *testing.T) {
 		alice.screenshot("chat-desktop-" + scheme)
 	}
 	alice.do("dismiss the toasts", chromedp.Evaluate[chromedp.Void](`document.querySelectorAll('.toast .delete').forEach((b) => b.click())`))
-	alice.viewport(375, 740)
+	alice.colorScheme("light")
+	clickChat(alice, "Release planning")
+	press(alice, "#room-menu")
+	alice.screenshot("chat-menu-light")
+	alice.do("close the menu", chromedp.KeyEvent("\u001b"))
+	press(alice, "#room-members")
+	alice.waitFor("the member panel shows", `!!document.querySelector('#member-panel')`)
+	alice.screenshot("members-light")
+	press(alice, "#member-panel-close")
+	openSettings(alice)
+	alice.screenshot("settings-light")
+	pick(alice, "theme", "dark")
+	alice.screenshot("settings-dark")
+	pick(alice, "density", "compact")
+	press(alice, "#settings-done")
+	alice.screenshot("chat-compact-dark")
+	openSettings(alice)
+	pick(alice, "theme", "system")
+	pick(alice, "density", "comfortable")
+	pick(alice, "language", "de")
+	press(alice, "#settings-done")
+	alice.screenshot("chat-de-light")
+	openSettings(alice)
+	pick(alice, "language", "auto")
+	press(alice, "#settings-done")
+	alice.viewport(375, 812)
 	for _, scheme := range []string{"light", "dark"} {
 		alice.colorScheme(scheme)
 		alice.screenshot("chat-375-" + scheme)
@@ -735,6 +771,9 @@ func TestScreenshots(t *testing.T) {
 		alice.screenshot("sidebar-375-" + scheme)
 		alice.do("close the drawer", chromedp.KeyEvent("\u001b"))
 		alice.waitFor("the drawer closes", `!document.querySelector('.sidebar.is-open')`)
+		openSettings(alice)
+		alice.screenshot("settings-375-" + scheme)
+		press(alice, "#settings-done")
 	}
 	alice.colorScheme("light")
 	alice.viewport(1280, 800)

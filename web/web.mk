@@ -3,7 +3,7 @@
 .PHONY: screenshots
 screenshots: web/node_modules/.package-lock.json ## Regenerate the browser screenshots (light, dark, 375 px) in web/testdata/screenshots/
 	rm -rf web/testdata/screenshots
-	$(GO) test -count=1 -timeout 10m -run 'TestScreenshots|TestBrowser' ./web/
+	CHATR_SCREENSHOTS=1 $(GO) test -count=1 -timeout 20m -run 'TestScreenshots|TestBrowser' ./web/
 	@ls -1 web/testdata/screenshots/
 
 # The browser libraries embedded in the binary, committed in web/lib/ so that

@@ -1,6 +1,8 @@
 // Thin wrappers around Chatr's HTTP API (docs/api.md). Every call rejects
 // with an HttpError carrying the status and the server's error code.
 
+import { t } from './i18n.js';
+
 export class HttpError extends Error {
   constructor(status, code, message) {
     super(message || code || `HTTP ${status}`);
@@ -19,7 +21,7 @@ export async function request(method, path, body) {
   try {
     res = await fetch(path, init);
   } catch (err) {
-    throw new HttpError(0, 'network', 'The server cannot be reached');
+    throw new HttpError(0, 'network', t('error.unreachable'));
   }
   let data = null;
   try { data = await res.json(); } catch { /* not JSON */ }

@@ -6,6 +6,7 @@
 // Everything a user wrote (file names, types) is set as text, never markup.
 import { h, reactive } from '/vendor/vue.runtime.esm-browser.prod.js';
 import { icon } from './icons.js';
+import { t } from './i18n.js';
 
 // safeURL keeps only the server's own file URLs: a message names files
 // the server described, and nothing else may become a link or an image.
@@ -37,7 +38,7 @@ function uploadFile(chatId, file, onProgress) {
       if (xhr.status === 201 && body && body.id) resolve(body);
       else reject(new Error((body && body.message) || `upload failed (HTTP ${xhr.status})`));
     };
-    xhr.onerror = () => reject(new Error('the server cannot be reached'));
+    xhr.onerror = () => reject(new Error(t('error.unreachable')));
     xhr.onabort = () => reject(new Error('cancelled'));
   });
   xhr.open('POST', `/api/chats/${encodeURIComponent(chatId)}/files`);
@@ -113,7 +114,7 @@ export function composerHandlers(up) {
 
 // attachButton opens the file picker; several files may be chosen.
 export function attachButton(up) {
-  return h('label', { class: 'button attach-button', title: 'Attach files', 'aria-label': 'Attach files' }, [
+  return h('label', { class: 'button attach-button', title: t('attach.files'), 'aria-label': t('attach.files') }, [
     icon('paperclip'),
     h('input', {
       type: 'file', multiple: true, class: 'attach-input',
@@ -126,16 +127,16 @@ export function attachButton(up) {
 // progress, and a button that cancels it (or takes it off the message).
 export function renderUploads(up) {
   if (!up.items.length) return null;
-  return h('ul', { class: 'upload-tray', 'aria-label': 'Attached files' }, up.items.map((it) => h('li', {
+  return h('ul', { class: 'upload-tray', 'aria-label': t('attach.attached') }, up.items.map((it) => h('li', {
     key: it.key, class: ['upload', 'is-' + it.status],
   }, [
     h('span', { class: 'upload-name' }, it.name),
     h('span', { class: 'upload-size' }, formatSize(it.size)),
     it.status === 'failed' ? h('span', { class: 'upload-error has-text-danger', role: 'alert' }, it.error)
-      : h('progress', { class: 'progress is-small is-link upload-progress', max: it.size || 1, value: it.sent, 'aria-label': `Uploading ${it.name}` }),
+      : h('progress', { class: 'progress is-small is-link upload-progress', max: it.size || 1, value: it.sent, 'aria-label': t('attach.uploading', { name: it.name }) }),
     h('button', {
       class: 'delete is-small upload-cancel', type: 'button',
-      'aria-label': (it.status === 'uploading' ? 'Cancel ' : 'Remove ') + it.name, onClick: () => up.remove(it.key),
+      'aria-label': t(it.status === 'uploading' ? 'attach.cancel' : 'attach.remove', { name: it.name }), onClick: () => up.remove(it.key),
     }),
   ])));
 }
@@ -170,11 +171,11 @@ function openViewer(f) {
   if (!viewer) {
     viewer = document.createElement('dialog');
     viewer.className = 'file-viewer';
-    viewer.setAttribute('aria-label', 'Image');
+    viewer.setAttribute('aria-label', t('attach.image'));
     const close = document.createElement('button');
     close.type = 'button';
     close.className = 'delete is-large viewer-close';
-    close.setAttribute('aria-label', 'Close');
+    close.setAttribute('aria-label', t('action.close'));
     close.addEventListener('click', () => viewer.close());
     const img = document.createElement('img');
     img.className = 'viewer-image';
@@ -183,7 +184,7 @@ function openViewer(f) {
     const name = document.createElement('span');
     const link = document.createElement('a');
     link.className = 'viewer-download';
-    link.textContent = 'Download';
+    link.textContent = t('attach.download');
     caption.append(name, ' · ', link);
     viewer.append(close, img, caption);
     // A click on the backdrop (the dialog itself, not its content) closes it.

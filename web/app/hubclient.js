@@ -21,6 +21,11 @@ const RECOVER_FOR_MS = 30000;  // give up recovering after this long
 const PING_EVERY_MS = 20000;   // application ping period
 const ACK_TIMEOUT_MS = 15000;  // an ack not seen after this long fails with Timeout
 const SILENT_MS = 50000;       // no frame (not even a pong) for this long: the socket is dead
+// Fresh connection attempts back off from FRESH_FIRST_MS to FRESH_MAX_MS: a
+// server that comes back is found within about FRESH_MAX_MS, and the
+// jitter spreads the clients of a restarted server over that time.
+const FRESH_FIRST_MS = 500;
+const FRESH_MAX_MS = 1500;
 
 export class AckError extends Error {
   constructor(name, message) {
@@ -45,7 +50,8 @@ export class HubClient extends EventTarget {
     this.state = 'stopped';
     this.stopped = true;
     this.timers = [];
-    this.freshDelay = 1000;
+    this.freshDelay = FRESH_FIRST_MS;
+    this.wake = null;             // ends the current wait between attempts
     this.stats = { fresh: 0, recovered: 0 }; // opened sessions, by kind
   }
 
@@ -93,7 +99,7 @@ export class HubClient extends EventTarget {
           this.stop();
           return;
         }
-        await sleep(this.nextFreshDelay());
+        await this.pause(this.nextFreshDelay());
         continue;
       }
       this.url = url;
@@ -103,17 +109,35 @@ export class HubClient extends EventTarget {
       this.ackedSeq = 0;
       const result = await this.open(url, true);
       if (result === 'open' || this.stopped) {
-        this.freshDelay = 1000;
+        this.freshDelay = FRESH_FIRST_MS;
         return;
       }
-      await sleep(this.nextFreshDelay());
+      await this.pause(this.nextFreshDelay());
     }
   }
 
   nextFreshDelay() {
     const d = this.freshDelay;
-    this.freshDelay = Math.min(this.freshDelay * 2, 10000);
-    return d * (0.75 + Math.random() * 0.5);
+    this.freshDelay = Math.min(this.freshDelay * 2, FRESH_MAX_MS);
+    return d * (0.5 + Math.random() * 0.5);
+  }
+
+  // pause waits ms between attempts, or less when retryNow is called.
+  pause(ms) {
+    return new Promise((resolve) => {
+      const timer = setTimeout(done, ms);
+      const self = this;
+      function done() { clearTimeout(timer); if (self.wake === done) self.wake = null; resolve(); }
+      this.wake = done;
+    });
+  }
+
+  // retryNow ends the wait before the next attempt to reconnect (a user's
+  // "Retry now", the browser going online).
+  retryNow() {
+    if (this.stopped || this.state === 'connected') return;
+    this.freshDelay = FRESH_FIRST_MS;
+    if (this.wake) this.wake();
   }
 
   // open dials url and resolves "open" once the session is usable (the
@@ -213,7 +237,7 @@ export class HubClient extends EventTarget {
     }
     const until = Date.now() + RECOVER_FOR_MS;
     while (!this.stopped && Date.now() < until) {
-      await sleep(RECOVER_EVERY_MS);
+      await this.pause(RECOVER_EVERY_MS);
       if (this.stopped) return;
       const u = new URL(this.url);
       u.searchParams.set('awps_connection_id', this.connectionId);
@@ -290,8 +314,4 @@ export class HubClient extends EventTarget {
   get connected() {
     return this.state === 'connected';
   }
-}
-
-function sleep(ms) {
-  return new Promise((r) => setTimeout(r, ms));
 }

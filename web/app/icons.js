@@ -1,6 +1,7 @@
 // Inline SVG icons (no icon font, no CDN). Stroke icons follow the 24px
 // outline style; brand marks are filled.
 import { h } from '/vendor/vue.runtime.esm-browser.prod.js';
+import { t } from './i18n.js';
 
 const stroke = {
   plus: 'M12 5v14M5 12h14',
@@ -51,11 +52,13 @@ const XMARK = 'M18.9 2H22l-7.4 8.5L23.3 22h-6.8l-5.3-7-6.1 7H2l7.9-9.1L1.6 2h7l4
 
 const providerLabels = {
   github: 'GitHub', aad: 'Microsoft', microsoft: 'Microsoft', entra: 'Microsoft',
-  twitter: 'X', x: 'X', guest: 'Guest', oidc: 'Single sign-on',
+  twitter: 'X', x: 'X',
 };
 
 export function providerLabel(provider) {
-  return providerLabels[String(provider || '').toLowerCase()] || provider || 'Unknown';
+  const p = String(provider || '').toLowerCase();
+  if (p === 'guest' || p === 'oidc') return t('provider.' + p);
+  return providerLabels[p] || provider || t('provider.unknown');
 }
 
 // providerIcon draws the mark of a sign-in provider; unknown providers

@@ -5,6 +5,7 @@ import { boot, dropConnection, connectionStats, sendMessage, state } from './sto
 import { startRooms } from './room.js';
 import { installA11y } from './a11y.js';
 import { registerServiceWorker } from './offline.js';
+import { sounds } from './settings.js';
 
 createApp(App).mount('#app');
 startRooms();
@@ -14,4 +15,7 @@ boot();
 
 // For tests and the console: the app is one bundled module, so importing
 // /app/store.js from outside would load a second, unconnected copy.
-window.chatr = Object.freeze({ dropConnection, connectionStats, send: (text) => sendMessage(state.active, text) });
+window.chatr = Object.freeze({
+  dropConnection, connectionStats, send: (text) => sendMessage(state.active, text),
+  soundsPlayed: () => sounds.played,
+});

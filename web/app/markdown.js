@@ -8,6 +8,7 @@
 // shown as the characters that were typed.
 import { h } from '/vendor/vue.runtime.esm-browser.prod.js';
 import { linkify } from './text.js';
+import { t } from './i18n.js';
 
 const MAX_DEPTH = 4;        // nested quotes, and emphasis inside emphasis
 const SAFE_SCHEMES = ['http:', 'https:', 'mailto:'];
@@ -208,9 +209,9 @@ function block(b, key, opts) {
     case 'pre':
       return h('div', { class: 'md-code', key }, [
         h('button', {
-          class: 'md-copy button is-small', type: 'button', title: 'Copy code', 'aria-label': 'Copy code',
+          class: 'md-copy button is-small', type: 'button', title: t('md.copyCode'), 'aria-label': t('md.copyCode'),
           onClick: (e) => copy(b.v, e.currentTarget),
-        }, 'Copy'),
+        }, t('md.copy')),
         h('pre', h('code', b.v)),
       ]);
     case 'quote':
@@ -251,9 +252,9 @@ function plain(list) {
 async function copy(text, button) {
   try {
     await navigator.clipboard.writeText(text);
-    if (button) { button.textContent = 'Copied'; setTimeout(() => { button.textContent = 'Copy'; }, 1500); }
+    if (button) { button.textContent = t('md.copied'); setTimeout(() => { button.textContent = t('md.copy'); }, 1500); }
   } catch {
-    if (button) button.textContent = 'Copy failed';
+    if (button) button.textContent = t('md.copyFailed');
   }
 }
 

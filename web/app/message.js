@@ -10,6 +10,7 @@ import { icon } from './icons.js';
 import { renderAttachments } from './attach.js';
 import { botBadge } from './integrations.js';
 import { shortTime, fullTime, dayLabel, initials, hue, linkify } from './text.js';
+import { t } from './i18n.js';
 
 const GROUP_GAP_MS = 5 * 60 * 1000;
 const QUICK_DEFAULT = ['👍', '❤️', '😂', '🎉', '😮', '😢'];
@@ -25,10 +26,11 @@ export const ui = reactive({ tools: null, picker: null, pickerFull: false, editi
 export function avatar(user, size = 'm') {
   const id = user.userId || user.fromUserId || '';
   const name = user.userName || user.fromUserName || '?';
+  const text = initials(name);
   return h('span', {
-    class: ['avatar', 'avatar-' + size], 'aria-hidden': 'true',
+    class: ['avatar', 'avatar-' + size, /\p{Extended_Pictographic}|\p{Regional_Indicator}/u.test(text) ? 'is-emoji' : ''], 'aria-hidden': 'true',
     style: { backgroundColor: `hsl(${hue(id)} 55% 30%)` }, // white initials at 4.5:1 or more
-  }, initials(name));
+  }, text);
 }
 
 // ---------- state changes ----------
@@ -161,7 +163,7 @@ async function act(what, name, data) {
     await sendEvent(name, data);
     return true;
   } catch (err) {
-    toast(`Could not ${what}: ${errorText(err)}`, { kind: 'danger' });
+    toast(t('msg.failed', { what: t(what), error: errorText(err) }), { kind: 'danger' });
     return false;
   }
 }
@@ -190,7 +192,7 @@ export async function react(chatId, it, e) {
   ui.picker = null;
   const on = !reacted(it, e);
   if (on) countEmoji(e);
-  await act('react', 'react', { chatId, id: it.id, emoji: e, on });
+  await act('msg.doReact', 'react', { chatId, id: it.id, emoji: e, on });
 }
 
 function startEdit(chatId, it) {
@@ -206,13 +208,13 @@ function startEdit(chatId, it) {
 async function saveEdit(chatId, it) {
   const text = ui.editText.trim();
   if (!text) { ui.confirm = key(chatId, it.id); return; }
-  if (text !== it.message && !(await act('edit the message', 'editMessage', { chatId, id: it.id, message: text }))) return;
+  if (text !== it.message && !(await act('msg.doEdit', 'editMessage', { chatId, id: it.id, message: text }))) return;
   ui.editing = null;
 }
 
 async function remove(chatId, it) {
   ui.confirm = null;
-  await act('delete the message', 'deleteMessage', { chatId, id: it.id });
+  await act('msg.doDelete', 'deleteMessage', { chatId, id: it.id });
 }
 
 export function canModerate(chatId) {
@@ -243,14 +245,14 @@ export async function jumpTo(chatId, id) {
       v.hasMore = !!r.hasMore;
       v.hasNewer = !!r.hasNewer;
     } catch (err) {
-      toast('Could not load the message: ' + errorText(err), { kind: 'danger' });
+      toast(t('msg.loadFailed', { error: errorText(err) }), { kind: 'danger' });
       return;
     }
   }
   v.stick = false;
   await nextTick();
   const el = document.querySelector(`.chat-view[data-chat-id="${CSS.escape(chatId)}"] .msg[data-id="${id}"]`);
-  if (!el) { toast('That message is no longer there', { kind: 'warning' }); return; }
+  if (!el) { toast(t('msg.gone'), { kind: 'warning' }); return; }
   el.scrollIntoView({ block: 'center' });
   el.focus({ preventScroll: true });
   ui.flash = key(chatId, id);
@@ -306,7 +308,7 @@ export function renderMessages(v, chatId) {
     }
     if (!lineDrawn && v.newLineAfter !== null && v.newLineAfter !== undefined && it.id > v.newLineAfter && !mine(it) && !it.deleted) {
       lineDrawn = true;
-      out.push(h('li', { key: 'new-line', class: 'new-line' }, h('span', 'New messages')));
+      out.push(h('li', { key: 'new-line', class: 'new-line', role: 'separator', 'aria-label': t('msg.newMessages') }, h('span', t('msg.newMessages'))));
       prev = null;
     }
     const cont = prev && prev.fromUserId === it.fromUserId && (new Date(it.time) - new Date(prev.time)) < GROUP_GAP_MS && !it.replyTo;
@@ -330,15 +332,15 @@ function messageItem(chatId, it, cont, byId) {
     !own ? (cont ? h('span', { class: 'avatar-space' }) : avatar(it, 'm')) : null,
     h('div', { class: 'bubble' }, [
       !cont ? h('div', { class: 'msg-head' }, [
-        h('span', { class: 'msg-sender' }, own ? 'You' : it.fromUserName), botBadge(it),
+        h('span', { class: 'msg-sender' }, own ? t('msg.you') : it.fromUserName), botBadge(it),
         h('time', { class: 'msg-time', datetime: it.time, title: fullTime(it.time) }, shortTime(it.time)),
       ]) : null,
       it.replyTo ? replyQuote(chatId, it.replyTo, byId.get(it.replyTo)) : null,
-      it.deleted ? h('div', { class: 'msg-text msg-deleted' }, [icon('trash', { size: 14 }), h('span', 'message deleted')])
+      it.deleted ? h('div', { class: 'msg-text msg-deleted' }, [icon('trash', { size: 14 }), h('span', t('msg.deleted'))])
         : editing ? editor(chatId, it)
           : it.message ? h('div', { class: 'msg-text md' }, render(it.message)) : null,
       !it.deleted ? renderAttachments(it.files) : null,
-      it.edited && !it.deleted && !editing ? h('span', { class: 'msg-edited', title: 'Edited ' + fullTime(it.edited) }, '(edited)') : null,
+      it.edited && !it.deleted && !editing ? h('span', { class: 'msg-edited', title: t('msg.editedAt', { time: fullTime(it.edited) }) }, t('msg.edited')) : null,
       it.reactions.length && !it.deleted ? reactionBar(chatId, it) : null,
       ui.confirm === k ? confirmBar(chatId, it) : null,
     ]),
@@ -372,23 +374,23 @@ function longPress(k) {
 }
 
 function replyQuote(chatId, id, orig) {
-  const who = orig ? (mine(orig) ? 'You' : orig.fromUserName) : '';
-  const text = !orig ? 'Show the original message' : orig.deleted ? 'message deleted' : toText(orig.message);
+  const who = orig ? (mine(orig) ? t('msg.you') : orig.fromUserName) : '';
+  const text = !orig ? t('msg.showOriginal') : orig.deleted ? t('msg.deleted') : toText(orig.message);
   return h('button', {
     class: 'reply-quote', type: 'button', 'data-reply-to': id,
-    'aria-label': `Replying to ${who || 'a message'}: ${text.slice(0, 80)}. Show it`,
+    'aria-label': t('msg.replyingTo', { who: who || t('msg.aMessage'), text: text.slice(0, 80) }),
     onClick: () => jumpTo(chatId, id),
   }, [icon('arrowUp', { size: 12 }), who ? h('strong', who) : null, h('span', { class: 'reply-text' }, text.slice(0, 140))]);
 }
 
 function reactionBar(chatId, it) {
-  return h('div', { class: 'reactions', role: 'group', 'aria-label': 'Reactions' }, it.reactions.map((r) => {
+  return h('div', { class: 'reactions', role: 'group', 'aria-label': t('msg.reactions') }, it.reactions.map((r) => {
     const on = reacted(it, r.emoji);
-    const names = (r.users || []).map((u) => (state.me && u === state.me.userId ? 'You' : userName(chatId, u)));
+    const names = (r.users || []).map((u) => (state.me && u === state.me.userId ? t('msg.you') : userName(chatId, u)));
     const more = r.count - names.length;
-    const who = names.join(', ') + (more > 0 ? ` and ${more} more` : '');
+    const who = more > 0 ? t('msg.andMore', { names: names.join(', '), n: more }) : names.join(', ');
     return h('button', {
-      class: ['reaction', on ? 'is-on' : ''], type: 'button', 'aria-pressed': String(on), title: `${who} reacted with ${r.emoji}`,
+      class: ['reaction', on ? 'is-on' : ''], type: 'button', 'aria-pressed': String(on), title: t('msg.reactedWith', { who, emoji: r.emoji }),
       'aria-label': `${r.emoji} ${r.count}: ${who}`, 'data-emoji': r.emoji,
       onClick: () => react(chatId, it, r.emoji),
     }, [h('span', { class: 'reaction-emoji' }, r.emoji), h('span', { class: 'reaction-count' }, String(r.count))]);
@@ -400,7 +402,7 @@ function userName(chatId, userId) {
   const m = c && c.members && c.members[userId];
   if (m && m.userName) return m.userName;
   const u = (state.people || {})[userId];
-  return u ? u.userName : 'someone';
+  return u ? u.userName : t('msg.someone');
 }
 
 function tools(chatId, it, k) {
@@ -409,14 +411,14 @@ function tools(chatId, it, k) {
   const btn = (label, ic, onClick, cls) => h('button', { class: ['msg-tool', cls], type: 'button', title: label, 'aria-label': label, onClick }, icon(ic, { size: 15 }));
   return h('div', { class: 'msg-tools-wrap' }, [
     h('button', {
-      class: 'msg-tool msg-more', type: 'button', 'aria-label': 'Message actions', 'aria-expanded': String(open),
+      class: 'msg-tool msg-more', type: 'button', 'aria-label': t('msg.actions'), 'aria-expanded': String(open),
       onClick: () => { ui.tools = open ? null : k; },
     }, '⋯'),
-    h('div', { class: ['msg-tools', open ? 'is-open' : ''], role: 'toolbar', 'aria-label': 'Message actions' }, [
-      btn('Reply', 'reply', () => startReply(chatId, it), 'tool-reply'),
-      btn('Add a reaction', 'smile', () => { ui.picker = ui.picker === k ? null : k; ui.pickerFull = false; }, 'tool-react'),
-      own ? btn('Edit', 'edit', () => startEdit(chatId, it), 'tool-edit') : null,
-      own || canModerate(chatId) ? btn('Delete', 'trash', () => { ui.confirm = k; ui.tools = null; }, 'tool-delete') : null,
+    h('div', { class: ['msg-tools', open ? 'is-open' : ''], role: 'toolbar', 'aria-label': t('msg.actions') }, [
+      btn(t('msg.reply'), 'reply', () => startReply(chatId, it), 'tool-reply'),
+      btn(t('msg.react'), 'smile', () => { ui.picker = ui.picker === k ? null : k; ui.pickerFull = false; }, 'tool-react'),
+      own ? btn(t('msg.edit'), 'edit', () => startEdit(chatId, it), 'tool-edit') : null,
+      own || canModerate(chatId) ? btn(t('msg.delete'), 'trash', () => { ui.confirm = k; ui.tools = null; }, 'tool-delete') : null,
     ]),
     ui.picker === k ? picker(chatId, it) : null,
   ]);
@@ -424,12 +426,12 @@ function tools(chatId, it, k) {
 
 function picker(chatId, it) {
   const choose = (e) => h('button', {
-    class: ['emoji-choice', reacted(it, e) ? 'is-on' : ''], type: 'button', 'aria-label': 'React with ' + e, title: e,
+    class: ['emoji-choice', reacted(it, e) ? 'is-on' : ''], type: 'button', 'aria-label': t('msg.reactWith', { emoji: e }), title: e,
     onClick: () => react(chatId, it, e),
   }, e);
-  return h('div', { class: 'emoji-picker', role: 'dialog', 'aria-label': 'Pick a reaction' }, [
+  return h('div', { class: 'emoji-picker', role: 'dialog', 'aria-label': t('msg.pickReaction') }, [
     h('div', { class: 'emoji-quick' }, [...quickEmoji().map(choose),
-      h('button', { class: 'emoji-choice emoji-more', type: 'button', 'aria-label': 'More emoji', 'aria-expanded': String(ui.pickerFull), onClick: () => { ui.pickerFull = !ui.pickerFull; } }, '+')]),
+      h('button', { class: 'emoji-choice emoji-more', type: 'button', 'aria-label': t('msg.moreEmoji'), 'aria-expanded': String(ui.pickerFull), onClick: () => { ui.pickerFull = !ui.pickerFull; } }, '+')]),
     ui.pickerFull ? h('div', { class: 'emoji-all' }, ALL_EMOJI.map(choose)) : null,
   ]);
 }
@@ -437,7 +439,7 @@ function picker(chatId, it) {
 function editor(chatId, it) {
   return h('form', { class: 'msg-edit', onSubmit: (e) => { e.preventDefault(); saveEdit(chatId, it); } }, [
     h('textarea', {
-      class: 'textarea is-small', rows: 2, value: ui.editText, 'aria-label': 'Edit message',
+      class: 'textarea is-small', rows: 2, value: ui.editText, 'aria-label': t('msg.editLabel'),
       onInput: (e) => { ui.editText = e.target.value; },
       onKeydown: (e) => {
         if (e.key === 'Escape') { e.preventDefault(); e.stopPropagation(); ui.editing = null; }
@@ -445,17 +447,17 @@ function editor(chatId, it) {
       },
     }),
     h('div', { class: 'buttons are-small' }, [
-      h('button', { class: 'button is-small is-primary edit-save', type: 'submit' }, 'Save'),
-      h('button', { class: 'button is-small is-text', type: 'button', onClick: () => { ui.editing = null; } }, 'Cancel'),
+      h('button', { class: 'button is-small is-primary edit-save', type: 'submit' }, t('action.save')),
+      h('button', { class: 'button is-small is-text', type: 'button', onClick: () => { ui.editing = null; } }, t('action.cancel')),
     ]),
   ]);
 }
 
 function confirmBar(chatId, it) {
-  return h('div', { class: 'msg-confirm', role: 'alertdialog', 'aria-label': 'Delete this message?' }, [
-    h('span', mine(it) ? 'Delete this message for everyone?' : `Delete ${it.fromUserName}'s message for everyone?`),
-    h('button', { class: 'button is-small is-danger confirm-delete-message', type: 'button', onClick: () => remove(chatId, it) }, 'Delete'),
-    h('button', { class: 'button is-small is-text', type: 'button', onClick: () => { ui.confirm = null; } }, 'Cancel'),
+  return h('div', { class: 'msg-confirm', role: 'alertdialog', 'aria-label': t('msg.deleteQ') }, [
+    h('span', mine(it) ? t('msg.deleteMine') : t('msg.deleteTheirs', { name: it.fromUserName })),
+    h('button', { class: 'button is-small is-danger confirm-delete-message', type: 'button', onClick: () => remove(chatId, it) }, t('action.delete')),
+    h('button', { class: 'button is-small is-text', type: 'button', onClick: () => { ui.confirm = null; } }, t('action.cancel')),
   ]);
 }
 
@@ -466,15 +468,15 @@ function renderPending(chatId) {
     key: 'p' + e.clientId, class: ['msg', 'is-mine', 'is-pending', e.status === 'failed' ? 'is-failed' : ''], 'data-client-id': e.clientId,
   }, h('div', { class: 'bubble' }, [
     h('div', { class: 'msg-head' }, [
-      h('span', { class: 'msg-sender' }, 'You'),
-      h('span', { class: 'msg-status' }, e.status === 'failed' ? 'Not sent: ' + e.error
-        : state.conn === 'connected' ? 'Sending…' : 'Waiting for the connection'),
+      h('span', { class: 'msg-sender' }, t('msg.you')),
+      h('span', { class: 'msg-status' }, e.status === 'failed' ? t('chat.notSent', { error: e.error })
+        : state.conn === 'connected' ? t('msg.sending') : t('msg.waiting')),
     ]),
     e.text ? h('div', { class: 'msg-text' }, linkify(e.text)) : null,
     renderAttachments(e.files),
     e.status === 'failed' ? h('div', { class: 'buttons are-small msg-actions' }, [
-      h('button', { class: 'button is-small', type: 'button', onClick: () => outbox.retry(e.clientId) }, 'Retry'),
-      h('button', { class: 'button is-small is-text', type: 'button', onClick: () => outbox.confirmed(e.clientId) }, 'Discard'),
+      h('button', { class: 'button is-small', type: 'button', onClick: () => outbox.retry(e.clientId) }, t('action.retry')),
+      h('button', { class: 'button is-small is-text', type: 'button', onClick: () => outbox.confirmed(e.clientId) }, t('action.discard')),
     ]) : null,
   ])));
 }
@@ -488,10 +490,10 @@ export function composerBar(v, chatId) {
   return [
     v.replyTo ? h('div', { class: 'reply-bar', role: 'status' }, [
       icon('reply', { size: 14 }),
-      h('span', ['Replying to ', h('strong', orig ? (mine(orig) ? 'yourself' : orig.fromUserName) : 'a message'), orig ? ': ' + toText(orig.message).slice(0, 100) : '']),
-      h('button', { class: 'delete is-small', type: 'button', 'aria-label': 'Cancel the reply', onClick: () => { v.replyTo = 0; } }),
+      h('span', [t('msg.replyBar', { who: '' }), h('strong', orig ? (mine(orig) ? t('msg.yourself') : orig.fromUserName) : t('msg.aMessage')), orig ? ': ' + toText(orig.message).slice(0, 100) : '']),
+      h('button', { class: 'delete is-small', type: 'button', 'aria-label': t('msg.cancelReply'), onClick: () => { v.replyTo = 0; } }),
     ]) : null,
-    complete.chatId === chatId && complete.list.length ? h('ul', { class: 'mention-list', role: 'listbox', id: 'mention-list', 'aria-label': 'People to mention' },
+    complete.chatId === chatId && complete.list.length ? h('ul', { class: 'mention-list', role: 'listbox', id: 'mention-list', 'aria-label': t('msg.mention') },
       complete.list.map((m, i) => h('li', {
         key: m.userId, role: 'option', 'aria-selected': String(i === complete.index), class: ['mention-option', i === complete.index ? 'is-selected' : ''],
         onMousedown: (e) => { e.preventDefault(); pick(v, i); },

@@ -2,6 +2,8 @@
 // so that the name field accepts exactly what the server accepts. Change
 // both together; web's TestBrowserNameRule runs one table through both.
 
+import { t } from './i18n.js';
+
 export const MAX_COMBINING_MARKS = 3;
 
 // Go's unicode.IsSpace, which strings.TrimSpace trims (String.prototype.trim
@@ -16,23 +18,23 @@ const SEPARATOR = /^\p{Zs}$/u;
 // checkName returns the trimmed name and an error message ('' when valid).
 export function checkName(raw, max) {
   const name = raw.replace(TRIM, '');
-  if (!name) return { name, error: 'Please enter a name' };
-  if (name.isWellFormed && !name.isWellFormed()) return { name, error: 'The name must be valid text' };
+  if (!name) return { name, error: t('name.empty') };
+  if (name.isWellFormed && !name.isWellFormed()) return { name, error: t('name.invalid') };
   const chars = [...name];
-  if (chars.length > max) return { name, error: `The name must be at most ${max} characters` };
-  if (CONTROL.test(name)) return { name, error: 'The name must not contain control, zero-width or text-direction characters' };
-  if (INVISIBLE.test(name)) return { name, error: 'The name must not contain invisible characters' };
+  if (chars.length > max) return { name, error: t('name.long', { n: max }) };
+  if (CONTROL.test(name)) return { name, error: t('name.control') };
+  if (INVISIBLE.test(name)) return { name, error: t('name.invisible') };
   let marks = 0;
   let visible = false;
   for (let i = 0; i < chars.length; i++) {
     if (MARK.test(chars[i])) {
-      if (i === 0) return { name, error: 'The name must not begin with a combining mark' };
-      if (++marks > MAX_COMBINING_MARKS) return { name, error: `The name must not stack more than ${MAX_COMBINING_MARKS} combining marks` };
+      if (i === 0) return { name, error: t('name.markFirst') };
+      if (++marks > MAX_COMBINING_MARKS) return { name, error: t('name.marks', { n: MAX_COMBINING_MARKS }) };
     } else {
       marks = 0;
       if (!SEPARATOR.test(chars[i])) visible = true;
     }
   }
-  if (!visible) return { name, error: 'The name must not be blank' };
+  if (!visible) return { name, error: t('name.blank') };
   return { name, error: '' };
 }

@@ -5,6 +5,7 @@
 // resend after a lost ack answers "Duplicate" instead of storing a copy, and
 // the delivered message echoes the clientId, which confirms the entry.
 import { reactive } from '/vendor/vue.runtime.esm-browser.prod.js';
+import { t } from './i18n.js';
 
 const RETRY_MS = 3000;       // a send that timed out is tried again after this
 
@@ -94,7 +95,7 @@ export class Outbox {
           return;
         } else {
           e.status = 'failed';
-          e.error = r.error || 'not sent';
+          e.error = r.error || t('outbox.notSent');
         }
       }
     } finally {

@@ -8,6 +8,7 @@ import {
 import { api } from './api.js';
 import { icon } from './icons.js';
 import { avatar, modalFrame } from './ui.js';
+import { t, dateFormat, relativeFormat } from './i18n.js';
 
 const SEARCH_DELAY_MS = 250;
 const GROUP_DM_MIN = 2; // others besides the caller
@@ -21,28 +22,27 @@ export function presence(userId) {
   return p.idle ? 'away' : 'online';
 }
 
-const relative = typeof Intl.RelativeTimeFormat === 'function' ? new Intl.RelativeTimeFormat(undefined, { numeric: 'auto' }) : null;
-const dateFmt = new Intl.DateTimeFormat(undefined, { day: 'numeric', month: 'short', year: 'numeric' });
-
 // lastSeenText says when an offline user was last seen: "last seen 5
 // minutes ago", "last seen 3 Dec 2026", or "offline" when unknown.
 export function lastSeenText(iso) {
-  const t = Date.parse(iso || '');
-  if (!iso || isNaN(t) || t <= 0) return 'offline';
-  const s = Math.max(0, (Date.now() - t) / 1000);
-  if (s < 60) return 'last seen just now';
-  if (!relative) return 'last seen ' + dateFmt.format(new Date(t));
-  if (s < 3600) return 'last seen ' + relative.format(-Math.floor(s / 60), 'minute');
-  if (s < 86400) return 'last seen ' + relative.format(-Math.floor(s / 3600), 'hour');
-  if (s < 7 * 86400) return 'last seen ' + relative.format(-Math.floor(s / 86400), 'day');
-  return 'last seen ' + dateFmt.format(new Date(t));
+  const at = Date.parse(iso || '');
+  if (!iso || isNaN(at) || at <= 0) return t('presence.offline');
+  const s = Math.max(0, (Date.now() - at) / 1000);
+  if (s < 60) return t('presence.justNow');
+  const relative = relativeFormat();
+  const date = () => dateFormat('day', { day: 'numeric', month: 'short', year: 'numeric' }).format(new Date(at));
+  let when;
+  if (!relative || s >= 7 * 86400) when = date();
+  else if (s < 3600) when = relative.format(-Math.floor(s / 60), 'minute');
+  else if (s < 86400) when = relative.format(-Math.floor(s / 3600), 'hour');
+  else when = relative.format(-Math.floor(s / 86400), 'day');
+  return t('presence.lastSeen', { when });
 }
 
 // statusText is what a person's row says about their presence.
 export function statusText(userId) {
   const p = presence(userId);
-  if (p === 'online') return 'online';
-  if (p === 'away') return 'away';
+  if (p === 'online' || p === 'away') return t('presence.' + p);
   return lastSeenText((state.people[userId] || {}).lastSeen);
 }
 
@@ -52,7 +52,7 @@ export function personAvatar(userId, size = 's') {
   const now = presence(userId);
   return h('span', { class: 'avatar-wrap' }, [
     avatar(p, size),
-    h('span', { class: ['presence-dot', 'is-' + now], title: now === 'online' ? 'Online' : now === 'away' ? 'Away' : 'Offline' }),
+    h('span', { class: ['presence-dot', 'is-' + now], title: t(now === 'online' ? 'presence.Online' : now === 'away' ? 'presence.Away' : 'presence.Offline') }),
   ]);
 }
 
@@ -83,14 +83,14 @@ export const PeoplePage = {
       nextTick(() => { const el = document.getElementById('people-search'); if (el && window.matchMedia('(min-width: 769px)').matches) el.focus(); });
     });
     function message(u) {
-      startPrivateChat(u.userId).catch((err) => toast('Could not open the conversation: ' + errorText(err), { kind: 'danger' }));
+      startPrivateChat(u.userId).catch((err) => toast(t('toast.dmFailed', { error: errorText(err) }), { kind: 'danger' }));
     }
     return () => h('section', { class: 'page people-page', 'aria-labelledby': 'people-heading' }, [
       h('header', { class: 'page-head' }, [
-        h('h2', { id: 'people-heading', class: 'title is-5' }, 'People'),
-        searchBox('people-search', 'Search by name or @handle', directory.q, (v) => searchPeople(v)),
+        h('h2', { id: 'people-heading', class: 'title is-5' }, t('people.title')),
+        searchBox('people-search', t('people.search'), directory.q, (v) => searchPeople(v)),
       ]),
-      directory.error ? h('p', { class: 'notification is-danger is-light', role: 'alert' }, 'Could not load people: ' + directory.error) : null,
+      directory.error ? h('p', { class: 'notification is-danger is-light', role: 'alert' }, t('people.loadFailed', { error: directory.error })) : null,
       h('ul', { class: 'people-list', id: 'people-list', 'aria-busy': String(directory.loading) }, directory.ids.map((id) => {
         const u = state.people[id] || { userId: id };
         const self = state.me && id === state.me.userId;
@@ -98,23 +98,23 @@ export const PeoplePage = {
           personAvatar(id, 'm'),
           h('div', { class: 'person-text' }, [
             h('div', { class: 'person-line' }, [
-              h('span', { class: 'person-name' }, u.userName || 'Someone'),
-              self ? h('span', { class: 'you' }, ' (you)') : null,
+              h('span', { class: 'person-name' }, u.userName || t('chat.someone')),
+              self ? h('span', { class: 'you' }, t('people.you')) : null,
               u.handle ? h('span', { class: 'handle' }, '@' + u.handle) : null,
             ]),
             h('div', { class: ['person-status', 'is-' + presence(id)] }, statusText(id)),
           ]),
           self ? null : h('button', {
-            class: 'button is-small message-person', 'aria-label': `Message ${u.userName || 'this person'}`, onClick: () => message(u),
-          }, [icon('message', { size: 14 }), h('span', 'Message')]),
+            class: 'button is-small message-person', 'aria-label': t('people.messageName', { name: u.userName || t('people.thisPerson') }), onClick: () => message(u),
+          }, [icon('message', { size: 14 }), h('span', t('people.message'))]),
         ]);
       })),
       directory.loaded && !directory.ids.length && !directory.loading
-        ? h('p', { class: 'page-empty' }, directory.q ? `Nobody matches “${directory.q}”.` : 'Nobody here yet.') : null,
+        ? h('p', { class: 'page-empty' }, directory.q ? t('people.noMatch', { q: directory.q }) : t('people.none')) : null,
       directory.next || directory.loading ? h('div', { class: 'page-more' }, h('button', {
         class: ['button', 'is-small', directory.loading ? 'is-loading' : ''], id: 'people-more', disabled: directory.loading,
         onClick: () => morePeople(),
-      }, 'Show more')) : null,
+      }, t('people.more'))) : null,
     ]);
   },
 };
@@ -136,7 +136,7 @@ export const GroupDMModal = {
         results.value = Object.entries(r.users || {}).map(([id, u]) => ({ ...u, userId: u.userId || id }))
           .filter((u) => u.userId !== state.me.userId);
       } catch (err) {
-        if (mine === seq) error.value = 'Could not search: ' + errorText(err);
+        if (mine === seq) error.value = t('groupdm.searchFailed', { error: errorText(err) });
       }
     }
     onMounted(() => { search(''); nextTick(() => { const el = document.getElementById('groupdm-search'); if (el) el.focus(); }); });
@@ -151,27 +151,27 @@ export const GroupDMModal = {
     async function submit(e) {
       e.preventDefault();
       const n = picked.value.length;
-      if (n < GROUP_DM_MIN || n > GROUP_DM_MAX) { error.value = `Pick ${GROUP_DM_MIN} to ${GROUP_DM_MAX} people`; return; }
+      if (n < GROUP_DM_MIN || n > GROUP_DM_MAX) { error.value = t('groupdm.pickError', { min: GROUP_DM_MIN, max: GROUP_DM_MAX }); return; }
       busy.value = true;
       try {
         await createGroupDM(picked.value.map((u) => u.userId));
         if (!closed) state.modal = null;
       } catch (err) {
-        error.value = 'Could not start the conversation: ' + errorText(err);
+        error.value = t('groupdm.startFailed', { error: errorText(err) });
       } finally {
         busy.value = false;
       }
     }
     return () => {
       const n = picked.value.length;
-      return modalFrame('New group message', [
+      return modalFrame(t('groupdm.title'), [
         h('form', { id: 'groupdm-form', onSubmit: submit }, [
-          h('p', { class: 'help mb-2' }, `Pick ${GROUP_DM_MIN} to ${GROUP_DM_MAX} people, online or not.`),
+          h('p', { class: 'help mb-2' }, t('groupdm.pick', { min: GROUP_DM_MIN, max: GROUP_DM_MAX })),
           h('div', { class: 'picked-list', 'aria-live': 'polite' }, picked.value.map((u) => h('span', { class: 'tag is-medium is-primary is-light picked', key: u.userId }, [
             h('span', u.userName),
-            h('button', { class: 'delete is-small', type: 'button', 'aria-label': `Remove ${u.userName}`, onClick: () => toggle(u) }),
+            h('button', { class: 'delete is-small', type: 'button', 'aria-label': t('groupdm.remove', { name: u.userName }), onClick: () => toggle(u) }),
           ]))),
-          searchBox('groupdm-search', 'Search people', '', search),
+          searchBox('groupdm-search', t('groupdm.search'), '', search),
           h('ul', { class: 'pick-list', id: 'groupdm-options' }, results.value.map((u) => {
             const on = picked.value.some((p) => p.userId === u.userId);
             return h('li', { key: u.userId }, h('label', { class: ['pick-option', on ? 'is-picked' : ''], 'data-user-id': u.userId }, [
@@ -184,11 +184,11 @@ export const GroupDMModal = {
           error.value ? h('p', { class: 'help is-danger', role: 'alert' }, error.value) : null,
         ]),
       ], [
-        h('button', { class: 'button', type: 'button', onClick: () => { state.modal = null; } }, 'Cancel'),
+        h('button', { class: 'button', type: 'button', onClick: () => { state.modal = null; } }, t('action.cancel')),
         h('button', {
           class: ['button', 'is-primary', busy.value ? 'is-loading' : ''], type: 'submit', form: 'groupdm-form', id: 'groupdm-submit',
           disabled: n < GROUP_DM_MIN,
-        }, n ? `Start with ${n} ${n === 1 ? 'person' : 'people'}` : 'Start'),
+        }, n ? t('groupdm.startN', { n }) : t('groupdm.start')),
       ]);
     };
   },

@@ -13,6 +13,8 @@ import { icon } from './icons.js';
 import { Integrations } from './integrations.js';
 import { initials, hue, fullTime } from './text.js';
 import { OutgoingWebhooks } from './outgoing.js';
+import { chatNotifyItems } from './settings.js';
+import { t, relativeFormat } from './i18n.js';
 
 const INVITE_KEY = 'chatr.invite';
 const SEARCH_DELAY_MS = 250;
@@ -94,27 +96,28 @@ export function RoomHeader(chatId) {
       h('div', { class: 'room-titles' }, [
         h('h2', { class: 'room-name', id: 'room-name' }, chatName(chatId)),
         c && c.topic ? h('p', { class: 'room-topic', id: 'room-topic', title: c.topic }, c.topic)
-          : canModerate(c) ? h('button', { class: 'room-topic is-empty', onClick: () => openDialog('settings', chatId) }, 'Add a topic') : null,
+          : canModerate(c) ? h('button', { class: 'room-topic is-empty', onClick: () => openDialog('settings', chatId) }, t('room.addTopic')) : null,
       ]),
     ]),
     h('div', { class: 'room-actions' }, [
       canInvite(c) ? h('button', {
-        class: 'button is-small is-ghost', id: 'room-invite', title: 'Invite people', 'aria-label': 'Invite people',
+        class: 'button is-small is-ghost', id: 'room-invite', title: t('room.invitePeople'), 'aria-label': t('room.invitePeople'),
         onClick: () => openDialog('invite', chatId),
-      }, [icon('userPlus', { size: 16 }), h('span', { class: 'is-hidden-mobile ml-1' }, 'Invite')]) : null,
+      }, [icon('userPlus', { size: 16 }), h('span', { class: 'is-hidden-mobile ml-1' }, t('room.invite'))]) : null,
       h('button', {
         class: ['button', 'is-small', 'is-ghost', 'room-members-button'], id: 'room-members',
-        title: 'Members', 'aria-label': `${n} member${n === 1 ? '' : 's'}: show them`, 'aria-expanded': String(room.panel === chatId),
+        title: t('room.members'), 'aria-label': t('room.showMembers', { n }), 'aria-expanded': String(room.panel === chatId),
         onClick: () => { room.panel = room.panel === chatId ? null : chatId; },
       }, [icon('users', { size: 16 }), h('span', { class: 'ml-1 member-count' }, String(n))]),
-      isGroup(c) && isJoined(c) ? RoomMenu(c) : null,
+      isGroup(c) && isJoined(c) ? RoomMenu(c) : c ? RoomMenu(c, false) : null,
     ]),
   ]);
 }
 
-// RoomMenu holds the header's less frequent actions: settings (owner,
-// moderators, admins) and leaving.
-function RoomMenu(c) {
+// RoomMenu holds the header's less frequent actions: the chat's
+// notifications, and in a group chat its settings (owner, moderators,
+// admins) and leaving.
+function RoomMenu(c, group = true) {
   const key = 'room:' + c.id;
   const open = state.menu === key;
   const item = (id, name, label, run, cls = '') => h('button', {
@@ -122,12 +125,14 @@ function RoomMenu(c) {
   }, [icon(name, { size: 14 }), h('span', label)]);
   return h('div', { class: ['dropdown', 'is-right', 'menu-anchor', open ? 'is-active' : ''] }, [
     h('button', {
-      class: 'button is-small is-ghost', id: 'room-menu', title: 'More', 'aria-label': `More for ${c.name}`,
+      class: 'button is-small is-ghost', id: 'room-menu', title: t('action.more'), 'aria-label': t('side.moreFor', { name: chatName(c.id) }),
       'aria-haspopup': 'menu', 'aria-expanded': String(open), onClick: () => { state.menu = open ? null : key; },
     }, icon('more', { size: 16 })),
     open ? h('div', { class: 'dropdown-menu', role: 'menu' }, h('div', { class: 'dropdown-content' }, [
-      canModerate(c) ? item('room-settings', 'settings', 'Chat settings', () => openDialog('settings', c.id)) : null,
-      item('room-leave', 'logout', 'Leave chat', () => confirmLeave(c.id), 'has-text-danger'),
+      ...chatNotifyItems(c.id, () => { state.menu = null; }),
+      group ? h('hr', { class: 'dropdown-divider' }) : null,
+      group && canModerate(c) ? item('room-settings', 'settings', t('room.settings'), () => openDialog('settings', c.id)) : null,
+      group ? item('room-leave', 'logout', t('side.leave'), () => confirmLeave(c.id), 'has-text-danger') : null,
     ])) : null,
   ]);
 }
@@ -156,18 +161,16 @@ function presence(m) {
   return { online: !!m.online, idle: !!m.idle, lastSeen: m.lastSeen };
 }
 
-const agoFmt = new Intl.RelativeTimeFormat(undefined, { numeric: 'auto' });
-
 // lastSeenText says when an offline user was last seen, roughly.
 function lastSeenText(iso, now = Date.now()) {
-  const t = new Date(iso).getTime();
-  if (!iso || isNaN(t)) return 'Offline';
-  const s = Math.max(0, Math.round((now - t) / 1000));
-  if (s < 60) return 'Last seen just now';
+  const at = new Date(iso).getTime();
+  if (!iso || isNaN(at)) return t('presence.Offline');
+  const s = Math.max(0, Math.round((now - at) / 1000));
+  const ago = relativeFormat();
   for (const [unit, secs] of [['day', 86400], ['hour', 3600], ['minute', 60]]) {
-    if (s >= secs) return 'Last seen ' + agoFmt.format(-Math.floor(s / secs), unit);
+    if (s >= secs && ago) return t('room.lastSeen', { when: ago.format(-Math.floor(s / secs), unit) });
   }
-  return 'Last seen just now';
+  return t('room.lastSeenNow');
 }
 
 const ROLE_ORDER = { owner: 0, moderator: 1, member: 2 };
@@ -190,7 +193,7 @@ const MemberPanel = {
         // From now on their presence changes reach this page.
         watchUsers(list.map((m) => m.userId));
       } catch (err) {
-        error.value = 'Could not load the members: ' + (err.message || err);
+        error.value = t('room.membersFailed', { error: err.message || err });
       } finally {
         loading.value = false;
       }
@@ -218,29 +221,30 @@ const MemberPanel = {
 
     function run(what, p) {
       open.value = '';
-      p.catch((err) => toast(`Could not ${what}: ${errorText(err)}`, { kind: 'danger' }));
+      p.catch((err) => toast(t('msg.failed', { what: t(what), error: errorText(err) }), { kind: 'danger' }));
     }
     function actions(c, m) {
       const me = state.me.userId;
       if (m.userId === me) return [];
       const out = [];
       if (canModerate(c) && m.role !== 'owner') {
-        out.push(['remove', 'Remove from chat', () => confirmThen('Remove member?', `Remove ${m.userName} from “${chatName(c.id)}”? They can come back only if invited${c.visibility === 'private' ? '' : ' or by joining again'}.`, 'Remove',
+        out.push(['remove', t('room.remove'), () => confirmThen(t('room.removeQ'),
+          t(c.visibility === 'private' ? 'room.removeBodyPrivate' : 'room.removeBody', { name: m.userName, chat: chatName(c.id) }), t('room.removeYes'),
           () => sendEvent('removeMember', { chatId: c.id, userId: m.userId }))]);
       }
       if (canSetRoles(c) && m.role === 'member') {
-        out.push(['promote', 'Make moderator', () => run('make a moderator', sendEvent('setRole', { chatId: c.id, userId: m.userId, role: 'moderator' }))]);
+        out.push(['promote', t('room.promote'), () => run('room.doPromote', sendEvent('setRole', { chatId: c.id, userId: m.userId, role: 'moderator' }))]);
       }
       if (canSetRoles(c) && m.role === 'moderator') {
-        out.push(['demote', 'Remove moderator', () => run('change the role', sendEvent('setRole', { chatId: c.id, userId: m.userId, role: 'member' }))]);
+        out.push(['demote', t('room.demote'), () => run('room.doDemote', sendEvent('setRole', { chatId: c.id, userId: m.userId, role: 'member' }))]);
       }
       if (canSetRoles(c) && m.role !== 'owner') {
-        out.push(['owner', 'Make owner', () => confirmThen('Transfer ownership?', `Make ${m.userName} the owner of “${chatName(c.id)}”?` +
-          (myRole(c) === 'owner' ? ' You will be a moderator.' : ''), 'Make owner',
+        out.push(['owner', t('room.owner'), () => confirmThen(t('room.ownerQ'), t('room.ownerBody', { name: m.userName, chat: chatName(c.id) }) +
+          (myRole(c) === 'owner' ? t('room.ownerYouModerator') : ''), t('room.owner'),
         () => sendEvent('setRole', { chatId: c.id, userId: m.userId, role: 'owner' }))]);
       }
       if (isAdmin()) {
-        out.push(['ban', 'Ban user', () => confirmThen('Ban user?', `Ban ${m.userName} from this server? Every session of theirs ends at once and they cannot sign in again until the ban is lifted.`, 'Ban',
+        out.push(['ban', t('room.ban'), () => confirmThen(t('room.banQ'), t('room.banBody', { name: m.userName }), t('room.banYes'),
           () => roomApi.ban(m.userId))]);
       }
       return out;
@@ -248,7 +252,7 @@ const MemberPanel = {
     function row(c, m) {
       const p = presence(m);
       const acts = actions(c, m);
-      const status = p.online ? (p.idle ? 'Away' : 'Online') : lastSeenText(p.lastSeen);
+      const status = p.online ? t(p.idle ? 'presence.Away' : 'presence.Online') : lastSeenText(p.lastSeen);
       return h('li', {
         key: m.userId, class: ['member', p.online ? (p.idle ? 'is-idle' : 'is-online') : 'is-offline'],
         'data-user-id': m.userId, 'data-role': m.role,
@@ -257,7 +261,7 @@ const MemberPanel = {
           h('span', { class: 'avatar-wrap' }, [avatar(m), h('span', { class: ['presence-dot', p.online ? (p.idle ? 'is-idle' : 'is-online') : 'is-offline'] })]),
           h('div', { class: 'member-text' }, [
             h('div', { class: 'member-line' }, [
-              h('span', { class: 'member-name' }, m.userName || 'Someone'),
+              h('span', { class: 'member-name' }, m.userName || t('chat.someone')),
               m.userId === state.me.userId ? h('span', { class: 'you' }, ' (you)') : null,
               m.role === 'owner' || m.role === 'moderator'
                 ? h('span', { class: ['tag', 'is-rounded', 'role-badge', 'is-' + m.role] }, m.role === 'owner' ? 'owner' : 'moderator') : null,
@@ -266,7 +270,7 @@ const MemberPanel = {
               [m.handle ? h('span', { class: 'member-handle' }, '@' + m.handle + ' · ') : null, h('span', { class: 'presence-text' }, status)]),
           ]),
           acts.length ? h('button', {
-            class: 'button is-small is-ghost member-menu', 'aria-label': `Actions for ${m.userName}`, 'aria-expanded': String(open.value === m.userId),
+            class: 'button is-small is-ghost member-menu', 'aria-label': t('room.actionsFor', { name: m.userName }), 'aria-expanded': String(open.value === m.userId),
             onClick: () => { open.value = open.value === m.userId ? '' : m.userId; },
           }, icon('more', { size: 16 })) : null,
         ]),
@@ -279,16 +283,16 @@ const MemberPanel = {
       if (!c) return null;
       const list = rows.value;
       const online = list.filter((m) => presence(m).online).length;
-      return h('aside', { class: 'member-panel', id: 'member-panel', 'aria-label': `Members of ${chatName(props.chatId)}` }, [
+      return h('aside', { class: 'member-panel', id: 'member-panel', 'aria-label': t('room.membersOf', { name: chatName(props.chatId) }) }, [
         h('header', { class: 'member-panel-head' }, [
-          h('div', [h('h2', { class: 'title is-6 mb-0' }, 'Members'), h('p', { class: 'is-size-7 has-text-grey' }, `${list.length} · ${online} online`)]),
-          h('button', { class: 'delete', 'aria-label': 'Close the member list', id: 'member-panel-close', onClick: () => { room.panel = null; } }),
+          h('div', [h('h2', { class: 'title is-6 mb-0' }, t('room.members')), h('p', { class: 'is-size-7 has-text-grey' }, t('room.countOnline', { n: list.length, online }))]),
+          h('button', { class: 'delete', 'aria-label': t('room.closeMembers'), id: 'member-panel-close', onClick: () => { room.panel = null; } }),
         ]),
-        loading.value && !list.length ? h('p', { class: 'member-empty' }, 'Loading…') : null,
+        loading.value && !list.length ? h('p', { class: 'member-empty' }, t('room.loading')) : null,
         error.value ? h('p', { class: 'member-empty has-text-danger' }, error.value) : null,
         h('ul', { class: 'member-list', id: 'member-list' }, list.map((m) => row(c, m))),
         canInvite(c) ? h('div', { class: 'member-panel-foot' }, h('button', { class: 'button is-small is-primary is-light is-fullwidth', onClick: () => openDialog('invite', c.id) },
-          [icon('userPlus', { size: 16 }), h('span', { class: 'ml-1' }, 'Invite people')])) : null,
+          [icon('userPlus', { size: 16 }), h('span', { class: 'ml-1' }, t('room.invitePeople'))])) : null,
       ]);
     };
   },
@@ -306,7 +310,7 @@ function dialogFrame(title, body, foot, id) {
     h('div', { class: 'modal-card' }, [
       h('header', { class: 'modal-card-head' }, [
         h('p', { class: 'modal-card-title', id: id + '-title' }, title),
-        h('button', { class: 'delete', 'aria-label': 'Close', onClick: close }),
+        h('button', { class: 'delete', 'aria-label': t('action.close'), onClick: close }),
       ]),
       h('section', { class: 'modal-card-body' }, body),
       foot ? h('footer', { class: 'modal-card-foot buttons is-right' }, foot) : null,
@@ -344,7 +348,7 @@ const ConfirmDialog = {
       h('p', room.dialog.text),
       error.value ? h('p', { class: 'help is-danger', role: 'alert' }, error.value) : null,
     ], [
-      h('button', { class: 'button', type: 'button', ref: yes, onClick: close }, 'Cancel'),
+      h('button', { class: 'button', type: 'button', ref: yes, onClick: close }, t('action.cancel')),
       h('button', { class: ['button', 'is-danger', busy.value ? 'is-loading' : ''], id: 'room-confirm', onClick: confirm }, room.dialog.label),
     ], 'confirm-dialog');
   },
@@ -365,8 +369,8 @@ const SettingsDialog = {
       const now = chatById(props.chatId);
       if (!now) return close();
       const name = form.name.trim();
-      if (!name) { error.value = 'Give the chat a name'; return; }
-      if ([...name].length > state.config.maxChatNameLength) { error.value = `At most ${state.config.maxChatNameLength} characters`; return; }
+      if (!name) { error.value = t('create.needName'); return; }
+      if ([...name].length > state.config.maxChatNameLength) { error.value = t('create.long', { n: state.config.maxChatNameLength }); return; }
       const change = { chatId: props.chatId };
       if (name !== now.name) change.name = name;
       if (form.topic.trim() !== (now.topic || '')) change.topic = form.topic.trim();
@@ -378,7 +382,7 @@ const SettingsDialog = {
         await sendEvent('updateChat', change);
         close();
       } catch (err) {
-        error.value = err.name === 'Conflict' ? 'Another public chat already has this name' : 'Could not save: ' + errorText(err);
+        error.value = err.name === 'Conflict' ? t('room.nameTaken') : t('room.saveFailed', { error: errorText(err) });
       } finally {
         busy.value = false;
       }
@@ -387,34 +391,34 @@ const SettingsDialog = {
       close();
       state.modal = { kind: 'delete', chatId: props.chatId };
     }
-    return () => dialogFrame('Chat settings', [
+    return () => dialogFrame(t('room.settings'), [
       h('form', { id: 'room-settings-form', onSubmit: save }, [
         h('div', { class: 'field' }, [
-          h('label', { class: 'label', for: 'room-name-input' }, 'Name'),
+          h('label', { class: 'label', for: 'room-name-input' }, t('room.name')),
           h('input', {
             id: 'room-name-input', class: 'input', type: 'text', maxlength: state.config.maxChatNameLength, value: form.name,
             onInput: (e) => { form.name = e.target.value; error.value = ''; },
           }),
         ]),
         h('div', { class: 'field' }, [
-          h('label', { class: 'label', for: 'room-topic-input' }, 'Topic'),
+          h('label', { class: 'label', for: 'room-topic-input' }, t('create.topic')),
           h('input', {
-            id: 'room-topic-input', class: 'input', type: 'text', maxlength: MAX_TOPIC, value: form.topic, placeholder: 'What this chat is about',
+            id: 'room-topic-input', class: 'input', type: 'text', maxlength: MAX_TOPIC, value: form.topic, placeholder: t('room.topicPlaceholder'),
             onInput: (e) => { form.topic = e.target.value; error.value = ''; },
           }),
         ]),
         h('fieldset', { class: 'field' }, [
-          h('legend', { class: 'label' }, 'Who can find it'),
+          h('legend', { class: 'label' }, t('create.who')),
           radios('visibility', form.visibility, [
-            ['public', 'Public', 'Listed for everyone on this server; anyone can join'],
-            ['private', 'Private', 'Only members see it; people join by invitation'],
+            ['public', t('create.public'), t('room.publicHelp')],
+            ['private', t('create.private'), t('room.privateHelp')],
           ], (v) => { form.visibility = v; }),
         ]),
         h('fieldset', { class: 'field' }, [
-          h('legend', { class: 'label' }, 'Who may invite'),
+          h('legend', { class: 'label' }, t('room.whoInvites')),
           radios('invitePolicy', form.invitePolicy, [
-            ['members', 'Every member', 'Members can invite people and create invite links'],
-            ['moderators', 'Owner and moderators', 'Only they invite people and create links'],
+            ['members', t('room.everyMember'), t('room.everyMemberHelp')],
+            ['moderators', t('room.moderators'), t('room.moderatorsHelp')],
           ], (v) => { form.invitePolicy = v; }),
         ]),
         error.value ? h('p', { class: 'help is-danger', role: 'alert' }, error.value) : null,
@@ -422,24 +426,24 @@ const SettingsDialog = {
       h(Integrations, { chatId: props.chatId }),
       h(OutgoingWebhooks, { chatId: props.chatId }),
       h('div', { class: 'danger-zone' }, [
-        h('div', [h('strong', 'Delete this chat'), h('p', { class: 'is-size-7 has-text-grey' }, 'Every message goes, for everyone.')]),
-        h('button', { class: 'button is-danger is-light is-small', type: 'button', id: 'room-delete', onClick: remove }, [icon('trash', { size: 14 }), h('span', { class: 'ml-1' }, 'Delete…')]),
+        h('div', [h('strong', t('room.deleteChat')), h('p', { class: 'is-size-7 has-text-grey' }, t('room.deleteHelp'))]),
+        h('button', { class: 'button is-danger is-light is-small', type: 'button', id: 'room-delete', onClick: remove }, [icon('trash', { size: 14 }), h('span', { class: 'ml-1' }, t('room.deleteDots'))]),
       ]),
     ], [
-      h('button', { class: 'button', type: 'button', onClick: close }, 'Cancel'),
-      h('button', { class: ['button', 'is-primary', busy.value ? 'is-loading' : ''], type: 'submit', form: 'room-settings-form', id: 'room-settings-save' }, 'Save'),
+      h('button', { class: 'button', type: 'button', onClick: close }, t('action.cancel')),
+      h('button', { class: ['button', 'is-primary', busy.value ? 'is-loading' : ''], type: 'submit', form: 'room-settings-form', id: 'room-settings-save' }, t('action.save')),
     ], 'settings-dialog');
   },
 };
 
 // EXPIRIES are the link lifetimes offered; the server takes 60 s to 365
 // days, so the longest is a year rather than never.
-const EXPIRIES = [['3600', '1 hour'], ['86400', '1 day'], ['604800', '7 days'], ['2592000', '30 days'], ['31536000', '1 year']];
+const EXPIRIES = [['3600', 'room.expiry.hour'], ['86400', 'room.expiry.day'], ['604800', 'room.expiry.week'], ['2592000', 'room.expiry.month'], ['31536000', 'room.expiry.year']];
 
 function expiryText(iso) {
-  const t = new Date(iso).getTime();
-  if (!iso || isNaN(t)) return 'never expires';
-  return (t <= Date.now() ? 'expired ' : 'expires ') + fullTime(iso);
+  const at = new Date(iso).getTime();
+  if (!iso || isNaN(at)) return t('room.neverExpires');
+  return t(at <= Date.now() ? 'room.expired' : 'room.expires', { time: fullTime(iso) });
 }
 
 const InviteDialog = {
@@ -466,7 +470,7 @@ const InviteDialog = {
           const users = await roomApi.searchUsers(q);
           if (seq === searchSeq) found.value = users;
         } catch (err) {
-          if (seq === searchSeq) peopleError.value = 'Search failed: ' + (err.message || err);
+          if (seq === searchSeq) peopleError.value = t('search.failed', { error: err.message || err });
         } finally {
           if (seq === searchSeq) searching.value = false;
         }
@@ -487,10 +491,10 @@ const InviteDialog = {
       peopleError.value = '';
       try {
         await sendEvent('inviteMembers', { chatId: props.chatId, userIds: picked.value.map((u) => u.userId) });
-        toast(`Invited ${picked.value.map((u) => u.userName).join(', ')}`, { kind: 'success', icon: 'userPlus' });
+        toast(t('room.invited', { names: picked.value.map((u) => u.userName).join(', ') }), { kind: 'success', icon: 'userPlus' });
         picked.value = [];
       } catch (err) {
-        peopleError.value = 'Could not invite: ' + errorText(err);
+        peopleError.value = t('room.inviteFailed', { error: errorText(err) });
       } finally {
         busy.value = false;
       }
@@ -506,14 +510,14 @@ const InviteDialog = {
       try {
         invites.value = await roomApi.invites(props.chatId);
       } catch (err) {
-        linkError.value = 'Could not list the links: ' + (err.message || err);
+        linkError.value = t('room.linksFailed', { error: err.message || err });
       }
     }
-    watch(tab, (t) => { if (t === 'links') loadInvites(); });
+    watch(tab, (which) => { if (which === 'links') loadInvites(); });
     async function createLink(e) {
       e.preventDefault();
       const uses = maxUses.value === '' ? 0 : Number(maxUses.value);
-      if (!Number.isInteger(uses) || uses < 0 || uses > MAX_INVITE_USES) { linkError.value = `Uses: a whole number up to ${MAX_INVITE_USES}, or empty for no limit`; return; }
+      if (!Number.isInteger(uses) || uses < 0 || uses > MAX_INVITE_USES) { linkError.value = t('room.usesError', { max: MAX_INVITE_USES }); return; }
       busy.value = true;
       linkError.value = '';
       copied.value = false;
@@ -522,7 +526,7 @@ const InviteDialog = {
         created.value = { ...inv, url: inv.url || `${location.origin}/invite/${inv.token}` };
         await loadInvites();
       } catch (err) {
-        linkError.value = 'Could not create the link: ' + (err.message || err);
+        linkError.value = t('room.linkFailed', { error: err.message || err });
       } finally {
         busy.value = false;
       }
@@ -542,27 +546,27 @@ const InviteDialog = {
         await roomApi.revokeInvite(props.chatId, inv.id);
         await loadInvites();
       } catch (err) {
-        linkError.value = 'Could not revoke the link: ' + (err.message || err);
+        linkError.value = t('room.revokeFailed', { error: err.message || err });
       }
     }
     function creatorName(id) {
       const c = chatById(props.chatId);
       const m = c && c.members && c.members[id];
       if (id === state.me.userId) return 'you';
-      return (m && m.userName) || 'a former member';
+      return (m && m.userName) || t('room.formerMember');
     }
 
     function peopleTab() {
       return [
         h('div', { class: 'field' }, [
-          h('label', { class: 'label', for: 'invite-search' }, 'Find people by name'),
+          h('label', { class: 'label', for: 'invite-search' }, t('room.findPeople')),
           h('div', { class: ['control', searching.value ? 'is-loading' : ''] }, h('input', {
-            id: 'invite-search', class: 'input', type: 'search', placeholder: 'Name or @handle', value: query.value, autocomplete: 'off', maxlength: 64,
+            id: 'invite-search', class: 'input', type: 'search', placeholder: t('room.nameOrHandle'), value: query.value, autocomplete: 'off', maxlength: 64,
             onInput: (e) => { query.value = e.target.value; peopleError.value = ''; search(); },
           })),
         ]),
         picked.value.length ? h('div', { class: 'tags picked' }, picked.value.map((u) => h('span', { class: 'tag is-link is-light', key: u.userId }, [
-          u.userName, h('button', { class: 'delete is-small', 'aria-label': `Do not invite ${u.userName}`, onClick: () => { picked.value = picked.value.filter((p) => p.userId !== u.userId); } }),
+          u.userName, h('button', { class: 'delete is-small', 'aria-label': t('room.doNotInvite', { name: u.userName }), onClick: () => { picked.value = picked.value.filter((p) => p.userId !== u.userId); } }),
         ]))) : null,
         h('ul', { class: 'invite-results', id: 'invite-results' }, found.value.map((u) => {
           const member = isMember(u.userId);
@@ -572,54 +576,54 @@ const InviteDialog = {
           }, [avatar(u), h('span', { class: 'member-name' }, u.userName), u.handle ? h('span', { class: 'member-handle' }, '@' + u.handle) : null,
             h('span', { class: 'invite-state' }, member ? 'member' : chosen ? 'picked' : 'add')]));
         })),
-        query.value.trim() && !searching.value && !found.value.length ? h('p', { class: 'is-size-7 has-text-grey' }, 'Nobody by that name.') : null,
+        query.value.trim() && !searching.value && !found.value.length ? h('p', { class: 'is-size-7 has-text-grey' }, t('room.nobody')) : null,
         peopleError.value ? h('p', { class: 'help is-danger', role: 'alert' }, peopleError.value) : null,
         h('button', {
           class: ['button', 'is-primary', busy.value ? 'is-loading' : ''], id: 'invite-people', disabled: !picked.value.length, onClick: invitePeople,
-        }, picked.value.length ? `Invite ${picked.value.length} ${picked.value.length === 1 ? 'person' : 'people'}` : 'Invite'),
+        }, picked.value.length ? t('room.inviteN', { n: picked.value.length }) : t('room.invite')),
       ];
     }
     function linksTab() {
       return [
         h('form', { class: 'invite-form', id: 'invite-link-form', onSubmit: createLink }, [
           h('div', { class: 'field' }, [
-            h('label', { class: 'label', for: 'invite-expiry' }, 'Expires'),
+            h('label', { class: 'label', for: 'invite-expiry' }, t('room.expiresLabel')),
             h('div', { class: 'select' }, h('select', { id: 'invite-expiry', value: expires.value, onChange: (e) => { expires.value = e.target.value; } },
-              EXPIRIES.map(([v, label]) => h('option', { value: v, selected: expires.value === v }, label)))),
+              EXPIRIES.map(([v, key]) => h('option', { value: v, selected: expires.value === v }, t(key))))),
           ]),
           h('div', { class: 'field' }, [
-            h('label', { class: 'label', for: 'invite-max-uses' }, 'Max uses'),
+            h('label', { class: 'label', for: 'invite-max-uses' }, t('room.maxUses')),
             h('input', {
-              id: 'invite-max-uses', class: 'input', type: 'number', min: 1, max: MAX_INVITE_USES, placeholder: 'No limit', value: maxUses.value,
+              id: 'invite-max-uses', class: 'input', type: 'number', min: 1, max: MAX_INVITE_USES, placeholder: t('room.noLimit'), value: maxUses.value,
               onInput: (e) => { maxUses.value = e.target.value; },
             }),
           ]),
-          h('button', { class: ['button', 'is-primary', busy.value ? 'is-loading' : ''], type: 'submit', id: 'invite-create' }, [icon('link', { size: 16 }), h('span', { class: 'ml-1' }, 'Create link')]),
+          h('button', { class: ['button', 'is-primary', busy.value ? 'is-loading' : ''], type: 'submit', id: 'invite-create' }, [icon('link', { size: 16 }), h('span', { class: 'ml-1' }, t('room.createLink'))]),
         ]),
         created.value ? h('div', { class: 'field has-addons created-link' }, [
           h('div', { class: 'control is-expanded' }, h('input', { id: 'invite-url', class: 'input', readonly: true, value: created.value.url, onFocus: (e) => e.target.select() })),
-          h('div', { class: 'control' }, h('button', { class: 'button is-link', id: 'invite-copy', type: 'button', onClick: copy }, copied.value ? 'Copied' : 'Copy')),
+          h('div', { class: 'control' }, h('button', { class: 'button is-link', id: 'invite-copy', type: 'button', onClick: copy }, copied.value ? t('md.copied') : t('md.copy'))),
         ]) : null,
         linkError.value ? h('p', { class: 'help is-danger', role: 'alert' }, linkError.value) : null,
-        h('h3', { class: 'invite-list-title' }, 'Links of this chat'),
+        h('h3', { class: 'invite-list-title' }, t('room.links')),
         invites.value.length ? h('ul', { class: 'invite-list', id: 'invite-list' }, invites.value.map((inv) => h('li', {
           key: inv.id, class: ['invite-row', inv.revoked ? 'is-revoked' : ''], 'data-invite-id': inv.id,
         }, [
           h('div', { class: 'invite-row-text' }, [
-            h('div', [`By ${creatorName(inv.createdBy)} · `, h('span', { class: 'invite-uses' }, `${inv.uses || 0}${inv.maxUses ? ' of ' + inv.maxUses : ''} use${inv.uses === 1 && !inv.maxUses ? '' : 's'}`)]),
+            h('div', [t('room.by', { name: creatorName(inv.createdBy) }) + ' · ', h('span', { class: 'invite-uses' }, inv.maxUses ? t('room.usesOf', { n: inv.uses || 0, max: inv.maxUses }) : t('room.uses', { n: inv.uses || 0 }))]),
             h('div', { class: 'is-size-7 has-text-grey' }, inv.revoked ? 'revoked' : expiryText(inv.expires)),
           ]),
-          inv.revoked ? null : h('button', { class: 'button is-small is-danger is-light invite-revoke', onClick: () => revoke(inv) }, 'Revoke'),
-        ]))) : h('p', { class: 'is-size-7 has-text-grey' }, 'No links yet.'),
+          inv.revoked ? null : h('button', { class: 'button is-small is-danger is-light invite-revoke', onClick: () => revoke(inv) }, t('room.revoke')),
+        ]))) : h('p', { class: 'is-size-7 has-text-grey' }, t('room.noLinks')),
       ];
     }
-    return () => dialogFrame(`Invite to “${chatName(props.chatId)}”`, [
+    return () => dialogFrame(t('room.inviteTo', { name: chatName(props.chatId) }), [
       h('div', { class: 'tabs is-small' }, h('ul', [
-        h('li', { class: tab.value === 'people' ? 'is-active' : '' }, h('a', { href: '#', id: 'invite-tab-people', onClick: (e) => { e.preventDefault(); tab.value = 'people'; } }, 'People')),
-        h('li', { class: tab.value === 'links' ? 'is-active' : '' }, h('a', { href: '#', id: 'invite-tab-links', onClick: (e) => { e.preventDefault(); tab.value = 'links'; } }, 'Invite links')),
+        h('li', { class: tab.value === 'people' ? 'is-active' : '' }, h('a', { href: '#', id: 'invite-tab-people', onClick: (e) => { e.preventDefault(); tab.value = 'people'; } }, t('people.title'))),
+        h('li', { class: tab.value === 'links' ? 'is-active' : '' }, h('a', { href: '#', id: 'invite-tab-links', onClick: (e) => { e.preventDefault(); tab.value = 'links'; } }, t('room.inviteLinks'))),
       ])),
       ...(tab.value === 'people' ? peopleTab() : linksTab()),
-    ], [h('button', { class: 'button', type: 'button', onClick: close }, 'Done')], 'invite-dialog');
+    ], [h('button', { class: 'button', type: 'button', onClick: close }, t('settings.done'))], 'invite-dialog');
   },
 };
 
@@ -633,7 +637,7 @@ function NoticeDialog() {
         h('p', { class: 'modal-card-title', id: 'invite-notice-title' }, n.title),
       ]),
       h('section', { class: 'modal-card-body' }, h('p', { id: 'invite-notice-text' }, n.text)),
-      h('footer', { class: 'modal-card-foot buttons is-right' }, h('button', { class: 'button is-primary', onClick: () => { room.notice = null; } }, 'OK')),
+      h('footer', { class: 'modal-card-foot buttons is-right' }, h('button', { class: 'button is-primary', onClick: () => { room.notice = null; } }, t('action.ok'))),
     ]),
   ]);
 }
@@ -673,9 +677,9 @@ export const RoomOverlays = {
 export const Banned = {
   setup() {
     return () => h('main', { class: 'center-screen' }, h('div', { class: 'box banned-box', id: 'banned', role: 'alert' }, [
-      h('div', { class: 'brand-large has-text-danger' }, [icon('shield', { size: 32 }), h('h1', { class: 'title is-4' }, 'Your account has been banned')]),
-      h('p', 'An administrator of this server has banned your account. You have been signed out, and you cannot sign in again unless the ban is lifted.'),
-      h('p', { class: 'is-size-7 has-text-grey mt-3' }, 'If you think this is a mistake, contact the people who run this server.'),
+      h('div', { class: 'brand-large has-text-danger' }, [icon('shield', { size: 32 }), h('h1', { class: 'title is-4' }, t('banned.title'))]),
+      h('p', t('banned.body')),
+      h('p', { class: 'is-size-7 has-text-grey mt-3' }, t('banned.mistake')),
     ]));
   },
 };
@@ -706,22 +710,20 @@ async function acceptPendingInvite() {
     const c = await roomApi.acceptInvite(token);
     state.chats[c.id] = { ...(state.chats[c.id] || {}), ...c, joined: true };
     await openChat(c.id, { focus: true });
-    toast(`You joined “${c.name}”`, { kind: 'success', icon: 'users' });
+    toast(t('toast.joined', { name: c.name }), { kind: 'success', icon: 'users' });
   } catch (err) {
-    room.notice = { title: 'This invite link cannot be used', text: inviteErrorText(err) };
+    room.notice = { title: t('invite.cannot'), text: inviteErrorText(err) };
   }
 }
 
 // inviteErrorText says why an invite link failed, in words.
 function inviteErrorText(err) {
   const why = String((err && err.message) || '').toLowerCase();
-  const ask = ' Ask whoever sent it for a new one.';
-  if (err && err.status === 404) return 'This invite link is not valid: it may have been copied incompletely.' + ask;
+  const ask = ' ' + t('invite.ask');
+  if (err && err.status === 404) return t('invite.invalid') + ask;
   if (err && err.status === 410) {
-    if (why.includes('revoked')) return 'This invite link has been revoked.' + ask;
-    if (why.includes('expired')) return 'This invite link has expired.' + ask;
-    if (why.includes('used')) return 'This invite link has been used up.' + ask;
-    return 'This invite link is no longer valid.' + ask;
+    for (const k of ['revoked', 'expired', 'used']) if (why.includes(k)) return t('invite.' + k) + ask;
+    return t('invite.gone') + ask;
   }
-  return 'The invite could not be used: ' + errorText(err);
+  return t('invite.failed', { error: errorText(err) });
 }

@@ -9,6 +9,7 @@ import { jumpTo } from './message.js';
 import { HttpError } from './api.js';
 import { icon } from './icons.js';
 import { shortTime, fullTime } from './text.js';
+import { t } from './i18n.js';
 
 const DEBOUNCE_MS = 250;
 const MAX_QUERY = 1000;      // characters sent; the server ignores more anyway
@@ -20,7 +21,7 @@ async function getJSON(path) {
   try {
     res = await fetch(path, { credentials: 'same-origin', headers: { Accept: 'application/json' } });
   } catch {
-    throw new HttpError(0, 'network', 'The server cannot be reached');
+    throw new HttpError(0, 'network', t('error.unreachable'));
   }
   let data = null;
   try { data = await res.json(); } catch { /* not JSON */ }
@@ -166,7 +167,7 @@ export const SearchBox = {
         else if (c.kind === 'person') await startPrivateChat(c.id);
         else await showMessage(c.chatId, Number(c.id));
       } catch (err) {
-        toast('Could not open it: ' + errorText(err), { kind: 'danger' });
+        toast(t('search.openFailed', { error: errorText(err) }), { kind: 'danger' });
       }
     }
 
@@ -217,7 +218,7 @@ export const SearchBox = {
       const body = [];
       let i = 0;
       if (names.value.length) {
-        body.push(h('li', { class: 'search-heading', role: 'presentation' }, 'Go to'));
+        body.push(h('li', { class: 'search-heading', role: 'presentation' }, t('search.goTo')));
         for (const c of names.value) {
           body.push(option(c, i++, [icon(c.kind === 'chat' ? 'hash' : 'user', { size: 14 }), h('span', { class: 'search-name-text' }, c.name)]));
         }
@@ -237,18 +238,18 @@ export const SearchBox = {
         }
       }
       let note = null;
-      if (unsupported.value) note = 'Message search needs the SQLite or PostgreSQL store on the server.';
-      else if (error.value) note = 'Search failed: ' + error.value;
-      else if (busy.value && !results.value.length) note = 'Searching…';
-      else if (q && searched.value === q && !results.value.length) note = 'No messages found.';
-      else if (!q) note = 'Search messages, or a chat or person by name. Filters: in:#chat from:@name has:file before:2026-01-31 after:2026-01-01';
+      if (unsupported.value) note = t('search.unsupported');
+      else if (error.value) note = t('search.failed', { error: error.value });
+      else if (busy.value && !results.value.length) note = t('search.searching');
+      else if (q && searched.value === q && !results.value.length) note = t('search.none');
+      else if (!q) note = t('search.hint');
       return h('div', { class: 'search-panel box', id: 'search-panel' }, [
         note ? h('p', { class: ['search-note', unsupported.value || error.value ? 'has-text-danger' : ''], role: 'status' }, note) : null,
-        body.length ? h('ul', { class: 'search-list', role: 'listbox', id: 'search-results', 'aria-label': 'Search results' }, body) : null,
+        body.length ? h('ul', { class: 'search-list', role: 'listbox', id: 'search-results', 'aria-label': t('search.results') }, body) : null,
         cursor.value ? h('button', {
           class: ['button', 'is-small', 'is-fullwidth', 'is-ghost', busy.value ? 'is-loading' : ''], id: 'search-more',
           onMousedown: (e) => e.preventDefault(), onClick: () => run(true),
-        }, 'More results') : null,
+        }, t('search.more')) : null,
       ]);
     }
 
@@ -256,7 +257,7 @@ export const SearchBox = {
       h('div', { class: 'control has-icons-left' }, [
         h('input', {
           ref: input, id: 'search-input', class: 'input is-small', type: 'search', autocomplete: 'off', spellcheck: 'false',
-          placeholder: 'Search  ( / )', 'aria-label': 'Search messages, chats and people', maxlength: MAX_QUERY,
+          placeholder: t('search.placeholder'), 'aria-label': t('search.label'), maxlength: MAX_QUERY,
           role: 'combobox', 'aria-expanded': String(open.value), 'aria-controls': 'search-panel', 'aria-autocomplete': 'list',
           'aria-activedescendant': open.value && choices.value.length ? 'search-opt-' + active.value : null,
           value: text.value, onInput, onKeydown, onFocus: () => { open.value = true; },

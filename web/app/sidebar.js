@@ -5,13 +5,14 @@ import {
   state, openChat, joinChat, confirmLeave, showPage, chatName, isJoined, isGroupDM, partners, errorText, toast,
 } from './store.js';
 import { icon } from './icons.js';
+import { t } from './i18n.js';
 import { personAvatar, handleText, presence } from './people.js';
 
 function badges(id) {
   const n = state.unread[id] || 0;
   const m = state.mentions[id] || 0;
   return [
-    m ? h('span', { class: 'tag is-warning is-rounded mention-badge', title: `${m} mention${m === 1 ? '' : 's'}`, 'aria-label': `${m} mentions` }, '@' + m) : null,
+    m ? h('span', { class: 'tag is-warning is-rounded mention-badge', title: t('side.mentions', { n: m }), 'aria-label': t('side.mentions', { n: m }) }, '@' + m) : null,
     n ? h('span', { class: 'tag is-danger is-rounded unread-badge' }, String(n)) : null,
   ];
 }
@@ -25,16 +26,16 @@ function chatMenu(c) {
   const open = state.menu === c.id;
   return h('div', { class: ['dropdown', 'is-right', 'menu-anchor', open ? 'is-active' : ''] }, [
     h('button', {
-      class: 'button is-small is-ghost side-action chat-menu-button', 'aria-label': `More for ${c.name}`, title: 'More',
+      class: 'button is-small is-ghost side-action chat-menu-button', 'aria-label': t('side.moreFor', { name: c.name }), title: t('action.more'),
       'aria-haspopup': 'menu', 'aria-expanded': String(open),
       onClick: () => { state.menu = open ? null : c.id; },
     }, icon('more', { size: 16 })),
     open ? h('div', { class: 'dropdown-menu', role: 'menu' }, h('div', { class: 'dropdown-content' }, [
-      h('button', { class: 'dropdown-item leave-chat', role: 'menuitem', onClick: () => confirmLeave(c.id) }, [icon('logout', { size: 14 }), h('span', 'Leave chat')]),
+      h('button', { class: 'dropdown-item leave-chat', role: 'menuitem', onClick: () => confirmLeave(c.id) }, [icon('logout', { size: 14 }), h('span', t('side.leave'))]),
       mayDelete(c) ? h('button', {
         class: 'dropdown-item has-text-danger delete-chat', role: 'menuitem',
         onClick: () => { state.menu = null; state.modal = { kind: 'delete', chatId: c.id }; },
-      }, [icon('trash', { size: 14 }), h('span', 'Delete chat')]) : null,
+      }, [icon('trash', { size: 14 }), h('span', t('side.delete'))]) : null,
     ])) : null,
   ]);
 }
@@ -43,7 +44,7 @@ function groupItem(c) {
   const n = state.unread[c.id] || 0;
   return h('li', { key: c.id, class: ['side-item', state.active === c.id && !state.page ? 'is-active' : '', n ? 'has-unread' : ''], 'data-chat-id': c.id }, [
     h('button', {
-      class: 'side-main chat-entry', 'aria-label': `Open chat ${c.name}` + (n ? `, ${n} unread` : ''),
+      class: 'side-main chat-entry', 'aria-label': t('side.openChat', { name: c.name }) + (n ? t('side.unreadSuffix', { n }) : ''),
       onClick: () => { state.page = null; openChat(c.id, { focus: true }); },
     }, [
       h('span', { class: 'chat-glyph' }, icon(c.visibility === 'private' ? 'lock' : 'hash', { size: 16 })),
@@ -61,7 +62,7 @@ function dmItem(c) {
   const name = chatName(c.id);
   return h('li', { key: c.id, class: ['side-item', 'dm-entry', state.active === c.id && !state.page ? 'is-active' : '', n ? 'has-unread' : ''], 'data-chat-id': c.id }, [
     h('button', {
-      class: 'side-main', 'aria-label': `Open conversation with ${name}` + (one ? ` (${presence(one)})` : '') + (n ? `, ${n} unread` : ''),
+      class: 'side-main', 'aria-label': t('side.openDM', { name }) + (one ? ` (${t('presence.' + presence(one))})` : '') + (n ? t('side.unreadSuffix', { n }) : ''),
       onClick: () => { state.page = null; openChat(c.id, { focus: true }); },
     }, [
       one ? personAvatar(one, 's') : h('span', { class: 'group-glyph' }, [icon('users', { size: 16 }), h('span', { class: 'group-count' }, String(others.length + 1))]),
@@ -84,37 +85,37 @@ export const Sidebar = {
       class: ['side-nav-item', state.page === page ? 'is-active' : ''], id, 'aria-current': state.page === page ? 'page' : null,
       onClick: () => showPage(page),
     }, [icon(glyph, { size: 16 }), h('span', label)]);
-    return () => h('aside', { id: 'sidebar', class: ['sidebar', state.sidebarOpen ? 'is-open' : ''], 'aria-label': 'Chats and people' }, [
-      h('nav', { class: 'side-nav', 'aria-label': 'Directories' }, [
-        navButton('browse', 'browse-chats', 'compass', 'Browse chats'),
-        navButton('people', 'open-people', 'users', 'People'),
+    return () => h('aside', { id: 'sidebar', class: ['sidebar', state.sidebarOpen ? 'is-open' : ''], 'aria-label': t('side.label') }, [
+      h('nav', { class: 'side-nav', 'aria-label': t('side.directories') }, [
+        navButton('browse', 'browse-chats', 'compass', t('side.browse')),
+        navButton('people', 'open-people', 'users', t('side.people')),
       ]),
       h('section', { class: 'side-section', 'aria-labelledby': 'chats-heading' }, [
         h('div', { class: 'side-heading' }, [
-          h('h2', { id: 'chats-heading' }, 'Group chats'),
+          h('h2', { id: 'chats-heading' }, t('side.groups')),
           h('button', {
-            class: 'button is-small is-primary is-soft', id: 'new-chat', 'aria-label': 'New group chat', title: 'Create a group chat',
+            class: 'button is-small is-primary is-soft', id: 'new-chat', 'aria-label': t('side.create'), title: t('side.create'),
             onClick: () => { state.modal = { kind: 'create' }; },
-          }, [icon('plus', { size: 16 }), h('span', 'New')]),
+          }, [icon('plus', { size: 16 }), h('span', t('side.new'))]),
         ]),
         h('ul', { class: 'side-list', id: 'chat-list' }, joined.value.map(groupItem)),
         joined.value.length ? null : h('p', { class: 'side-empty' }, [
-          'You are in no group chat yet. ',
-          h('button', { class: 'button is-text is-small p-0', onClick: () => showPage('browse') }, 'Browse chats'),
+          t('side.noGroups'),
+          h('button', { class: 'button is-text is-small p-0', onClick: () => showPage('browse') }, t('side.browse')),
         ]),
       ]),
       h('section', { class: 'side-section', 'aria-labelledby': 'dms-heading' }, [
         h('div', { class: 'side-heading' }, [
-          h('h2', { id: 'dms-heading' }, 'Direct messages'),
+          h('h2', { id: 'dms-heading' }, t('side.dms')),
           h('button', {
-            class: 'button is-small is-ghost', id: 'new-group-dm', 'aria-label': 'New group message', title: 'New group message',
+            class: 'button is-small is-ghost', id: 'new-group-dm', 'aria-label': t('side.newGroupDM'), title: t('side.newGroupDM'),
             onClick: () => { state.modal = { kind: 'groupdm' }; },
           }, icon('plus', { size: 16 })),
         ]),
         h('ul', { class: 'side-list', id: 'dm-list' }, dms.value.map(dmItem)),
         dms.value.length ? null : h('p', { class: 'side-empty' }, [
-          'No conversations yet. ',
-          h('button', { class: 'button is-text is-small p-0', onClick: () => showPage('people') }, 'Find people'),
+          t('side.noDMs'),
+          h('button', { class: 'button is-text is-small p-0', onClick: () => showPage('people') }, t('side.findPeople')),
         ]),
       ]),
     ]);
@@ -139,17 +140,17 @@ export const BrowsePage = {
       try {
         await joinChat(c.id);
       } catch (err) {
-        toast(`Could not join ${c.name}: ${errorText(err)}`, { kind: 'danger' });
+        toast(t('toast.joinFailed', { name: c.name, error: errorText(err) }), { kind: 'danger' });
       } finally {
         busy.value = '';
       }
     }
     return () => h('section', { class: 'page browse-page', 'aria-labelledby': 'browse-heading' }, [
       h('header', { class: 'page-head' }, [
-        h('h2', { id: 'browse-heading', class: 'title is-5' }, 'Browse chats'),
+        h('h2', { id: 'browse-heading', class: 'title is-5' }, t('browse.title')),
         h('div', { class: 'control has-icons-left search-box' }, [
-          h('label', { class: 'is-sr-only', for: 'browse-filter' }, 'Filter chats'),
-          h('input', { id: 'browse-filter', class: 'input', type: 'search', placeholder: 'Filter by name or topic', value: filter.value, onInput: (e) => { filter.value = e.target.value; } }),
+          h('label', { class: 'is-sr-only', for: 'browse-filter' }, t('browse.filter')),
+          h('input', { id: 'browse-filter', class: 'input', type: 'search', placeholder: t('browse.filterPlaceholder'), value: filter.value, onInput: (e) => { filter.value = e.target.value; } }),
           h('span', { class: 'icon is-left' }, icon('search', { size: 16 })),
         ]),
       ]),
@@ -160,15 +161,15 @@ export const BrowsePage = {
           h('div', { class: 'browse-text' }, [
             h('div', { class: 'browse-name' }, c.name),
             c.topic ? h('div', { class: 'browse-topic' }, c.topic) : null,
-            members ? h('div', { class: 'browse-meta' }, `${members} member${members === 1 ? '' : 's'}`) : null,
+            members ? h('div', { class: 'browse-meta' }, t('browse.members', { n: members })) : null,
           ]),
           h('button', {
-            class: ['button', 'is-small', 'is-primary', 'join-chat', busy.value === c.id ? 'is-loading' : ''], 'aria-label': `Join ${c.name}`,
+            class: ['button', 'is-small', 'is-primary', 'join-chat', busy.value === c.id ? 'is-loading' : ''], 'aria-label': t('browse.joinName', { name: c.name }),
             onClick: () => join(c),
-          }, 'Join'),
+          }, t('browse.join')),
         ]);
       })),
-      open.value.length ? null : h('p', { class: 'page-empty' }, filter.value ? 'No chat matches.' : 'You are in every public chat. Create a new one with “New”.'),
+      open.value.length ? null : h('p', { class: 'page-empty' }, filter.value ? t('browse.noMatch') : t('browse.allJoined')),
     ]);
   },
 };

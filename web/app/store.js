@@ -8,6 +8,8 @@ import { unescapeAnnouncement } from './text.js';
 import { Outbox } from './outbox.js';
 import { applyMessageEvent, messageFields, loadDraft, saveDraft } from './message.js';
 import { forgetOfflineData, unreachable, whenReachable } from './offline.js';
+import { t } from './i18n.js';
+import { loadSettings, notable, playSound } from './settings.js';
 
 const PAGE = 50;          // messages per history page
 const TYPING_SHOW_MS = 6000;
@@ -42,6 +44,7 @@ export const state = reactive({
   modal: null,            // {kind: 'create' | 'groupdm' | 'rename'} | {kind: 'delete' | 'leave', chatId}
   hidden: document.hidden,
   offline: false,         // started without the server: read-only, on what the service worker kept
+  netOffline: navigator.onLine === false, // the browser knows it has no network
 });
 
 let client = null;
@@ -79,7 +82,7 @@ export function chatName(id) {
     if (others.length) return others.join(', ');
   }
   if (c) return c.name;
-  return isPrivate(id) ? 'Private chat' : 'Chat';
+  return isPrivate(id) ? t('chat.private') : t('chat.chat');
 }
 
 // partners lists the members of a chat other than the caller.
@@ -108,7 +111,7 @@ function directMembers(id, name) {
 // over the name a chat or message was stored with.
 export function personName(userId, fallback) {
   const p = state.people[userId];
-  return (p && p.userName) || fallback || 'Someone';
+  return (p && p.userName) || fallback || t('chat.someone');
 }
 
 // isJoined tells whether the caller is a member of a group chat (servers
@@ -124,15 +127,15 @@ export function totalUnread() {
 }
 
 export function toast(text, opts = {}) {
-  const t = { id: ++toastSeq, text, kind: opts.kind || 'info', action: opts.action || null, icon: opts.icon || null };
-  state.toasts.push(t);
+  const item = { id: ++toastSeq, text, kind: opts.kind || 'info', action: opts.action || null, icon: opts.icon || null };
+  state.toasts.push(item);
   if (state.toasts.length > 5) state.toasts.splice(0, state.toasts.length - 5);
-  setTimeout(() => dismissToast(t.id), opts.ms || TOAST_MS);
-  return t;
+  setTimeout(() => dismissToast(item.id), opts.ms || TOAST_MS);
+  return item;
 }
 
 export function dismissToast(id) {
-  const i = state.toasts.findIndex((t) => t.id === id);
+  const i = state.toasts.findIndex((x) => x.id === id);
   if (i >= 0) state.toasts.splice(i, 1);
 }
 
@@ -153,14 +156,8 @@ function notePerson(u) {
 
 // ---------- start-up ----------
 
-const STEP_LABELS = [
-  ['auth', 'Checking your sign-in'],
-  ['config', 'Loading settings'],
-  ['chats', 'Loading chats'],
-  ['token', 'Getting an access token'],
-  ['connect', 'Connecting to the chat server'],
-  ['presence', 'Announcing you to the others'],
-];
+// The start-up steps; each is shown with its text, t('loading.' + key).
+const STEPS = ['auth', 'config', 'chats', 'token', 'connect', 'presence'];
 
 function step(key, status) {
   const s = state.steps.find((x) => x.key === key);
@@ -170,7 +167,7 @@ function step(key, status) {
 export async function boot() {
   if (client) { client.stop(); client = null; } // "Try again" after a failed start
   state.phase = 'loading';
-  state.steps = STEP_LABELS.map(([key, label]) => ({ key, label, status: 'pending' }));
+  state.steps = STEPS.map((key) => ({ key, status: 'pending' }));
   let current = 'auth';
   try {
     step('auth', 'active');
@@ -180,6 +177,7 @@ export async function boot() {
       return;
     }
     state.me = { userId: p.userId, userName: p.userDetails, provider: p.identityProvider, handle: '', admin: false };
+    loadSettings(p.userId);
     if (state.signinError) {
       // Signed in after all: the refusal is history.
       state.signinError = '';
@@ -219,7 +217,7 @@ export async function boot() {
     client.addEventListener('unauthorized', () => { location.reload(); });
     client.addEventListener('banned', () => { state.phase = 'banned'; });
     client.start();
-    await withTimeout(opened, 30000, 'The chat server did not answer');
+    await withTimeout(opened, 30000, t('loading.noAnswer'));
     client.sendEvent('userConnected', { userName: state.me.userName, userProvider: state.me.provider }).catch(() => {});
     step('connect', 'done');
 
@@ -237,7 +235,7 @@ export async function boot() {
   } catch (err) {
     if (current) step(current, 'error');
     if (err && err.status === 401) { await showSignIn(); return; }
-    state.error = (err && err.message) || 'Something went wrong';
+    state.error = (err && err.message) || t('loading.wrong');
   }
 }
 
@@ -410,7 +408,7 @@ export async function openChat(chatId, { focus = true, quiet = false } = {}) {
     view.loaded = true;
   } catch (err) {
     view.error = errorText(err);
-    if (!quiet) toast(`Could not open ${chatName(chatId)}: ${view.error}`, { kind: 'danger' });
+    if (!quiet) toast(t('toast.openFailed', { name: chatName(chatId), error: view.error }), { kind: 'danger' });
   } finally {
     view.loading = false;
   }
@@ -559,7 +557,7 @@ export async function loadNewer(chatId) {
     for (const m of r.messages || []) addMessage(view, m, { history: true });
     view.hasNewer = !!r.hasMore;
   } catch (err) {
-    toast('Could not load newer messages: ' + errorText(err), { kind: 'danger' });
+    toast(t('toast.newerFailed', { error: errorText(err) }), { kind: 'danger' });
   } finally {
     view.loadingNewer = false;
   }
@@ -576,7 +574,7 @@ export async function loadOlder(chatId) {
     view.hasMore = !!r.hasMore;
     return true;
   } catch (err) {
-    toast('Could not load older messages: ' + errorText(err), { kind: 'danger' });
+    toast(t('toast.olderFailed', { error: errorText(err) }), { kind: 'danger' });
     return false;
   } finally {
     view.loadingOlder = false;
@@ -676,8 +674,24 @@ function onGroupMessage(chatId, f) {
   if (typeof d === 'string') {
     const view = state.views[chatId];
     if (!view) return;
-    view.items.push({ kind: 'note', key: 'n' + (++toastSeq), text: unescapeAnnouncement(d), time: new Date().toISOString() });
+    view.items.push({ kind: 'note', key: 'n' + (++toastSeq), text: announcementText(unescapeAnnouncement(d)), time: new Date().toISOString() });
   }
+}
+
+// The server's announcements are in English (the original client shows
+// them as they come): the ones it sends are said again in the app's language.
+const ANNOUNCEMENTS = [
+  [/^💬 (.+) has joined the chat$/su, '💬 ', 'note.joined'],
+  [/^💨 (.+) has left the chat$/su, '💨 ', 'note.left'],
+  [/^💬 (.+) wants to chat$/su, '💬 ', 'note.wantsToChat'],
+];
+
+function announcementText(s) {
+  for (const [re, mark, key] of ANNOUNCEMENTS) {
+    const m = s.match(re);
+    if (m) return mark + t(key, { name: m[1] });
+  }
+  return s;
 }
 
 // mentionsMe tells whether a message as delivered mentions the caller: the
@@ -708,7 +722,7 @@ function onChatEvent(ev, d) {
       delete state.chats[d];
       if (state.views[d]) {
         closeTab(d);
-        toast(`“${c ? c.name : 'A chat'}” was deleted`, { kind: 'warning' });
+        toast(t('toast.deleted', { name: c ? c.name : t('toast.aChat') }), { kind: 'warning' });
       }
       delete state.unread[d];
       delete state.mentions[d];
@@ -718,8 +732,8 @@ function onChatEvent(ev, d) {
       if (!d || !d.id) break;
       state.chats[d.id] = { ...d, joined: true };
       for (const m of Object.values(d.members || {})) notePerson(m);
-      toast(`You were added to “${d.name}”`, {
-        kind: 'info', icon: 'hash', ms: 10000, action: { label: 'Open', run: () => openChat(d.id, { focus: true }) },
+      toast(t('toast.added', { name: d.name }), {
+        kind: 'info', icon: 'hash', ms: 10000, action: { label: t('action.open'), run: () => openChat(d.id, { focus: true }) },
       });
       break;
     case 'removedFromChat': {
@@ -727,7 +741,7 @@ function onChatEvent(ev, d) {
       if (!id || !chatById(id)) break;
       const name = chatName(id);
       forgetMembership(id);
-      toast(`You were removed from “${name}”`, { kind: 'warning' });
+      toast(t('toast.removed', { name }), { kind: 'warning' });
       break;
     }
     case 'userOnline':
@@ -766,9 +780,9 @@ function onChatEvent(ev, d) {
       const open = !!state.views[d.id];
       openChat(d.id, { focus: !!d.grabFocus });
       if (!d.grabFocus && !open) {
-        toast(isGroupDM(d.id) ? `${chatName(d.id)}: a group conversation with you started` : `${chatName(d.id)} started a private chat with you`, {
+        toast(t(isGroupDM(d.id) ? 'toast.groupStarted' : 'toast.dmStarted', { name: chatName(d.id) }), {
           kind: 'info', icon: 'lock', ms: 10000,
-          action: { label: 'Open', run: () => activate(d.id) },
+          action: { label: t('action.open'), run: () => activate(d.id) },
         });
       }
       break;
@@ -935,7 +949,7 @@ export function byteLength(s) {
 export function sendMessage(chatId, text, files = []) {
   const view = state.views[chatId];
   if (!text.trim() && !files.length) return '';
-  if (byteLength(text) > state.config.maxMessageBytes) return `Messages are limited to ${state.config.maxMessageBytes} bytes`;
+  if (byteLength(text) > state.config.maxMessageBytes) return t('chat.limit', { max: state.config.maxMessageBytes });
   if (view) {
     if (view.hasNewer) showLatest(chatId);
     view.stick = true;
@@ -986,6 +1000,8 @@ export function sendTyping(chatId) {
 // createChat creates a group chat, public (listed in "Browse chats") or
 // private (members only), and opens it.
 export async function createChat(name, { visibility = 'public', topic = '' } = {}) {
+  // Offline, the event would wait for an answer until it times out: say so at once.
+  if (!client || !client.connected) throw new OfflineError();
   const id = crypto.randomUUID();
   const data = { name, id, visibility };
   if (topic) data.topic = topic;
@@ -1124,31 +1140,52 @@ function sendReadLater(chatId, view, ms) {
 export async function askNotifications() {
   if (typeof Notification === 'undefined') return;
   state.notify = await Notification.requestPermission();
-  if (state.notify === 'granted') toast('Notifications are on for private messages and mentions', { kind: 'success', icon: 'bell' });
+  if (state.notify === 'granted') toast(t('toast.notifyOn'), { kind: 'success', icon: 'bell' });
 }
 
+// maybeNotify tells of a message the user wants to hear of (settings.js:
+// per chat, or mentions and direct messages) that is not in front of them:
+// a sound when it is on, and a notification while the page is hidden.
 function maybeNotify(chatId, m) {
   if (typeof Notification !== 'undefined') state.notify = Notification.permission; // may change in site settings
-  if (!state.hidden || state.notify !== 'granted') return;
   const priv = isPrivate(chatId);
-  if (!priv && !mentionsMe(m)) return;
+  if (!notable(chatId, { direct: priv, mentioned: mentionsMe(m) })) return;
+  if (!state.hidden && state.active === chatId && !state.page) return;
+  playSound();
+  if (!state.hidden || state.notify !== 'granted') return;
   try {
-    const n = new Notification(priv ? m.fromUserName : `${m.fromUserName} in ${chatName(chatId)}`, {
+    const n = new Notification(priv ? m.fromUserName : t('notify.in', { name: m.fromUserName, chat: chatName(chatId) }), {
       body: m.message.slice(0, 200), tag: 'chatr-' + chatId,
     });
     n.onclick = () => { window.focus(); activate(chatId); n.close(); };
   } catch { /* not allowed in this context */ }
 }
 
+const ERROR_NAMES = ['Forbidden', 'NotFound', 'TooManyRequests', 'BadRequest', 'Timeout', 'Stopped', 'Conflict', 'Gone', 'ConnectionLost'];
+// The errors whose message is the client's own (in English): their name says it all.
+const OWN_MESSAGES = ['Timeout', 'TooManyRequests', 'Stopped', 'ConnectionLost'];
+
 export function errorText(err) {
-  if (!err) return 'unknown error';
-  const names = {
-    Forbidden: 'not allowed', NotFound: 'not found', TooManyRequests: 'you are sending too fast, wait a moment',
-    BadRequest: 'the server refused it', Timeout: 'the server did not answer in time', Stopped: 'disconnected',
-    Conflict: 'already taken', Gone: 'no longer valid',
-  };
-  if (names[err.name]) return err.message && err.name !== 'Timeout' && err.name !== 'TooManyRequests' ? `${names[err.name]} (${err.message})` : names[err.name];
+  if (!err) return t('error.unknown');
+  if (err instanceof OfflineError) return t('error.offline');
+  if (ERROR_NAMES.includes(err.name)) {
+    const name = t('error.' + err.name);
+    return err.message && !OWN_MESSAGES.includes(err.name) ? `${name} (${err.message})` : name;
+  }
   return err.message || String(err);
+}
+
+// OfflineError refuses what needs the server while the connection is down.
+export class OfflineError extends Error {
+  constructor() {
+    super('offline');
+    this.name = 'Offline';
+  }
+}
+
+// retryNow tries to reconnect at once (the banner's "Retry now").
+export function retryNow() {
+  if (client) client.retryNow();
 }
 
 // ---------- idle detection, visibility, title ----------
@@ -1195,6 +1232,9 @@ document.addEventListener('visibilitychange', () => {
 // cleanly ends it at once, so the others see this user leave after the
 // server's short grace rather than after the whole recovery window.
 window.addEventListener('pagehide', () => { if (client) client.stop(); });
+// The browser's network coming back: try at once rather than at the next attempt.
+window.addEventListener('online', () => { state.netOffline = false; retryNow(); });
+window.addEventListener('offline', () => { state.netOffline = true; });
 // A page restored from the back/forward cache has lost its connection.
 window.addEventListener('pageshow', (e) => { if (e.persisted && state.phase === 'ready') location.reload(); });
 

@@ -1,6 +1,7 @@
 // Text helpers: every piece of user-written text becomes Vue text nodes or
 // <a> elements built here, never HTML.
 import { h } from '/vendor/vue.runtime.esm-browser.prod.js';
+import { t, dateFormat } from './i18n.js';
 
 const URL_RE = /\bhttps?:\/\/[^\s<>"']+/gi;
 const TRAILING = /[.,;:!?)\]}'"]+$/;
@@ -36,18 +37,15 @@ export function mentions(text, userName) {
   return re.test(text);
 }
 
-const timeFmt = new Intl.DateTimeFormat(undefined, { hour: '2-digit', minute: '2-digit' });
-const dayFmt = new Intl.DateTimeFormat(undefined, { weekday: 'long', day: 'numeric', month: 'long', year: 'numeric' });
-const fullFmt = new Intl.DateTimeFormat(undefined, { dateStyle: 'medium', timeStyle: 'medium' });
-
+// Dates and times in the app's language (i18n.js).
 export function shortTime(iso) {
   const d = new Date(iso);
-  return isNaN(d) ? '' : timeFmt.format(d);
+  return isNaN(d) ? '' : dateFormat('time', { hour: '2-digit', minute: '2-digit' }).format(d);
 }
 
 export function fullTime(iso) {
   const d = new Date(iso);
-  return isNaN(d) ? '' : fullFmt.format(d);
+  return isNaN(d) ? '' : dateFormat('full', { dateStyle: 'medium', timeStyle: 'medium' }).format(d);
 }
 
 export function dayLabel(iso) {
@@ -55,15 +53,32 @@ export function dayLabel(iso) {
   if (isNaN(d)) return '';
   const today = new Date();
   const yesterday = new Date(today.getTime() - 86400000);
-  if (d.toDateString() === today.toDateString()) return 'Today';
-  if (d.toDateString() === yesterday.toDateString()) return 'Yesterday';
-  return dayFmt.format(d);
+  if (d.toDateString() === today.toDateString()) return t('day.today');
+  if (d.toDateString() === yesterday.toDateString()) return t('day.yesterday');
+  return dateFormat('day', { weekday: 'long', day: 'numeric', month: 'long', year: 'numeric' }).format(d);
 }
 
+const segmenter = typeof Intl.Segmenter === 'function' ? new Intl.Segmenter(undefined, { granularity: 'grapheme' }) : null;
+
+// graphemes splits text into what a reader sees as characters: an emoji
+// with skin tone or a family of several code points is one.
+function graphemes(s) {
+  return segmenter ? [...segmenter.segment(s)].map((x) => x.segment) : [...s];
+}
+
+const PICTOGRAPH = /\p{Extended_Pictographic}|\p{Regional_Indicator}/u;
+
+// initials is what an avatar shows for a name: the first letters of its
+// first two words ("Bob Builder": "BB"), the first two of a single word
+// ("Alice": "AL"), or only the emoji a name starts with ("🦊 Fox": "🦊"),
+// never half of one.
 export function initials(name) {
-  const parts = String(name || '?').trim().split(/\s+/).filter(Boolean);
-  const s = parts.length > 1 ? parts[0][0] + parts[1][0] : (parts[0] || '?').slice(0, 2);
-  return s.toUpperCase();
+  const words = String(name || '?').trim().split(/\s+/).filter(Boolean).map(graphemes);
+  if (!words.length) return '?';
+  const first = words[0][0];
+  if (PICTOGRAPH.test(first)) return first;
+  const second = words.length > 1 && !PICTOGRAPH.test(words[1][0]) ? words[1][0] : words[0][1] || '';
+  return (first + (PICTOGRAPH.test(second) ? '' : second)).toUpperCase();
 }
 
 // hue picks a stable avatar colour for a user id.

@@ -3,9 +3,11 @@
 import { h, ref, computed, watch, nextTick, onMounted, onBeforeUnmount, Fragment } from '/vendor/vue.runtime.esm-browser.prod.js';
 import {
   state, outbox, boot, signInAsGuest, signOut, activate, closeTab, loadOlder, sendMessage, sendTyping,
-  createChat, deleteChat, leaveChat, rename, deleteAccount, askNotifications, dismissToast, chatName, isPrivate, errorText,
-  byteLength, markRead, toast, loadNewer, showLatest, showPage,
+  createChat, deleteChat, leaveChat, rename, deleteAccount, askNotifications, dismissToast, chatName, isPrivate, errorText, OfflineError,
+  byteLength, markRead, toast, loadNewer, showLatest, showPage, retryNow,
 } from './store.js';
+import { t, tParts, strong } from './i18n.js';
+import { settingsBody } from './settings.js';
 import { Sidebar, BrowsePage } from './sidebar.js';
 import { PeoplePage, GroupDMModal } from './people.js';
 import { loginUrl } from './api.js';
@@ -19,22 +21,17 @@ import { TokensModal } from './integrations.js';
 import { OfflineBanner } from './offline.js';
 export { avatar };
 
-function spinner(label = 'Loading') {
+function spinner(label = t('loading')) {
   return h('span', { class: 'spinner', role: 'status', 'aria-label': label });
 }
 
 // ---------- sign-in ----------
 
 // Why a sign-in was refused (/?signin_error=<code>, docs/api.md).
-const SIGNIN_ERRORS = {
-  domain: 'Your email address is not in a domain this server accepts. Sign in with another account, or ask the administrator to allow your domain.',
-  org: 'Your GitHub account is not a member of an organization this server accepts. Join the organization (and share your membership with the app), or ask the administrator.',
-  claim: 'Your account lacks the group or role this server requires. Ask the administrator for access.',
-  banned: 'This account has been banned from this server. Ask the administrator if you think this is a mistake.',
-};
+const SIGNIN_ERRORS = ['domain', 'org', 'claim', 'banned'];
 
 function signinErrorText(code) {
-  return SIGNIN_ERRORS[code] || 'The sign-in was refused. Try again, or ask the administrator.';
+  return t(SIGNIN_ERRORS.includes(code) ? 'signin.error.' + code : 'signin.error.other');
 }
 
 const SignIn = {
@@ -51,7 +48,7 @@ const SignIn = {
       try {
         await signInAsGuest(n);
       } catch (err) {
-        error.value = err.message || 'Sign-in failed';
+        error.value = err.message || t('signin.failed');
       } finally {
         busy.value = false;
       }
@@ -59,30 +56,30 @@ const SignIn = {
     return () => h('main', { class: 'center-screen' }, [
       h('div', { class: 'box signin-box' }, [
         h('div', { class: 'brand-large' }, [icon('message', { size: 36 }), h('h1', { class: 'title is-3' }, 'Chatr')]),
-        h('p', { class: 'subtitle is-6 has-text-grey' }, 'Sign in to start chatting'),
+        h('p', { class: 'subtitle is-6 has-text-grey' }, t('signin.subtitle')),
         state.signinError ? h('div', { class: 'notification is-danger is-light signin-error', role: 'alert', id: 'signin-error' }, [
-          h('p', { class: 'has-text-weight-semibold' }, 'You could not be signed in'),
+          h('p', { class: 'has-text-weight-semibold' }, t('signin.refused')),
           h('p', signinErrorText(state.signinError)),
         ]) : null,
         state.providers.length ? h('div', { class: 'provider-list' }, state.providers.map((p) =>
           h('a', { class: ['button', 'is-fullwidth', 'provider-button', 'provider-' + p.name], href: loginUrl(p) }, [
-            providerIcon(p.name, 18), h('span', `Sign in with ${p.label || providerLabel(p.name)}`),
+            providerIcon(p.name, 18), h('span', t('signin.with', { provider: p.label || providerLabel(p.name) })),
           ]))) : null,
-        state.providers.length && state.guest ? h('div', { class: 'divider-text' }, h('span', 'or')) : null,
-        state.guest ? h('form', { class: 'guest-form', onSubmit: submit, 'aria-label': 'Guest sign-in' }, [
+        state.providers.length && state.guest ? h('div', { class: 'divider-text' }, h('span', t('signin.or'))) : null,
+        state.guest ? h('form', { class: 'guest-form', onSubmit: submit, 'aria-label': t('signin.guest') }, [
           h('div', { class: 'field' }, [
-            h('label', { class: 'label', for: 'guest-name' }, 'Your name'),
+            h('label', { class: 'label', for: 'guest-name' }, t('signin.name')),
             h('div', { class: 'control' }, h('input', {
               id: 'guest-name', class: ['input', error.value ? 'is-danger' : ''], type: 'text', autocomplete: 'nickname',
-              placeholder: 'e.g. Alice', value: name.value, autofocus: true,
+              placeholder: t('signin.namePlaceholder'), value: name.value, autofocus: true,
               'aria-invalid': error.value ? 'true' : 'false', 'aria-describedby': error.value ? 'guest-name-error' : null,
               onInput: (e) => { name.value = e.target.value; error.value = ''; },
             })),
             error.value ? h('p', { class: 'help is-danger', role: 'alert', id: 'guest-name-error' }, error.value) : null,
           ]),
-          h('button', { class: ['button', 'is-primary', 'is-fullwidth', busy.value ? 'is-loading' : ''], type: 'submit', id: 'guest-submit' }, 'Continue as guest'),
+          h('button', { class: ['button', 'is-primary', 'is-fullwidth', busy.value ? 'is-loading' : ''], type: 'submit', id: 'guest-submit' }, t('signin.asGuest')),
         ]) : null,
-        !state.guest && !state.providers.length ? h('p', { class: 'has-text-danger' }, 'No sign-in method is configured on this server.') : null,
+        !state.guest && !state.providers.length ? h('p', { class: 'has-text-danger' }, t('signin.none')) : null,
       ]),
     ]);
   },
@@ -93,21 +90,21 @@ const SignIn = {
 const Loading = {
   setup() {
     const mark = (s) => {
-      if (s.status === 'done') return h('span', { class: 'step-mark has-text-success' }, icon('check', { label: 'done' }));
-      if (s.status === 'active') return h('span', { class: 'step-mark' }, spinner('in progress'));
-      if (s.status === 'error') return h('span', { class: 'step-mark has-text-danger' }, icon('x', { label: 'failed' }));
-      return h('span', { class: 'step-mark has-text-grey-light' }, icon('circle', { size: 10, label: 'waiting' }));
+      if (s.status === 'done') return h('span', { class: 'step-mark has-text-success' }, icon('check', { label: t('loading.done') }));
+      if (s.status === 'active') return h('span', { class: 'step-mark' }, spinner(t('loading.active')));
+      if (s.status === 'error') return h('span', { class: 'step-mark has-text-danger' }, icon('x', { label: t('loading.failed') }));
+      return h('span', { class: 'step-mark has-text-grey-light' }, icon('circle', { size: 10, label: t('loading.waiting') }));
     };
     return () => h('main', { class: 'center-screen' }, [
       h('div', { class: 'box loading-box', 'aria-busy': state.error ? 'false' : 'true' }, [
         h('div', { class: 'brand-large' }, [icon('message', { size: 32 }), h('h1', { class: 'title is-4' }, 'Chatr')]),
-        h('ol', { class: 'steps', 'aria-label': 'Connection steps' }, state.steps.map((s) =>
-          h('li', { class: ['step', 'is-' + s.status], key: s.key }, [mark(s), h('span', s.label)]))),
+        h('ol', { class: 'steps', 'aria-label': t('loading.steps') }, state.steps.map((s) =>
+          h('li', { class: ['step', 'is-' + s.status], key: s.key }, [mark(s), h('span', t('loading.' + s.key))]))),
         state.error ? h('div', { class: 'notification is-danger is-light', role: 'alert' }, [
           h('p', state.error),
           h('div', { class: 'buttons mt-3' }, [
-            h('button', { class: 'button is-small', onClick: () => { state.error = ''; boot(); } }, 'Try again'),
-            h('button', { class: 'button is-small is-text', onClick: signOut }, 'Sign out'),
+            h('button', { class: 'button is-small', onClick: () => { state.error = ''; boot(); } }, t('action.tryAgain')),
+            h('button', { class: 'button is-small is-text', onClick: signOut }, t('action.signOut')),
           ]),
         ]) : null,
       ]),
@@ -121,7 +118,7 @@ function Navbar() {
   const me = state.me;
   return h('header', { class: 'topbar' }, [
     h('button', {
-      class: 'button is-ghost topbar-burger', 'aria-label': state.sidebarOpen ? 'Hide chats and people' : 'Show chats and people',
+      class: 'button is-ghost topbar-burger', 'aria-label': state.sidebarOpen ? t('nav.hideSidebar') : t('nav.showSidebar'),
       'aria-expanded': String(state.sidebarOpen), 'aria-controls': 'sidebar',
       onClick: () => { state.sidebarOpen = !state.sidebarOpen; },
     }, icon('menu', { size: 22 })),
@@ -129,12 +126,12 @@ function Navbar() {
     h(SearchBox),
     h('div', { class: 'topbar-spacer' }),
     state.notify === 'default' ? h('button', {
-      class: 'button is-small is-ghost', id: 'enable-notifications', title: 'Enable notifications', 'aria-label': 'Notify me of messages',
+      class: 'button is-small is-ghost', id: 'enable-notifications', title: t('nav.enableNotifications'), 'aria-label': t('nav.enableNotifications'),
       onClick: askNotifications,
-    }, [icon('bell'), h('span', { class: 'is-hidden-mobile ml-1' }, 'Notify me')]) : null,
+    }, [icon('bell'), h('span', { class: 'is-hidden-mobile ml-1' }, t('nav.notifyMe'))]) : null,
     ProfileMenu(),
-    h('button', { class: 'button is-small is-ghost', id: 'sign-out', 'aria-label': 'Sign out', title: 'Sign out', onClick: signOut },
-      [icon('logout'), h('span', { class: 'is-hidden-mobile ml-1' }, 'Sign out')]),
+    h('button', { class: 'button is-small is-ghost', id: 'sign-out', 'aria-label': t('action.signOut'), title: t('action.signOut'), onClick: signOut },
+      [icon('logout'), h('span', { class: 'is-hidden-mobile ml-1' }, t('action.signOut'))]),
   ]);
 }
 
@@ -146,33 +143,37 @@ function ProfileMenu() {
   return h('div', { class: ['dropdown', 'is-right', 'menu-anchor', open ? 'is-active' : ''] }, [
     h('button', {
       class: 'button is-ghost me-chip', id: 'profile-button', 'aria-haspopup': 'menu', 'aria-expanded': String(open),
-      title: `Your profile: signed in with ${providerLabel(me.provider)}`,
+      title: t('profile.signedInWith', { provider: providerLabel(me.provider) }),
       onClick: () => { state.menu = open ? null : 'profile'; },
     }, [
       avatar(me, 's'), h('span', { class: 'me-name' }, me.userName),
-      state.idle ? h('span', { class: 'tag is-warning is-light is-rounded ml-1' }, 'away') : null,
+      state.idle ? h('span', { class: 'tag is-warning is-light is-rounded ml-1' }, t('profile.away')) : null,
     ]),
     open ? h('div', { class: 'dropdown-menu', role: 'menu' }, h('div', { class: 'dropdown-content' }, [
       h('div', { class: 'dropdown-item profile-card' }, [
         h('p', { class: 'has-text-weight-semibold' }, me.userName),
         me.handle ? h('p', { class: 'handle', id: 'my-handle' }, '@' + me.handle) : null,
-        h('p', { class: 'is-size-7 has-text-grey' }, [providerIcon(me.provider, 12), ` Signed in with ${providerLabel(me.provider)}`]),
+        h('p', { class: 'is-size-7 has-text-grey' }, [providerIcon(me.provider, 12), ' ' + t('profile.signedInWith', { provider: providerLabel(me.provider) })]),
       ]),
       h('hr', { class: 'dropdown-divider' }),
       h('button', {
         class: 'dropdown-item', id: 'rename-me', role: 'menuitem',
         onClick: () => { state.menu = null; state.modal = { kind: 'rename' }; },
-      }, [icon('edit', { size: 14 }), h('span', 'Change display name')]),
-      h('button', { class: 'dropdown-item', role: 'menuitem', onClick: () => showPage('people') }, [icon('users', { size: 14 }), h('span', 'People')]),
+      }, [icon('edit', { size: 14 }), h('span', t('profile.rename'))]),
+      h('button', { class: 'dropdown-item', role: 'menuitem', onClick: () => showPage('people') }, [icon('users', { size: 14 }), h('span', t('profile.people'))]),
+      h('button', {
+        class: 'dropdown-item', id: 'open-settings', role: 'menuitem',
+        onClick: () => { state.menu = null; state.modal = { kind: 'settings' }; },
+      }, [icon('settings', { size: 14 }), h('span', t('profile.settings'))]),
       h('button', { class: 'dropdown-item', id: 'api-tokens', role: 'menuitem', onClick: () => { state.menu = null; state.modal = { kind: 'tokens' }; } }, [icon('key', { size: 14 }), h('span', 'API tokens')]),
       h('hr', { class: 'dropdown-divider' }),
       // A plain link: the server answers with the file to save.
       h('a', { class: 'dropdown-item', id: 'download-my-data', role: 'menuitem', href: '/api/export', download: 'chatr-my-data.json', onClick: () => { state.menu = null; } },
-        [icon('file', { size: 14 }), h('span', 'Download my data')]),
+        [icon('file', { size: 14 }), h('span', t('profile.download'))]),
       h('button', {
         class: 'dropdown-item has-text-danger', id: 'delete-account', role: 'menuitem',
         onClick: () => { state.menu = null; state.modal = { kind: 'deleteAccount' }; },
-      }, [icon('trash', { size: 14 }), h('span', 'Delete my account…')]),
+      }, [icon('trash', { size: 14 }), h('span', t('profile.delete'))]),
     ])) : null,
   ]);
 }
@@ -181,8 +182,10 @@ function ConnectionBanner() {
   if (state.conn === 'connected') return null;
   return h('div', { class: 'conn-banner', role: 'status', id: 'conn-banner' }, [
     h('span', { class: 'spin-icon' }, icon('refresh', { size: 16 })),
-    h('span', state.conn === 'stopped' ? 'Disconnected' : 'Reconnecting…'),
-    h('span', { class: 'conn-sub is-hidden-mobile' }, 'Messages will catch up when the connection is back.'),
+    h('span', state.conn === 'stopped' ? t('conn.disconnected') : state.netOffline ? t('conn.offline') : t('conn.reconnecting')),
+    h('span', { class: 'conn-sub is-hidden-mobile' }, t('conn.catchUp')),
+    state.conn === 'stopped' ? null
+      : h('button', { class: 'button is-small conn-retry', id: 'conn-retry', type: 'button', onClick: retryNow }, t('conn.retryNow')),
   ]);
 }
 
@@ -190,7 +193,7 @@ function ConnectionBanner() {
 
 function Tabs() {
   if (!state.tabs.length) return null;
-  return h('nav', { class: 'chat-tabs', 'aria-label': 'Open chats' }, h('ul', { role: 'tablist' }, state.tabs.map((id) => {
+  return h('nav', { class: 'chat-tabs', 'aria-label': t('tabs.label') }, h('ul', { role: 'tablist' }, state.tabs.map((id) => {
     const n = state.unread[id] || 0;
     const on = state.active === id && !state.page;
     return h('li', { key: id, class: ['chat-tab', on ? 'is-active' : ''], 'data-chat-id': id, role: 'presentation' }, [
@@ -200,10 +203,10 @@ function Tabs() {
       }, [
         icon(isPrivate(id) ? 'lock' : 'hash', { size: 14 }),
         h('span', { class: 'tab-name' }, chatName(id)),
-        n ? h('span', { class: 'tag is-danger is-rounded unread-badge', 'aria-label': `${n} unread` }, String(n)) : null,
+        n ? h('span', { class: 'tag is-danger is-rounded unread-badge', 'aria-label': t('tabs.unread', { n }) }, String(n)) : null,
       ]),
       // Only tabs may sit in a tab list: the keyboard closes a tab with Delete (a11y.js).
-      h('button', { class: 'tab-close', 'aria-hidden': 'true', tabindex: -1, title: `Close ${chatName(id)}`, onClick: () => closeTab(id) }, icon('x', { size: 14 })),
+      h('button', { class: 'tab-close', 'aria-hidden': 'true', tabindex: -1, title: t('tabs.close', { name: chatName(id) }), onClick: () => closeTab(id) }, icon('x', { size: 14 })),
     ]);
   })));
 }
@@ -270,17 +273,25 @@ const ChatView = {
       const v = view.value;
       if (!v) return;
       await nextTick();
+      observeItems();
       if (!scrollToNewLine(v, scroller.value) && v.stick) toBottom();
       fillScreen();
       noteRead(props.chatId, scroller.value);
     });
     // Keep the newest message in view when the list changes size (a phone
-    // rotating, the keyboard opening, the composer growing).
+    // rotating, the keyboard opening, the composer growing) and when a
+    // message does after it was drawn (a font or an emoji arriving late, a
+    // thumbnail taking its height): each item is observed too.
     let resize = null;
+    function observeItems() {
+      const el = scroller.value;
+      if (resize && el) for (const li of el.children) resize.observe(li);
+    }
     onMounted(() => {
       if (typeof ResizeObserver !== 'undefined' && scroller.value) {
         resize = new ResizeObserver(() => { const v = view.value; if (v && v.stick) toBottom(); });
         resize.observe(scroller.value);
+        observeItems();
       }
     });
     onBeforeUnmount(() => { if (resize) resize.disconnect(); });
@@ -313,15 +324,15 @@ const ChatView = {
       if (!v) return;
       const text = v.draft;
       const up = uploads.value;
-      if (up.busy) { sendError.value = 'Wait for the files to finish uploading, or cancel them'; return; }
+      if (up.busy) { sendError.value = t('chat.waitUploads'); return; }
       const files = up.ready();
       if (!text.trim() && !files.length) return;
       const err = sendMessage(props.chatId, text, files);
-      if (err) { sendError.value = 'Not sent: ' + err; return; }
+      if (err) { sendError.value = t('chat.notSent', { error: err }); return; }
       v.draft = '';
       up.clear();
       nextTick(autosize);
-      sendError.value = state.conn === 'connected' ? '' : 'Not connected: your message is kept until the connection is back';
+      sendError.value = state.conn === 'connected' ? '' : t('chat.kept');
     }
     function onKeydown(e) {
       if (completeKey(view.value, props.chatId, e)) return;
@@ -335,40 +346,40 @@ const ChatView = {
     return () => {
       const v = view.value;
       if (!v) return null;
-      const typers = Object.values(v.typing).map((t) => t.name);
+      const typers = Object.values(v.typing).map((x) => x.name);
       const bytes = byteLength(v.draft);
       const tooLong = bytes > state.config.maxMessageBytes;
       return h('section', { class: 'chat-view', id: 'chat-panel', role: 'tabpanel', 'aria-label': chatName(props.chatId), 'data-chat-id': props.chatId }, [
         RoomHeader(props.chatId),
         h('div', { class: 'messages-wrap' }, [
-          h('ol', { class: 'messages', ref: scroller, onScroll, 'aria-live': 'polite', 'aria-label': 'Messages', tabindex: 0 }, [
+          h('ol', { class: 'messages', ref: scroller, onScroll, role: 'log', 'aria-live': 'polite', 'aria-label': t('chat.messages'), tabindex: 0 }, [
             // Floats over the messages: taking room would push them down while loading.
-            v.loadingOlder ? h('li', { class: 'older-loading is-floating', key: 'older' }, h('span', { class: 'older-loading-label' }, [spinner('Loading older messages'), h('span', 'Loading older messages…')])) : null,
+            v.loadingOlder ? h('li', { class: 'older-loading is-floating', key: 'older' }, h('span', { class: 'older-loading-label' }, [spinner(t('chat.loadingOlderLabel')), h('span', t('chat.loadingOlder'))])) : null,
             !v.hasMore && v.loaded ? h('li', { class: 'chat-start', key: 'start' }, [
               icon(isPrivate(props.chatId) ? 'lock' : 'hash', { size: 28 }),
               h('p', { class: 'has-text-weight-semibold' }, chatName(props.chatId)),
-              h('p', { class: 'is-size-7' }, v.items.some((x) => x.kind === 'msg') ? 'This is the beginning of the conversation.' : 'No messages yet. Say hello!'),
+              h('p', { class: 'is-size-7' }, v.items.some((x) => x.kind === 'msg') ? t('chat.beginning') : t('chat.empty')),
             ]) : null,
-            v.loading && !v.items.length ? h('li', { class: 'older-loading', key: 'loading' }, [spinner(), h('span', 'Loading messages…')]) : null,
+            v.loading && !v.items.length ? h('li', { class: 'older-loading', key: 'loading' }, [spinner(), h('span', t('chat.loading'))]) : null,
             v.error ? h('li', { class: 'note is-error', key: 'error' }, h('span', v.error)) : null,
             ...renderMessages(v, props.chatId),
           ]),
           (v.newBelow > 0 || v.hasNewer) && !v.stick ? h('button', {
             class: 'button is-small is-link jump-latest', onClick: async () => { await showLatest(props.chatId); v.newBelow = 0; await nextTick(); toBottom(); markRead(props.chatId); },
-          }, [icon('arrowDown', { size: 14 }), h('span', v.newBelow ? `${v.newBelow} new` : 'Latest messages')]) : null,
+          }, [icon('arrowDown', { size: 14 }), h('span', v.newBelow ? t('chat.newBelow', { n: v.newBelow }) : t('chat.latest'))]) : null,
         ]),
         h('div', { class: 'typing', 'aria-live': 'polite' }, typers.length ? [
           h('span', { class: 'typing-dots', 'aria-hidden': 'true' }, [h('i'), h('i'), h('i')]),
-          h('span', typers.length === 1 ? `${typers[0]} is typing…` : typers.length === 2 ? `${typers[0]} and ${typers[1]} are typing…` : 'Several people are typing…'),
+          h('span', typers.length === 1 ? t('chat.typing1', { a: typers[0] }) : typers.length === 2 ? t('chat.typing2', { a: typers[0], b: typers[1] }) : t('chat.typingMany')),
         ] : null),
         ...composerBar(v, props.chatId),
         renderUploads(uploads.value),
         h('form', { class: 'composer', onSubmit: (e) => { e.preventDefault(); submit(); }, ...composerHandlers(uploads.value) }, [
           attachButton(uploads.value),
-          h('label', { class: 'is-sr-only', for: 'composer-input' }, `Message ${chatName(props.chatId)}`),
+          h('label', { class: 'is-sr-only', for: 'composer-input' }, t('chat.messageTo', { name: chatName(props.chatId) })),
           h('textarea', {
             id: 'composer-input', ref: input, class: ['textarea', tooLong ? 'is-danger' : ''], rows: 1,
-            placeholder: `Message ${chatName(props.chatId)}`, value: v.draft, 'aria-invalid': String(tooLong), disabled: state.offline,
+            placeholder: t('chat.messageTo', { name: chatName(props.chatId) }), value: v.draft, 'aria-invalid': String(tooLong), disabled: state.offline,
             'aria-describedby': 'composer-help',
             onInput: (e) => {
               v.draft = e.target.value; autosize(); sendError.value = ''; saveDraft(props.chatId, v.draft);
@@ -378,12 +389,12 @@ const ChatView = {
             onKeydown,
           }),
           h('button', {
-            class: 'button is-primary send-button', type: 'submit', 'aria-label': 'Send message', title: 'Send (Enter)',
+            class: 'button is-primary send-button', type: 'submit', 'aria-label': t('chat.send'), title: t('chat.sendTitle'),
             disabled: (!v.draft.trim() && !uploads.value.ready().length) || tooLong || uploads.value.busy || state.offline,
           }, icon('send')),
         ]),
         h('p', { id: 'composer-help', class: ['composer-help', sendError.value || tooLong ? 'has-text-danger' : 'is-hidden-mobile'], role: sendError.value ? 'alert' : null },
-          sendError.value || (tooLong ? `Too long: ${bytes} of ${state.config.maxMessageBytes} bytes` : 'Enter to send · Shift+Enter for a new line')),
+          sendError.value || (tooLong ? t('chat.tooLong', { bytes, max: state.config.maxMessageBytes }) : t('chat.help'))),
       ]);
     };
   },
@@ -392,12 +403,12 @@ const ChatView = {
 function EmptyMain() {
   return h('div', { class: 'empty-main' }, [
     icon('message', { size: 48 }),
-    h('h2', { class: 'title is-5' }, `Welcome, ${state.me.userName}!`),
-    h('p', 'Pick a chat or a conversation on the left, browse the public chats, or find people to talk to.'),
+    h('h2', { class: 'title is-5' }, t('empty.welcome', { name: state.me.userName })),
+    h('p', t('empty.hint')),
     h('div', { class: 'buttons is-centered mt-4' }, [
-      h('button', { class: 'button is-primary', onClick: () => { state.modal = { kind: 'create' }; } }, [icon('plus'), h('span', 'Create a group chat')]),
-      h('button', { class: 'button', onClick: () => showPage('browse') }, [icon('compass'), h('span', 'Browse chats')]),
-      h('button', { class: 'button', onClick: () => showPage('people') }, [icon('users'), h('span', 'People')]),
+      h('button', { class: 'button is-primary', onClick: () => { state.modal = { kind: 'create' }; } }, [icon('plus'), h('span', t('empty.create'))]),
+      h('button', { class: 'button', onClick: () => showPage('browse') }, [icon('compass'), h('span', t('empty.browse'))]),
+      h('button', { class: 'button', onClick: () => showPage('people') }, [icon('users'), h('span', t('empty.people'))]),
     ]),
   ]);
 }
@@ -416,40 +427,40 @@ const CreateChatModal = {
     async function submit(e) {
       e.preventDefault();
       const n = name.value.trim();
-      if (!n) { error.value = 'Give the chat a name'; return; }
-      if ([...n].length > state.config.maxChatNameLength) { error.value = `At most ${state.config.maxChatNameLength} characters`; return; }
+      if (!n) { error.value = t('create.needName'); return; }
+      if ([...n].length > state.config.maxChatNameLength) { error.value = t('create.long', { n: state.config.maxChatNameLength }); return; }
       busy.value = true;
       try {
         await createChat(n, { visibility: visibility.value, topic: topic.value.trim() });
         state.modal = null;
       } catch (err) {
-        error.value = 'Could not create the chat: ' + errorText(err);
+        error.value = err instanceof OfflineError ? t('create.offline') : t('create.failed', { error: errorText(err) });
       } finally {
         busy.value = false;
       }
     }
-    return () => modalFrame('Create a group chat', [
+    return () => modalFrame(t('create.title'), [
       h('form', { id: 'create-chat-form', onSubmit: submit }, [
         h('div', { class: 'field' }, [
-          h('label', { class: 'label', for: 'chat-name' }, 'Chat name'),
+          h('label', { class: 'label', for: 'chat-name' }, t('create.name')),
           h('div', { class: 'control' }, h('input', {
             id: 'chat-name', ref: field, class: ['input', error.value ? 'is-danger' : ''], type: 'text', maxlength: state.config.maxChatNameLength,
-            placeholder: 'e.g. Coffee break', value: name.value, onInput: (e) => { name.value = e.target.value; error.value = ''; },
+            placeholder: t('create.namePlaceholder'), value: name.value, onInput: (e) => { name.value = e.target.value; error.value = ''; },
           })),
-          error.value ? h('p', { class: 'help is-danger', role: 'alert' }, error.value) : null,
+          error.value ? h('p', { class: 'help is-danger', role: 'alert', id: 'create-chat-error' }, error.value) : null,
         ]),
         h('div', { class: 'field' }, [
-          h('label', { class: 'label', for: 'chat-topic' }, ['Topic ', h('span', { class: 'has-text-weight-normal has-text-grey' }, '(optional)')]),
+          h('label', { class: 'label', for: 'chat-topic' }, [t('create.topic') + ' ', h('span', { class: 'has-text-weight-normal has-text-grey' }, t('create.optional'))]),
           h('div', { class: 'control' }, h('input', {
-            id: 'chat-topic', class: 'input', type: 'text', maxlength: 250, placeholder: 'What is this chat about?',
+            id: 'chat-topic', class: 'input', type: 'text', maxlength: 250, placeholder: t('create.topicPlaceholder'),
             value: topic.value, onInput: (e) => { topic.value = e.target.value; },
           })),
         ]),
         h('fieldset', { class: 'field visibility-field' }, [
-          h('legend', { class: 'label' }, 'Who can find it'),
+          h('legend', { class: 'label' }, t('create.who')),
           ...[
-            ['public', 'Public', 'Listed in “Browse chats”: anyone can join.'],
-            ['private', 'Private', 'Only the people you invite can see it.'],
+            ['public', t('create.public'), t('create.publicHelp')],
+            ['private', t('create.private'), t('create.privateHelp')],
           ].map(([v, label, help]) => h('label', { class: ['visibility-option', visibility.value === v ? 'is-picked' : ''] }, [
             h('input', { type: 'radio', name: 'visibility', value: v, id: 'visibility-' + v, checked: visibility.value === v, onChange: () => { visibility.value = v; } }),
             icon(v === 'public' ? 'hash' : 'lock', { size: 16 }),
@@ -458,8 +469,8 @@ const CreateChatModal = {
         ]),
       ]),
     ], [
-      h('button', { class: 'button', type: 'button', onClick: () => { state.modal = null; } }, 'Cancel'),
-      h('button', { class: ['button', 'is-primary', busy.value ? 'is-loading' : ''], type: 'submit', form: 'create-chat-form', id: 'create-chat-submit' }, 'Create'),
+      h('button', { class: 'button', type: 'button', onClick: () => { state.modal = null; } }, t('action.cancel')),
+      h('button', { class: ['button', 'is-primary', busy.value ? 'is-loading' : ''], type: 'submit', form: 'create-chat-form', id: 'create-chat-submit' }, t('create.submit')),
     ]);
   },
 };
@@ -479,37 +490,37 @@ function confirmModal({ title, body, yes, yesClass, yesId, failed, act }) {
           await act(state.modal);
           state.modal = null;
         } catch (err) {
-          error.value = failed + errorText(err);
+          error.value = t(failed) + errorText(err);
         } finally {
           busy.value = false;
         }
       }
-      return () => modalFrame(title, [
+      return () => modalFrame(t(title), [
         body(state.modal),
         error.value ? h('p', { class: 'help is-danger', role: 'alert' }, error.value) : null,
       ], [
         // The safe answer has the focus: Enter or Space must not destroy.
-        h('button', { class: 'button', type: 'button', ref: button, onClick: () => { state.modal = null; } }, 'Cancel'),
-        h('button', { class: ['button', yesClass, busy.value ? 'is-loading' : ''], id: yesId, onClick: confirm }, yes),
+        h('button', { class: 'button', type: 'button', ref: button, onClick: () => { state.modal = null; } }, t('action.cancel')),
+        h('button', { class: ['button', yesClass, busy.value ? 'is-loading' : ''], id: yesId, onClick: confirm }, t(yes)),
       ]);
     },
   };
 }
 
 const DeleteChatModal = confirmModal({
-  title: 'Delete chat?',
-  body: (m) => h('p', ['Delete ', h('strong', `“${chatName(m.chatId)}”`), ' and all its messages for everyone? This cannot be undone.']),
-  yes: 'Delete', yesClass: 'is-danger', yesId: 'confirm-delete', failed: 'Could not delete the chat: ',
+  title: 'delete.title',
+  body: (m) => h('p', tParts('delete.body', { name: strong(`“${chatName(m.chatId)}”`) })),
+  yes: 'action.delete', yesClass: 'is-danger', yesId: 'confirm-delete', failed: 'delete.failed',
   act: (m) => deleteChat(m.chatId),
 });
 
 const LeaveChatModal = confirmModal({
-  title: 'Leave chat?',
+  title: 'leave.title',
   body: (m) => h('p', [
-    'Leave ', h('strong', `“${chatName(m.chatId)}”`), '? You will stop getting its messages. ',
-    (state.chats[m.chatId] || {}).visibility === 'private' ? 'It is private: only an invitation brings you back.' : 'You can join again from “Browse chats”.',
+    ...tParts('leave.body', { name: strong(`“${chatName(m.chatId)}”`) }),
+    t((state.chats[m.chatId] || {}).visibility === 'private' ? 'leave.private' : 'leave.public'),
   ]),
-  yes: 'Leave chat', yesClass: 'is-danger', yesId: 'confirm-leave', failed: 'Could not leave the chat: ',
+  yes: 'leave.yes', yesClass: 'is-danger', yesId: 'confirm-leave', failed: 'leave.failed',
   act: (m) => leaveChat(m.chatId),
 });
 
@@ -529,26 +540,26 @@ const RenameModal = {
         await rename(n);
         state.modal = null;
       } catch (err) {
-        error.value = 'Could not change your name: ' + errorText(err);
+        error.value = t('rename.failed', { error: errorText(err) });
       } finally {
         busy.value = false;
       }
     }
-    return () => modalFrame('Change display name', [
+    return () => modalFrame(t('rename.title'), [
       h('form', { id: 'rename-form', onSubmit: submit }, [
         h('div', { class: 'field' }, [
-          h('label', { class: 'label', for: 'rename-input' }, 'Display name'),
+          h('label', { class: 'label', for: 'rename-input' }, t('rename.label')),
           h('div', { class: 'control' }, h('input', {
             id: 'rename-input', ref: field, class: ['input', error.value ? 'is-danger' : ''], type: 'text', autocomplete: 'nickname',
             value: name.value, onInput: (e) => { name.value = e.target.value; error.value = ''; },
           })),
-          state.me.handle ? h('p', { class: 'help' }, `Your handle stays @${state.me.handle}.`) : null,
+          state.me.handle ? h('p', { class: 'help' }, t('rename.handle', { handle: state.me.handle })) : null,
           error.value ? h('p', { class: 'help is-danger', role: 'alert' }, error.value) : null,
         ]),
       ]),
     ], [
-      h('button', { class: 'button', type: 'button', onClick: () => { state.modal = null; } }, 'Cancel'),
-      h('button', { class: ['button', 'is-primary', busy.value ? 'is-loading' : ''], type: 'submit', form: 'rename-form', id: 'rename-submit' }, 'Save'),
+      h('button', { class: 'button', type: 'button', onClick: () => { state.modal = null; } }, t('action.cancel')),
+      h('button', { class: ['button', 'is-primary', busy.value ? 'is-loading' : ''], type: 'submit', form: 'rename-form', id: 'rename-submit' }, t('action.save')),
     ]);
   },
 };
@@ -565,21 +576,21 @@ const DeleteAccountModal = {
     const matches = () => typed.value.trim().replace(/^@/, '').toLowerCase() === handle.toLowerCase();
     async function submit(e) {
       e.preventDefault();
-      if (!matches()) { error.value = `Type @${handle} to confirm`; return; }
+      if (!matches()) { error.value = t('account.type', { handle }); return; }
       busy.value = true;
       try {
         await deleteAccount(handle);
         window.location.assign('/');
       } catch (err) {
-        error.value = 'Could not delete your account: ' + errorText(err);
+        error.value = t('account.failed', { error: errorText(err) });
         busy.value = false;
       }
     }
-    return () => modalFrame('Delete your account', [
+    return () => modalFrame(t('account.title'), [
       h('form', { id: 'delete-account-form', onSubmit: submit }, [
-        h('p', { class: 'block' }, 'Your profile, your memberships and your sessions are removed, and you are signed out everywhere. This cannot be undone. Download your data first if you want to keep it.'),
+        h('p', { class: 'block' }, t('account.body')),
         h('div', { class: 'field' }, [
-          h('label', { class: 'label', for: 'delete-account-input' }, `Type @${handle} to confirm`),
+          h('label', { class: 'label', for: 'delete-account-input' }, t('account.type', { handle })),
           h('div', { class: 'control' }, h('input', {
             id: 'delete-account-input', class: ['input', error.value ? 'is-danger' : ''], type: 'text', autocomplete: 'off',
             value: typed.value, onInput: (e) => { typed.value = e.target.value; error.value = ''; },
@@ -588,11 +599,11 @@ const DeleteAccountModal = {
         ]),
       ]),
     ], [
-      h('button', { class: 'button', type: 'button', onClick: () => { state.modal = null; } }, 'Cancel'),
+      h('button', { class: 'button', type: 'button', onClick: () => { state.modal = null; } }, t('action.cancel')),
       h('button', {
         class: ['button', 'is-danger', busy.value ? 'is-loading' : ''], type: 'submit', form: 'delete-account-form', id: 'delete-account-submit',
         disabled: !matches(),
-      }, 'Delete my account'),
+      }, t('account.submit')),
     ]);
   },
 };
@@ -603,7 +614,7 @@ export function modalFrame(title, body, foot) {
     h('div', { class: 'modal-card' }, [
       h('header', { class: 'modal-card-head' }, [
         h('p', { class: 'modal-card-title', id: 'modal-title' }, title),
-        h('button', { class: 'delete', 'aria-label': 'Close', onClick: () => { state.modal = null; } }),
+        h('button', { class: 'delete', 'aria-label': t('action.close'), onClick: () => { state.modal = null; } }),
       ]),
       h('section', { class: 'modal-card-body' }, body),
       h('footer', { class: 'modal-card-foot buttons is-right' }, foot),
@@ -611,16 +622,30 @@ export function modalFrame(title, body, foot) {
   ]);
 }
 
+// SettingsModal is the settings dialog (profile menu → Settings); every
+// choice applies at once, so its one button closes it.
+const SettingsModal = {
+  setup() {
+    const permission = () => (state.notify === 'default' ? h('p', { class: 'help settings-permission' }, [
+      t('settings.notify.permission') + ' ',
+      h('button', { class: 'button is-small is-text', type: 'button', id: 'settings-enable-notifications', onClick: askNotifications }, t('nav.enableNotifications')),
+    ]) : null);
+    return () => modalFrame(t('settings.title'), h('div', { id: 'settings-form' }, settingsBody(permission())), [
+      h('button', { class: 'button is-primary', type: 'button', id: 'settings-done', onClick: () => { state.modal = null; } }, t('settings.done')),
+    ]);
+  },
+};
+
 // ---------- toasts ----------
 
 function Toasts() {
-  return h('div', { class: 'toasts', 'aria-live': 'polite', 'aria-relevant': 'additions' }, state.toasts.map((t) =>
-    h('div', { key: t.id, class: ['toast', 'toast-' + t.kind], role: t.kind === 'danger' ? 'alert' : 'status' }, [
-      h('button', { class: 'delete', 'aria-label': 'Dismiss', onClick: () => dismissToast(t.id) }),
+  return h('div', { class: 'toasts', 'aria-live': 'polite', 'aria-relevant': 'additions' }, state.toasts.map((x) =>
+    h('div', { key: x.id, class: ['toast', 'toast-' + x.kind], role: x.kind === 'danger' ? 'alert' : 'status' }, [
+      h('button', { class: 'delete', 'aria-label': t('action.dismiss'), onClick: () => dismissToast(x.id) }),
       h('div', { class: 'toast-body' }, [
-        t.icon ? icon(t.icon, { size: 16 }) : null,
-        h('span', { class: 'toast-text' }, t.text),
-        t.action ? h('button', { class: 'button is-small is-link ml-2 toast-action', onClick: () => { t.action.run(); dismissToast(t.id); } }, t.action.label) : null,
+        x.icon ? icon(x.icon, { size: 16 }) : null,
+        h('span', { class: 'toast-text' }, x.text),
+        x.action ? h('button', { class: 'button is-small is-link ml-2 toast-action', onClick: () => { x.action.run(); dismissToast(x.id); } }, x.action.label) : null,
       ]),
     ])));
 }
@@ -644,7 +669,10 @@ const Main = {
       if (el && el.scrollIntoView) el.scrollIntoView({ block: 'nearest', inline: 'nearest' });
     }), { immediate: true });
     onBeforeUnmount(() => { window.removeEventListener('keydown', onKey); window.removeEventListener('click', onClick, true); });
-    const modals = { create: CreateChatModal, delete: DeleteChatModal, leave: LeaveChatModal, rename: RenameModal, groupdm: GroupDMModal, deleteAccount: DeleteAccountModal, tokens: TokensModal };
+    const modals = {
+      create: CreateChatModal, delete: DeleteChatModal, leave: LeaveChatModal, rename: RenameModal, groupdm: GroupDMModal, deleteAccount: DeleteAccountModal,
+      settings: SettingsModal, tokens: TokensModal,
+    };
     return () => h('div', { class: 'app-shell' }, [
       Navbar(),
       state.offline ? OfflineBanner() : ConnectionBanner(),
