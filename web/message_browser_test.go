@@ -17,10 +17,10 @@ func msgSel(text string) string {
 }
 
 // until waits until expr holds, taking an exception (an element not
-// there yet) for false.
+// there yet) for false; a promise counts for what it resolves to.
 func until(u *user, what, expr string) {
 	u.t.Helper()
-	u.waitFor(what, `(() => { try { return !!(`+expr+`); } catch { return false; } })()`)
+	u.waitFor(what, `(() => { try { const v = (`+expr+`); return v && typeof v.then === 'function' ? v.then((x) => !!x, () => false) : !!v; } catch { return false; } })()`)
 }
 
 // act clicks a message tool (hidden until hover or focus, so clicked from
