@@ -46,6 +46,7 @@ const (
 		AND time < $5 AND time >= $6
 		AND (time, chat_id, id) < ($7, $8, $9)
 		AND $3 = '' AND $4 = ''
+		AND (NOT $11 OR `+hasFile+`)
 	ORDER BY time DESC, chat_id DESC, id DESC
 	LIMIT $10`
 	searchIndexed = `WITH found AS MATERIALIZED (
@@ -55,9 +56,14 @@ const (
 			AND search @@ $1::tsquery
 			AND ($4 = '' OR from_user_id = $4)
 			AND time < $5 AND time >= $6
-			AND (time, chat_id, id) < ($7, $8, $9))
+			AND (time, chat_id, id) < ($7, $8, $9)
+			AND (NOT $11 OR `+hasFile+`))
 	SELECT * FROM found ORDER BY time DESC, chat_id DESC, id DESC LIMIT $10`
 )
+
+// hasFile is has:file: the message carries an attachment (files_message
+// answers it).
+const hasFile = `EXISTS (SELECT 1 FROM files a WHERE a.chat_id = messages.chat_id AND a.message_id = messages.id AND a.message_id <> 0)`
 
 // memberShare is how many messages the chats of user $3 hold; it is asked
 // with tsqueryOf.
@@ -72,7 +78,7 @@ func (db *DB) Search(ctx context.Context, userID string, q chatr.SearchQuery) (c
 		return page, err
 	}
 	terms := chatr.SearchTerms(q.Text)
-	if len(terms) == 0 || q.HasFile || !chatr.StorableText(userID, q.ChatID, q.FromUserID) {
+	if len(terms) == 0 || !chatr.StorableText(userID, q.ChatID, q.FromUserID) {
 		return page, nil
 	}
 	limit := q.PageLimit()
@@ -112,7 +118,7 @@ func (db *DB) Search(ctx context.Context, userID string, q chatr.SearchQuery) (c
 			query = searchRecent
 		}
 	}
-	rows, err := db.pool.Query(ctx, query, tsq, userID, q.ChatID, q.FromUserID, before, after, cur.Time, cur.ChatID, cur.ID, limit+1)
+	rows, err := db.pool.Query(ctx, query, tsq, userID, q.ChatID, q.FromUserID, before, after, cur.Time, cur.ChatID, cur.ID, limit+1, q.HasFile)
 	if err != nil {
 		return page, fmt.Errorf("postgres: search: %w", err)
 	}
