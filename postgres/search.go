@@ -46,7 +46,7 @@ const (
 		AND time < $5 AND time >= $6
 		AND (time, chat_id, id) < ($7, $8, $9)
 		AND $3 = '' AND $4 = ''
-		AND (NOT $11 OR `+hasFile+`)
+		AND (NOT $11 OR ` + hasFile + `)
 	ORDER BY time DESC, chat_id DESC, id DESC
 	LIMIT $10`
 	searchIndexed = `WITH found AS MATERIALIZED (
@@ -57,7 +57,7 @@ const (
 			AND ($4 = '' OR from_user_id = $4)
 			AND time < $5 AND time >= $6
 			AND (time, chat_id, id) < ($7, $8, $9)
-			AND (NOT $11 OR `+hasFile+`))
+			AND (NOT $11 OR ` + hasFile + `))
 	SELECT * FROM found ORDER BY time DESC, chat_id DESC, id DESC LIMIT $10`
 )
 
