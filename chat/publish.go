@@ -107,17 +107,17 @@ func (a *App) Publish(ctx context.Context, conn *hub.ConnInfo, msg *hub.GroupMes
 	ticket := a.order.begin(msg.Group)
 	stored, err := a.store.AddMessage(ctx, chatr.Message{
 		ChatID: msg.Group, FromUserID: conn.UserID, FromUserName: name, Text: in.Message, Time: a.now().UTC(), ClientID: key,
-		ReplyTo: in.ReplyTo, Mentions: mentions,
+		ReplyTo: in.ReplyTo, Mentions: mentions, Files: files,
 	})
-	if err == nil {
-		// Before the ack and the fan-out: a message is delivered with its
-		// files durable and linked, or (on a retry) linked by the retry.
+	if err == nil && stored.Duplicate {
+		// The store links a message's files with it; a message stored
+		// before it did has them linked by its retry.
 		err = a.attachFiles(ctx, stored, files)
 	}
 	if err != nil || stored.Duplicate {
 		a.order.finish(msg.Group, ticket, 0, nil)
 		if err != nil {
-			return ackError(err)
+			return fileAckError(err) // a file taken meanwhile is a bad request
 		}
 		return a.answerRetry(ctx, conn, stored, in.ClientID)
 	}
