@@ -377,3 +377,40 @@ func (s *Store) checkMessageFiles(ctx context.Context, m chatr.Message) ([]strin
 	}
 	return ids, err
 }
+
+// dumpFiles returns the live file rows as FileRows, by ID.
+func (s *Store) dumpFiles(ctx context.Context) ([]any, error) {
+	es, err := list(ctx, s.chats, "PartitionKey eq "+quote(filesPartition), "", 0)
+	if err != nil {
+		return nil, err
+	}
+	l := s.liveness()
+	var rows []chatr.FileRow
+	for _, e := range es {
+		if ok, err := l.live(ctx, e); err != nil {
+			return nil, err
+		} else if ok {
+			rows = append(rows, chatr.FileRow{File: fileOf(e), Position: int(e.int64v("Position"))})
+		}
+	}
+	sort.Slice(rows, func(i, j int) bool { return rows[i].ID < rows[j].ID })
+	out := make([]any, len(rows))
+	for i, r := range rows {
+		out[i] = r
+	}
+	return out, nil
+}
+
+// loadFile writes a file row as it was, for the chat as it is now.
+func (s *Store) loadFile(ctx context.Context, v chatr.FileRow) error {
+	c, err := s.getChat(ctx, v.ChatID)
+	if chatr.ErrorCode(err) == chatr.ENOTFOUND {
+		return chatr.Errorf(chatr.EINVALID, "load: chat %s is missing", v.ChatID)
+	} else if err != nil {
+		return err
+	}
+	e := fileEntity(v.File, c.chat)
+	setInt64(e, "MessageID", v.MessageID)
+	e["Position"] = v.Position
+	return upsert(ctx, s.chats, e)
+}
