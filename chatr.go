@@ -89,7 +89,8 @@ type Message struct {
 	DeletedAt time.Time  `json:"deletedAt,omitzero"`
 	Reactions []Reaction `json:"reactions,omitempty"`
 	// Files are the message's attachments; the chat layer sets them from
-	// FileStore.MessageFiles (stores leave them empty).
+	// FileStore.MessageFiles (stores leave them empty). To AddMessage they
+	// name, by ID, the uploaded files the new message carries.
 	Files []Attachment `json:"files,omitempty"`
 	// Duplicate is set by AddMessage on a message it did not store because
 	// the sender had already stored one with the same ClientID.

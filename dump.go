@@ -19,10 +19,11 @@ const (
 	KindReadMarkers = "read_markers" // ReadMarker
 	KindInvites     = "invites"      // Invite
 	KindModEvents   = "mod_events"   // ModEvent
+	KindFiles       = "files"        // FileRow: uploaded files' metadata (their bytes are Blobs')
 )
 
 // DumpKinds lists every kind in write order.
-var DumpKinds = []string{KindUsers, KindSessions, KindChats, KindMembers, KindMessages, KindReactions, KindReadMarkers, KindInvites, KindModEvents}
+var DumpKinds = []string{KindUsers, KindSessions, KindChats, KindMembers, KindMessages, KindReactions, KindReadMarkers, KindInvites, KindModEvents, KindFiles}
 
 // UserRow is a user as stored, with what User does not show.
 type UserRow struct {
@@ -60,6 +61,13 @@ type ReadMarker struct {
 	UserID    string `json:"userId"`
 	ChatID    string `json:"chatId"`
 	MessageID int64  `json:"messageId"`
+}
+
+// FileRow is an uploaded file as stored, with its place among its
+// message's files.
+type FileRow struct {
+	File
+	Position int `json:"position"`
 }
 
 // Row is one row of a dump: Value is the row type its Kind names above

@@ -108,6 +108,12 @@ type FileStore interface {
 	// BlobReferenced reports whether any file has key as its Key or
 	// ThumbKey; the blob sweep deletes blobs for which it is false.
 	BlobReferenced(ctx context.Context, key string) (bool, error)
+	// DeleteUnsentFiles removes the rows of up to limit files that no
+	// message carries and that were created before before, oldest first,
+	// and returns them (their blobs are the caller's to remove). Finding
+	// and removing are one step: a file attached meanwhile stays, and an
+	// AttachFiles after it finds no file. limit <= 0 is EINVALID.
+	DeleteUnsentFiles(ctx context.Context, before time.Time, limit int) ([]File, error)
 }
 
 // CheckAttachFiles is the EINVALID a store returns for a bad list of files
@@ -140,6 +146,47 @@ func CheckAttachable(f File, chatID, userID string, messageID int64) error {
 		return Errorf(EFORBIDDEN, "file %q was uploaded by someone else", f.ID)
 	case f.MessageID != 0 && f.MessageID != messageID:
 		return Errorf(ECONFLICT, "file %q goes with another message", f.ID)
+	}
+	return nil
+}
+
+// MessageFileIDs returns the IDs of the files a message to store names in
+// its Files (see Store.AddMessage), nil for none, checked as AttachFiles
+// checks them.
+func MessageFileIDs(m Message) ([]string, error) {
+	if len(m.Files) == 0 {
+		return nil, nil
+	}
+	ids := make([]string, len(m.Files))
+	for i, a := range m.Files {
+		ids[i] = a.ID
+	}
+	return ids, CheckAttachFiles(ids)
+}
+
+// FileClaims are the files the new messages of one AddMessage batch take,
+// so that two messages never take the same file.
+type FileClaims map[string]bool
+
+// Claim checks that the files named by ids, found by the store as found (a
+// missing one is absent), may go with the new message m and were taken by
+// no earlier message of the batch, and takes them. It returns the error
+// AddMessage answers for m otherwise, and then takes nothing.
+func (c FileClaims) Claim(m Message, ids []string, found map[string]File) error {
+	for _, id := range ids {
+		f, ok := found[id]
+		if !ok {
+			return Errorf(ENOTFOUND, "no file %q in this chat", id)
+		}
+		if err := CheckAttachable(f, m.ChatID, m.FromUserID, 0); err != nil {
+			return err
+		}
+		if c[id] {
+			return Errorf(ECONFLICT, "file %q goes with another message", id)
+		}
+	}
+	for _, id := range ids {
+		c[id] = true
 	}
 	return nil
 }

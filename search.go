@@ -40,8 +40,8 @@ type SearchQuery struct {
 	FromUserID string    // only messages this user sent ("" for anyone)
 	Before     time.Time // only messages sent before (zero: no bound)
 	After      time.Time // only messages sent at or after (zero: no bound)
-	// HasFile asks for messages with an attached file. Messages carry no
-	// files yet, so it matches nothing.
+	// HasFile asks only for messages that carry an attached file (see
+	// FileStore.AttachFiles).
 	HasFile bool
 	Cursor  string // from the previous page; "" for the first
 	Limit   int    // <= 0 means DefaultSearchLimit; capped at MaxSearchLimit

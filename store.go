@@ -99,6 +99,16 @@ type Store interface {
 	// the chat does not exist; EINVALID for a ReplyTo that is not the id of
 	// a message of the chat, or bad Mentions (see CheckMessageExtras).
 	//
+	// Files, when m has any, name uploaded files by ID (the rest of each
+	// Attachment is ignored) that become the message's attachments in the
+	// transaction that stores it, checked as FileStore.AttachFiles checks
+	// them with the sender as uploader; when one fails, the message is not
+	// stored and AddMessage returns AttachFiles's error. So a stored
+	// message always has its files (Table Storage, whose transactions
+	// cannot span the two tables, links them before AddMessage returns: a
+	// crash in between leaves the message without them until the send is
+	// retried). The returned message has no Files.
+	//
 	// Idempotency: if m.ClientID is not empty and the sender (m.FromUserID)
 	// already has a stored message with that ClientID in chat m.ChatID,
 	// nothing is stored and the first stored message is returned with

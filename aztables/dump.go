@@ -58,6 +58,8 @@ func (s *Store) Dump(ctx context.Context, kind string, fn func(chatr.Row) error)
 				TargetUser: e.str("targetUser"), ChatID: e.str("chatId"), MessageID: e.int64v("messageId"), Detail: e.str("detail"), At: e.time("at")}
 			return rowID(ev.ID), ev
 		})
+	case chatr.KindFiles:
+		vals, err = s.dumpFiles(ctx)
 	default:
 		return chatr.Errorf(chatr.EINVALID, "unknown dump kind %q", kind)
 	}
@@ -240,6 +242,8 @@ func (s *Store) Load(ctx context.Context, rows []chatr.Row) error {
 			if err = upsert(ctx, s.modLog, row); err == nil {
 				err = s.raiseCounter(ctx, s.modLog, logPartition, v.ID)
 			}
+		case chatr.FileRow:
+			err = s.loadFile(ctx, v)
 		default:
 			err = chatr.Errorf(chatr.EINVALID, "cannot load a %s row (%T)", r.Kind, r.Value)
 		}

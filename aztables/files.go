@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 	"sort"
+	"time"
 	"unicode/utf8"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
@@ -294,4 +295,122 @@ func (s *Store) BlobReferenced(ctx context.Context, blobKey string) (bool, error
 	}
 	fs, err := s.liveFiles(ctx, "BlobKey eq "+quote(blobKey)+" or ThumbKey eq "+quote(blobKey))
 	return len(fs) > 0, err
+}
+
+// DeleteUnsentFiles reads each unsent row again and deletes it only if it
+// is unchanged (an AttachFiles in between wins). Rows of deleted chats go
+// too, unreturned: nothing shows them any more.
+func (s *Store) DeleteUnsentFiles(ctx context.Context, before time.Time, limit int) ([]chatr.File, error) {
+	if limit <= 0 {
+		return nil, chatr.Errorf(chatr.EINVALID, "limit must be positive")
+	}
+	filter := fmt.Sprintf("PartitionKey eq %s and Created lt datetime'%s'", quote(filesPartition), when(before).Format("2006-01-02T15:04:05.000Z"))
+	es, err := list(ctx, s.chats, filter, "", 0)
+	if err != nil {
+		return nil, fmt.Errorf("aztables: unsent files: %w", err)
+	}
+	l := s.liveness()
+	var unsent []chatr.File
+	for _, e := range es {
+		if ok, err := l.live(ctx, e); err != nil {
+			return nil, err
+		} else if !ok {
+			if err := s.DeleteFile(ctx, unkey(e.str("RowKey"))); err != nil {
+				return nil, err
+			}
+		} else if f := fileOf(e); f.MessageID == 0 {
+			unsent = append(unsent, f)
+		}
+	}
+	sort.Slice(unsent, func(i, j int) bool {
+		if !unsent[i].Created.Equal(unsent[j].Created) {
+			return unsent[i].Created.Before(unsent[j].Created)
+		}
+		return unsent[i].ID < unsent[j].ID
+	})
+	out := []chatr.File{}
+	for _, f := range unsent[:min(limit, len(unsent))] {
+		e, etag, err := s.getFileEntity(ctx, f.ID)
+		if chatr.ErrorCode(err) == chatr.ENOTFOUND {
+			continue
+		} else if err != nil {
+			return nil, err
+		}
+		if fileOf(e).MessageID != 0 {
+			continue
+		}
+		_, err = s.chats.DeleteEntity(ctx, filesPartition, key(f.ID), &aztables.DeleteEntityOptions{IfMatch: &etag})
+		if stale(err) || notFound(err) {
+			continue
+		} else if err != nil {
+			return nil, fmt.Errorf("aztables: delete unsent file: %w", err)
+		}
+		out = append(out, fileOf(e))
+	}
+	return out, nil
+}
+
+// checkMessageFiles checks, before AddMessage stores m, that the files it
+// names may go with it, and returns their IDs.
+func (s *Store) checkMessageFiles(ctx context.Context, m chatr.Message) ([]string, error) {
+	ids, err := chatr.MessageFileIDs(m)
+	if err != nil || len(ids) == 0 {
+		return nil, err
+	}
+	found := map[string]chatr.File{}
+	for _, id := range ids {
+		f, err := s.GetFile(ctx, id)
+		if chatr.ErrorCode(err) == chatr.ENOTFOUND {
+			continue
+		} else if err != nil {
+			return nil, err
+		}
+		found[id] = f
+	}
+	err = chatr.FileClaims{}.Claim(m, ids, found)
+	if chatr.ErrorCode(err) == chatr.ECONFLICT && m.ClientID != "" {
+		// A retried send: the files went with its first try, which
+		// AddMessage finds and returns.
+		if first, kerr := s.byKey(ctx, key(m.ChatID), m.ChatID, m.FromUserID, m.ClientID); kerr == nil && first != nil {
+			return nil, nil
+		}
+	}
+	return ids, err
+}
+
+// dumpFiles returns the live file rows as FileRows, by ID.
+func (s *Store) dumpFiles(ctx context.Context) ([]any, error) {
+	es, err := list(ctx, s.chats, "PartitionKey eq "+quote(filesPartition), "", 0)
+	if err != nil {
+		return nil, err
+	}
+	l := s.liveness()
+	var rows []chatr.FileRow
+	for _, e := range es {
+		if ok, err := l.live(ctx, e); err != nil {
+			return nil, err
+		} else if ok {
+			rows = append(rows, chatr.FileRow{File: fileOf(e), Position: int(e.int64v("Position"))})
+		}
+	}
+	sort.Slice(rows, func(i, j int) bool { return rows[i].ID < rows[j].ID })
+	out := make([]any, len(rows))
+	for i, r := range rows {
+		out[i] = r
+	}
+	return out, nil
+}
+
+// loadFile writes a file row as it was, for the chat as it is now.
+func (s *Store) loadFile(ctx context.Context, v chatr.FileRow) error {
+	c, err := s.getChat(ctx, v.ChatID)
+	if chatr.ErrorCode(err) == chatr.ENOTFOUND {
+		return chatr.Errorf(chatr.EINVALID, "load: chat %s is missing", v.ChatID)
+	} else if err != nil {
+		return err
+	}
+	e := fileEntity(v.File, c.chat)
+	setInt64(e, "MessageID", v.MessageID)
+	e["Position"] = v.Position
+	return upsert(ctx, s.chats, e)
 }

@@ -80,6 +80,11 @@ func (s *Store) AddMessage(ctx context.Context, m chatr.Message) (chatr.Message,
 	if err := chatr.CheckMessageExtras(m); err != nil {
 		return chatr.Message{}, err
 	}
+	fileIDs, err := s.checkMessageFiles(ctx, m)
+	if err != nil {
+		return chatr.Message{}, err
+	}
+	m.Files = nil
 	m.Mentions = chatr.NormalMentions(m.Mentions)
 	m.Edited, m.Deleted, m.DeletedAt, m.Reactions = time.Time{}, false, time.Time{}, nil
 	ctx, cancel := withDeadline(ctx)
@@ -113,7 +118,15 @@ func (s *Store) AddMessage(ctx context.Context, m chatr.Message) (chatr.Message,
 	s.mu.Unlock()
 	select {
 	case <-p.done:
-		return p.m, p.err
+		if p.err != nil || p.m.Duplicate || len(fileIDs) == 0 {
+			return p.m, p.err
+		}
+		// Another table: linked after the message's transaction, before
+		// the message is reported stored.
+		if err := s.AttachFiles(ctx, p.m.ChatID, p.m.FromUserID, p.m.ID, fileIDs); err != nil {
+			return chatr.Message{}, err
+		}
+		return p.m, nil
 	case <-ctx.Done():
 		// Stored or not: a retry with the same ClientID tells which.
 		return chatr.Message{}, ctx.Err()

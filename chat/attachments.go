@@ -77,7 +77,8 @@ func (a *App) retriedSend(ctx context.Context, f chatr.File, key string) int64 {
 	return f.MessageID
 }
 
-// attachFiles makes the checked files go with the stored message.
+// attachFiles makes the checked files go with the stored message, for a
+// retried send (a fresh one is stored with them).
 func (a *App) attachFiles(ctx context.Context, m chatr.Message, files attachments) error {
 	if len(files) == 0 {
 		return nil

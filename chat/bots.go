@@ -32,11 +32,11 @@ func (a *App) deliver(ctx context.Context, d delivery) (chatr.Message, error) {
 	ticket := a.order.begin(d.chatID)
 	stored, err := a.store.AddMessage(ctx, chatr.Message{
 		ChatID: d.chatID, FromUserID: d.senderID, FromUserName: d.name, Text: d.text, Time: a.now().UTC(), ClientID: d.key,
-		ReplyTo: d.replyTo, Mentions: mentions,
+		ReplyTo: d.replyTo, Mentions: mentions, Files: d.files,
 	})
-	if err == nil {
-		// Before the ack and the fan-out: a message is delivered with its
-		// files durable and linked, or (on a retry) linked by the retry.
+	if err == nil && stored.Duplicate {
+		// The store links a message's files with it; a message stored
+		// before it did has them linked by its retry.
 		err = a.attachFiles(ctx, stored, d.files)
 	}
 	if err != nil || stored.Duplicate {

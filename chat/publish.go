@@ -109,7 +109,7 @@ func (a *App) Publish(ctx context.Context, conn *hub.ConnInfo, msg *hub.GroupMes
 	}
 	stored, err := a.deliver(ctx, d)
 	if err != nil {
-		return ackError(err)
+		return fileAckError(err) // a file taken meanwhile is a bad request
 	}
 	if stored.Duplicate {
 		return a.answerRetry(ctx, conn, stored, in.ClientID)

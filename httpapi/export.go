@@ -12,7 +12,8 @@ import (
 
 // UserExport is a user's own data: "Download my data" and chatr export
 // --user. Messages are those the user sent in the chats they are a member
-// of, oldest first within each chat.
+// of, oldest first within each chat, each with its attachments' metadata
+// (files; their bytes are at each url).
 type UserExport struct {
 	Exported time.Time       `json:"exported"`
 	User     chatr.User      `json:"user"`
@@ -20,7 +21,8 @@ type UserExport struct {
 	Messages []chatr.Message `json:"messages"`
 }
 
-// ChatExport is one chat's history (chatr export --chat).
+// ChatExport is one chat's history (chatr export --chat), messages with
+// their attachments' metadata.
 type ChatExport struct {
 	Exported time.Time       `json:"exported"`
 	Chat     chatr.Chat      `json:"chat"`
@@ -72,7 +74,8 @@ func ExportChat(ctx context.Context, st chatr.Store, chatID string) (ChatExport,
 
 // eachMessage calls fn with every message of the chat, oldest first. It
 // pages from the newest down (a query without bounds answers the newest
-// page), then hands the pages out in order.
+// page), then hands the pages out in order, with their files when st keeps
+// files.
 func eachMessage(ctx context.Context, st chatr.Store, chatID string, fn func(chatr.Message)) error {
 	var (
 		pages  [][]chatr.Message
@@ -82,6 +85,11 @@ func eachMessage(ctx context.Context, st chatr.Store, chatID string, fn func(cha
 		page, err := st.ListMessages(ctx, chatID, chatr.MessageQuery{Before: before, Limit: exportPage})
 		if err != nil {
 			return err
+		}
+		if fs, ok := st.(chatr.FileStore); ok {
+			if err := chatr.AddAttachments(ctx, fs, chatID, page); err != nil {
+				return err
+			}
 		}
 		if len(page) > 0 {
 			pages = append(pages, page)

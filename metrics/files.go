@@ -57,3 +57,8 @@ func (f *fileStore) BlobReferenced(ctx context.Context, key string) (ok bool, er
 	defer func(t time.Time) { f.st.observe("BlobReferenced", t, err) }(time.Now())
 	return f.s.BlobReferenced(ctx, key)
 }
+
+func (f *fileStore) DeleteUnsentFiles(ctx context.Context, before time.Time, limit int) (fs []chatr.File, err error) {
+	defer func(t time.Time) { f.st.observe("DeleteUnsentFiles", t, err) }(time.Now())
+	return f.s.DeleteUnsentFiles(ctx, before, limit)
+}

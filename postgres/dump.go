@@ -25,6 +25,7 @@ var dumpQueries = map[string]string{
 	chatr.KindReadMarkers: `SELECT user_id, chat_id, message_id FROM read_markers ORDER BY user_id, chat_id`,
 	chatr.KindInvites:     `SELECT ` + inviteColumns + ` FROM invites ORDER BY token_hash`,
 	chatr.KindModEvents:   `SELECT id, actor, action, target_user, chat_id, message_id, detail, at FROM mod_events ORDER BY id`,
+	chatr.KindFiles:       `SELECT ` + fileColumns + `, position FROM files ORDER BY id`,
 }
 
 // Dump reads every row of kind in one query (one snapshot per kind).
@@ -98,6 +99,11 @@ func scanDump(kind string, rows pgx.Rows) (any, error) {
 		err := rows.Scan(&e.ID, &e.Actor, &e.Action, &e.TargetUser, &e.ChatID, &e.MessageID, &e.Detail, &e.At)
 		utc(&e.At)
 		return e, err
+	case chatr.KindFiles:
+		var f chatr.FileRow
+		err := rows.Scan(&f.ID, &f.ChatID, &f.UserID, &f.Name, &f.Size, &f.Type, &f.Key, &f.ThumbKey, &f.Width, &f.Height, &f.Created, &f.MessageID, &f.Position)
+		utc(&f.Created)
+		return f, err
 	}
 	return nil, fmt.Errorf("unknown kind %q", kind)
 }
@@ -218,6 +224,13 @@ func loadRow(ctx context.Context, tx pgx.Tx, r chatr.Row) error {
 			ON CONFLICT (id) DO UPDATE SET actor = excluded.actor, action = excluded.action, target_user = excluded.target_user,
 				chat_id = excluded.chat_id, message_id = excluded.message_id, detail = excluded.detail, at = excluded.at`
 		args = []any{v.ID, v.Actor, v.Action, v.TargetUser, v.ChatID, v.MessageID, v.Detail, v.At}
+	case chatr.FileRow:
+		query = `INSERT INTO files (id, chat_id, user_id, name, size, type, blob_key, thumb_key, width, height, created, message_id, position)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
+			ON CONFLICT (id) DO UPDATE SET chat_id = excluded.chat_id, user_id = excluded.user_id, name = excluded.name, size = excluded.size,
+				type = excluded.type, blob_key = excluded.blob_key, thumb_key = excluded.thumb_key, width = excluded.width,
+				height = excluded.height, created = excluded.created, message_id = excluded.message_id, position = excluded.position`
+		args = []any{v.ID, v.ChatID, v.UserID, v.Name, v.Size, v.Type, v.Key, v.ThumbKey, v.Width, v.Height, v.Created, v.MessageID, v.Position}
 	default:
 		return chatr.Errorf(chatr.EINVALID, "cannot load a %s row (%T)", r.Kind, r.Value)
 	}

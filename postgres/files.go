@@ -4,6 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
+	"strings"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 
@@ -168,4 +171,39 @@ func (db *DB) BlobReferenced(ctx context.Context, key string) (bool, error) {
 		return false, fmt.Errorf("postgres: blob referenced: %w", err)
 	}
 	return ref, nil
+}
+
+// DeleteUnsentFiles deletes and returns the rows in one statement; a row
+// an AttachFiles holds is skipped, and one it changed is checked again.
+func (db *DB) DeleteUnsentFiles(ctx context.Context, before time.Time, limit int) ([]chatr.File, error) {
+	if limit <= 0 {
+		return nil, chatr.Errorf(chatr.EINVALID, "limit must be positive")
+	}
+	// Materialized: an IN (... LIMIT) may be read again, past the limit.
+	rows, err := db.pool.Query(ctx, `WITH unsent AS MATERIALIZED (
+			SELECT id AS unsent_id FROM files WHERE message_id = 0 AND created < $1 ORDER BY created, id LIMIT $2 FOR UPDATE SKIP LOCKED)
+		DELETE FROM files USING unsent WHERE id = unsent_id AND message_id = 0
+		RETURNING `+fileColumns, before, limit)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: delete unsent files: %w", err)
+	}
+	defer rows.Close()
+	out := []chatr.File{}
+	for rows.Next() {
+		f, err := scanFile(rows)
+		if err != nil {
+			return nil, fmt.Errorf("postgres: delete unsent files: %w", err)
+		}
+		out = append(out, f)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("postgres: delete unsent files: %w", err)
+	}
+	slices.SortFunc(out, func(a, b chatr.File) int {
+		if c := a.Created.Compare(b.Created); c != 0 {
+			return c
+		}
+		return strings.Compare(a.ID, b.ID)
+	})
+	return out, nil
 }

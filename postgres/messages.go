@@ -28,6 +28,9 @@ func (db *DB) AddMessage(ctx context.Context, m chatr.Message) (chatr.Message, e
 	if err := chatr.CheckMessageExtras(m); err != nil {
 		return chatr.Message{}, err
 	}
+	if _, err := chatr.MessageFileIDs(m); err != nil {
+		return chatr.Message{}, err
+	}
 	ctx, cancel := withDeadline(ctx)
 	defer cancel()
 	m.ID, m.Duplicate = 0, false
@@ -86,7 +89,8 @@ func byClientID(ctx context.Context, q interface {
 // batch, is not inserted: it gets the first one, marked Duplicate. Should
 // another node insert one of the keys meanwhile, the unique index fails the
 // transaction, and the next attempt finds that key stored. Requests for a
-// missing chat get ENOTFOUND.
+// missing chat get ENOTFOUND. A message's files are linked to it in the
+// same transaction.
 func (db *DB) insertMessages(ctx context.Context, batch []*groupcommit.Request[chatr.Message]) error {
 	for range 10 {
 		err := db.insertOnce(ctx, batch)
@@ -148,6 +152,10 @@ func (db *DB) insertOnce(ctx context.Context, batch []*groupcommit.Request[chatr
 	}
 
 	if fresh, err = checkReplies(ctx, tx, fresh); err != nil {
+		return fmt.Errorf("postgres: add message: %w", err)
+	}
+	fresh, named, err := claimFiles(ctx, tx, fresh)
+	if err != nil {
 		return fmt.Errorf("postgres: add message: %w", err)
 	}
 	perChat := map[string]int64{}
@@ -228,6 +236,9 @@ func (db *DB) insertOnce(ctx context.Context, batch []*groupcommit.Request[chatr
 		if err := insertMentions(ctx, tx, fresh); err != nil {
 			return fmt.Errorf("postgres: add message: %w", err)
 		}
+		if err := linkFiles(ctx, tx, named); err != nil {
+			return fmt.Errorf("postgres: add message: %w", err)
+		}
 	}
 	for _, req := range copies {
 		f := first[[2]string{req.Item.FromUserID, req.Item.ClientID}]
@@ -237,6 +248,9 @@ func (db *DB) insertOnce(ctx context.Context, batch []*groupcommit.Request[chatr
 	if err := tx.Commit(ctx); err != nil {
 		// The server may have committed before the answer was lost.
 		return fmt.Errorf("postgres: add message: %w: %w", groupcommit.ErrUnknown, err)
+	}
+	for _, req := range batch {
+		req.Item.Files = nil // kept until now for a retried attempt
 	}
 	return nil
 }

@@ -42,7 +42,7 @@ const tsqueryOf = `SELECT coalesce(string_agg(q, ' & '), ''), coalesce(string_ag
 //   - searchIndexed asks the chat-and-words GIN index for the matches in the
 //     user's chats and sorts them: a rarer word has few of them, and the
 //     index, not the rows, tells which chat each is in. The index looks up
-//     only the query's rarer words ($11): beside the chats' entries, a word
+//     only the query's rarer words ($12): beside the chats' entries, a word
 //     in half the messages made it read that word's whole posting list
 //     (400 ms for "lizilonu the", 2 ms without "the"); the rows found are
 //     checked against every word ($1). The other conditions are under IS
@@ -59,16 +59,22 @@ const (
 		AND time < $5 AND time >= $6
 		AND (time, chat_id, id) < ($7, $8, $9)
 		AND $3 = '' AND $4 = ''
+		AND (NOT $11 OR ` + hasFile + `)
 	ORDER BY time DESC, chat_id DESC, id DESC
 	LIMIT $10`
 	searchIndexed = `WITH found AS MATERIALIZED (
 		SELECT chat_id, id, from_user_id, from_user_name, text, time
 		FROM messages
 		WHERE chat_id = ANY ((SELECT array_agg(chat_id) FROM members WHERE user_id = $2 AND ($3 = '' OR chat_id = $3))::text[])
-			AND search @@ $11::tsquery
-			AND (search @@ $1::tsquery AND ($4 = '' OR from_user_id = $4) AND time < $5 AND time >= $6 AND (time, chat_id, id) < ($7, $8, $9)) IS TRUE)
+			AND search @@ $12::tsquery
+			AND (search @@ $1::tsquery AND ($4 = '' OR from_user_id = $4) AND time < $5 AND time >= $6 AND (time, chat_id, id) < ($7, $8, $9)
+				AND (NOT $11 OR ` + hasFile + `)) IS TRUE)
 	SELECT * FROM found ORDER BY time DESC, chat_id DESC, id DESC LIMIT $10`
 )
+
+// hasFile is has:file: the message carries an attachment (files_message
+// answers it).
+const hasFile = `EXISTS (SELECT 1 FROM files a WHERE a.chat_id = messages.chat_id AND a.message_id = messages.id AND a.message_id <> 0)`
 
 // memberShare is how many messages the chats of user $3 hold; it is asked
 // with tsqueryOf.
@@ -88,7 +94,7 @@ func (db *DB) Search(ctx context.Context, userID string, q chatr.SearchQuery) (c
 		return page, err
 	}
 	terms := chatr.SearchTerms(q.Text)
-	if len(terms) == 0 || q.HasFile || !chatr.StorableText(userID, q.ChatID, q.FromUserID) {
+	if len(terms) == 0 || !chatr.StorableText(userID, q.ChatID, q.FromUserID) {
 		return page, nil
 	}
 	limit := q.PageLimit()
@@ -129,9 +135,9 @@ func (db *DB) Search(ctx context.Context, userID string, q chatr.SearchQuery) (c
 		all, looked := product(freqs, nil), product(freqs, skip)
 		recent = float64(limit+1)*rows/(all*mine)/perPage <= looked*mine
 	}
-	query, args := searchIndexed, []any{tsq, userID, q.ChatID, q.FromUserID, before, after, cur.Time, cur.ChatID, cur.ID, limit + 1, tsqIndex}
+	query, args := searchIndexed, []any{tsq, userID, q.ChatID, q.FromUserID, before, after, cur.Time, cur.ChatID, cur.ID, limit + 1, q.HasFile, tsqIndex}
 	if recent {
-		query, args = searchRecent, args[:10]
+		query, args = searchRecent, args[:11]
 	}
 	found, err := db.pool.Query(ctx, query, args...)
 	if err != nil {

@@ -38,9 +38,17 @@ type Files struct {
 	// an hour: an upload in flight writes its row within it).
 	SweepEvery time.Duration
 	SweepGrace time.Duration
+	// UnsentAfter is how long a file uploaded but sent with no message is
+	// kept (its bytes, and its share of the quota) before the sweep
+	// removes it (default a day).
+	UnsentAfter time.Duration
 }
 
-const defaultFileSweep = time.Hour
+const (
+	defaultFileSweep   = time.Hour
+	defaultUnsentAfter = 24 * time.Hour
+	unsentPerRound     = 500 // files DeleteUnsentFiles removes at a time
+)
 
 // filesDir is where the bytes of files are kept by default.
 func filesDir(cfg Config) string {
@@ -87,9 +95,10 @@ func (s *Server) fileRoutes(sessions *auth.Service) http.Handler {
 	})
 }
 
-// sweepFiles deletes, now and then, blobs that no file refers to: those of
-// deleted messages and chats, of uploads cut off before their row was
-// written, and the leftovers of interrupted writes.
+// sweepFiles deletes, now and then, files uploaded long ago but never sent
+// with a message, then blobs that no file refers to: those of deleted
+// messages and chats, of uploads cut off before their row was written, and
+// the leftovers of interrupted writes.
 func (s *Server) sweepFiles() {
 	every, grace := s.cfg.Files.SweepEvery, s.cfg.Files.SweepGrace
 	if every <= 0 {
@@ -98,10 +107,19 @@ func (s *Server) sweepFiles() {
 	if grace <= 0 {
 		grace = defaultFileSweep
 	}
+	unsentAfter := s.cfg.Files.UnsentAfter
+	if unsentAfter <= 0 {
+		unsentAfter = defaultUnsentAfter
+	}
 	t := time.NewTicker(every)
 	defer t.Stop()
 	for {
 		ctx, cancel := context.WithTimeout(context.Background(), every)
+		if n, err := s.removeUnsentFiles(ctx, time.Now().Add(-unsentAfter)); err != nil {
+			s.log.Warn("unsent file sweep", "err", err, "removed", n)
+		} else if n > 0 {
+			s.log.Info("unsent files removed", "count", n)
+		}
 		n, err := chatr.SweepBlobs(ctx, s.blobs, time.Now().Add(-grace), s.files.BlobReferenced)
 		cancel()
 		if err != nil {
@@ -113,6 +131,33 @@ func (s *Server) sweepFiles() {
 		case <-s.stop:
 			return
 		case <-t.C:
+		}
+	}
+}
+
+// removeUnsentFiles removes the files uploaded before before that no
+// message carries, rows first (a send after that finds no file), then
+// their blobs; a blob left by a failed delete goes with the blob sweep.
+func (s *Server) removeUnsentFiles(ctx context.Context, before time.Time) (int, error) {
+	removed := 0
+	for {
+		fs, err := s.files.DeleteUnsentFiles(ctx, before, unsentPerRound)
+		if err != nil {
+			return removed, err
+		}
+		for _, f := range fs {
+			for _, key := range []string{f.Key, f.ThumbKey} {
+				if key == "" {
+					continue
+				}
+				if err := s.blobs.Delete(ctx, key); err != nil {
+					return removed, err
+				}
+			}
+			removed++
+		}
+		if len(fs) < unsentPerRound {
+			return removed, nil
 		}
 	}
 }

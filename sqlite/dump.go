@@ -23,6 +23,7 @@ var dumpQueries = map[string]string{
 	chatr.KindReadMarkers: `SELECT user_id, chat_id, message_id FROM read_markers ORDER BY user_id, chat_id`,
 	chatr.KindInvites:     `SELECT ` + inviteColumns + ` FROM invites ORDER BY token_hash`,
 	chatr.KindModEvents:   `SELECT id, actor, action, target_user, chat_id, message_id, detail, at FROM mod_events ORDER BY id`,
+	chatr.KindFiles:       `SELECT ` + fileColumns + `, position FROM files ORDER BY id`,
 }
 
 // Dump reads every row of kind from the read connections, so it runs beside
@@ -118,6 +119,14 @@ func scanDump(kind string, rows *sql.Rows) (any, error) {
 		err := rows.Scan(&e.ID, &e.Actor, &e.Action, &e.TargetUser, &e.ChatID, &e.MessageID, &e.Detail, &at)
 		e.At = unstamp(at)
 		return e, err
+	case chatr.KindFiles:
+		var (
+			f       chatr.FileRow
+			created int64
+		)
+		err := rows.Scan(&f.ID, &f.ChatID, &f.UserID, &f.Name, &f.Size, &f.Type, &f.Key, &f.ThumbKey, &f.Width, &f.Height, &created, &f.MessageID, &f.Position)
+		f.Created = unstamp(created)
+		return f, err
 	}
 	return nil, fmt.Errorf("unknown kind %q", kind)
 }
@@ -203,6 +212,13 @@ func loadRow(ctx context.Context, tx *sql.Tx, r chatr.Row) error {
 			ON CONFLICT (id) DO UPDATE SET actor = excluded.actor, action = excluded.action, target_user = excluded.target_user,
 				chat_id = excluded.chat_id, message_id = excluded.message_id, detail = excluded.detail, at = excluded.at`
 		args = []any{v.ID, v.Actor, v.Action, v.TargetUser, v.ChatID, v.MessageID, v.Detail, stamp(v.At)}
+	case chatr.FileRow:
+		query = `INSERT INTO files (id, chat_id, user_id, name, size, type, blob_key, thumb_key, width, height, created, message_id, position)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+			ON CONFLICT (id) DO UPDATE SET chat_id = excluded.chat_id, user_id = excluded.user_id, name = excluded.name, size = excluded.size,
+				type = excluded.type, blob_key = excluded.blob_key, thumb_key = excluded.thumb_key, width = excluded.width,
+				height = excluded.height, created = excluded.created, message_id = excluded.message_id, position = excluded.position`
+		args = []any{v.ID, v.ChatID, v.UserID, v.Name, v.Size, v.Type, v.Key, v.ThumbKey, v.Width, v.Height, stamp(v.Created), v.MessageID, v.Position}
 	default:
 		return chatr.Errorf(chatr.EINVALID, "cannot load a %s row (%T)", r.Kind, r.Value)
 	}

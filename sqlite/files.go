@@ -6,6 +6,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
+	"strings"
+	"time"
 
 	"github.com/chatr/chatr"
 )
@@ -175,4 +178,37 @@ func (db *DB) BlobReferenced(ctx context.Context, key string) (bool, error) {
 		return false, fmt.Errorf("sqlite: blob referenced: %w", err)
 	}
 	return ref, nil
+}
+
+// DeleteUnsentFiles deletes and returns the rows in one statement on the
+// single writer, so no AttachFiles comes between.
+func (db *DB) DeleteUnsentFiles(ctx context.Context, before time.Time, limit int) ([]chatr.File, error) {
+	if limit <= 0 {
+		return nil, chatr.Errorf(chatr.EINVALID, "limit must be positive")
+	}
+	rows, err := db.write.QueryContext(ctx, `DELETE FROM files WHERE id IN (
+			SELECT id FROM files WHERE message_id = 0 AND created < ? ORDER BY created, id LIMIT ?)
+		RETURNING `+fileColumns, stamp(before), limit)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: delete unsent files: %w", err)
+	}
+	defer rows.Close()
+	out := []chatr.File{}
+	for rows.Next() {
+		f, err := scanFile(rows)
+		if err != nil {
+			return nil, fmt.Errorf("sqlite: delete unsent files: %w", err)
+		}
+		out = append(out, f)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("sqlite: delete unsent files: %w", err)
+	}
+	slices.SortFunc(out, func(a, b chatr.File) int {
+		if c := a.Created.Compare(b.Created); c != 0 {
+			return c
+		}
+		return strings.Compare(a.ID, b.ID)
+	})
+	return out, nil
 }

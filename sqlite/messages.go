@@ -25,6 +25,9 @@ func (db *DB) AddMessage(ctx context.Context, m chatr.Message) (chatr.Message, e
 	if err := chatr.CheckMessageExtras(m); err != nil {
 		return chatr.Message{}, err
 	}
+	if _, err := chatr.MessageFileIDs(m); err != nil {
+		return chatr.Message{}, err
+	}
 	ctx, cancel := withDeadline(ctx)
 	defer cancel()
 	m.ID, m.Duplicate = 0, false
@@ -73,7 +76,8 @@ func byClientID(ctx context.Context, q interface {
 // messages in the batch, numbers them in submission order and inserts them.
 // A message whose (sender, ClientID) is stored already, or appears earlier
 // in the batch, is not inserted: it gets the first one, marked Duplicate.
-// Requests for a missing chat get ENOTFOUND and are skipped.
+// Requests for a missing chat get ENOTFOUND and are skipped; a message's
+// files are linked to it in the same transaction.
 func (db *DB) insertMessages(ctx context.Context, batch []*groupcommit.Request[chatr.Message]) error {
 	tx, err := db.write.BeginTx(ctx, nil)
 	if err != nil {
@@ -85,6 +89,8 @@ func (db *DB) insertMessages(ctx context.Context, batch []*groupcommit.Request[c
 	first := map[[2]string]*groupcommit.Request[chatr.Message]{} // (sender, key) -> its first request
 	var fresh, copies []*groupcommit.Request[chatr.Message]
 	lastIDs := map[string]int64{} // chat -> its last message id before the batch
+	claims := chatr.FileClaims{}
+	fileIDs := map[*groupcommit.Request[chatr.Message]][]string{} // the files each fresh message takes
 	for _, req := range batch {
 		m := &req.Item
 		m.ID, m.Duplicate = 0, false // a retry starts afresh
@@ -112,6 +118,14 @@ func (db *DB) insertMessages(ctx context.Context, batch []*groupcommit.Request[c
 			req.Err = err
 			continue
 		}
+		ids, err := claimFiles(ctx, tx, m, claims)
+		if chatr.ErrorCode(err) == chatr.EINTERNAL {
+			return fmt.Errorf("sqlite: add message: %w", err)
+		} else if err != nil {
+			req.Err = err
+			continue
+		}
+		fileIDs[req] = ids
 		fresh = append(fresh, req)
 		perChat[m.ChatID]++
 	}
@@ -148,6 +162,9 @@ func (db *DB) insertMessages(ctx context.Context, batch []*groupcommit.Request[c
 		if err := insertMentions(ctx, tx, m); err != nil {
 			return fmt.Errorf("sqlite: add message: %w", err)
 		}
+		if err := linkFiles(ctx, tx, *m, fileIDs[req]); err != nil {
+			return fmt.Errorf("sqlite: add message: %w", err)
+		}
 	}
 	for _, req := range copies {
 		f := first[[2]string{req.Item.FromUserID, req.Item.ClientID}]
@@ -157,6 +174,9 @@ func (db *DB) insertMessages(ctx context.Context, batch []*groupcommit.Request[c
 	if err := tx.Commit(); err != nil {
 		// COMMIT may have reached the disk before it failed.
 		return fmt.Errorf("sqlite: add message: %w: %w", groupcommit.ErrUnknown, err)
+	}
+	for _, req := range batch {
+		req.Item.Files = nil // kept until now for a retried attempt
 	}
 	db.indexer.stored()
 	return nil

@@ -28,7 +28,8 @@ func init() {
 // searchQuery walks the index newest doc first and keeps the rows of the
 // user's chats that pass the filters; CROSS JOIN keeps FTS5 the outer loop,
 // so a page of a frequent word stops after a few rows. Every filter is a
-// parameter (an empty one passes) so that one prepared statement serves all.
+// parameter (an empty one passes) so that one prepared statement serves all;
+// has:file looks the message up among the attachments (files_message).
 const searchQuery = `SELECT d.doc, m.chat_id, m.id, m.from_user_id, m.from_user_name, m.text, m.time
 	FROM search_fts f
 	CROSS JOIN search_docs d ON d.doc = f.rowid
@@ -39,6 +40,7 @@ const searchQuery = `SELECT d.doc, m.chat_id, m.id, m.from_user_id, m.from_user_
 		AND (?5 = '' OR m.from_user_id = ?5)
 		AND m.time < ?6 AND m.time >= ?7
 		AND m.text <> ''
+		AND (?9 = 0 OR EXISTS (SELECT 1 FROM files a WHERE a.chat_id = m.chat_id AND a.message_id = m.id AND a.message_id <> 0))
 	ORDER BY f.rowid DESC
 	LIMIT ?8`
 
@@ -50,7 +52,7 @@ func (db *DB) Search(ctx context.Context, userID string, q chatr.SearchQuery) (c
 		return page, err
 	}
 	terms := chatr.SearchTerms(q.Text)
-	if len(terms) == 0 || q.HasFile || !chatr.StorableText(userID, q.ChatID, q.FromUserID) {
+	if len(terms) == 0 || !chatr.StorableText(userID, q.ChatID, q.FromUserID) {
 		return page, nil
 	}
 	limit := q.PageLimit()
@@ -64,7 +66,7 @@ func (db *DB) Search(ctx context.Context, userID string, q chatr.SearchQuery) (c
 
 	ctx, cancel := withDeadline(ctx)
 	defer cancel()
-	rows, err := db.query(ctx, searchQuery, matchExpr(terms), before, userID, q.ChatID, q.FromUserID, timeBefore, timeAfter, limit+1)
+	rows, err := db.query(ctx, searchQuery, matchExpr(terms), before, userID, q.ChatID, q.FromUserID, timeBefore, timeAfter, limit+1, boolInt(q.HasFile))
 	if err != nil {
 		return page, fmt.Errorf("sqlite: search: %w", err)
 	}

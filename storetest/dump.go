@@ -84,6 +84,16 @@ func Fill(t testing.TB, s chatr.Store) {
 		_, err := s.AddModEvent(ctx, chatr.ModEvent{Actor: "github:1", Action: a, TargetUser: "aad:bob", ChatID: "lobby", Detail: a, At: base})
 		must(err)
 	}
+	// Lobby's message 1 carries two files; one in the DM is not sent yet.
+	fs := s.(chatr.FileStore)
+	for _, f := range []chatr.File{
+		{ID: "file1", ChatID: "lobby", UserID: "github:1", Name: "plan.png", Size: 2048, Type: "image/png", Key: "files/file1", ThumbKey: "thumbs/file1", Width: 640, Height: 480, Created: base},
+		{ID: "file2", ChatID: "lobby", UserID: "github:1", Name: "notes.txt", Size: 12, Type: "text/plain; charset=utf-8", Key: "files/file2", Created: base},
+		{ID: "file3", ChatID: dm, UserID: "guest:ann", Name: "draft.pdf", Size: 99, Type: "application/pdf", Key: "files/file3", Created: base.Add(time.Minute)},
+	} {
+		must(fs.CreateFile(ctx, f))
+	}
+	must(fs.AttachFiles(ctx, "lobby", "github:1", 1, []string{"file2", "file1"}))
 }
 
 // Snapshot dumps every kind of d, with times normalised by
@@ -132,6 +142,9 @@ func NormalRow(v any) any {
 		return v
 	case chatr.ModEvent:
 		v.At = n(v.At)
+		return v
+	case chatr.FileRow:
+		v.Created = n(v.Created)
 		return v
 	}
 	return v

@@ -38,6 +38,10 @@ func RunFiles(t *testing.T, open func(t *testing.T) FileStore) {
 		{"AttachFiles", testAttachFiles},
 		{"AttachFilesRefused", testAttachFilesRefused},
 		{"GoWithTheirMessage", testFilesGoWithMessage},
+		{"AddMessageWithFiles", testAddMessageWithFiles},
+		{"AddMessageFilesRefused", testAddMessageFilesRefused},
+		{"AddMessageFilesRace", testAddMessageFilesRace},
+		{"DeleteUnsentFiles", testDeleteUnsentFiles},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) { tt.fn(t, open(t)) })

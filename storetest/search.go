@@ -20,6 +20,7 @@ func RunSearch(t *testing.T, open func(t *testing.T) chatr.Store) {
 		{"WordsCaseAccents", testSearchWords},
 		{"OnlyMemberChats", testSearchMembership},
 		{"Filters", testSearchFilters},
+		{"HasFile", testSearchHasFile},
 		{"Pages", testSearchPages},
 		{"CJK", testSearchCJK},
 		{"BadQueries", testSearchBadQueries},
@@ -175,13 +176,62 @@ func testSearchFilters(t *testing.T, s chatr.Store) {
 		{"window", chatr.SearchQuery{After: at(1), Before: at(2)}, []string{"report two"}},
 		{"all", chatr.SearchQuery{FromUserID: "bob", ChatID: "shared", After: at(0)}, []string{"report two"}},
 		{"none", chatr.SearchQuery{FromUserID: "carol"}, nil},
-		{"has file", chatr.SearchQuery{HasFile: true}, nil},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			tc.q.Text = "report"
 			wantTexts(t, s, "alice", tc.q, tc.want...)
 		})
 	}
+}
+
+// testSearchHasFile: has:file keeps the messages that carry attachments,
+// with the other filters, and only in the user's chats.
+func testSearchHasFile(t *testing.T, s chatr.Store) {
+	searchFixture(t, s)
+	fs, ok := s.(chatr.FileStore)
+	if !ok {
+		t.Fatal("a store with search keeps files")
+	}
+	attach := func(m chatr.Message, id string) {
+		t.Helper()
+		f := chatr.File{ID: id, ChatID: m.ChatID, UserID: m.FromUserID, Name: id + ".png", Size: 1, Type: "image/png", Key: "f/" + id}
+		if err := fs.CreateFile(t.Context(), f); err != nil {
+			t.Fatal(err)
+		}
+		if err := fs.AttachFiles(t.Context(), m.ChatID, m.FromUserID, m.ID, []string{id}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	plain := post(t, s, "shared", "alice", 0, "diagram draft", "diagram final", "diagram notes")
+	attach(plain[0], "draft")
+	attach(plain[1], "final")
+	secret := post(t, s, "secret", "alice", 10, "diagram private")
+	attach(secret[0], "private")
+	other := post(t, s, "shared", "bob", 20, "diagram by bob")
+	attach(other[0], "bobs")
+	// A file uploaded but sent with no message does not count.
+	if err := fs.CreateFile(t.Context(), chatr.File{ID: "unsent", ChatID: "shared", UserID: "alice", Name: "u.png", Size: 1, Type: "image/png", Key: "f/unsent"}); err != nil {
+		t.Fatal(err)
+	}
+
+	wantTexts(t, s, "bob", chatr.SearchQuery{Text: "diagram", HasFile: true}, "diagram by bob", "diagram final", "diagram draft")
+	wantTexts(t, s, "alice", chatr.SearchQuery{Text: "diagram", HasFile: true}, "diagram by bob", "diagram private", "diagram final", "diagram draft")
+	wantTexts(t, s, "alice", chatr.SearchQuery{Text: "diagram", HasFile: true, FromUserID: "alice", ChatID: "shared"}, "diagram final", "diagram draft")
+	wantTexts(t, s, "alice", chatr.SearchQuery{Text: "notes", HasFile: true})
+	wantTexts(t, s, "alice", chatr.SearchQuery{Text: "notes"}, "diagram notes")
+
+	// Pages of has:file results follow each other.
+	first := search(t, s, "alice", chatr.SearchQuery{Text: "diagram", HasFile: true, Limit: 2})
+	if got, want := texts(first), []string{"diagram by bob", "diagram private"}; !reflect.DeepEqual(got, want) || first.Cursor == "" {
+		t.Fatalf("first page: got %q (cursor %q), want %q and a cursor", got, first.Cursor, want)
+	}
+	wantTexts(t, s, "alice", chatr.SearchQuery{Text: "diagram", HasFile: true, Limit: 2, Cursor: first.Cursor}, "diagram final", "diagram draft")
+
+	// A deleted message's files go with it.
+	if _, err := s.DeleteMessage(t.Context(), "shared", plain[1].ID, time.Time{}); err != nil {
+		t.Fatal(err)
+	}
+	wantTexts(t, s, "bob", chatr.SearchQuery{Text: "diagram", HasFile: true}, "diagram by bob", "diagram draft")
 }
 
 func testSearchPages(t *testing.T, s chatr.Store) {

@@ -166,7 +166,10 @@ func pgDump(ctx context.Context, db, file string, out io.Writer) error {
 }
 
 // tarFolder writes the regular files under dir to a new tar file, with
-// paths relative to dir.
+// paths relative to dir. The folder may be a serving node's: files that
+// vanish meanwhile (a sweep, a deleted message) are left out, and so is
+// every entry named with a leading dot (no blob key has one; uploads in
+// flight write under .tmp).
 func tarFolder(dir, file string) (int, error) {
 	f, err := os.OpenFile(file, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
 	if err != nil {
@@ -175,11 +178,25 @@ func tarFolder(dir, file string) (int, error) {
 	tw := tar.NewWriter(f)
 	n := 0
 	err = filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
-		if err != nil || !d.Type().IsRegular() {
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil
+		}
+		if err != nil {
 			return err
 		}
+		if path != dir && strings.HasPrefix(d.Name(), ".") {
+			if d.IsDir() {
+				return filepath.SkipDir
+			}
+			return nil
+		}
+		if !d.Type().IsRegular() {
+			return nil
+		}
 		info, err := d.Info()
-		if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil
+		} else if err != nil {
 			return err
 		}
 		rel, err := filepath.Rel(dir, path)
@@ -192,7 +209,9 @@ func tarFolder(dir, file string) (int, error) {
 		}
 		hdr.Name = filepath.ToSlash(rel)
 		src, err := os.Open(path)
-		if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil
+		} else if err != nil {
 			return err
 		}
 		defer src.Close()

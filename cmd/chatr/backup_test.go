@@ -73,6 +73,9 @@ func TestBackupUnderLoad(t *testing.T) {
 	files := t.TempDir()
 	os.MkdirAll(filepath.Join(files, "ab"), 0o700)
 	os.WriteFile(filepath.Join(files, "ab", "blob1"), []byte("file body"), 0o600)
+	// An upload in flight on the serving node is not a file yet.
+	os.MkdirAll(filepath.Join(files, ".tmp"), 0o700)
+	os.WriteFile(filepath.Join(files, ".tmp", "put-1"), []byte("half a fi"), 0o600)
 	backup := filepath.Join(t.TempDir(), "backup.db")
 	out, err := runCommand(t, "backup", "--db", path, "--files-dir", files, backup)
 	close(stop)

@@ -35,6 +35,14 @@ func TestExport(t *testing.T) {
 	if c.Chat.ID != "lobby" || len(c.Members) != 3 || len(c.Messages) != 5 || c.Messages[0].ID != 1 {
 		t.Errorf("chat export: %q, %d members, %d messages", c.Chat.ID, len(c.Members), len(c.Messages))
 	}
+	// Lobby's message 1 carries two files: their metadata is exported.
+	if fs := c.Messages[0].Files; len(fs) != 2 || fs[0].ID != "file2" || fs[0].Name != "notes.txt" || fs[0].URL != "/api/files/file2" ||
+		fs[1].ID != "file1" || fs[1].Size != 2048 || fs[1].Type != "image/png" || fs[1].ThumbURL != "/api/files/file1/thumb" || fs[1].Width != 640 {
+		t.Errorf("attachments of lobby's message 1 in the export: %+v", fs)
+	}
+	if u.Messages[0].ChatID != "lobby" || len(u.Messages[0].Files) != 2 {
+		t.Errorf("attachments of the user's first message in the export: %+v", u.Messages[0])
+	}
 	for _, args := range [][]string{{"--db", db}, {"--db", db, "--user", "x", "--chat", "y"}, {"--db", db, "--user", "nobody"}} {
 		if _, err := runCommand(t, append([]string{"export"}, args...)...); err == nil {
 			t.Errorf("export %v succeeded", args)

@@ -100,6 +100,7 @@ func newFlagSet() (*flag.FlagSet, *options) {
 	fs.Int64Var(&cfg.Files.QuotaBytes, "file-quota-bytes", 1<<30, "total size of one user's uploaded files, in bytes (0: no quota)")
 	fs.DurationVar(&cfg.Files.SweepEvery, "file-sweep", time.Hour, "how often stored files that nothing refers to any more are deleted (also at start)")
 	fs.DurationVar(&cfg.Files.SweepGrace, "file-sweep-grace", time.Hour, "how old such a file, or an upload's leftover, must be to be deleted: longer than any upload in flight takes")
+	fs.DurationVar(&cfg.Files.UnsentAfter, "unsent-file-age", 24*time.Hour, "how long a file uploaded but never sent with a message is kept (it counts against its uploader's quota) before the file sweep deletes it")
 	fs.Float64Var(&cfg.Files.UploadsPerMinute, "uploads-per-minute", files.DefaultUploadsPerMinute, "uploads per user, and per client IP, and minute (negative: no limit)")
 	fs.BoolVar(&cfg.TrustProxy, "trust-proxy", false, "trust X-Forwarded-Proto and X-Forwarded-Host (only behind a proxy that sets them)")
 	fs.StringVar(&o.origins, "allowed-origins", "", "comma-separated extra origins allowed to sign in and connect (e.g. https://chat.example.com)")

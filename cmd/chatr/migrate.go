@@ -11,15 +11,22 @@ import (
 	"github.com/chatr/chatr"
 )
 
-const migrateUsage = `migrate --from DB --to DB
+const migrateUsage = `migrate --from DB --to DB [--from-files FILES --to-files FILES]
 
 Copies every row of every kind (users, sessions, chats, members, messages,
-read markers, invites, moderation log) from one store to another: SQLite
-files, postgres:// URLs and Azure Table Storage connection strings
-(aztables:...), in any direction. Message ids are kept. Rows are written
-with upserts, so running it again (after an interruption, or to catch up
-before switching over) gives the same result and doubles nothing. Stop the
-servers writing to the source before the final run.
+read markers, invites, moderation log, uploaded files' metadata) from one
+store to another: SQLite files, postgres:// URLs and Azure Table Storage
+connection strings (aztables:...), in any direction. Message ids are kept.
+Rows are written with upserts, so running it again (after an interruption,
+or to catch up before switching over) gives the same result and doubles
+nothing. Stop the servers writing to the source before the final run.
+
+The bytes of uploaded files live beside the store: with --from-files and
+--to-files (each a folder, as chatr --files-dir, or an S3 URL, as chatr
+--files-s3), every file's bytes and thumbnail are copied too, after the
+rows; those the destination holds already at the same size are skipped,
+so a resumed run copies only what is missing. Without them only the rows
+move, and the files' bytes must be copied by other means.
 `
 
 func runMigrate(ctx context.Context, args []string, out io.Writer) error {
@@ -27,8 +34,21 @@ func runMigrate(ctx context.Context, args []string, out io.Writer) error {
 	from := fs.String("from", "", "the store to copy from")
 	to := fs.String("to", "", "the store to copy to (created if it is a new SQLite file)")
 	batch := fs.Int("batch", 500, "rows per write transaction")
+	fromFiles := fs.String("from-files", "", "where the source keeps the bytes of uploaded files: a folder, or an S3 URL https://[ACCESS:SECRET@]host[:port]/bucket[/prefix]")
+	toFiles := fs.String("to-files", "", "where the destination keeps them (a folder, created if missing, or an S3 URL)")
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	if (*fromFiles == "") != (*toFiles == "") {
+		return errors.New("--from-files and --to-files go together")
+	}
+	if *fromFiles != "" && *fromFiles == *toFiles {
+		return errors.New("--from-files and --to-files name the same place")
+	}
+	if *fromFiles != "" && !isURL(*fromFiles) {
+		if fi, err := os.Stat(*fromFiles); err != nil || !fi.IsDir() {
+			return fmt.Errorf("--from-files: %s is not a folder", *fromFiles)
+		}
 	}
 	if *from == "" || *to == "" || fs.NArg() > 0 {
 		fs.Usage()
@@ -54,7 +74,24 @@ func runMigrate(ctx context.Context, args []string, out io.Writer) error {
 	if f, ok := out.(*os.File); ok && isTerminal(f) {
 		p = &progressBar{w: out}
 	}
-	return migrate(ctx, src, dst, *batch, p)
+	if err := migrate(ctx, src, dst, *batch, p); err != nil {
+		return err
+	}
+	if *fromFiles == "" {
+		if n := countRows(ctx, src, chatr.KindFiles); n > 0 {
+			fmt.Fprintf(out, "%d files' bytes not copied: give --from-files and --to-files\n", n)
+		}
+		return nil
+	}
+	srcBlobs, err := openBlobs(ctx, *fromFiles)
+	if err != nil {
+		return fmt.Errorf("open --from-files: %w", err)
+	}
+	dstBlobs, err := openBlobs(ctx, *toFiles)
+	if err != nil {
+		return fmt.Errorf("open --to-files: %w", err)
+	}
+	return copyBlobs(ctx, src, srcBlobs, dstBlobs, p)
 }
 
 // progress shows how far a copy has come.

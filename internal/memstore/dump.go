@@ -73,6 +73,13 @@ func (s *Store) Dump(ctx context.Context, kind string, fn func(chatr.Row) error)
 		for _, e := range s.r.modLog {
 			vals = append(vals, e)
 		}
+	case chatr.KindFiles:
+		files := s.files()
+		for _, id := range sortedKeys(files) {
+			if sf := files[id]; s.live(sf) {
+				vals = append(vals, chatr.FileRow{File: sf.file, Position: sf.position})
+			}
+		}
 	default:
 		s.mu.Unlock()
 		return chatr.Errorf(chatr.EINVALID, "unknown dump kind %q", kind)
@@ -175,6 +182,11 @@ func (s *Store) Load(ctx context.Context, rows []chatr.Row) error {
 			} else {
 				s.r.modLog = append(s.r.modLog, v)
 			}
+		case chatr.FileRow:
+			if err := needChat(v.ChatID); err != nil {
+				return err
+			}
+			s.files()[v.ID] = storedFile{file: v.File, chatCreated: s.chats[v.ChatID].Created, position: v.Position}
 		default:
 			return chatr.Errorf(chatr.EINVALID, "cannot load a %s row (%T)", r.Kind, r.Value)
 		}

@@ -167,3 +167,60 @@ func (s *Store) deleteMessageFiles(chatID string, messageID int64) {
 		}
 	}
 }
+
+// DeleteUnsentFiles also drops the rows of deleted chats' files, which no
+// method shows any more.
+func (s *Store) DeleteUnsentFiles(_ context.Context, before time.Time, limit int) ([]chatr.File, error) {
+	if limit <= 0 {
+		return nil, chatr.Errorf(chatr.EINVALID, "limit must be positive")
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	files := s.files()
+	out := []chatr.File{}
+	for id, sf := range files {
+		if !s.live(sf) {
+			delete(files, id)
+		} else if sf.file.MessageID == 0 && sf.file.Created.Before(before) {
+			out = append(out, sf.file)
+		}
+	}
+	slices.SortFunc(out, func(a, b chatr.File) int {
+		if c := a.Created.Compare(b.Created); c != 0 {
+			return c
+		}
+		return strings.Compare(a.ID, b.ID)
+	})
+	out = out[:min(limit, len(out))]
+	for _, f := range out {
+		delete(files, f.ID)
+	}
+	return out, nil
+}
+
+// claimFiles checks that the files m names may go with it; the caller
+// holds s.mu.
+func (s *Store) claimFiles(m chatr.Message) ([]string, error) {
+	ids, err := chatr.MessageFileIDs(m)
+	if err != nil || len(ids) == 0 {
+		return nil, err
+	}
+	found := map[string]chatr.File{}
+	for _, id := range ids {
+		if sf, ok := s.files()[id]; ok && s.live(sf) {
+			found[id] = sf.file
+		}
+	}
+	return ids, chatr.FileClaims{}.Claim(m, ids, found)
+}
+
+// linkFiles makes the files the attachments of the stored message m; the
+// caller holds s.mu.
+func (s *Store) linkFiles(m chatr.Message, ids []string) {
+	files := s.files()
+	for i, id := range ids {
+		sf := files[id]
+		sf.file.MessageID, sf.position = m.ID, i
+		files[id] = sf
+	}
+}

@@ -376,6 +376,11 @@ func (s *Store) AddMessage(ctx context.Context, m chatr.Message) (chatr.Message,
 	if m.ReplyTo > int64(len(s.messages[m.ChatID])) {
 		return chatr.Message{}, chatr.Errorf(chatr.EINVALID, "no message %d to reply to", m.ReplyTo)
 	}
+	fileIDs, err := s.claimFiles(m)
+	if err != nil {
+		return chatr.Message{}, err
+	}
+	m.Files = nil
 	m.Mentions = chatr.NormalMentions(m.Mentions)
 	m.Edited, m.Deleted, m.DeletedAt, m.Reactions = time.Time{}, false, time.Time{}, nil
 	m.ID = int64(len(s.messages[m.ChatID]) + 1)
@@ -385,6 +390,7 @@ func (s *Store) AddMessage(ctx context.Context, m chatr.Message) (chatr.Message,
 	if m.ClientID != "" {
 		s.keys[key] = m
 	}
+	s.linkFiles(m, fileIDs)
 	return m, nil
 }
 
