@@ -180,20 +180,20 @@ func (a *App) joinChat(ctx context.Context, conn *hub.ConnInfo, ev *hub.Event) e
 	if err != nil {
 		return err
 	}
+	if member {
+		// A member's client re-joining (every chat at every reconnect):
+		// its connection takes the group, nothing is stored or told.
+		return a.hub.AddUserToGroup(ctx, conn.UserID, chatID)
+	}
 	u, err := a.store.GetUser(ctx, conn.UserID)
 	if err != nil {
 		return err
 	}
-	if !member {
-		if err := a.store.AddMember(ctx, chatID, chatr.Member{UserID: u.ID, UserName: u.Name, Joined: a.now().UTC()}); err != nil {
-			return err
-		}
+	if err := a.store.AddMember(ctx, chatID, chatr.Member{UserID: u.ID, UserName: u.Name, Joined: a.now().UTC()}); err != nil {
+		return err
 	}
 	if err := a.hub.AddUserToGroup(ctx, u.ID, chatID); err != nil {
 		return err
-	}
-	if member {
-		return nil
 	}
 	return a.welcome(ctx, c, u)
 }
