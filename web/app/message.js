@@ -308,7 +308,7 @@ export function renderMessages(v, chatId) {
     }
     if (!lineDrawn && v.newLineAfter !== null && v.newLineAfter !== undefined && it.id > v.newLineAfter && !mine(it) && !it.deleted) {
       lineDrawn = true;
-      out.push(h('li', { key: 'new-line', class: 'new-line', role: 'separator', 'aria-label': t('msg.newMessages') }, h('span', t('msg.newMessages'))));
+      out.push(h('li', { key: 'new-line', class: 'new-line' }, h('span', t('msg.newMessages'))));
       prev = null;
     }
     const cont = prev && prev.fromUserId === it.fromUserId && (new Date(it.time) - new Date(prev.time)) < GROUP_GAP_MS && !it.replyTo;

@@ -352,7 +352,7 @@ const ChatView = {
       return h('section', { class: 'chat-view', id: 'chat-panel', role: 'tabpanel', 'aria-label': chatName(props.chatId), 'data-chat-id': props.chatId }, [
         RoomHeader(props.chatId),
         h('div', { class: 'messages-wrap' }, [
-          h('ol', { class: 'messages', ref: scroller, onScroll, role: 'log', 'aria-live': 'polite', 'aria-label': t('chat.messages'), tabindex: 0 }, [
+          h('ol', { class: 'messages', ref: scroller, onScroll, 'aria-live': 'polite', 'aria-label': t('chat.messages'), tabindex: 0 }, [
             // Floats over the messages: taking room would push them down while loading.
             v.loadingOlder ? h('li', { class: 'older-loading is-floating', key: 'older' }, h('span', { class: 'older-loading-label' }, [spinner(t('chat.loadingOlderLabel')), h('span', t('chat.loadingOlder'))])) : null,
             !v.hasMore && v.loaded ? h('li', { class: 'chat-start', key: 'start' }, [
