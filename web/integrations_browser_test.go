@@ -63,6 +63,20 @@ func TestBrowserWebhook(t *testing.T) {
 	alice.do("close the settings", chromedp.Evaluate[chromedp.Void](`document.querySelector('#settings-dialog .delete').click()`))
 	alice.waitFor("the settings close", `!document.querySelector('#settings-dialog')`)
 
+	// A member who may invite (the chat's default) adds webhooks from the
+	// chat's menu, without the moderators' settings.
+	bob := newUser(t, browser, ts.url, "Bob")
+	bob.signIn()
+	joinChat(bob, "Deploys")
+	bob.click("#room-menu")
+	bob.waitFor("the menu offers integrations, not the settings", `!!document.querySelector('#room-integrations') && !document.querySelector('#room-settings')`)
+	bob.click("#room-integrations")
+	bob.waitFor("the integrations dialog shows", `!!document.querySelector('#integrations-dialog #webhook-name')`)
+	bob.do("name Bob's webhook", chromedp.SendKeys(chromedp.CSS("#webhook-name"), "Nightly"))
+	bob.click("#webhook-create")
+	bob.waitFor("Bob's URL shows once", `(document.querySelector('#webhook-url-value') || {}).value?.includes('/hooks/')`)
+	bob.checkPage()
+
 	alice.click("#profile-button")
 	alice.waitFor("the menu offers API tokens", `!!document.querySelector('#api-tokens')`)
 	alice.click("#api-tokens")

@@ -132,6 +132,8 @@ function RoomMenu(c, group = true) {
       ...chatNotifyItems(c.id, () => { state.menu = null; }),
       group ? h('hr', { class: 'dropdown-divider' }) : null,
       group && canModerate(c) ? item('room-settings', 'settings', t('room.settings'), () => openDialog('settings', c.id)) : null,
+      // Members the chat lets invite may add webhooks too (the settings are the moderators').
+      group && !canModerate(c) && canInvite(c) ? item('room-integrations', 'key', 'Integrations', () => openDialog('integrations', c.id)) : null,
       group ? item('room-leave', 'logout', t('side.leave'), () => confirmLeave(c.id), 'has-text-danger') : null,
     ])) : null,
   ]);
@@ -351,6 +353,16 @@ const ConfirmDialog = {
       h('button', { class: 'button', type: 'button', ref: yes, onClick: close }, t('action.cancel')),
       h('button', { class: ['button', 'is-danger', busy.value ? 'is-loading' : ''], id: 'room-confirm', onClick: confirm }, room.dialog.label),
     ], 'confirm-dialog');
+  },
+};
+
+// IntegrationsDialog is the chat's incoming webhooks for a member who may
+// add them but not change the chat's settings.
+const IntegrationsDialog = {
+  props: { chatId: String },
+  setup(props) {
+    return () => dialogFrame('Integrations', [h(Integrations, { chatId: props.chatId })],
+      [h('button', { class: 'button', type: 'button', onClick: close }, t('action.close'))], 'integrations-dialog');
   },
 };
 
@@ -666,6 +678,7 @@ export const RoomOverlays = {
         d && d.kind === 'confirm' ? h(ConfirmDialog, { key: 'confirm' + d.title }) : null,
         d && d.kind === 'settings' && open(d.chatId) ? h(SettingsDialog, { chatId: d.chatId, key: 's' + d.chatId }) : null,
         d && d.kind === 'invite' && open(d.chatId) ? h(InviteDialog, { chatId: d.chatId, key: 'i' + d.chatId }) : null,
+        d && d.kind === 'integrations' && open(d.chatId) ? h(IntegrationsDialog, { chatId: d.chatId, key: 'w' + d.chatId }) : null,
         room.notice ? NoticeDialog() : null,
       ];
     };
