@@ -319,17 +319,29 @@ func TestBusMembershipAcrossCut(t *testing.T) {
 // new one and re-join through the application) and bob reads nothing.
 func TestBusStaleMemberOfRecreatedChat(t *testing.T) {
 	admin, prefix := testRedis(t)
-	cfg := redis.BrokerConfig{Prefix: prefix, MaxLen: 10}
+	cfg := redis.BrokerConfig{Prefix: prefix, MaxLen: 50}
 	a := startBusNode(t, admin, cfg)
 	nodeB := newCuttable(t, prefix)
 	b := startBusNode(t, nodeB.rdb, cfg)
 	bob, bobConn := b.dial(t, "bob", "room")
+	probe, _ := a.dial(t, "probe")
 	ctx := context.Background()
 
 	nodeB.kill(t, admin, true)
 	must0(t, a.hub.RemoveGroup(ctx, "room"))
 	for i := range 1000 { // more than the stream keeps
 		must0(t, a.hub.SendToUser(ctx, "nobody", hub.Message{Payload: hub.Payload{DataType: "text", Data: []byte(strconv.Itoa(i))}}))
+		if i%20 == 19 {
+			// Node A reads the stream too: on a busy machine a tight loop
+			// can outrun its reader by more than the stream keeps, and then
+			// A, rightly, ends its own connections. A probe it must deliver
+			// keeps A's reader within 20 commands of the writer.
+			p := "probe" + strconv.Itoa(i)
+			must0(t, a.hub.SendToUser(ctx, "probe", hub.Message{Payload: hub.Payload{DataType: "text", Data: []byte(p)}}))
+			if _, err := probe.WaitFor(10*time.Second, func(f wsclient.Frame) bool { return f.Type == "message" && text(f) == p }); err != nil {
+				t.Fatalf("node A did not deliver %s: %v", p, err)
+			}
+		}
 	}
 	alice, _ := a.dial(t, "alice", "room")
 	must0(t, a.hub.SendToGroup(ctx, "room", hub.Message{Payload: hub.Payload{DataType: "text", Data: []byte("secret")}}))

@@ -271,7 +271,10 @@ func TestPrivateChat(t *testing.T) {
 }
 
 func TestPresenceAndIdle(t *testing.T) {
-	n := startNode(t, server.Config{})
+	// A grace far above a reload's time on a busy machine (the nodes of
+	// tests take 50 ms, which a loaded machine can pass between a close
+	// and the next connect): the test is about what the grace hides.
+	n := startNode(t, server.Config{OfflineGrace: 2 * time.Second})
 	alice, bob := n.Guest("Alice"), n.Guest("Bob")
 	cb := bob.Connect(wsclient.JSON)
 	// Presence goes to those who show the user: here a DM partner.
