@@ -41,11 +41,12 @@ function trapDialogs() {
   let dialog = null;      // the dialog being watched
   let opener = null;      // who had the focus before it opened, and its ancestors
   let outside = [];       // the last element focused outside any dialog, and its ancestors
+  let movedTo = null;     // where the app moved the focus while a dialog was open (a new chat's composer)
 
   document.addEventListener('focusin', (e) => {
     const d = openDialog();
     if (!d) { outside = ancestry(e.target); return; }
-    if (!d.contains(e.target)) safeFocus(d);
+    if (!d.contains(e.target)) { movedTo = e.target; safeFocus(d); }
   });
 
   document.addEventListener('keydown', (e) => {
@@ -68,13 +69,19 @@ function trapDialogs() {
       // The opener may be gone already (a menu item whose menu closed as
       // the dialog opened): its ancestors tell where the focus returns.
       if (!dialog) opener = outside.length ? outside : ancestry(document.activeElement);
+      if (!dialog) movedTo = null;
       dialog = d;
       requestAnimationFrame(() => { if (openDialog() === d) safeFocus(d); });
     } else if (!d && dialog) {
       dialog = null;
-      const back = giveBack(opener || []);
+      // The focus goes where the app sent it meanwhile (what the dialog
+      // made, such as a new chat's composer), else back to the opener;
+      // a focus the app has already placed is left alone.
+      const back = movedTo && movedTo.isConnected ? movedTo : giveBack(opener || []);
       opener = null;
-      if (back) back.focus();
+      movedTo = null;
+      const now = document.activeElement;
+      if (back && (!now || now === document.body || !now.isConnected)) back.focus();
     }
   };
   new MutationObserver(check).observe(document.body, { childList: true, subtree: true });

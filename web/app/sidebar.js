@@ -94,7 +94,7 @@ export const Sidebar = {
         h('div', { class: 'side-heading' }, [
           h('h2', { id: 'chats-heading' }, t('side.groups')),
           h('button', {
-            class: 'button is-small is-primary is-soft', id: 'new-chat', 'aria-label': t('side.create'), title: t('side.create'),
+            class: 'button is-small is-primary is-soft', id: 'new-chat', 'aria-label': t('side.newLabel'), title: t('side.create'),
             onClick: () => { state.modal = { kind: 'create' }; },
           }, [icon('plus', { size: 16 }), h('span', t('side.new'))]),
         ]),

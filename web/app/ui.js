@@ -126,7 +126,7 @@ function Navbar() {
     h(SearchBox),
     h('div', { class: 'topbar-spacer' }),
     state.notify === 'default' ? h('button', {
-      class: 'button is-small is-ghost', id: 'enable-notifications', title: t('nav.enableNotifications'), 'aria-label': t('nav.enableNotifications'),
+      class: 'button is-small is-ghost', id: 'enable-notifications', title: t('nav.enableNotifications'), 'aria-label': t('nav.notifyMeLabel'),
       onClick: askNotifications,
     }, [icon('bell'), h('span', { class: 'is-hidden-mobile ml-1' }, t('nav.notifyMe'))]) : null,
     ProfileMenu(),
