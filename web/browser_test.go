@@ -713,7 +713,7 @@ func TestScreenshots(t *testing.T) {
 	carol.do("open the app", chromedp.Navigate(ts.url+"/"))
 	carol.waitFor("the sign-in form shows", `!!document.querySelector('#guest-name')`)
 	carol.do("sign in", chromedp.SendKeys(chromedp.CSS("#guest-name"), carol.name), chromedp.Click(chromedp.CSS("#guest-submit")))
-	carol.waitFor("some loading steps are done", `document.querySelectorAll('.step.is-done').length >= 3`)
+	carol.waitFor("a loading step is done, or the app is up (the start-up requests go out together)", `document.querySelectorAll('.step.is-done').length >= 1 || !!document.querySelector('.app-shell')`)
 	carol.screenshot("loading-light")
 	carol.waitReady()
 	createChat(alice, "Coffee break")
