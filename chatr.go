@@ -101,6 +101,9 @@ type Message struct {
 // with EINVALID.
 const MaxClientID = 128
 
+// MaxLookupIDs bounds the ids of one GetUsers or ListMembersOf call.
+const MaxLookupIDs = 500
+
 // Session is a signed-in browser. Only the hash of the secret token that the
 // cookie carries is stored, so a leaked database does not leak sessions.
 type Session struct {

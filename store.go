@@ -35,6 +35,11 @@ type Store interface {
 	UpsertUser(ctx context.Context, u User) error
 	// GetUser returns the user, or ENOTFOUND.
 	GetUser(ctx context.Context, id string) (User, error)
+	// GetUsers returns the users of ids that exist, in no particular order:
+	// an id of no user (or one no user could have) is left out. At most
+	// MaxLookupIDs ids, EINVALID past that. One read for many users (the
+	// presence a connection is sent when it connects).
+	GetUsers(ctx context.Context, ids []string) ([]User, error)
 	// ListUsers returns every user, ordered by ID.
 	ListUsers(ctx context.Context) ([]User, error)
 	// SetIdle records the user's idle flag and last-seen time. ENOTFOUND for
@@ -87,6 +92,11 @@ type Store interface {
 	// ListMembers returns the chat's members ordered by join time then user ID.
 	// ENOTFOUND if the chat does not exist.
 	ListMembers(ctx context.Context, chatID string) ([]Member, error)
+	// ListMembersOf returns the members of each of chatIDs, keyed by chat
+	// ID and ordered as ListMembers orders them; a missing chat, or one
+	// without members, has no key. At most MaxLookupIDs ids, EINVALID past
+	// that. One read for many chats (a connection's small chats).
+	ListMembersOf(ctx context.Context, chatIDs []string) (map[string][]Member, error)
 	// IsMember reports whether the user is a member of the chat (false for a
 	// missing chat).
 	IsMember(ctx context.Context, chatID, userID string) (bool, error)

@@ -1020,3 +1020,47 @@ func withDeadline(ctx context.Context) (context.Context, context.CancelFunc) {
 	}
 	return context.WithTimeout(ctx, callTimeout)
 }
+
+// GetUsers returns the users of ids that exist. Table Storage has no
+// multi-entity read by key, so this is one point read per id.
+func (s *Store) GetUsers(ctx context.Context, ids []string) ([]chatr.User, error) {
+	if len(ids) > chatr.MaxLookupIDs {
+		return nil, chatr.Errorf(chatr.EINVALID, "GetUsers takes at most %d ids", chatr.MaxLookupIDs)
+	}
+	ctx, cancel := withDeadline(ctx)
+	defer cancel()
+	users := []chatr.User{}
+	for _, id := range ids {
+		u, err := s.GetUser(ctx, id)
+		if chatr.ErrorCode(err) == chatr.ENOTFOUND {
+			continue
+		} else if err != nil {
+			return nil, err
+		}
+		users = append(users, u)
+	}
+	return users, nil
+}
+
+// ListMembersOf returns the members of each of chatIDs: one chat entity
+// read per id (a chat entity holds its members).
+func (s *Store) ListMembersOf(ctx context.Context, chatIDs []string) (map[string][]chatr.Member, error) {
+	if len(chatIDs) > chatr.MaxLookupIDs {
+		return nil, chatr.Errorf(chatr.EINVALID, "ListMembersOf takes at most %d ids", chatr.MaxLookupIDs)
+	}
+	ctx, cancel := withDeadline(ctx)
+	defer cancel()
+	out := map[string][]chatr.Member{}
+	for _, id := range chatIDs {
+		ms, err := s.ListMembers(ctx, id)
+		if chatr.ErrorCode(err) == chatr.ENOTFOUND {
+			continue
+		} else if err != nil {
+			return nil, err
+		}
+		if len(ms) > 0 {
+			out[id] = ms
+		}
+	}
+	return out, nil
+}

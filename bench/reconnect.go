@@ -239,6 +239,7 @@ func (e *Env) Reconnect(cfg ReconnectConfig) (*Result, error) {
 	ready := time.Since(t0)
 	use := startUsage(srv.Pid())
 	peak := watchRSS(srv.Pid())
+	profiled := e.profile(srv, "reconnect", 21*time.Second)
 	var tConn, tJoin, tPres time.Duration
 	var last []ConnState
 	done, why := cfg.waitUntil(srv.Pid(), func() bool {
@@ -270,6 +271,7 @@ func (e *Env) Reconnect(cfg ReconnectConfig) (*Result, error) {
 	total := time.Since(t0)
 	close(quit)
 	wg.Wait()
+	profiled()
 	c.Quiet(500*time.Millisecond, cfg.Timeout)
 	use.stop()
 	rssPeak := peak()

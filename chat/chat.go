@@ -9,7 +9,6 @@
 package chat
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"html"
@@ -252,15 +251,22 @@ func serverEvent(name string, payload any) hub.Message {
 }
 
 // userEvent is a server event that carries user-written text (names): its
-// payload is built twice, as written and with every such text HTML-escaped
-// by esc, and the escaped variant goes to connections of clients that
-// render text as HTML (hub.ConnInfo.HTMLText) when it differs.
+// payload is built with every such text HTML-escaped by esc and, when that
+// changed anything, as written too: the escaped variant goes to connections
+// of clients that render text as HTML (hub.ConnInfo.HTMLText).
 func userEvent(name string, payload func(esc func(string) string) any) hub.Message {
-	m := serverEvent(name, payload(func(s string) string { return s }))
-	h := serverEvent(name, payload(html.EscapeString)).Payload
-	if !bytes.Equal(h.Data, m.Data) {
-		m.HTMLPayload = &h
+	escaped := false
+	h := payload(func(s string) string {
+		e := html.EscapeString(s)
+		escaped = escaped || e != s
+		return e
+	})
+	if !escaped { // no markup in what users wrote: one encoding serves both
+		return serverEvent(name, h)
 	}
+	m := serverEvent(name, payload(func(s string) string { return s }))
+	hp := serverEvent(name, h).Payload
+	m.HTMLPayload = &hp
 	return m
 }
 

@@ -176,13 +176,23 @@ func (a *App) joinChat(ctx context.Context, conn *hub.ConnInfo, ev *hub.Event) e
 	if err != nil {
 		return err
 	}
+	// A member's client re-joining (every chat at every reconnect): its
+	// connection takes the group, nothing is stored or told. A connection
+	// that Connect put in the chat's group is a member's (see inGroup);
+	// otherwise one read decides it (a chat's members go with the chat).
+	if a.inGroup(conn, chatID) {
+		return a.hub.AddUserToGroup(ctx, conn.UserID, chatID)
+	}
+	if member, err := a.store.IsMember(ctx, chatID, conn.UserID); err != nil {
+		return err
+	} else if member {
+		return a.hub.AddUserToGroup(ctx, conn.UserID, chatID)
+	}
 	c, member, err := a.visibleChat(ctx, conn, chatID)
 	if err != nil {
 		return err
 	}
-	if member {
-		// A member's client re-joining (every chat at every reconnect):
-		// its connection takes the group, nothing is stored or told.
+	if member { // joined meanwhile by another connection of the user
 		return a.hub.AddUserToGroup(ctx, conn.UserID, chatID)
 	}
 	u, err := a.store.GetUser(ctx, conn.UserID)

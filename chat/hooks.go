@@ -60,6 +60,7 @@ func (a *App) Connect(ctx context.Context, req *hub.ConnectRequest) (err error) 
 	if err != nil {
 		return err
 	}
+	req.Conn.Handoff = &connectState{user: u, watched: watched}
 	// Group membership is the store's to decide, never the token's.
 	req.Groups = req.Groups[:0]
 	for _, c := range chats {
@@ -71,6 +72,13 @@ func (a *App) Connect(ctx context.Context, req *hub.ConnectRequest) (err error) 
 	return nil
 }
 
+// connectState is what Connect hands Connected (hub.ConnInfo.Handoff): the
+// user as read at connect and the users the connection watches.
+type connectState struct {
+	user    chatr.User
+	watched []string
+}
+
 // Connected counts the connection for presence, tells the user's watchers
 // when the user has just come online, always tells the new connection
 // itself, and sends a batching connection the presence of the users it
@@ -78,10 +86,17 @@ func (a *App) Connect(ctx context.Context, req *hub.ConnectRequest) (err error) 
 func (a *App) Connected(ctx context.Context, conn *hub.ConnInfo) {
 	ctx, cancel := a.bounded(ctx)
 	defer cancel()
-	u, err := a.store.GetUser(ctx, conn.UserID)
-	if err != nil {
-		a.log.Error("connected: load user", "user", conn.UserID, "err", err)
-		return
+	state, _ := conn.Handoff.(*connectState)
+	conn.Handoff = nil
+	var u chatr.User
+	if state != nil {
+		u = state.user
+	} else {
+		var err error
+		if u, err = a.store.GetUser(ctx, conn.UserID); err != nil {
+			a.log.Error("connected: load user", "user", conn.UserID, "err", err)
+			return
+		}
 	}
 	a.names.hold(u.ID, u.Name)
 	first, err := a.presence.Add(ctx, conn.UserID, conn.ID)
@@ -119,7 +134,13 @@ func (a *App) Connected(ctx context.Context, conn *hub.ConnInfo) {
 	// frame: after a restart, N reconnecting clients cost N frames. The
 	// original client reads GET /api/users at start instead.
 	if conn.Batches {
-		if err := a.sendSnapshot(ctx, conn, a.connectWatched(ctx, conn)); err != nil {
+		watched := []string(nil)
+		if state != nil {
+			watched = state.watched
+		} else {
+			watched = a.connectWatched(ctx, conn)
+		}
+		if err := a.sendSnapshot(ctx, conn, watched); err != nil {
 			a.log.Error("connected: presence snapshot", "user", u.ID, "err", err)
 		}
 	}

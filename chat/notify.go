@@ -93,7 +93,9 @@ func (a *App) smallChatMembers(ctx context.Context, c chatr.Chat) ([]chatr.Membe
 
 // watchedAtConnect returns the users a new connection of userID watches
 // without asking: its DM partners and the members of its small chats, at
-// most MaxWatched.
+// most MaxWatched. The members of its chats are read together, a few dozen
+// chats per read: a storm of reconnecting users costs a read or two each,
+// not one per chat.
 func (a *App) watchedAtConnect(ctx context.Context, userID string, chats []chatr.Chat) ([]string, error) {
 	seen := map[string]bool{userID: true}
 	var ids []string
@@ -103,21 +105,29 @@ func (a *App) watchedAtConnect(ctx context.Context, userID string, chats []chatr
 			ids = append(ids, id)
 		}
 	}
+	var groups []string
 	for _, c := range chats {
-		if len(ids) >= MaxWatched {
-			break
-		}
 		if c.Kind() == chatr.KindDirect {
 			if p := partner(c.ID, userID); p != "" {
 				add(p)
 			}
-			continue
+		} else if !a.large.is(c.ID) {
+			groups = append(groups, c.ID)
 		}
-		ms, small, err := a.smallChatMembers(ctx, c)
+	}
+	for len(groups) > 0 && len(ids) < MaxWatched {
+		part := groups[:min(len(groups), watchedReadChats)]
+		groups = groups[len(part):]
+		members, err := a.store.ListMembersOf(ctx, part)
 		if err != nil {
 			return nil, err
 		}
-		if small {
+		for _, id := range part {
+			ms := members[id]
+			if len(ms) > SmallChat {
+				a.large.mark(id)
+				continue
+			}
 			for _, m := range ms {
 				add(m.UserID)
 			}
@@ -125,6 +135,11 @@ func (a *App) watchedAtConnect(ctx context.Context, userID string, chats []chatr
 	}
 	return ids, nil
 }
+
+// watchedReadChats is how many chats' members watchedAtConnect reads at a
+// time: enough for most users in one read, few enough that a user in
+// hundreds of chats stops reading once MaxWatched are found.
+const watchedReadChats = 32
 
 // partner returns the other user of a private chat id ("private_a_b").
 func partner(chatID, userID string) string {
@@ -210,26 +225,40 @@ func (a *App) sendSnapshot(ctx context.Context, conn *hub.ConnInfo, users []stri
 	return a.snapshot(ctx, users, func(m hub.Message) error { return a.hub.SendToConnection(ctx, conn.ID, m) })
 }
 
-// snapshot hands send a userOnline for each of users online now.
+// snapshot hands send a userOnline for each of users online now, in the
+// order of users. The online ones are read from the store together.
 func (a *App) snapshot(ctx context.Context, users []string, send func(hub.Message) error) error {
+	var online []string
 	for _, id := range users {
 		n, err := a.presence.Count(ctx, id)
 		if err != nil {
 			return err
 		}
-		if n == 0 {
-			continue
+		if n > 0 {
+			online = append(online, id)
 		}
-		u, err := a.store.GetUser(ctx, id)
-		if chatr.ErrorCode(err) == chatr.ENOTFOUND {
-			continue
-		} else if err != nil {
+	}
+	for len(online) > 0 {
+		part := online[:min(len(online), chatr.MaxLookupIDs)]
+		online = online[len(part):]
+		found, err := a.store.GetUsers(ctx, part)
+		if err != nil {
 			return err
 		}
-		m := onlineEvent(u)
-		m.Batch = &hub.Batch{Name: batchPresence, Key: "online:" + u.ID}
-		if err := send(m); err != nil {
-			return err
+		byID := make(map[string]chatr.User, len(found))
+		for _, u := range found {
+			byID[u.ID] = u
+		}
+		for _, id := range part {
+			u, ok := byID[id]
+			if !ok {
+				continue
+			}
+			m := onlineEvent(u)
+			m.Batch = &hub.Batch{Name: batchPresence, Key: "online:" + u.ID}
+			if err := send(m); err != nil {
+				return err
+			}
 		}
 	}
 	return nil

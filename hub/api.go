@@ -97,6 +97,11 @@ type ConnInfo struct {
 	// (the original Chatr client). Connect may set it; such a connection is
 	// sent a Message's HTMLPayload instead of its Payload when one is set.
 	HTMLText bool
+	// Handoff is the application's own: what Connect learned that Connected
+	// needs too, so that a connection costs its store reads once. The hub
+	// never reads it; the application clears it in Connected, so that an
+	// idle connection keeps nothing.
+	Handoff any
 }
 
 // ConnectRequest is what the application sees of a new connection before it

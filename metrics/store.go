@@ -35,6 +35,11 @@ func (st *store) GetUser(ctx context.Context, id string) (u chatr.User, err erro
 	return st.s.GetUser(ctx, id)
 }
 
+func (st *store) GetUsers(ctx context.Context, ids []string) (us []chatr.User, err error) {
+	defer func(t time.Time) { st.observe("GetUsers", t, err) }(time.Now())
+	return st.s.GetUsers(ctx, ids)
+}
+
 func (st *store) ListUsers(ctx context.Context) (us []chatr.User, err error) {
 	defer func(t time.Time) { st.observe("ListUsers", t, err) }(time.Now())
 	return st.s.ListUsers(ctx)
@@ -118,6 +123,11 @@ func (st *store) RemoveMember(ctx context.Context, chatID, userID string) (err e
 func (st *store) ListMembers(ctx context.Context, chatID string) (ms []chatr.Member, err error) {
 	defer func(t time.Time) { st.observe("ListMembers", t, err) }(time.Now())
 	return st.s.ListMembers(ctx, chatID)
+}
+
+func (st *store) ListMembersOf(ctx context.Context, chatIDs []string) (ms map[string][]chatr.Member, err error) {
+	defer func(t time.Time) { st.observe("ListMembersOf", t, err) }(time.Now())
+	return st.s.ListMembersOf(ctx, chatIDs)
 }
 
 func (st *store) IsMember(ctx context.Context, chatID, userID string) (ok bool, err error) {

@@ -556,3 +556,76 @@ func (db *DB) UnreadCounts(ctx context.Context, userID string) (map[string]int, 
 	}
 	return counts, nil
 }
+
+// lookupIDs returns ids without those no row could have; EINVALID past
+// MaxLookupIDs.
+func lookupIDs(op string, ids []string) ([]string, error) {
+	if len(ids) > chatr.MaxLookupIDs {
+		return nil, chatr.Errorf(chatr.EINVALID, "%s takes at most %d ids", op, chatr.MaxLookupIDs)
+	}
+	keep := make([]string, 0, len(ids))
+	for _, id := range ids {
+		if chatr.StorableText(id) {
+			keep = append(keep, id)
+		}
+	}
+	return keep, nil
+}
+
+// GetUsers returns the users of ids that exist.
+func (db *DB) GetUsers(ctx context.Context, ids []string) ([]chatr.User, error) {
+	ctx, cancel := withDeadline(ctx)
+	defer cancel()
+	list, err := lookupIDs("GetUsers", ids)
+	if err != nil {
+		return nil, err
+	}
+	if len(list) == 0 {
+		return []chatr.User{}, nil
+	}
+	rows, _ := db.pool.Query(ctx, `SELECT `+userColumns+` FROM users WHERE id = ANY($1)`, list)
+	users, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (chatr.User, error) { return scanUser(row) })
+	if err != nil {
+		return nil, fmt.Errorf("postgres: get users: %w", err)
+	}
+	if users == nil {
+		users = []chatr.User{}
+	}
+	return users, nil
+}
+
+// ListMembersOf returns the members of each of chatIDs.
+func (db *DB) ListMembersOf(ctx context.Context, chatIDs []string) (map[string][]chatr.Member, error) {
+	ctx, cancel := withDeadline(ctx)
+	defer cancel()
+	list, err := lookupIDs("ListMembersOf", chatIDs)
+	if err != nil {
+		return nil, err
+	}
+	out := map[string][]chatr.Member{}
+	if len(list) == 0 {
+		return out, nil
+	}
+	rows, err := db.pool.Query(ctx, `
+		SELECT chat_id, user_id, user_name, joined, role FROM members
+		WHERE chat_id = ANY($1) ORDER BY chat_id, joined, user_id`, list)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: list members of chats: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var (
+			chatID string
+			m      chatr.Member
+		)
+		if err := rows.Scan(&chatID, &m.UserID, &m.UserName, &m.Joined, &m.Role); err != nil {
+			return nil, fmt.Errorf("postgres: list members of chats: %w", err)
+		}
+		utc(&m.Joined)
+		out[chatID] = append(out[chatID], m)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("postgres: list members of chats: %w", err)
+	}
+	return out, nil
+}

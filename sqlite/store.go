@@ -3,6 +3,7 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -569,4 +570,88 @@ func (db *DB) UnreadCounts(ctx context.Context, userID string) (map[string]int, 
 		return nil, fmt.Errorf("sqlite: unread counts: %w", err)
 	}
 	return counts, nil
+}
+
+// lookupIDs returns ids as a JSON array for json_each (one statement text
+// whatever their number, so the prepared-statement cache stays bounded),
+// without ids no row could have; EINVALID past MaxLookupIDs.
+func lookupIDs(op string, ids []string) (string, error) {
+	if len(ids) > chatr.MaxLookupIDs {
+		return "", chatr.Errorf(chatr.EINVALID, "%s takes at most %d ids", op, chatr.MaxLookupIDs)
+	}
+	keep := make([]string, 0, len(ids))
+	for _, id := range ids {
+		if chatr.StorableText(id) {
+			keep = append(keep, id)
+		}
+	}
+	b, err := json.Marshal(keep)
+	return string(b), err
+}
+
+// GetUsers returns the users of ids that exist.
+func (db *DB) GetUsers(ctx context.Context, ids []string) ([]chatr.User, error) {
+	ctx, cancel := withDeadline(ctx)
+	defer cancel()
+	list, err := lookupIDs("GetUsers", ids)
+	if err != nil {
+		return nil, err
+	}
+	users := []chatr.User{}
+	if len(ids) == 0 {
+		return users, nil
+	}
+	rows, err := db.query(ctx, `SELECT `+userColumns+` FROM users WHERE id IN (SELECT value FROM json_each(?))`, list)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: get users: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		u, err := scanUser(rows)
+		if err != nil {
+			return nil, fmt.Errorf("sqlite: get users: %w", err)
+		}
+		users = append(users, u)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("sqlite: get users: %w", err)
+	}
+	return users, nil
+}
+
+// ListMembersOf returns the members of each of chatIDs.
+func (db *DB) ListMembersOf(ctx context.Context, chatIDs []string) (map[string][]chatr.Member, error) {
+	ctx, cancel := withDeadline(ctx)
+	defer cancel()
+	list, err := lookupIDs("ListMembersOf", chatIDs)
+	if err != nil {
+		return nil, err
+	}
+	out := map[string][]chatr.Member{}
+	if len(chatIDs) == 0 {
+		return out, nil
+	}
+	rows, err := db.query(ctx, `
+		SELECT chat_id, user_id, user_name, joined, role FROM members
+		WHERE chat_id IN (SELECT value FROM json_each(?)) ORDER BY chat_id, joined, user_id`, list)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: list members of chats: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var (
+			chatID string
+			m      chatr.Member
+			joined int64
+		)
+		if err := rows.Scan(&chatID, &m.UserID, &m.UserName, &joined, &m.Role); err != nil {
+			return nil, fmt.Errorf("sqlite: list members of chats: %w", err)
+		}
+		m.Joined = unstamp(joined)
+		out[chatID] = append(out[chatID], m)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("sqlite: list members of chats: %w", err)
+	}
+	return out, nil
 }

@@ -73,6 +73,8 @@ func Run(t *testing.T, open func(t *testing.T) chatr.Store) {
 		{"AddMemberIdempotent", testAddMemberIdempotent},
 		{"MembersOfMissingChat", testMembersOfMissingChat},
 		{"RemoveMember", testRemoveMember},
+		{"ListMembersOf", testListMembersOf},
+		{"GetUsers", testGetUsers},
 
 		{"AddMessage", testAddMessage},
 		{"AddMessageMissingChat", testAddMessageMissingChat},
@@ -667,6 +669,80 @@ func testMembers(t *testing.T, s chatr.Store) {
 		ok(t, "IsMember", err)
 		same(t, "IsMember("+tt.chat+", "+tt.user+")", got, tt.want)
 	}
+}
+
+// testListMembersOf: one read gives each chat's members as ListMembers
+// does; missing chats, chats without members and ids no chat could have are
+// left out; past MaxLookupIDs is EINVALID.
+func testListMembersOf(t *testing.T, s chatr.Store) {
+	ctx := t.Context()
+	for _, id := range []string{"c1", "c2", "empty"} {
+		mustChat(t, s, group(id, at(0)))
+	}
+	for i, u := range []string{"guest:b", "guest:a", "github:7"} {
+		mustMember(t, s, "c1", member(u, at(time.Duration(2-i)*time.Hour)))
+	}
+	mustMember(t, s, "c2", member("guest:a", at(0)))
+	mustMember(t, s, "c2", member("guest:z", at(0)))
+	p := private("guest:a", "guest:b", at(0))
+	mustChat(t, s, p)
+	mustMember(t, s, p.ID, member("guest:a", at(0)))
+	mustMember(t, s, p.ID, member("guest:b", at(0)))
+
+	got, err := s.ListMembersOf(ctx, []string{"c1", "missing", "c2", "empty", p.ID, "bad\x00id", "c1"})
+	ok(t, "ListMembersOf", err)
+	keys := slices.Sorted(func(yield func(string) bool) {
+		for k := range got {
+			if !yield(k) {
+				return
+			}
+		}
+	})
+	same(t, "chats ListMembersOf answers for", keys, slices.Sorted(slices.Values([]string{"c1", "c2", p.ID})))
+	for _, id := range keys {
+		want, err := s.ListMembers(ctx, id)
+		ok(t, "ListMembers", err)
+		same(t, "ListMembersOf["+id+"]", got[id], want)
+	}
+	got, err = s.ListMembersOf(ctx, nil)
+	ok(t, "ListMembersOf of no chats", err)
+	same(t, "ListMembersOf of no chats", len(got), 0)
+	_, err = s.ListMembersOf(ctx, make([]string, chatr.MaxLookupIDs+1))
+	code(t, "ListMembersOf past MaxLookupIDs", err, chatr.EINVALID)
+	many := make([]string, chatr.MaxLookupIDs)
+	for i := range many {
+		many[i] = fmt.Sprintf("c%d", i)
+	}
+	got, err = s.ListMembersOf(ctx, many)
+	ok(t, "ListMembersOf of MaxLookupIDs ids", err)
+	same(t, "chats among MaxLookupIDs ids", len(got), 2)
+}
+
+// testGetUsers: one read gives the users that exist, each as GetUser does.
+func testGetUsers(t *testing.T, s chatr.Store) {
+	ctx := t.Context()
+	for _, u := range []chatr.User{user("guest:a", "Ann"), user("github:7", "Seven"), user("guest:é", "Zoë")} {
+		mustUser(t, s, u)
+	}
+	got, err := s.GetUsers(ctx, []string{"guest:é", "guest:missing", "github:7", "bad\xff", "nul\x00", "guest:a", "guest:a"})
+	ok(t, "GetUsers", err)
+	slices.SortFunc(got, func(a, b chatr.User) int { return strings.Compare(a.ID, b.ID) })
+	var ids []string
+	for _, u := range got {
+		if len(ids) > 0 && ids[len(ids)-1] == u.ID {
+			continue // a store may answer a repeated id once or twice
+		}
+		ids = append(ids, u.ID)
+		want, err := s.GetUser(ctx, u.ID)
+		ok(t, "GetUser", err)
+		same(t, "GetUsers' "+u.ID, u, want)
+	}
+	same(t, "users GetUsers found", ids, []string{"github:7", "guest:a", "guest:é"})
+	got, err = s.GetUsers(ctx, nil)
+	ok(t, "GetUsers of no ids", err)
+	same(t, "GetUsers of no ids", len(got), 0)
+	_, err = s.GetUsers(ctx, make([]string, chatr.MaxLookupIDs+1))
+	code(t, "GetUsers past MaxLookupIDs", err, chatr.EINVALID)
 }
 
 func testAddMemberIdempotent(t *testing.T, s chatr.Store) {

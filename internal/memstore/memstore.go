@@ -462,3 +462,29 @@ func (s *Store) UnreadCounts(_ context.Context, userID string) (map[string]int, 
 
 func (s *Store) Ping(context.Context) error { return nil }
 func (s *Store) Close() error               { return nil }
+
+func (s *Store) GetUsers(ctx context.Context, ids []string) ([]chatr.User, error) {
+	if len(ids) > chatr.MaxLookupIDs {
+		return nil, chatr.Errorf(chatr.EINVALID, "GetUsers takes at most %d ids", chatr.MaxLookupIDs)
+	}
+	l := []chatr.User{}
+	for _, id := range ids {
+		if u, err := s.GetUser(ctx, id); err == nil {
+			l = append(l, u)
+		}
+	}
+	return l, nil
+}
+
+func (s *Store) ListMembersOf(ctx context.Context, chatIDs []string) (map[string][]chatr.Member, error) {
+	if len(chatIDs) > chatr.MaxLookupIDs {
+		return nil, chatr.Errorf(chatr.EINVALID, "ListMembersOf takes at most %d ids", chatr.MaxLookupIDs)
+	}
+	out := map[string][]chatr.Member{}
+	for _, id := range chatIDs {
+		if ms, err := s.ListMembers(ctx, id); err == nil && len(ms) > 0 {
+			out[id] = ms
+		}
+	}
+	return out, nil
+}
