@@ -144,6 +144,9 @@ type BaselineFigures struct {
 	P50, P99 time.Duration
 	Received uint64
 	GenUtil  float64
+	// Others is the share of the baseline's core that other processes
+	// took while it ran (0 when it is not pinned).
+	Others float64
 }
 
 // PerDelivery is the baseline's CPU per delivered frame.
@@ -209,9 +212,11 @@ func (e *Env) Baseline(cfg BaselineConfig) (*BaselineFigures, error) {
 		return nil, err
 	}
 	gen0, t0 := SelfCPU(), time.Now()
+	busy0, total0 := coreBusy(cfg.Core)
 	if !sc.Scan() {
 		return nil, fmt.Errorf("baseline: no result")
 	}
+	busy1, total1 := coreBusy(cfg.Core)
 	line, ok := strings.CutPrefix(sc.Text(), "result ")
 	if !ok {
 		return nil, fmt.Errorf("baseline: %q", sc.Text())
@@ -219,6 +224,9 @@ func (e *Env) Baseline(cfg BaselineConfig) (*BaselineFigures, error) {
 	var f BaselineFigures
 	if err := json.Unmarshal([]byte(line), &f.BaselineResult); err != nil {
 		return nil, err
+	}
+	if total1 > total0 && f.Wall > 0 {
+		f.Others = max(0, float64(busy1-busy0)/float64(total1-total0)-f.CPU.Seconds()/f.Wall.Seconds())
 	}
 	c.Quiet(300*time.Millisecond, 10*time.Second)
 	f.GenUtil = (SelfCPU() - gen0).Seconds() / time.Since(t0).Seconds()
