@@ -86,6 +86,7 @@ type Client struct {
 	closes   uint64
 	closeMsg map[string]int
 	lastAck  time.Time
+	ackRound int
 	events   map[string]uint64 // server messages by chatEvent (text: announcements)
 
 	lastFrame atomic.Int64 // unix nanos of the last frame read
@@ -277,15 +278,19 @@ func (c *Client) loop() {
 			}
 			c.readConn(k, buf, now)
 		}
-		if now.Sub(c.lastAck) > 100*time.Millisecond {
+		if now.Sub(c.lastAck) > ackTick {
+			// Each connection acks once per ackTicks ticks, a tenth of them
+			// per tick: Chatr's own client acks once a second (hubclient.js
+			// ACK_EVERY_MS), and real clients are not in step.
 			c.lastAck = now
+			c.ackRound++
 			live := c.reliable[:0]
-			for _, k := range c.reliable {
+			for i, k := range c.reliable {
 				if k.closed {
 					continue
 				}
 				live = append(live, k)
-				if k.seqID > k.ackedSeq {
+				if k.seqID > k.ackedSeq && (c.ackRound+i)%ackTicks == 0 {
 					c.sendSeqAck(k)
 				}
 			}
@@ -381,7 +386,7 @@ func (c *Client) text(k *Conn, p []byte, now int64) {
 	if k.Reliable && bytes.HasPrefix(p, []byte(`{"sequenceId":`)) {
 		if id, ok := uintField(p[:24], keySequenceID); ok {
 			k.seqID = id
-			if k.seqID-k.ackedSeq >= 64 {
+			if k.seqID-k.ackedSeq >= ackAfterIDs {
 				c.sendSeqAck(k)
 			}
 		}
@@ -460,6 +465,15 @@ func (c *Client) batch(k *Conn, p []byte) {
 		}
 	}
 }
+
+// A reliable connection acks as Chatr's own client does (hubclient.js): the
+// latest sequence id once a second (ackTicks × ackTick), and at once after
+// ackAfterIDs new ids.
+const (
+	ackTick     = 100 * time.Millisecond
+	ackTicks    = 10
+	ackAfterIDs = 300
+)
 
 func (c *Client) sendSeqAck(k *Conn) {
 	k.ackedSeq = k.seqID
