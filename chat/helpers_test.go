@@ -170,6 +170,21 @@ func (s *countingStore) ListUserChats(ctx context.Context, userID string) ([]cha
 	return s.Store.ListUserChats(ctx, userID)
 }
 
+func (s *countingStore) GetUsers(ctx context.Context, ids []string) ([]chatr.User, error) {
+	s.reads.Add(1)
+	return s.Store.GetUsers(ctx, ids)
+}
+
+func (s *countingStore) ListMembers(ctx context.Context, chatID string) ([]chatr.Member, error) {
+	s.reads.Add(1)
+	return s.Store.ListMembers(ctx, chatID)
+}
+
+func (s *countingStore) ListMembersOf(ctx context.Context, chatIDs []string) (map[string][]chatr.Member, error) {
+	s.reads.Add(1)
+	return s.Store.ListMembersOf(ctx, chatIDs)
+}
+
 // world is an application on an in-memory store with users alice, bob and
 // carol; alice owns the group chat "room" with bob as a member, and bob
 // and carol talk privately.

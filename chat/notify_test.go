@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/chatr/chatr"
 	"github.com/chatr/chatr/chat"
 	"github.com/chatr/chatr/hub"
 )
@@ -77,6 +78,41 @@ func TestWatchersAndSnapshotAtConnect(t *testing.T) {
 	}
 	if len(snapshot) != 1 || !strings.Contains(snapshot[0], `guest:alice`) {
 		t.Errorf("bob's snapshot %q, want alice online only (carol is offline)", snapshot)
+	}
+}
+
+// TestReconnectReads: a reconnecting client (batching, as after a restart)
+// costs its user, its chats, its small chats' members and its online
+// partners, one read each, and re-joining the chats its connection is in
+// already costs none. A storm of 10,000 such reconnects paid about 69 reads
+// each before (cmd/chatr-bench reconnect, BENCHMARKS.md).
+func TestReconnectReads(t *testing.T) {
+	w := newWorld(t, chat.Config{})
+	w.connect("c-alice", "guest:alice", hub.ProtocolJSON, nil)
+	w.connect("c-carol", "guest:carol", hub.ProtocolJSON, nil)
+	before := w.store.reads.Load()
+	bob := w.connect("c-bob", "guest:bob", hub.ProtocolJSONReliable, map[string]string{"batch": "1"})
+	for _, id := range []string{"room", chatr.PrivateChatID("guest:bob", "guest:carol")} {
+		if got := w.event(bob, "joinChat", `"`+id+`"`); got != "" {
+			t.Fatalf("joinChat %s: %s", id, got)
+		}
+	}
+	if n := w.store.reads.Load() - before; n > 4 {
+		t.Errorf("a reconnect and two re-joins cost %d store reads, want at most 4", n)
+	}
+	if bob.Handoff != nil {
+		t.Error("the connection keeps what Connect handed Connected")
+	}
+	var snapshot string
+	for _, c := range w.hub.calls() {
+		if c.Kind == "conn" && c.Target == "c-bob" && c.Msg.Batch != nil {
+			snapshot += string(c.Msg.Data)
+		}
+	}
+	for _, id := range []string{"guest:alice", "guest:carol"} {
+		if !strings.Contains(snapshot, id) {
+			t.Errorf("bob's presence snapshot %q does not show %s online", snapshot, id)
+		}
 	}
 }
 
