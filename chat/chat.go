@@ -216,15 +216,29 @@ func (a *App) Online(ctx context.Context) ([]chatr.User, error) {
 	if err != nil {
 		return nil, err
 	}
+	return a.usersOf(ctx, ids)
+}
+
+// usersOf returns the users of ids that exist, in the order of ids, read
+// from the store MaxLookupIDs at a time.
+func (a *App) usersOf(ctx context.Context, ids []string) ([]chatr.User, error) {
 	users := make([]chatr.User, 0, len(ids))
-	for _, id := range ids {
-		u, err := a.store.GetUser(ctx, id)
-		if chatr.ErrorCode(err) == chatr.ENOTFOUND {
-			continue
-		} else if err != nil {
+	for len(ids) > 0 {
+		part := ids[:min(len(ids), chatr.MaxLookupIDs)]
+		ids = ids[len(part):]
+		found, err := a.store.GetUsers(ctx, part)
+		if err != nil {
 			return nil, err
 		}
-		users = append(users, u)
+		byID := make(map[string]chatr.User, len(found))
+		for _, u := range found {
+			byID[u.ID] = u
+		}
+		for _, id := range part {
+			if u, ok := byID[id]; ok {
+				users = append(users, u)
+			}
+		}
 	}
 	return users, nil
 }

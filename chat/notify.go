@@ -238,27 +238,15 @@ func (a *App) snapshot(ctx context.Context, users []string, send func(hub.Messag
 			online = append(online, id)
 		}
 	}
-	for len(online) > 0 {
-		part := online[:min(len(online), chatr.MaxLookupIDs)]
-		online = online[len(part):]
-		found, err := a.store.GetUsers(ctx, part)
-		if err != nil {
+	found, err := a.usersOf(ctx, online)
+	if err != nil {
+		return err
+	}
+	for _, u := range found {
+		m := onlineEvent(u)
+		m.Batch = &hub.Batch{Name: batchPresence, Key: "online:" + u.ID}
+		if err := send(m); err != nil {
 			return err
-		}
-		byID := make(map[string]chatr.User, len(found))
-		for _, u := range found {
-			byID[u.ID] = u
-		}
-		for _, id := range part {
-			u, ok := byID[id]
-			if !ok {
-				continue
-			}
-			m := onlineEvent(u)
-			m.Batch = &hub.Batch{Name: batchPresence, Key: "online:" + u.ID}
-			if err := send(m); err != nil {
-				return err
-			}
 		}
 	}
 	return nil
