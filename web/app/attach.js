@@ -36,7 +36,7 @@ function uploadFile(chatId, file, onProgress) {
       let body = null;
       try { body = JSON.parse(xhr.responseText); } catch { /* not JSON */ }
       if (xhr.status === 201 && body && body.id) resolve(body);
-      else reject(new Error((body && body.message) || `upload failed (HTTP ${xhr.status})`));
+      else reject(new Error((body && body.message) || t('attach.failed', { status: xhr.status })));
     };
     xhr.onerror = () => reject(new Error(t('error.unreachable')));
     xhr.onabort = () => reject(new Error('cancelled'));
@@ -157,7 +157,7 @@ export function renderAttachments(files) {
       icon('file', { size: 28 }),
       h('span', { class: 'attach-meta' }, [
         h('span', { class: 'attach-name' }, f.name),
-        h('span', { class: 'attach-info' }, `${formatSize(f.size)} · ${f.type || 'file'}`),
+        h('span', { class: 'attach-info' }, `${formatSize(f.size)} · ${f.type || t('attach.file')}`),
       ]),
     ]);
   }));

@@ -530,8 +530,8 @@ export async function autocomplete(v, chatId, el) {
 // its owner, a moderator or an admin (the server refuses it otherwise).
 function specialMentions(chatId, memberCount) {
   const max = Number(state.config.mentionAllMax) || 50;
-  const out = [{ userId: '@here', handle: 'here', userName: 'Everyone online' }];
-  if (memberCount <= max || canModerate(chatId)) out.push({ userId: '@all', handle: 'all', userName: 'Everyone' });
+  const out = [{ userId: '@here', handle: 'here', userName: t('msg.everyoneOnline') }];
+  if (memberCount <= max || canModerate(chatId)) out.push({ userId: '@all', handle: 'all', userName: t('msg.everyone') });
   return out;
 }
 

@@ -4,6 +4,7 @@
 // chats and messages the worker kept.
 import { h } from '/vendor/vue.runtime.esm-browser.prod.js';
 import { icon } from './icons.js';
+import { t } from './i18n.js';
 
 // registerServiceWorker installs the worker once the page has loaded, so
 // that its download of the app shell does not compete with the page's.
@@ -70,7 +71,7 @@ export function retryNow() {
 export function OfflineBanner() {
   return h('div', { class: 'offline-banner', role: 'status', id: 'offline-banner' }, [
     icon('alert', { size: 16 }),
-    h('span', [h('strong', 'You are offline. '), 'These are the chats and messages this device saw last; sending waits for the server.']),
-    h('button', { class: 'button is-small is-warning is-light', id: 'offline-retry', onClick: retryNow }, 'Retry now'),
+    h('span', [h('strong', t('offline.title')), ' ', t('offline.body')]),
+    h('button', { class: 'button is-small is-warning is-light', id: 'offline-retry', onClick: retryNow }, t('conn.retryNow')),
   ]);
 }

@@ -6,6 +6,8 @@
 import { h, ref, reactive, onMounted } from '/vendor/vue.runtime.esm-browser.prod.js';
 import { request } from './api.js';
 import { icon } from './icons.js';
+import { errorText } from './store.js';
+import { t } from './i18n.js';
 
 // Budgets of the form; the server has its own (chatr.MaxOutgoing*).
 const MAX_NAME = 64;
@@ -39,7 +41,7 @@ export const OutgoingWebhooks = {
       try {
         hooks.value = await outgoingApi.list(props.chatId);
       } catch (err) {
-        error.value = 'Could not load the webhooks: ' + (err.message || err);
+        error.value = t('outgoing.loadFailed', { error: errorText(err) });
       }
     }
     onMounted(load);
@@ -47,9 +49,9 @@ export const OutgoingWebhooks = {
     async function create(e) {
       e.preventDefault();
       const words = triggerWords(form.triggers);
-      if (!form.name.trim()) { error.value = 'Give the webhook a name'; return; }
-      if (!/^https?:\/\//i.test(form.url.trim())) { error.value = 'The URL starts with https:// or http://'; return; }
-      if (!words.length || words.length > MAX_TRIGGERS) { error.value = `One to ${MAX_TRIGGERS} trigger words`; return; }
+      if (!form.name.trim()) { error.value = t('outgoing.needName'); return; }
+      if (!/^https?:\/\//i.test(form.url.trim())) { error.value = t('outgoing.badUrl'); return; }
+      if (!words.length || words.length > MAX_TRIGGERS) { error.value = t('outgoing.triggerCount', { max: MAX_TRIGGERS }); return; }
       busy.value = true;
       error.value = '';
       copied.value = false;
@@ -58,7 +60,7 @@ export const OutgoingWebhooks = {
         form.name = form.url = form.triggers = '';
         await load();
       } catch (err) {
-        error.value = 'Could not create the webhook: ' + (err.message || err);
+        error.value = t('outgoing.createFailed', { error: errorText(err) });
       } finally {
         busy.value = false;
       }
@@ -69,7 +71,7 @@ export const OutgoingWebhooks = {
         if (created.value && created.value.id === hook.id) created.value = null;
         await load();
       } catch (err) {
-        error.value = 'Could not delete the webhook: ' + (err.message || err);
+        error.value = t('outgoing.deleteFailed', { error: errorText(err) });
       }
     }
     async function copy() {
@@ -89,9 +91,8 @@ export const OutgoingWebhooks = {
     }
 
     return () => h('section', { class: 'outgoing-webhooks', id: 'outgoing-webhooks' }, [
-      h('h3', { class: 'invite-list-title' }, 'Outgoing webhooks'),
-      h('p', { class: 'is-size-7 has-text-grey' },
-        'A message that starts with a trigger word is sent, signed, to the URL; the answer’s text is posted back as a reply.'),
+      h('h3', { class: 'invite-list-title' }, t('outgoing.title')),
+      h('p', { class: 'is-size-7 has-text-grey' }, t('outgoing.help')),
       hooks.value.length ? h('ul', { class: 'invite-list', id: 'outgoing-list' }, hooks.value.map((hook) => h('li', {
         key: hook.id, class: 'invite-row', 'data-webhook-id': hook.id,
       }, [
@@ -99,22 +100,22 @@ export const OutgoingWebhooks = {
           h('div', [h('strong', hook.name), ' · ', (hook.triggerWords || []).join(' ')]),
           h('div', { class: 'is-size-7 has-text-grey outgoing-url' }, hook.url),
         ]),
-        h('button', { class: 'button is-small is-danger is-light outgoing-delete', type: 'button', onClick: () => remove(hook) }, 'Delete'),
-      ]))) : h('p', { class: 'is-size-7 has-text-grey', id: 'outgoing-none' }, 'No outgoing webhooks.'),
+        h('button', { class: 'button is-small is-danger is-light outgoing-delete', type: 'button', onClick: () => remove(hook) }, t('action.delete')),
+      ]))) : h('p', { class: 'is-size-7 has-text-grey', id: 'outgoing-none' }, t('outgoing.none')),
       created.value ? h('div', { class: 'created-link', id: 'outgoing-created' }, [
-        h('p', { class: 'is-size-7' }, `The signing secret of “${created.value.name}”, shown only now: keep it where the receiver can check signatures with it.`),
+        h('p', { class: 'is-size-7' }, t('outgoing.secret', { name: created.value.name })),
         h('div', { class: 'field has-addons' }, [
           h('div', { class: 'control is-expanded' }, h('input', { id: 'outgoing-secret', class: 'input is-small', readonly: true, value: created.value.secret, onFocus: (e) => e.target.select() })),
-          h('div', { class: 'control' }, h('button', { class: 'button is-small is-link', type: 'button', id: 'outgoing-copy', onClick: copy }, copied.value ? 'Copied' : 'Copy')),
+          h('div', { class: 'control' }, h('button', { class: 'button is-small is-link', type: 'button', id: 'outgoing-copy', onClick: copy }, copied.value ? t('action.copied') : t('action.copy'))),
         ]),
       ]) : null,
       h('form', { id: 'outgoing-form', class: 'mt-3', onSubmit: create }, [
-        field('outgoing-name', 'Name (shown on its replies)', 'name', { maxlength: MAX_NAME, placeholder: 'Deploy bot' }),
-        field('outgoing-url', 'URL', 'url', { maxlength: MAX_URL, placeholder: 'https://ci.example.com/chatr' }),
-        field('outgoing-triggers', 'Trigger words', 'triggers', { maxlength: 700, placeholder: '!deploy !status' }),
+        field('outgoing-name', t('outgoing.name'), 'name', { maxlength: MAX_NAME, placeholder: t('outgoing.namePlaceholder') }),
+        field('outgoing-url', t('outgoing.url'), 'url', { maxlength: MAX_URL, placeholder: t('outgoing.urlPlaceholder') }),
+        field('outgoing-triggers', t('outgoing.triggers'), 'triggers', { maxlength: 700, placeholder: t('outgoing.triggersPlaceholder') }),
         error.value ? h('p', { class: 'help is-danger', role: 'alert', id: 'outgoing-error' }, error.value) : null,
         h('button', { class: ['button', 'is-small', 'is-primary', busy.value ? 'is-loading' : ''], type: 'submit', id: 'outgoing-create' },
-          [icon('link', { size: 14 }), h('span', { class: 'ml-1' }, 'Add webhook')]),
+          [icon('link', { size: 14 }), h('span', { class: 'ml-1' }, t('outgoing.add'))]),
       ]),
     ]);
   },

@@ -133,7 +133,7 @@ function RoomMenu(c, group = true) {
       group ? h('hr', { class: 'dropdown-divider' }) : null,
       group && canModerate(c) ? item('room-settings', 'settings', t('room.settings'), () => openDialog('settings', c.id)) : null,
       // Members the chat lets invite may add webhooks too (the settings are the moderators').
-      group && !canModerate(c) && canInvite(c) ? item('room-integrations', 'key', 'Integrations', () => openDialog('integrations', c.id)) : null,
+      group && !canModerate(c) && canInvite(c) ? item('room-integrations', 'key', t('integrations.title'), () => openDialog('integrations', c.id)) : null,
       group ? item('room-leave', 'logout', t('side.leave'), () => confirmLeave(c.id), 'has-text-danger') : null,
     ])) : null,
   ]);
@@ -264,9 +264,9 @@ const MemberPanel = {
           h('div', { class: 'member-text' }, [
             h('div', { class: 'member-line' }, [
               h('span', { class: 'member-name' }, m.userName || t('chat.someone')),
-              m.userId === state.me.userId ? h('span', { class: 'you' }, ' (you)') : null,
+              m.userId === state.me.userId ? h('span', { class: 'you' }, t('people.you')) : null,
               m.role === 'owner' || m.role === 'moderator'
-                ? h('span', { class: ['tag', 'is-rounded', 'role-badge', 'is-' + m.role] }, m.role === 'owner' ? 'owner' : 'moderator') : null,
+                ? h('span', { class: ['tag', 'is-rounded', 'role-badge', 'is-' + m.role] }, t(m.role === 'owner' ? 'room.roleOwner' : 'room.roleModerator')) : null,
             ]),
             h('div', { class: 'member-status', title: p.lastSeen && !p.online ? fullTime(p.lastSeen) : null },
               [m.handle ? h('span', { class: 'member-handle' }, '@' + m.handle + ' · ') : null, h('span', { class: 'presence-text' }, status)]),
@@ -361,7 +361,7 @@ const ConfirmDialog = {
 const IntegrationsDialog = {
   props: { chatId: String },
   setup(props) {
-    return () => dialogFrame('Integrations', [h(Integrations, { chatId: props.chatId })],
+    return () => dialogFrame(t('integrations.title'), [h(Integrations, { chatId: props.chatId })],
       [h('button', { class: 'button', type: 'button', onClick: close }, t('action.close'))], 'integrations-dialog');
   },
 };
@@ -586,7 +586,7 @@ const InviteDialog = {
           return h('li', { key: u.userId, 'data-user-id': u.userId }, h('button', {
             class: 'invite-result', disabled: member || chosen, onClick: () => pick(u),
           }, [avatar(u), h('span', { class: 'member-name' }, u.userName), u.handle ? h('span', { class: 'member-handle' }, '@' + u.handle) : null,
-            h('span', { class: 'invite-state' }, member ? 'member' : chosen ? 'picked' : 'add')]));
+            h('span', { class: 'invite-state' }, t(member ? 'room.stateMember' : chosen ? 'room.statePicked' : 'room.stateAdd'))]));
         })),
         query.value.trim() && !searching.value && !found.value.length ? h('p', { class: 'is-size-7 has-text-grey' }, t('room.nobody')) : null,
         peopleError.value ? h('p', { class: 'help is-danger', role: 'alert' }, peopleError.value) : null,
@@ -623,7 +623,7 @@ const InviteDialog = {
         }, [
           h('div', { class: 'invite-row-text' }, [
             h('div', [t('room.by', { name: creatorName(inv.createdBy) }) + ' · ', h('span', { class: 'invite-uses' }, inv.maxUses ? t('room.usesOf', { n: inv.uses || 0, max: inv.maxUses }) : t('room.uses', { n: inv.uses || 0 }))]),
-            h('div', { class: 'is-size-7 has-text-grey' }, inv.revoked ? 'revoked' : expiryText(inv.expires)),
+            h('div', { class: 'is-size-7 has-text-grey' }, inv.revoked ? t('room.revoked') : expiryText(inv.expires)),
           ]),
           inv.revoked ? null : h('button', { class: 'button is-small is-danger is-light invite-revoke', onClick: () => revoke(inv) }, t('room.revoke')),
         ]))) : h('p', { class: 'is-size-7 has-text-grey' }, t('room.noLinks')),

@@ -935,7 +935,7 @@ export function connectionStats() {
 
 // sendEvent sends an event to the server; it rejects with the ack's error.
 export function sendEvent(event, data, dataType = 'json') {
-  if (!client) return Promise.reject(new Error('not connected'));
+  if (!client) return Promise.reject(new Error(t('error.notConnected')));
   return client.sendEvent(event, data, dataType);
 }
 

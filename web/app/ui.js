@@ -165,7 +165,7 @@ function ProfileMenu() {
         class: 'dropdown-item', id: 'open-settings', role: 'menuitem',
         onClick: () => { state.menu = null; state.modal = { kind: 'settings' }; },
       }, [icon('settings', { size: 14 }), h('span', t('profile.settings'))]),
-      h('button', { class: 'dropdown-item', id: 'api-tokens', role: 'menuitem', onClick: () => { state.menu = null; state.modal = { kind: 'tokens' }; } }, [icon('key', { size: 14 }), h('span', 'API tokens')]),
+      h('button', { class: 'dropdown-item', id: 'api-tokens', role: 'menuitem', onClick: () => { state.menu = null; state.modal = { kind: 'tokens' }; } }, [icon('key', { size: 14 }), h('span', t('integrations.tokens'))]),
       h('hr', { class: 'dropdown-divider' }),
       // A plain link: the server answers with the file to save.
       h('a', { class: 'dropdown-item', id: 'download-my-data', role: 'menuitem', href: '/api/export', download: 'chatr-my-data.json', onClick: () => { state.menu = null; } },
