@@ -243,3 +243,35 @@ func moduleTexts(src string, keys map[string]bool) []jsToken {
 	}
 	return out
 }
+
+// TestDateFormatsNamedOnce: i18n.js caches an Intl.DateTimeFormat per
+// language and name, so two calls that give one name different options get
+// whichever was made first (the day separators once showed "last seen"'s
+// short dates). Each name has one set of options.
+func TestDateFormatsNamedOnce(t *testing.T) {
+	call := regexp.MustCompile(`dateFormat\('([^']+)',\s*(\{[^}]*\})`)
+	seen := map[string]string{}
+	err := fs.WalkDir(os.DirFS("app"), ".", func(path string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() || !strings.HasSuffix(path, ".js") {
+			return err
+		}
+		src, err := os.ReadFile("app/" + path)
+		if err != nil {
+			return err
+		}
+		for _, m := range call.FindAllStringSubmatch(string(src), -1) {
+			name, opts := m[1], strings.Join(strings.Fields(m[2]), " ")
+			if prev, ok := seen[name]; ok && prev != opts {
+				t.Errorf("%s: dateFormat(%q) with %s, but elsewhere with %s", path, name, opts, prev)
+			}
+			seen[name] = opts
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(seen) < 3 {
+		t.Fatalf("found %d dateFormat names; the pattern no longer matches the modules", len(seen))
+	}
+}

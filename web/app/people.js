@@ -30,7 +30,7 @@ export function lastSeenText(iso) {
   const s = Math.max(0, (Date.now() - at) / 1000);
   if (s < 60) return t('presence.justNow');
   const relative = relativeFormat();
-  const date = () => dateFormat('day', { day: 'numeric', month: 'short', year: 'numeric' }).format(new Date(at));
+  const date = () => dateFormat('lastSeenDay', { day: 'numeric', month: 'short', year: 'numeric' }).format(new Date(at));
   let when;
   if (!relative || s >= 7 * 86400) when = date();
   else if (s < 3600) when = relative.format(-Math.floor(s / 60), 'minute');
