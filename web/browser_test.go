@@ -393,7 +393,7 @@ func createChat(u *user, name string) {
 
 func send(u *user, text string) {
 	u.t.Helper()
-	u.waitFor("the composer is ready", `!!document.querySelector('#composer-input')`)
+	u.waitFor("the composer is ready", `!!document.querySelector('#composer-input') && !document.querySelector('#composer-input').disabled`)
 	u.do("type a message", chromedp.SendKeys(chromedp.CSS("#composer-input"), text), pressEnter)
 	u.waitFor("the composer is empty", `document.querySelector('#composer-input').value === ''`)
 }

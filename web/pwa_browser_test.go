@@ -179,6 +179,10 @@ func TestOffline(t *testing.T) {
 	alice.do("retry now", chromedp.Evaluate[chromedp.Void](`document.querySelector('#offline-retry')?.click()`))
 	alice.waitReady()
 	alice.waitFor("the messages show", hasMessage("kept for the train ride"))
+	// Back online the app leaves its offline view: until the banner has gone
+	// and the composer takes text again, the composer may still be replaced
+	// (a CI run typed into one that was removed mid-keystroke).
+	alice.waitFor("the page is online again", `!document.querySelector('#offline-banner') && !!document.querySelector('#composer-input') && !document.querySelector('#composer-input').disabled`)
 	send(alice, "back online")
 
 	alice.click("#sign-out")
